@@ -1,0 +1,96 @@
+"""Read checkpoints written by the paper's official code (layout: the spec's appendix).
+
+The reference saves ``torch.save(model.state_dict())`` of a wrapper, so every key starts
+with ``Model.``; our attribute names are the reference's, so the mapping is: strip the
+prefix, drop the layers its forward pass never reads, and check everything else.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor
+
+from amccl.config import AMCCLConfig
+from amccl.model import AMCCL
+
+PREFIX = "Model."
+# Keys the reference holds but never reads (spec §2, appendix), plus the BERT position-id
+# buffer that older transformers versions stored in state dicts.
+UNUSED_KEY = re.compile(
+    r"^(post_fusion_layer_1\.|skip_connection_BatchNorm\.|post_(text|audio|video)_layer_2\."
+    r"|(audio|video)_model\.encoder_layer\.|text_model\.model\.embeddings\.position_ids$)"
+)
+
+
+class CheckpointMismatch(ValueError):
+    """A state dict does not fit the model built from the config; the message lists keys."""
+
+
+def is_reference_state_dict(state: Mapping[str, Tensor]) -> bool:
+    """True when every key carries the reference wrapper's ``Model.`` prefix."""
+    return bool(state) and all(k.startswith(PREFIX) for k in state)
+
+
+def from_reference_keys(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """Strip ``Model.`` and drop the unused layers; returns our model's key space."""
+    out = {}
+    for key, value in state.items():
+        name = key[len(PREFIX):] if key.startswith(PREFIX) else key
+        if not UNUSED_KEY.match(name):
+            out[name] = value
+    return out
+
+
+def to_reference_keys(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """Our state dict in the reference's key space (without the unused layers)."""
+    return {PREFIX + k: v for k, v in state.items()}
+
+
+def load_state_checked(model: AMCCL, state: Mapping[str, Tensor], source: str = "state dict") -> AMCCL:
+    """Load ``state`` into ``model``; any missing, unexpected or mis-shaped key raises.
+
+    Raises:
+        CheckpointMismatch: naming ``source`` and listing the keys of each kind.
+    """
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    misshaped = sorted(
+        f"{k}: checkpoint {tuple(state[k].shape)}, model {tuple(own[k].shape)}"
+        for k in set(own) & set(state) if tuple(state[k].shape) != tuple(own[k].shape)
+    )
+    if missing or unexpected or misshaped:
+        lines = [f"{source} does not fit the model built from the config "
+                 f"(dataset={model.cfg.dataset}, text_encoder={model.cfg.text_encoder}, "
+                 f"post_dim={model.cfg.post_dim}):"]
+        for title, keys in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped)):
+            if keys:
+                lines.append(f"  {title} ({len(keys)}): " + ", ".join(keys[:20]) + (" ..." if len(keys) > 20 else ""))
+        raise CheckpointMismatch("\n".join(lines))
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def load_reference_checkpoint(path: str | os.PathLike, cfg: AMCCLConfig) -> AMCCL:
+    """An :class:`AMCCL` holding the weights of an official-code checkpoint.
+
+    Args:
+        path: a file saved with ``torch.save(model.state_dict())`` by the paper's code.
+        cfg: the config it was trained with (dataset sizes, d, f, text encoder).
+
+    Returns:
+        The model in eval mode. Unused reference layers are ignored; any other missing,
+        unexpected or mis-shaped key raises :class:`CheckpointMismatch` listing them.
+    """
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, Mapping):
+        raise CheckpointMismatch(f"{path}: expected a state dict, found {type(state).__name__}")
+    if not is_reference_state_dict(state):
+        raise CheckpointMismatch(f"{path}: not an official-code state dict (keys do not start with {PREFIX!r})")
+    model = AMCCL(cfg)
+    load_state_checked(model, from_reference_keys(state), source=str(path))
+    return model.eval()

@@ -1,0 +1,114 @@
+"""The AMCCL loss (spec §3): L1 + gamma · fine-grained supervised contrastive loss.
+
+``amccl_loss`` is the fast path: the positive-weight matrix P is built once per batch,
+the three feature sets are normalised once and one (3B, 3B) Gram matrix gives every
+similarity the six pair terms need. ``amccl.losses_literal`` transcribes the spec term by
+term; the tests check that both give the same numbers.
+
+Pair terms for feature sets A, B (rows L2-normalised), S = A Bᵀ:
+
+* contrastive ``C(A,B) = mean_ij -log(exp(P_ij S_ij / T) / Σ_k exp(S_ik / T))``
+  (mean over all B×B entries, quirk; ``contrastive_mean="positives"`` averages over P > 0);
+* refine ``R(A,B) = -mean_ij(P_ij S_ij)``;  pair loss ``C + lambda_refine · R``;
+* margin ``Mg(A,B) = ReLU(alpha - (s_intra - s_inter))``.
+
+``inter`` sums pair loss + margin over (v,a), (v,t), (t,a); ``intra`` sums pair loss over
+(v,v), (a,a), (t,t); ``L_cl = inter_weight · inter + intra_weight · intra``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from amccl.config import AMCCLConfig
+
+# Modality order in the stacked features, and the pair terms as (A, B) indices.
+T_, A_, V_ = 0, 1, 2
+INTER_PAIRS = ((V_, A_), (V_, T_), (T_, A_))
+INTRA_PAIRS = ((V_, V_), (A_, A_), (T_, T_))
+PARTS = ("loss", "l1", "contrastive", "inter", "intra", "refine", "margin")
+
+
+def normalise_labels(labels: Tensor, dataset: str) -> Tensor:
+    """u (B,) float32: ``(y + 3) / 3 - 1`` for MOSI/MOSEI (the reference's rounding), y for SIMS."""
+    y = labels.reshape(-1).float()
+    if dataset.startswith("sims"):
+        return y
+    return (y + 3) / 3 - 1
+
+
+def positive_weights(labels: Tensor, cfg: AMCCLConfig) -> Tensor:
+    """P (B, B): ``gain · exp(-D_ij / k)`` for same-sign pairs with ``D_ij <= k``, else 0.
+
+    D_ij = |u_i - u_j| on normalised labels; sign(0) = 0, so neutral is its own polarity.
+    With ``cfg.positives == "polarity"`` P is binary: 1 for every same-sign pair.
+    """
+    u = normalise_labels(labels, cfg.dataset)
+    same_sign = torch.sign(u).unsqueeze(1) == torch.sign(u).unsqueeze(0)
+    if cfg.positives == "polarity":
+        return same_sign.float()
+    dist = (u.unsqueeze(1) - u.unsqueeze(0)).abs()
+    weight = cfg.gain * torch.exp(-dist / cfg.k)
+    return torch.where(same_sign & (dist <= cfg.k), weight, torch.zeros_like(weight))
+
+
+def _pair_blocks(features: Tensor, pairs: tuple[tuple[int, int], ...]) -> Tensor:
+    """Similarity blocks (n_pairs, B, B) of stacked, normalised features (3, B, d)."""
+    a = features[[p[0] for p in pairs]]  # (n, B, d)
+    b = features[[p[1] for p in pairs]]
+    return a @ b.transpose(1, 2)
+
+
+def contrastive_terms(sim: Tensor, weights: Tensor, cfg: AMCCLConfig) -> Tensor:
+    """C(A,B) for each block: sim (n, B, B), P (B, B) -> (n,)."""
+    logits = sim / cfg.temperature
+    nll = torch.logsumexp(logits, dim=2, keepdim=True) - weights * logits  # (n, B, B)
+    if cfg.contrastive_mean == "positives":
+        positive = (weights > 0).to(nll.dtype)
+        return (nll * positive).sum((1, 2)) / positive.sum().clamp_min(1.0)
+    return nll.mean((1, 2))
+
+
+def amccl_loss(outputs: dict[str, Tensor], labels: Tensor, cfg: AMCCLConfig) -> dict[str, Tensor]:
+    """Total loss and its parts for one batch.
+
+    Args:
+        outputs: the model's dict; uses ``M`` (B, 1) and ``Feature_t/a/v`` (B, d).
+        labels: (B,) or (B, 1) sentiment labels.
+        cfg: supplies dataset, gamma, weights, k, gain, T, lambda_refine, alpha and switches.
+
+    Returns:
+        0-dim tensors: ``loss`` (backpropagate this), ``l1``, ``contrastive`` (L_cl),
+        ``inter``, ``intra``, ``refine`` (Σ of R over the six pairs, before lambda_refine)
+        and ``margin`` (Σ of Mg over the three inter pairs).
+    """
+    pred = outputs["M"].reshape(-1).float()
+    target = labels.reshape(-1).to(pred.dtype)
+    l1 = (pred - target).abs().mean()
+    zero = l1.new_zeros(())
+    if cfg.gamma == 0:
+        return dict(loss=l1, l1=l1, contrastive=zero, inter=zero, intra=zero, refine=zero, margin=zero)
+    cl = contrastive_parts(outputs, labels, cfg)
+    return dict(loss=l1 + cfg.gamma * cl["contrastive"], l1=l1, **cl)
+
+
+def contrastive_parts(outputs: dict[str, Tensor], labels: Tensor, cfg: AMCCLConfig) -> dict[str, Tensor]:
+    """L_cl and its parts (``contrastive``, ``inter``, ``intra``, ``refine``, ``margin``), in float32."""
+    feats = torch.stack([outputs["Feature_t"], outputs["Feature_a"], outputs["Feature_v"]]).float()
+    feats = F.normalize(feats, dim=2)  # (3, B, d)
+    weights = positive_weights(labels.to(feats.device), cfg)  # built once, shared by all terms
+    sim = _pair_blocks(feats, INTER_PAIRS + INTRA_PAIRS)  # (6, B, B)
+    contrast = contrastive_terms(sim, weights, cfg)  # (6,)
+    weighted_mean = (weights * sim).mean((1, 2))  # (6,) mean(P ⊙ S)
+    refine = -weighted_mean
+    pair = contrast + cfg.lambda_refine * refine
+    # s_intra of an inter pair (A, B) averages mean(P ⊙ AAᵀ) and mean(P ⊙ BBᵀ): intra blocks.
+    self_mean = {INTRA_PAIRS[i][0]: weighted_mean[3 + i] for i in range(3)}
+    s_intra = torch.stack([(self_mean[a] + self_mean[b]) / 2 for a, b in INTER_PAIRS])
+    margin = torch.relu(cfg.alpha - (s_intra - weighted_mean[:3])) if cfg.use_margin else torch.zeros_like(s_intra)
+    inter = (pair[:3] + margin).sum()
+    intra = pair[3:].sum()
+    total = cfg.inter_weight * inter + cfg.intra_weight * intra
+    return dict(contrastive=total, inter=inter, intra=intra, refine=refine.sum(), margin=margin.sum())

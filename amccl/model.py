@@ -1,0 +1,210 @@
+"""The AMCCL model (spec §2): encoders, unimodal vectors, skip gates, AMC fusion and head.
+
+Attribute names follow the reference implementation so that its checkpoints map one to one
+(``amccl.compat``): ``text_model``, ``audio_model``, ``video_model``, ``AMC``,
+``{text,audio,video}_skip_net``, ``post_{text,audio,video}_layer_1``,
+``post_fusion_layer_skip_connection``, ``post_fusion_layer_2/3``, ``fusionBatchNorm``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from amccl.config import AMCCLConfig
+from amccl.encoders import SequenceEncoder, TextEncoder
+from amccl.fusion import AMC, SkipGate
+
+# Layout of the frozen-text cache rows: [CLS] state, mean over all Lt, mean over valid tokens.
+TEXT_CLS, TEXT_MEAN_ALL, TEXT_MEAN_MASKED = 0, 1, 2
+
+
+def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
+    """Mean of x (B, L, C) over positions where mask (B, L) is nonzero -> (B, C)."""
+    weights = mask.to(x.dtype).unsqueeze(2)
+    return (x * weights).sum(1) / weights.sum(1).clamp_min(1.0)
+
+
+def length_mask(lengths: Tensor, length: int) -> Tensor:
+    """(B, L) bool mask, True on valid steps (p < lengths[b])."""
+    return torch.arange(length, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)
+
+
+class AMCCL(nn.Module):
+    """AMCCL: text, audio and vision of a clip -> a sentiment score and aligned features.
+
+    Args:
+        cfg: an :class:`~amccl.config.AMCCLConfig`; H is read from the text encoder.
+
+    Shape (see the package legend):
+        - text: (B, 3, Lt) ids / attention mask / segment ids, float or int.
+        - audio: (B, La', Da) with La' <= La; vision: (B, Lv', Dv) with Lv' <= Lv.
+        - audio_lengths, vision_lengths: (B,) int true lengths, or None (= full length).
+        - text_feats: optional (B, 3, H) frozen-text cache rows that replace the BERT pass.
+        - returns a dict: ``M`` (B, 1), ``Feature_t``, ``Feature_a``, ``Feature_v`` (B, d),
+          ``Feature_f`` (B, 3f).
+    """
+
+    def __init__(self, cfg: AMCCLConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d, f = cfg.post_dim, cfg.post_fusion_dim
+        self.text_model = TextEncoder(cfg.text_encoder, finetune=not cfg.freeze_text)
+        hidden = self.text_model.hidden_size
+        encoder_args = dict(layers=cfg.layers, ff_dim=cfg.encoder_ff_dim, dropout=cfg.encoder_dropout,
+                            padding_mask=cfg.padding_mask)
+        self.audio_model = SequenceEncoder(cfg.audio_dim, cfg.audio_heads, max_len=cfg.audio_len, **encoder_args)
+        self.video_model = SequenceEncoder(cfg.vision_dim, cfg.vision_heads, max_len=cfg.vision_len, **encoder_args)
+
+        self.post_text_dropout = nn.Dropout(cfg.dropout_unimodal)
+        self.post_audio_dropout = nn.Dropout(cfg.dropout_unimodal)
+        self.post_video_dropout = nn.Dropout(cfg.dropout_unimodal)
+        self.post_text_layer_1 = nn.Linear(hidden, d)
+        self.post_audio_layer_1 = nn.Linear(cfg.audio_dim, d)
+        self.post_video_layer_1 = nn.Linear(cfg.vision_dim, d)
+
+        self.text_skip_net = SkipGate(hidden, cfg.skip_net_reduction, d)
+        self.audio_skip_net = SkipGate(cfg.audio_dim, cfg.skip_net_reduction, d)
+        self.video_skip_net = SkipGate(cfg.vision_dim, cfg.skip_net_reduction, d)
+
+        self.AMC = AMC(d, cfg.kernels, se=cfg.se, adaptive=cfg.adaptive_kernel_weights,
+                       se_reduction=cfg.se_reduction) if cfg.fusion == "amc" else None
+        fused = d if cfg.fusion == "amc" else 3 * d  # concat: [h_t, h_a, h_v]
+        self.post_fusion_dropout = nn.Dropout(cfg.dropout_fusion)
+        self.post_fusion_layer_skip_connection = nn.Linear(fused + 3 * d, 3 * f)
+        self.post_fusion_layer_2 = nn.Linear(3 * f, 2 * f)
+        self.fusionBatchNorm = nn.BatchNorm1d(2 * f)
+        self.post_fusion_layer_3 = nn.Linear(2 * f, 1)
+
+    # --- encoders ------------------------------------------------------------------------
+    def text_summary(self, text: Tensor) -> Tensor:
+        """The frozen-text cache rows (B, 3, H): [CLS], mean over all Lt, mean over valid tokens."""
+        states = self.text_model(text)  # (B, Lt, H)
+        mask = text[:, 1]
+        return torch.stack([states[:, 0], states.mean(1), masked_mean(states, mask)], dim=1)
+
+    def encode_text(self, text: Tensor, text_feats: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Text -> (h_t, g_t), each (B, d). ``text_feats`` (B, 3, H) skips the BERT pass."""
+        if text_feats is None:
+            states = self.text_model(text)  # (B, Lt, H)
+            cls = states[:, 0]
+            pooled = masked_mean(states, text[:, 1]) if self.cfg.masked_means else states.mean(1)
+        else:
+            cls = text_feats[:, TEXT_CLS]
+            pooled = text_feats[:, TEXT_MEAN_MASKED if self.cfg.masked_means else TEXT_MEAN_ALL]
+        h = torch.relu(self.post_text_layer_1(self.post_text_dropout(cls)))
+        return h, self.text_skip_net(pooled)
+
+    def _encode_sequence(
+        self, x: Tensor, lengths: Tensor | None, encoder: SequenceEncoder, dropout: nn.Module,
+        layer: nn.Linear, gate: SkipGate,
+    ) -> tuple[Tensor, Tensor]:
+        states = encoder(x, lengths)  # (B, L, D)
+        if lengths is not None and self.cfg.last_valid_step:
+            index = (lengths.to(states.device).long() - 1).clamp(0, states.size(1) - 1)
+            last = states[torch.arange(states.size(0), device=states.device), index]
+        else:
+            last = states[:, -1]  # quirk: padding for short clips
+        if lengths is not None and self.cfg.masked_means:
+            pooled = masked_mean(states, length_mask(lengths.to(states.device), states.size(1)))
+        else:
+            pooled = states.mean(1)  # quirk: padding included
+        return torch.relu(layer(dropout(last))), gate(pooled)
+
+    def encode_audio(self, audio: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Audio (B, La, Da) -> (h_a, g_a), each (B, d)."""
+        return self._encode_sequence(audio, lengths, self.audio_model, self.post_audio_dropout,
+                                     self.post_audio_layer_1, self.audio_skip_net)
+
+    def encode_vision(self, vision: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Vision (B, Lv, Dv) -> (h_v, g_v), each (B, d)."""
+        return self._encode_sequence(vision, lengths, self.video_model, self.post_video_dropout,
+                                     self.post_video_layer_1, self.video_skip_net)
+
+    # --- fusion and head -----------------------------------------------------------------
+    def fuse(self, h_t: Tensor, h_a: Tensor, h_v: Tensor) -> Tensor:
+        """AMC over X = stack(h_t, h_a, h_v) (B, d, 3) -> (B, d); concat variant -> (B, 3d)."""
+        if self.AMC is None:
+            return torch.cat([h_t, h_a, h_v], dim=1)
+        return self.AMC(torch.stack([h_t, h_a, h_v], dim=2))
+
+    def head(self, fused: Tensor, gates: tuple[Tensor, Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        """(fused, (g_t, g_a, g_v)) -> (M (B, 1), Feature_f (B, 3f))."""
+        feature_f = self.post_fusion_layer_skip_connection(self.post_fusion_dropout(torch.cat([fused, *gates], 1)))
+        hidden = self._batch_norm(torch.relu(self.post_fusion_layer_2(feature_f)))
+        return self.post_fusion_layer_3(hidden), feature_f
+
+    def _batch_norm(self, x: Tensor) -> Tensor:
+        """fusionBatchNorm; a one-sample batch in training mode (which BatchNorm cannot
+        normalise) uses the running statistics and leaves them unchanged."""
+        bn = self.fusionBatchNorm
+        if self.training and x.size(0) == 1:
+            return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
+        return bn(x)
+
+    def forward(
+        self, text: Tensor, audio: Tensor, vision: Tensor, audio_lengths: Tensor | None = None,
+        vision_lengths: Tensor | None = None, text_feats: Tensor | None = None,
+    ) -> dict[str, Tensor]:
+        self._check_inputs(text, audio, vision, audio_lengths, vision_lengths, text_feats)
+        h_t, g_t = self.encode_text(text, text_feats)
+        h_a, g_a = self.encode_audio(audio, audio_lengths)
+        h_v, g_v = self.encode_vision(vision, vision_lengths)
+        m, feature_f = self.head(self.fuse(h_t, h_a, h_v), (g_t, g_a, g_v))
+        return {"M": m, "Feature_t": h_t, "Feature_a": h_a, "Feature_v": h_v, "Feature_f": feature_f}
+
+    # --- checks --------------------------------------------------------------------------
+    def _check_inputs(self, text, audio, vision, audio_lengths, vision_lengths, text_feats) -> None:
+        cfg = self.cfg
+        _check(text, "text", 3, {1: 3}, "(B, 3, Lt)")
+        _check(audio, "audio", 3, {2: cfg.audio_dim}, f"(B, La<={cfg.audio_len}, {cfg.audio_dim})")
+        _check(vision, "vision", 3, {2: cfg.vision_dim}, f"(B, Lv<={cfg.vision_len}, {cfg.vision_dim})")
+        if audio.size(1) > cfg.audio_len or vision.size(1) > cfg.vision_len:
+            raise ValueError(
+                f"audio/vision longer than the config allows: audio {tuple(audio.shape)} "
+                f"(La <= {cfg.audio_len}), vision {tuple(vision.shape)} (Lv <= {cfg.vision_len})"
+            )
+        batch = text.size(0)
+        others = {"audio": audio, "vision": vision, "audio_lengths": audio_lengths,
+                  "vision_lengths": vision_lengths, "text_feats": text_feats}
+        for name, value in others.items():
+            if value is not None and value.size(0) != batch:
+                raise ValueError(f"{name}: batch size {value.size(0)} differs from text's {batch}")
+        if text_feats is not None:
+            _check(text_feats, "text_feats", 3, {1: 3, 2: self.text_model.hidden_size}, "(B, 3, H)")
+
+    def extra_repr(self) -> str:
+        c = self.cfg
+        return (f"dataset={c.dataset}, d={c.post_dim}, f={c.post_fusion_dim}, fusion={c.fusion}, "
+                f"dropout_fusion={c.dropout_fusion}, dropout_unimodal={c.dropout_unimodal}, "
+                f"skip_net_reduction={c.skip_net_reduction}")
+
+
+def _check(x: Tensor, name: str, rank: int, sizes: dict[int, int], expected: str) -> None:
+    if x.dim() != rank or any(x.size(dim) != size for dim, size in sizes.items()):
+        raise ValueError(f"{name}: expected shape {expected}, got {tuple(x.shape)}")
+
+
+@torch.no_grad()
+def precompute_text_features(model: AMCCL, text: Tensor, batch_size: int = 256,
+                             device: torch.device | str | None = None) -> Tensor:
+    """The frozen text encoder's cache rows for a whole split, in eval mode.
+
+    Args:
+        model: an AMCCL (its text encoder is used, without dropout).
+        text: (N, 3, Lt) ids / mask / segments (tensor or numpy array).
+
+    Returns:
+        (N, 3, H) float32 on the CPU: [CLS], mean over all Lt, mean over valid tokens.
+    """
+    text = torch.as_tensor(text)
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        rows = [model.text_summary(text[i:i + batch_size].to(device)).float().cpu()
+                for i in range(0, text.size(0), batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(rows) if rows else torch.empty(0, 3, model.text_model.hidden_size)
