@@ -16,20 +16,19 @@ from amccl.config import AMCCLConfig
 
 
 def literal_positive_weights(labels: Tensor, cfg: AMCCLConfig) -> Tensor:
-    """P (B, B) written out pair by pair, then as a tensor (spec §3)."""
+    """P (B, B) as spec §3 writes it: polarity mask, intensity distance, weights, diagonal."""
     y = labels.reshape(-1).float()
     u = y if cfg.dataset.startswith("sims") else (y + 3) / 3 - 1
-    n = u.size(0)
-    weights = torch.zeros(n, n)
-    for i in range(n):
-        for j in range(n):
-            dist = torch.abs(u[i] - u[j])
-            same = torch.sign(u[i]) == torch.sign(u[j])
-            if cfg.positives == "polarity":
-                weights[i, j] = 1.0 if same else 0.0
-            elif same and dist <= cfg.k:
-                weights[i, j] = cfg.gain * torch.exp(-dist / cfg.k)
-    return weights.to(labels.device)
+    u_i, u_j = u.view(-1, 1), u.view(1, -1)
+    same_polarity = (torch.sign(u_i) == torch.sign(u_j)).float()
+    distance = torch.abs(u_i - u_j)
+    if cfg.positives == "polarity":
+        return same_polarity
+    within = (distance <= cfg.k).float()
+    positive = cfg.gain * torch.exp(-distance / cfg.k) * same_polarity * within
+    negative = cfg.gain * torch.exp((distance - cfg.k) / cfg.k) * (1 - same_polarity * within)
+    del negative  # the reference computes it, but no term uses it
+    return positive
 
 
 def literal_pair_loss(a: Tensor, b: Tensor, labels: Tensor, cfg: AMCCLConfig) -> tuple[Tensor, Tensor]:
