@@ -1,0 +1,121 @@
+"""Batches of tensors from an :class:`~amccl.data.types.MMSASplit` (docs/CONTRACTS.md).
+
+:class:`BatchLoader` builds each whole batch by indexing the split's arrays with the batch's
+row indices (one ``torch.from_numpy(array[rows])`` per key, no per-sample Python dicts),
+optionally trimming audio / vision to the batch's longest valid length. :class:`MMSADataset`
+is the per-sample ``torch.utils.data.Dataset`` for users who want a ``DataLoader``; its
+default-collated batches equal :class:`BatchLoader`'s.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from amccl.data.types import MMSASplit
+
+
+def _rows_tensor(split: MMSASplit, key: str, rows: np.ndarray, index: Tensor) -> Tensor:
+    """``split.<key>[rows]`` as a tensor, for numpy arrays or tensors (``text_feats``)."""
+    values = getattr(split, key)
+    if isinstance(values, Tensor):
+        return values[index.to(values.device)]
+    return torch.from_numpy(np.ascontiguousarray(values[rows]))
+
+
+def make_batch(split: MMSASplit, index: Tensor, trim: bool = False) -> dict[str, Tensor]:
+    """The batch of rows ``index`` (B,) long.
+
+    Returns:
+        ``text`` (B, 3, Lt) long, ``audio`` (B, La', Da) and ``vision`` (B, Lv', Dv) float32
+        (La' = La, or the batch's longest audio length with ``trim``), ``audio_lengths``,
+        ``vision_lengths`` (B,) long, ``labels`` (B,) float32, ``index`` (B,) long, and
+        ``text_feats`` (B, 3, H) when the split has them.
+    """
+    rows = index.numpy()
+    audio_lengths = split.audio_lengths[rows]
+    vision_lengths = split.vision_lengths[rows]
+    la = int(audio_lengths.max()) if trim and len(rows) else split.audio.shape[1]
+    lv = int(vision_lengths.max()) if trim and len(rows) else split.vision.shape[1]
+    batch = {
+        "text": torch.from_numpy(np.ascontiguousarray(split.text[rows])),
+        "audio": torch.from_numpy(np.ascontiguousarray(split.audio[rows, :la])),
+        "vision": torch.from_numpy(np.ascontiguousarray(split.vision[rows, :lv])),
+        "audio_lengths": torch.from_numpy(np.ascontiguousarray(audio_lengths)),
+        "vision_lengths": torch.from_numpy(np.ascontiguousarray(vision_lengths)),
+        "labels": torch.from_numpy(np.ascontiguousarray(split.labels[rows])),
+        "index": index,
+    }
+    if split.text_feats is not None:
+        batch["text_feats"] = _rows_tensor(split, "text_feats", rows, index)
+    return batch
+
+
+class BatchLoader:
+    """Iterates a split in batches of whole-batch tensors (see :func:`make_batch`).
+
+    Args:
+        split: the rows to serve.
+        batch_size: B; the last batch may be short; ``len()`` = ceil(N / B).
+        shuffle: draw ``torch.randperm(N, generator=generator)`` once per epoch (pass),
+            so a saved generator state reproduces the order; else rows in order.
+        generator: the ``torch.Generator`` to shuffle with (``None``: torch's global one).
+        trim: cut audio / vision to each batch's longest length; only valid when padding
+            cannot change results (``cfg.padding_irrelevant``).
+    """
+
+    def __init__(self, split: MMSASplit, batch_size: int, shuffle: bool = False,
+                 generator: torch.Generator | None = None, trim: bool = False) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.split, self.batch_size, self.shuffle = split, batch_size, shuffle
+        self.generator, self.trim = generator, trim
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.split) / self.batch_size)
+
+    def order(self) -> Tensor:
+        """(N,) long: this pass's row order (draws from the generator when shuffling)."""
+        n = len(self.split)
+        return torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+
+    def __iter__(self) -> Iterator[dict[str, Tensor]]:
+        order = self.order()
+        for start in range(0, len(order), self.batch_size):
+            yield make_batch(self.split, order[start:start + self.batch_size], self.trim)
+
+
+class MMSADataset(torch.utils.data.Dataset):
+    """Per-sample view of a split for ``torch.utils.data.DataLoader``.
+
+    ``dataset[i]`` is a dict of tensors: ``text`` (3, Lt) long, ``audio`` (La, Da),
+    ``vision`` (Lv, Dv) float32, ``audio_lengths``, ``vision_lengths``, ``index`` () long,
+    ``labels`` () float32 (and ``text_feats`` (3, H)); default collation stacks them into
+    the same batch :class:`BatchLoader` yields.
+    """
+
+    def __init__(self, split: MMSASplit) -> None:
+        self.split = split
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitem__(self, i: int) -> dict[str, Tensor]:
+        s = self.split
+        item = {
+            "text": torch.from_numpy(np.array(s.text[i])),
+            "audio": torch.from_numpy(np.array(s.audio[i])),
+            "vision": torch.from_numpy(np.array(s.vision[i])),
+            "audio_lengths": torch.tensor(int(s.audio_lengths[i])),
+            "vision_lengths": torch.tensor(int(s.vision_lengths[i])),
+            "labels": torch.tensor(float(s.labels[i]), dtype=torch.float32),
+            "index": torch.tensor(int(i)),
+        }
+        if s.text_feats is not None:
+            feats = s.text_feats[i]
+            item["text_feats"] = feats if isinstance(feats, Tensor) else torch.from_numpy(np.array(feats))
+        return item

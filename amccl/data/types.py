@@ -1,0 +1,139 @@
+"""Typed containers of a loaded MMSA dataset and the data errors (symbols: ``amccl`` legend).
+
+A :class:`MMSASplit` holds one split as typed numpy arrays (``text`` int64 ids / mask /
+segments, float32 features, int64 lengths, float32 labels, ``str`` transcripts and ids);
+:class:`MMSAData` holds the three splits and where they came from. Nothing here imports
+torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+SPLITS = ("train", "valid", "test")
+
+# MMSA keys AMCCL needs in every split (spec §1); ``text`` (BERT features) is optional.
+REQUIRED_KEYS = (
+    "text_bert", "audio", "vision", "audio_lengths", "vision_lengths",
+    "regression_labels", "raw_text", "id",
+)
+# Optional MMSA keys that are small and kept in ``MMSASplit.extras`` when present.
+OPTIONAL_NUMERIC_KEYS = (
+    "classification_labels", "regression_labels_T", "regression_labels_A", "regression_labels_V",
+)
+OPTIONAL_TEXT_KEYS = ("annotations",)
+
+Shapes = tuple[int, int, int, int, int]  # (Lt, La, Lv, Da, Dv)
+
+
+class DataError(ValueError):
+    """A data file that cannot be used; ``problems`` lists every finding (one line each).
+
+    Each line names the file, the split, the key, and the expected and found shape or value.
+    """
+
+    def __init__(self, problems: str | list[str]) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        head = self.problems[0] if len(self.problems) == 1 else (
+            f"{len(self.problems)} problems:\n  " + "\n  ".join(self.problems)
+        )
+        super().__init__(head)
+
+
+class UnsafePickleError(DataError):
+    """A pickle that references a global outside the allow-list; nothing of it was run."""
+
+    def __init__(self, path: str, global_name: str) -> None:
+        self.global_name = global_name
+        super().__init__(
+            f"{path}: refused to unpickle the forbidden global '{global_name}': MMSA files "
+            "hold only numpy arrays, dtypes, strings, lists and dicts, so this file is not "
+            "one (or was tampered with); nothing from it was executed"
+        )
+
+
+@dataclass(eq=False)
+class MMSASplit:
+    """One split of an MMSA dataset as typed arrays (N clips).
+
+    Attributes:
+        name: ``train``, ``valid`` or ``test``.
+        text: (N, 3, Lt) int64, rows token ids / attention mask / segment ids.
+        audio: (N, La, Da) float32, ``-inf`` already replaced by 0.
+        vision: (N, Lv, Dv) float32.
+        audio_lengths, vision_lengths: (N,) int64 in [1, L]; padding is at the end.
+        labels: (N,) float32 sentiment (``regression_labels``).
+        raw_text: (N,) str transcripts. ids: (N,) str ``videoid$_$clipid``.
+        extras: optional MMSA keys kept as loaded (e.g. SIMS's ``regression_labels_T``), (N,).
+        cleaned: what loading changed, e.g. ``{"audio_neg_inf": 12}`` values set to 0.
+        text_feats: (N, 3, H) float32 attached later by the trainer's frozen-text cache.
+    """
+
+    name: str
+    text: np.ndarray
+    audio: np.ndarray
+    vision: np.ndarray
+    audio_lengths: np.ndarray
+    vision_lengths: np.ndarray
+    labels: np.ndarray
+    raw_text: np.ndarray
+    ids: np.ndarray
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+    cleaned: dict[str, int] = field(default_factory=dict)
+    text_feats: Any = None
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def ids_for(self, index: Any) -> list[str]:
+        """The clip ids of rows ``index`` (a batch's ``index`` tensor or any int array)."""
+        rows = np.asarray(index.cpu() if hasattr(index, "cpu") else index, dtype=np.int64)
+        return [str(s) for s in self.ids[rows]]
+
+    def nbytes(self) -> int:
+        """Bytes held by the numeric arrays of this split (what loading keeps)."""
+        arrays = [self.text, self.audio, self.vision, self.audio_lengths, self.vision_lengths,
+                  self.labels, self.raw_text, self.ids, *self.extras.values()]
+        return int(sum(a.nbytes for a in arrays))
+
+
+@dataclass(eq=False)
+class MMSAData:
+    """The three splits of one dataset and their provenance.
+
+    Attributes:
+        train, valid, test: the splits.
+        dataset: ``mosi``, ``mosei``, ``sims`` or ``simsv2``.
+        shapes: (Lt, La, Lv, Da, Dv) the arrays were validated against.
+        path: the MMSA pickle read (str), or ``None`` for data built in memory.
+        sha256: hex digest of that file when it was computed (or checked), else ``None``.
+        source: ``"mmsa"`` (pickle read), ``"cache"`` (``.npy`` cache mapped),
+            ``"synthetic"`` (the embedded default) or ``"memory"``.
+    """
+
+    train: MMSASplit
+    valid: MMSASplit
+    test: MMSASplit
+    dataset: str
+    shapes: Shapes
+    path: str | None = None
+    sha256: str | None = None
+    source: str = "mmsa"
+
+    def split(self, name: str) -> MMSASplit:
+        """The split called ``name`` (``train``, ``valid`` or ``test``)."""
+        if name not in SPLITS:
+            raise KeyError(f"unknown split {name!r}; expected one of {SPLITS}")
+        return getattr(self, name)
+
+    def items(self) -> Iterator[tuple[str, MMSASplit]]:
+        """``(name, split)`` for train, valid, test in that order."""
+        return ((name, self.split(name)) for name in SPLITS)
+
+    def nbytes(self) -> int:
+        """Bytes held by all splits' arrays."""
+        return sum(split.nbytes() for _, split in self.items())

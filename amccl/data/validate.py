@@ -1,0 +1,188 @@
+"""Checks of an MMSA pickle's layout and values, run before any training.
+
+Every finding is one line naming the file, split, key, and the expected and found shape or
+value, e.g. ``MOSI/Processed/unaligned_50.pkl: split 'valid', key 'audio': expected shape
+(N, 50, 5), found (229, 50, 6)``. Checkers return lists of such lines; the loader raises one
+:class:`~amccl.data.types.DataError` holding them all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from amccl.data.types import OPTIONAL_NUMERIC_KEYS, REQUIRED_KEYS, SPLITS, Shapes
+
+_NUMERIC_KEYS = ("text_bert", "audio", "vision", "audio_lengths", "vision_lengths", "regression_labels")
+_CHUNK_BYTES = 16 << 20  # scan large arrays in blocks of about this size
+
+
+def expected_shapes(shapes: Shapes) -> dict[str, tuple[Any, ...]]:
+    """Expected shape of each required key; ``"N"`` stands for the split's clip count."""
+    lt, la, lv, da, dv = shapes
+    return {
+        "text_bert": ("N", 3, lt), "audio": ("N", la, da), "vision": ("N", lv, dv),
+        "audio_lengths": ("N",), "vision_lengths": ("N",), "regression_labels": ("N",),
+        "raw_text": ("N",), "id": ("N",),
+    }
+
+
+def format_shape(shape: tuple[Any, ...]) -> str:
+    """``("N", 50, 5)`` -> ``"(N, 50, 5)"``; ``("N",)`` -> ``"(N,)"``."""
+    inner = ", ".join(str(s) for s in shape)
+    return f"({inner},)" if len(shape) == 1 else f"({inner})"
+
+
+def shape_of(value: Any) -> tuple[int, ...]:
+    """Shape of an array, or of a list / tuple (as numpy would build it)."""
+    if isinstance(value, np.ndarray):
+        return tuple(value.shape)
+    if isinstance(value, (list, tuple)) and value and isinstance(value[0], (str, bytes)):
+        return (len(value),)
+    try:
+        return tuple(np.shape(value))
+    except ValueError:  # a ragged list
+        return (len(value),) if isinstance(value, (list, tuple)) else ()
+
+
+def check_structure(raw: Any, where: str, shapes: Shapes) -> list[str]:
+    """Splits present, keys present, ranks and sizes right, one N per split."""
+    if not isinstance(raw, dict):
+        return [f"{where}: expected a dict with splits {list(SPLITS)}, found {type(raw).__name__}"]
+    problems: list[str] = []
+    for name in SPLITS:
+        if name not in raw:
+            found = sorted(str(k) for k in raw)
+            problems.append(f"{where}: missing split '{name}' (found splits: {found})")
+        else:
+            problems += check_split_structure(raw[name], f"{where}: split '{name}'", shapes)
+    return problems
+
+
+def check_split_structure(split: Any, prefix: str, shapes: Shapes) -> list[str]:
+    """Required keys present with the expected ranks, sizes and one N (from the labels)."""
+    if not isinstance(split, dict):
+        return [f"{prefix}: expected a dict of arrays, found {type(split).__name__}"]
+    problems = [
+        f"{prefix}: missing key '{key}' (found keys: {sorted(str(k) for k in split)})"
+        for key in REQUIRED_KEYS if key not in split
+    ]
+    present = [k for k in REQUIRED_KEYS if k in split]
+    if not present:
+        return problems
+    n_key = "regression_labels" if "regression_labels" in split else present[0]
+    n = shape_of(split[n_key])[0] if shape_of(split[n_key]) else 0
+    expected = expected_shapes(shapes)
+    expected.update({k: ("N",) for k in OPTIONAL_NUMERIC_KEYS})
+    for key, want in expected.items():
+        if key in split:
+            problems += _check_key(split[key], key, want, n, n_key, prefix)
+    return problems
+
+
+def _check_key(value: Any, key: str, want: tuple[Any, ...], n: int, n_key: str, prefix: str) -> list[str]:
+    where = f"{prefix}, key '{key}'"
+    shape = shape_of(value)
+    if len(want) == 1 and len(shape) == 2 and shape[1] == 1:
+        shape = shape[:1]  # (N, 1) labels are accepted as (N,)
+    if len(shape) != len(want) or any(w != "N" and w != s for w, s in zip(want, shape)):
+        return [f"{where}: expected shape {format_shape(want)}, found {shape}"]
+    if shape[0] != n:
+        return [f"{where}: expected N = {n} rows (the N of '{n_key}'), found {shape[0]}"]
+    if key in _NUMERIC_KEYS or key in OPTIONAL_NUMERIC_KEYS:
+        kind = np.asarray(value).dtype.kind if not isinstance(value, np.ndarray) else value.dtype.kind
+        if kind not in "biuf":
+            return [f"{where}: expected numbers, found dtype {np.asarray(value).dtype}"]
+    return []
+
+
+def _fmt(value: Any) -> str:
+    """A found value as people write it: ``nan``, ``-inf``, ``3.4``, ``0``."""
+    value = value.item() if hasattr(value, "item") else value
+    return f"{value:g}" if isinstance(value, float) else repr(value)
+
+
+def first_bad_at(bad: np.ndarray, values: np.ndarray) -> tuple[str, int]:
+    """(first offending value, its row) for a boolean ``bad`` shaped like ``values`` (N, ...)."""
+    rows = bad.reshape(bad.shape[0], -1).any(axis=1)
+    row = int(np.argmax(rows))
+    value = values[row][bad[row]].flat[0] if bad.ndim > 1 else values[row]
+    return _fmt(value), row
+
+
+def first_bad(bad: np.ndarray, values: np.ndarray) -> str:
+    """``"nan at row 5 (2 of 229 rows)"`` for the first row where ``bad`` (N, ...) holds."""
+    value, row = first_bad_at(bad, values)
+    rows = int(bad.reshape(bad.shape[0], -1).any(axis=1).sum())
+    return f"{value} at row {row} ({rows} of {bad.shape[0]} rows)"
+
+
+def check_range(values: np.ndarray, low: float, high: float, where: str, whole: bool = False) -> list[str]:
+    """Values (N,) finite, in [low, high] and, with ``whole``, whole numbers (lengths, labels)."""
+    if values.dtype.kind not in "biuf":
+        return [f"{where}: expected numbers, found dtype {values.dtype}"]
+    if values.dtype.kind == "f":
+        bad = ~np.isfinite(values)
+        if bad.any():
+            return [f"{where}: expected finite values, found {first_bad(bad, values)}"]
+        bad = values != np.round(values) if whole else bad
+        if bad.any():
+            return [f"{where}: expected whole numbers, found {first_bad(bad, values)}"]
+    bad = (values < low) | (values > high)
+    if bad.any():
+        return [f"{where}: expected values in [{low:g}, {high:g}], found {first_bad(bad, values)}"]
+    return []
+
+
+def check_token_rows(text: np.ndarray, where: str) -> list[str]:
+    """``text_bert`` (N, 3, Lt): finite whole numbers, ids >= 0, mask in {0, 1}, segments >= 0."""
+    if text.dtype.kind == "f":
+        bad = ~np.isfinite(text)
+        if bad.any():
+            return [f"{where}: expected finite token ids, found {first_bad(bad, text)}"]
+        bad = text != np.round(text)
+        if bad.any():
+            return [f"{where}: expected whole-number token ids, found {first_bad(bad, text)}"]
+    problems = []
+    for row, name, ok in ((0, "token ids", lambda r: r >= 0), (1, "attention mask", lambda r: (r == 0) | (r == 1)),
+                          (2, "segment ids", lambda r: r >= 0)):
+        bad = ~ok(text[:, row])
+        if bad.any():
+            want = "0 or 1" if row == 1 else ">= 0"
+            problems.append(f"{where}: expected {name} (row {row}) {want}, found {first_bad(bad, text[:, row])}")
+    return problems
+
+
+def row_chunks(array: np.ndarray) -> range:
+    """Start rows of blocks of about 16 MiB, for scanning (N, ...) arrays without big temporaries."""
+    row_bytes = max(1, array[:1].nbytes)
+    return range(0, array.shape[0], max(1, _CHUNK_BYTES // row_bytes))
+
+
+def clean_nonfinite(array: np.ndarray, fix_neg_inf: bool, fix_other: bool) -> tuple[int, int, str | None]:
+    """Set -inf (if ``fix_neg_inf``) and NaN / +inf (if ``fix_other``) to 0 in place, blockwise.
+
+    Args:
+        array: (N, ...) float array, writeable.
+    Returns:
+        (count of -inf, count of other non-finite values, ``"nan at row 12"`` for the first
+        value left in place, or ``None`` when none was left).
+    """
+    counts = [0, 0]
+    first: str | None = None
+    step = row_chunks(array).step
+    for start in row_chunks(array):
+        block = array[start:start + step]
+        bad = ~np.isfinite(block)
+        if not bad.any():
+            continue
+        kinds = (bad & (block == -np.inf), bad & (block != -np.inf))
+        for i, (mask, fix) in enumerate(zip(kinds, (fix_neg_inf, fix_other))):
+            counts[i] += int(mask.sum())
+            if fix:
+                block[mask] = 0
+            elif first is None and mask.any():
+                value, row = first_bad_at(mask, block)
+                first = f"{value} at row {start + row}"
+    return counts[0], counts[1], first
