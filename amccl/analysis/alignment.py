@@ -1,0 +1,276 @@
+"""Numbers for what the contrastive loss is meant to do: align modalities by sentiment.
+
+All measures work on L2-normalised features (rows on the unit sphere, as the loss sees them;
+an all-zero row, e.g. a dead ReLU vector, stays zero). For N clips and modalities X, Y with
+rows x_i, y_i of the same clip i:
+
+* **retrieval** ``recall@k`` (X -> Y): the share of clips whose own y_i is among the k
+  gallery rows most cosine-similar to x_i. Ties (equal similarities, e.g. collapsed
+  features) are broken uniformly at random *in expectation*, so the value is exact and
+  deterministic: with g rows strictly more similar and e other rows tied with y_i, clip i
+  contributes ``clip(k - g, 0, e + 1) / (e + 1)``. Collapsed features therefore score chance,
+  k / N, not 1. ``mean_rank`` is the expected rank of y_i (1 = perfect, (N + 1) / 2 = chance).
+* **alignment** (Wang and Isola, 2020, alpha = 2): ``mean_i ||x_i - y_i||^2`` (0 = matched
+  rows coincide, 4 = opposite).
+* **modality_gap**: the distance between the two modalities' mean vectors (Liang et al.,
+  2022); 0 when the clouds share a centre.
+* **uniformity** (Wang and Isola, t = 2): ``log mean_{i<j} exp(-2 ||x_i - x_j||^2)`` within a
+  modality; 0 for collapsed features, about -4 + 8/d for uniform points on the sphere in d
+  dimensions, -4 at best in high dimension.
+* **silhouette**: scikit-learn's silhouette score (cosine distance) of the polarity classes
+  negative / neutral / positive (label < 0, = 0, > 0); the neutral class is dropped when it
+  has fewer than two clips; NaN when fewer than two classes remain.
+* **spearman**: Spearman's rho between the cosine distance of two clips and the distance of
+  their labels |l_i - l_j|, over distinct pairs (i < j within a modality; i != j across two
+  modalities, x_i against y_j); positive when embedding distance follows sentiment distance.
+  Above ``max_pairs`` pairs a seeded random subset is used. NaN for constant input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import logsumexp
+from scipy.stats import spearmanr
+from sklearn.metrics import silhouette_score
+
+from amccl.analysis.embeddings import MODALITIES, Embeddings, modality_name
+
+__all__ = [
+    "alignment",
+    "alignment_metrics",
+    "l2_normalize",
+    "modality_gap",
+    "polarity",
+    "polarity_silhouette",
+    "retrieval",
+    "sentiment_spearman",
+    "uniformity",
+]
+
+TIE_TOL = 1e-12  # similarities closer than this count as tied (float64 unit vectors; BLAS noise ~1e-15)
+METRIC_COLUMNS = ("kind", "recall@1", "recall@5", "mean_rank", "alignment", "modality_gap",
+                  "uniformity", "silhouette", "spearman")
+
+
+def l2_normalize(x: Any, eps: float = 1e-12) -> np.ndarray:
+    """Rows scaled to unit length, float64; rows with norm < eps become zero.
+
+    Args:
+        x: (N, d) array-like.
+
+    Returns:
+        (N, d) float64.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"expected (N, d) features, got shape {x.shape}")
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.divide(x, norms, out=np.zeros_like(x), where=norms >= eps)
+
+
+# ------------------------------------------------------------------------------------------
+# cross-modal retrieval
+# ------------------------------------------------------------------------------------------
+def _rank_counts(query: np.ndarray, gallery: np.ndarray, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Per query row i: g_i = #gallery rows strictly more similar than its match gallery[i],
+    e_i = #other rows tied with it (|s - s_ii| <= TIE_TOL). Inputs are normalised (N, d)."""
+    n = query.shape[0]
+    greater, ties = np.empty(n, np.int64), np.empty(n, np.int64)
+    for start in range(0, n, chunk):
+        sims = query[start:start + chunk] @ gallery.T  # (b, N)
+        rows = np.arange(sims.shape[0])
+        own = sims[rows, start + rows][:, None]
+        greater[start:start + chunk] = (sims > own + TIE_TOL).sum(1)
+        ties[start:start + chunk] = (np.abs(sims - own) <= TIE_TOL).sum(1) - 1
+    return greater, ties
+
+
+def retrieval(query: Any, gallery: Any, ks: Sequence[int] = (1, 5)) -> dict[str, float]:
+    """Cross-modal retrieval of each clip's own gallery row by cosine similarity.
+
+    Args:
+        query: (N, d) features of one modality; row i's correct answer is gallery row i.
+        gallery: (N, d) features of the other modality.
+        ks: the k of recall@k.
+
+    Returns:
+        ``{"recall@k": ..., "mean_rank": ...}`` (expected values under random tie-breaking).
+    """
+    q, g = l2_normalize(query), l2_normalize(gallery)
+    if q.shape != g.shape:
+        raise ValueError(f"query {q.shape} and gallery {g.shape} differ")
+    greater, ties = _rank_counts(q, g)
+    out = {f"recall@{k}": float(np.mean(np.clip(k - greater, 0, ties + 1) / (ties + 1))) for k in ks}
+    out["mean_rank"] = float(np.mean(greater + 1 + ties / 2))
+    return out
+
+
+def alignment(x: Any, y: Any, alpha: float = 2.0) -> float:
+    """Wang and Isola's alignment ``mean_i ||x̂_i - ŷ_i||^alpha`` of matched rows (N, d)."""
+    diff = l2_normalize(x) - l2_normalize(y)
+    return float(np.mean(np.linalg.norm(diff, axis=1) ** alpha))
+
+
+def modality_gap(x: Any, y: Any) -> float:
+    """Euclidean distance between the centroids of the normalised rows of x and y (N, d)."""
+    return float(np.linalg.norm(l2_normalize(x).mean(0) - l2_normalize(y).mean(0)))
+
+
+# ------------------------------------------------------------------------------------------
+# pairs of clips
+# ------------------------------------------------------------------------------------------
+def _pairs(n: int, max_pairs: int, rng: np.random.Generator, ordered: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (i, j) of all distinct pairs (i < j, or i != j when ``ordered``), or a random
+    sample of ``max_pairs`` of them (uniform, with replacement) when there are more."""
+    total = n * (n - 1) if ordered else n * (n - 1) // 2
+    if total <= max_pairs:
+        i, j = np.triu_indices(n, k=1)
+        return (np.concatenate([i, j]), np.concatenate([j, i])) if ordered else (i, j)
+    i = rng.integers(0, n, max_pairs)
+    j = (i + rng.integers(1, n, max_pairs)) % n  # j != i, uniform over the others
+    return i, j
+
+
+def _pair_dots(x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """Row-wise dot products x[i_k] . y[j_k] (K,), in chunks so memory stays ~chunk * d."""
+    return np.concatenate([np.einsum("kd,kd->k", x[i[s:s + chunk]], y[j[s:s + chunk]])
+                           for s in range(0, i.size, chunk)]) if i.size else np.zeros(0)
+
+
+def uniformity(x: Any, t: float = 2.0, max_pairs: int = 2_000_000, seed: int = 0) -> float:
+    """Wang and Isola's uniformity ``log mean_{i<j} exp(-t ||x̂_i - x̂_j||^2)`` (NaN if N < 2).
+
+    Args:
+        x: (N, d) features of one modality.
+        t: the kernel's scale (2 in the paper).
+        max_pairs: above this many pairs, a seeded random sample of pairs is used.
+    """
+    xn = l2_normalize(x)
+    if xn.shape[0] < 2:
+        return float("nan")
+    i, j = _pairs(xn.shape[0], max_pairs, np.random.default_rng(seed))
+    norms = np.sum(xn * xn, axis=1)
+    sq = np.maximum(norms[i] + norms[j] - 2 * _pair_dots(xn, xn, i, j), 0.0)
+    return float(logsumexp(-t * sq) - np.log(sq.size))
+
+
+def sentiment_spearman(x: Any, labels: Any, y: Any = None, max_pairs: int = 200_000, seed: int = 0) -> float:
+    """Spearman's rho between cosine distance and label distance over pairs of clips.
+
+    Args:
+        x: (N, d) features.
+        labels: (N,) sentiment labels.
+        y: optional (N, d) features of a second modality: pairs (x_i, y_j), i != j.
+        max_pairs: above this many pairs a seeded random subset is used.
+
+    Returns:
+        rho in [-1, 1]; NaN with fewer than two clips or a constant side.
+    """
+    xn, lab = l2_normalize(x), np.asarray(labels, dtype=np.float64).reshape(-1)
+    yn = xn if y is None else l2_normalize(y)
+    if xn.shape[0] < 2:
+        return float("nan")
+    i, j = _pairs(xn.shape[0], max_pairs, np.random.default_rng(seed), ordered=y is not None)
+    dist = 1.0 - _pair_dots(xn, yn, i, j)
+    gap = np.abs(lab[i] - lab[j])
+    if np.ptp(dist) <= TIE_TOL or np.ptp(gap) == 0:
+        return float("nan")
+    return float(spearmanr(dist, gap).statistic)
+
+
+def polarity(labels: Any) -> np.ndarray:
+    """Polarity class of each label: -1 negative, 0 neutral (exactly 0), 1 positive; (N,) int."""
+    return np.sign(np.asarray(labels, dtype=np.float64).reshape(-1)).astype(np.int64)
+
+
+def polarity_silhouette(x: Any, labels: Any, max_samples: int = 5000, seed: int = 0) -> float:
+    """Silhouette score (cosine distance) of the polarity classes of the rows of x (N, d).
+
+    The neutral class is dropped when it has fewer than two clips; NaN when fewer than two
+    classes remain or every clip is its own class. Above ``max_samples`` clips, sklearn's
+    seeded ``sample_size`` subsampling is used.
+    """
+    xn, cls = l2_normalize(x), polarity(labels)
+    if np.sum(cls == 0) < 2:
+        keep = cls != 0
+        xn, cls = xn[keep], cls[keep]
+    n_classes = np.unique(cls).size
+    if n_classes < 2 or n_classes >= cls.size:
+        return float("nan")
+    sample = max_samples if cls.size > max_samples else None
+    return float(silhouette_score(xn, cls, metric="cosine", sample_size=sample, random_state=seed))
+
+
+# ------------------------------------------------------------------------------------------
+# the table
+# ------------------------------------------------------------------------------------------
+def _as_features(emb: Embeddings | Mapping[str, Any], labels: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Modality -> (N, d) features and (N,) labels from Embeddings or a dict of arrays."""
+    if isinstance(emb, Embeddings):
+        feats = {m: emb.features(m) for m in MODALITIES}
+        labels = emb.labels if labels is None else labels
+    else:
+        feats = {modality_name(k): np.asarray(v) for k, v in emb.items()}
+    if labels is None:
+        raise ValueError("labels are required when features are given as a mapping")
+    return feats, np.asarray(labels, dtype=np.float64).reshape(-1)
+
+
+def _pair_row(x: np.ndarray, y: np.ndarray, labels: np.ndarray, ks: Sequence[int],
+              max_pairs: int, seed: int) -> dict[str, Any]:
+    """Metrics of one ordered modality pair (query x, gallery y)."""
+    return {"kind": "pair", **retrieval(x, y, ks), "alignment": alignment(x, y),
+            "modality_gap": modality_gap(x, y),
+            "spearman": sentiment_spearman(x, labels, y, max_pairs=max_pairs, seed=seed)}
+
+
+def _modality_row(x: np.ndarray, labels: np.ndarray, max_pairs: int, seed: int) -> dict[str, Any]:
+    """Metrics of one modality on its own."""
+    return {"kind": "modality", "uniformity": uniformity(x, seed=seed),
+            "silhouette": polarity_silhouette(x, labels, seed=seed),
+            "spearman": sentiment_spearman(x, labels, max_pairs=max_pairs, seed=seed)}
+
+
+def alignment_metrics(
+    emb: Embeddings | Mapping[str, Any],
+    labels: Any = None,
+    modalities: Sequence[str] = MODALITIES,
+    ks: Sequence[int] = (1, 5),
+    max_pairs: int = 200_000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Alignment and sentiment-structure measures of the unimodal features (module docstring).
+
+    Args:
+        emb: :class:`Embeddings`, or a mapping modality -> (N, d) features (then ``labels``).
+        labels: (N,) labels; default ``emb.labels``.
+        modalities: which modalities (``text``/``t`` ...); every ordered pair is compared.
+        ks: the k of the ``recall@k`` columns.
+        max_pairs: pair budget of the Spearman measures (seeded subsample above it).
+        seed: seeds every subsample.
+
+    Returns:
+        DataFrame indexed by ``scope``: ordered pairs ``"text->audio"``, ``"audio->text"``, ...
+        (``kind == "pair"``: recall@k, mean_rank, alignment, modality_gap, cross-modal
+        spearman), then one row per modality (``kind == "modality"``: uniformity,
+        silhouette, spearman); NaN where a column does not apply. ``attrs`` hold n and seed.
+    """
+    feats, lab = _as_features(emb, labels)
+    names = [modality_name(m) for m in modalities]
+    rows: dict[str, dict[str, Any]] = {}
+    for a, b in combinations(names, 2):
+        for q, g in ((a, b), (b, a)):
+            rows[f"{q}->{g}"] = _pair_row(feats[q], feats[g], lab, ks, max_pairs, seed)
+    for m in names:
+        rows[m] = _modality_row(feats[m], lab, max_pairs, seed)
+    columns = ["kind", *[f"recall@{k}" for k in ks],
+               *[c for c in METRIC_COLUMNS[1:] if not c.startswith("recall@")]]
+    frame = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=columns)
+    frame.index.name = "scope"
+    frame.attrs.update(n=int(lab.size), seed=seed)
+    return frame

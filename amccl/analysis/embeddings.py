@@ -1,0 +1,197 @@
+"""The features AMCCL aligns, collected for every clip of a split.
+
+:func:`extract_embeddings` runs a model over a split in eval mode, without gradients, in
+batches on the model's device, and returns an :class:`Embeddings`: ``Feature_t/a/v`` (the
+unimodal vectors h_t, h_a, h_v the contrastive loss aligns), ``Feature_f`` and the
+predictions, with each clip's id, row and label, in split order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["MODALITIES", "Embeddings", "extract_embeddings", "modality_name"]
+
+MODALITIES: tuple[str, ...] = ("text", "audio", "vision")
+FEATURE_KEYS: dict[str, str] = {"text": "Feature_t", "audio": "Feature_a", "vision": "Feature_v",
+                                "fusion": "Feature_f"}
+_ALIASES = {"t": "text", "a": "audio", "v": "vision", "f": "fusion", "video": "vision",
+            **{key: name for name, key in FEATURE_KEYS.items()}}
+FORWARD_KEYS = ("text", "audio", "vision", "audio_lengths", "vision_lengths", "text_feats")
+
+
+def modality_name(name: str) -> str:
+    """Canonical modality name: ``t``/``Feature_t``/``text`` -> ``text``; likewise a, v, f."""
+    key = _ALIASES.get(name, name)
+    if key not in FEATURE_KEYS:
+        raise KeyError(f"unknown modality {name!r}; expected one of {tuple(FEATURE_KEYS)} or t/a/v/f")
+    return key
+
+
+@dataclass
+class Embeddings:
+    """Features, predictions and labels of the N clips of one split (row i = one clip).
+
+    Attributes:
+        text, audio, vision: (N, d) ``Feature_t/a/v`` (h_t, h_a, h_v), float32.
+        labels: (N,) sentiment labels, float32.
+        fusion: (N, 3f) ``Feature_f``; (N, 0) when unknown.
+        pred: (N,) predictions ``M``; NaN when unknown.
+        ids: (N,) clip ids (``videoid$_$clipid``); the row numbers as strings when unknown.
+        index: (N,) rows of the split.
+        split: the split's name, if known.
+    """
+
+    text: np.ndarray
+    audio: np.ndarray
+    vision: np.ndarray
+    labels: np.ndarray
+    fusion: np.ndarray | None = None
+    pred: np.ndarray | None = None
+    ids: np.ndarray | None = None
+    index: np.ndarray | None = None
+    split: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.labels = np.asarray(self.labels, dtype=np.float32).reshape(-1)
+        n = self.labels.size
+        for name in MODALITIES:
+            value = np.asarray(getattr(self, name), dtype=np.float32)
+            if value.ndim != 2 or value.shape[0] != n:
+                raise ValueError(f"{name}: expected shape (N={n}, d), got {value.shape}")
+            setattr(self, name, value)
+        self.fusion = (np.zeros((n, 0), np.float32) if self.fusion is None
+                       else np.asarray(self.fusion, dtype=np.float32).reshape(n, -1))
+        self.pred = (np.full(n, np.nan, np.float32) if self.pred is None
+                     else np.asarray(self.pred, dtype=np.float32).reshape(-1))
+        self.index = np.arange(n) if self.index is None else np.asarray(self.index, dtype=np.int64)
+        self.ids = (self.index.astype(str) if self.ids is None else np.asarray(self.ids).astype(str))
+        for name in ("pred", "index", "ids"):
+            if getattr(self, name).shape != (n,):
+                raise ValueError(f"{name}: expected shape ({n},), got {getattr(self, name).shape}")
+
+    def __len__(self) -> int:
+        return int(self.labels.size)
+
+    def features(self, modality: str) -> np.ndarray:
+        """The (N, d) features of ``modality`` (``text``/``t``/``Feature_t`` ..., ``fusion``)."""
+        return getattr(self, modality_name(modality))
+
+    def subset(self, rows: np.ndarray | Sequence[int]) -> "Embeddings":
+        """The clips at positions ``rows`` (an index array or a boolean mask), as a new object."""
+        rows = np.asarray(rows)
+        kwargs = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name in ("text", "audio", "vision", "labels", "fusion", "pred", "ids", "index"):
+            kwargs[name] = kwargs[name][rows]
+        kwargs["meta"] = dict(self.meta)
+        return Embeddings(**kwargs)
+
+    def to_frame(self, include: Iterable[str] = ("text", "audio", "vision", "fusion")) -> pd.DataFrame:
+        """One row per clip: ``id``, ``index``, ``label``, ``pred``, then ``text_0 .. text_{d-1}``,
+        ``audio_*``, ``vision_*``, ``fusion_*`` (the modalities in ``include``)."""
+        blocks = [pd.DataFrame({"id": self.ids, "index": self.index, "label": self.labels,
+                                "pred": self.pred})]
+        for name in include:
+            x = self.features(name)
+            blocks.append(pd.DataFrame(x, columns=[f"{modality_name(name)}_{i}" for i in range(x.shape[1])]))
+        return pd.concat(blocks, axis=1)
+
+
+# ------------------------------------------------------------------------------------------
+# extraction
+# ------------------------------------------------------------------------------------------
+def _model_device(model: Any) -> Any:
+    """The device of the model's first parameter or buffer (CPU for a parameter-less one)."""
+    import torch
+
+    for tensor in list(model.parameters()) + list(model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def _default_batches(split_data: Any, batch_size: int, model: Any) -> Iterable[Mapping[str, Any]]:
+    """``amccl.data.BatchLoader`` over the split in order; trims padding when it cannot matter."""
+    from amccl.data import BatchLoader
+
+    cfg = getattr(model, "cfg", None)
+    trim = bool(getattr(cfg, "padding_irrelevant", False) and getattr(cfg, "trim_padding", False))
+    return BatchLoader(split_data, batch_size=batch_size, shuffle=False, generator=None, trim=trim)
+
+
+def _forward_batch(model: Any, batch: Mapping[str, Any], device: Any) -> dict[str, np.ndarray]:
+    """One no-grad forward pass; returns the batch's features, predictions, labels and rows."""
+    import torch
+
+    inputs = {k: batch[k].to(device) for k in FORWARD_KEYS if batch.get(k) is not None}
+    out = model(**inputs)
+    rows = {name: out[key].detach().float().cpu().numpy() for name, key in FEATURE_KEYS.items()
+            if key in out}
+    rows["pred"] = out["M"].detach().float().cpu().numpy().reshape(-1)
+    rows["labels"] = torch.as_tensor(batch["labels"]).float().cpu().numpy().reshape(-1)
+    rows["index"] = torch.as_tensor(batch["index"]).cpu().numpy().reshape(-1).astype(np.int64)
+    return rows
+
+
+def _split_ids(split_data: Any, index: np.ndarray) -> np.ndarray | None:
+    """The clip ids of rows ``index`` when the split has an ``ids`` array."""
+    ids = getattr(split_data, "ids", None)
+    return None if ids is None else np.asarray(ids)[index]
+
+
+def extract_embeddings(
+    model: Any,
+    data: Any,
+    split: str = "test",
+    batch_size: int = 256,
+    device: Any = None,
+    batches: Iterable[Mapping[str, Any]] | Callable[[Any, int], Iterable[Mapping[str, Any]]] | None = None,
+) -> Embeddings:
+    """``Feature_t/a/v/f`` and predictions of every clip of a split, in split order.
+
+    The model runs in eval mode under ``torch.no_grad()``; its train/eval mode is restored
+    afterwards, even on error. Batches are moved to ``device`` (default: the model's).
+
+    Args:
+        model: an :class:`amccl.model.AMCCL` or any module whose ``forward(text, audio,
+            vision, audio_lengths, vision_lengths, text_feats)`` returns ``M`` (B, 1) and
+            ``Feature_t/a/v`` (B, d) (``Feature_f`` (B, 3f) optional).
+        data: an :class:`amccl.data.MMSAData` (``data.split(split)`` is used) or one split.
+        split: ``train``, ``valid`` or ``test``.
+        batch_size: clips per forward pass.
+        device: where to run; the model must already be there (default: its device).
+        batches: batch dicts to use instead of ``amccl.data.BatchLoader(split, batch_size,
+            shuffle=False)`` -- an iterable, or a callable ``(split_data, batch_size)`` giving
+            one. Each batch holds the forward inputs plus ``labels`` (B,) and ``index`` (B,).
+
+    Returns:
+        :class:`Embeddings` sorted by split row; ``ids`` from the split's ``ids`` array.
+    """
+    import torch
+
+    split_data = data.split(split) if hasattr(data, "split") and callable(data.split) else data
+    device = torch.device(device) if device is not None else _model_device(model)
+    if batches is None:
+        batches = _default_batches(split_data, batch_size, model)
+    elif callable(batches):
+        batches = batches(split_data, batch_size)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            parts = [_forward_batch(model, batch, device) for batch in batches]
+    finally:
+        model.train(was_training)
+    if not parts:
+        raise ValueError(f"split {split!r} gave no batches")
+    cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    order = np.argsort(cat["index"], kind="stable")
+    cat = {k: v[order] for k, v in cat.items()}
+    return Embeddings(text=cat["text"], audio=cat["audio"], vision=cat["vision"], labels=cat["labels"],
+                      fusion=cat.get("fusion"), pred=cat["pred"], index=cat["index"],
+                      ids=_split_ids(split_data, cat["index"]), split=split)

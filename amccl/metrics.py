@@ -1,0 +1,306 @@
+"""The MMSA evaluation metrics of multimodal sentiment analysis (spec §5).
+
+``compute_metrics(pred, true, dataset)`` reproduces MMSA's ``MetricsTop`` regression
+evaluators, the functions every MSA paper's tables come from:
+
+* MOSI / MOSEI (``__eval_mosei_regression``): ``Has0_acc_2``, ``Has0_F1_score``,
+  ``Non0_acc_2``, ``Non0_F1_score``, ``Mult_acc_5``, ``Mult_acc_7``, ``MAE``, ``Corr``;
+  each *metric value* is rounded to 4 decimals, as MMSA's ``round(x, 4)`` does. The
+  predictions and labels themselves are not rounded (MMSA never rounds them), so a
+  prediction of 0.00004 is positive for ``Non0`` and non-negative for ``Has0``.
+* SIMS / SIMS-v2 (``eval_sims_regression``): ``Mult_acc_2``, ``Mult_acc_2_weak``,
+  ``Mult_acc_3``, ``Mult_acc_5``, ``F1_score``, ``MAE``, ``Corr``, ``R_squre`` (sic); the
+  values are not rounded.
+
+Values are fractions (0.8312), never x100; :func:`format_table` gives the papers' display.
+
+Exactness notes (where MMSA's results depend on details that are easy to lose):
+
+* MMSA receives float32 tensors, so every comparison against a bin edge or threshold happens
+  in float32 (NumPy compares a float32 array with a Python float in float32). Inputs are
+  cast to float32 here for that reason: a SIMS label stored as float32(0.4) is inside the
+  weak subset (|t| <= 0.4) and float32(0.1) falls in the (-0.1, 0.1] bin, exactly as in
+  MMSA; a float64 comparison would put both elsewhere.
+* ``np.round`` rounds half to even: 2.5 -> 2, -0.5 -> -0, 0.5 -> 0, 1.5 -> 2.
+* ``accuracy_score`` and weighted ``f1_score`` come from scikit-learn, as in MMSA. They are
+  called with ``zero_division=0``, which is the value sklearn's default ``"warn"`` returns,
+  without the warning.
+
+Degenerate inputs, where MMSA crashes or spams warnings, give NaN here (documented choice):
+
+* all labels zero: ``Non0_acc_2`` and ``Non0_F1_score`` have no samples -> NaN (MMSA raises
+  an ``IndexError`` indexing with an empty float array);
+* no label with |t| <= 0.4: ``Mult_acc_2_weak`` -> NaN (MMSA divides by zero);
+* ``Corr`` is NaN when either side is constant, has fewer than two values or holds a
+  non-finite value (NumPy returns NaN there too, with a ``RuntimeWarning``);
+* ``R_squre`` is NaN with fewer than two samples (sklearn's value, without its warning);
+  otherwise it is sklearn's ``r2_score(t, p)`` unchanged (1.0 / 0.0 for constant labels);
+* an empty input raises ``ValueError``; NaN predictions propagate (``MAE`` = NaN).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, f1_score, r2_score
+
+__all__ = [
+    "MOSI_KEYS",
+    "SIMS_KEYS",
+    "compute_metrics",
+    "primary_metrics",
+    "format_table",
+    "metric_family",
+]
+
+MOSI_KEYS: tuple[str, ...] = (
+    "Has0_acc_2", "Has0_F1_score", "Non0_acc_2", "Non0_F1_score",
+    "Mult_acc_5", "Mult_acc_7", "MAE", "Corr",
+)
+SIMS_KEYS: tuple[str, ...] = (
+    "Mult_acc_2", "Mult_acc_2_weak", "Mult_acc_3", "Mult_acc_5",
+    "F1_score", "MAE", "Corr", "R_squre",
+)
+_MOSI_LIKE = ("mosi", "mosei")
+_SIMS_LIKE = ("sims", "simsv2")
+
+# MMSA's bin edges for SIMS; class i holds edges[i] < v <= edges[i + 1] (right-closed).
+SIMS_EDGES_2 = (-1.01, 0.0, 1.01)
+SIMS_EDGES_3 = (-1.01, -0.1, 0.1, 1.01)
+SIMS_EDGES_5 = (-1.01, -0.7, -0.1, 0.1, 0.7, 1.01)
+SIMS_WEAK_LIMIT = 0.4
+ROUND_DIGITS = 4  # MMSA rounds the MOSI/MOSEI metric values to 4 decimals
+
+
+# --------------------------------------------------------------------------------------
+# inputs
+# --------------------------------------------------------------------------------------
+def _as_flat_float32(x: Any) -> np.ndarray:
+    """A prediction or label container as a flat float32 array.
+
+    Args:
+        x: a torch tensor (any device, with or without grad), numpy array, list or scalar;
+           shape (N,), (N, 1) or anything that flattens to (N,) like MMSA's ``view(-1)``.
+
+    Returns:
+        (N,) float32 array.
+    """
+    if hasattr(x, "detach"):  # torch.Tensor without importing torch here
+        x = x.detach().float().cpu().numpy()
+    return np.asarray(x, dtype=np.float32).reshape(-1)
+
+
+def _dataset_key(dataset: str) -> str:
+    """Normalise a dataset name (``MOSI``, ``sims-v2`` ...) to mosi/mosei/sims/simsv2."""
+    key = str(dataset).lower().replace("-", "").replace("_", "")
+    if key not in _MOSI_LIKE + _SIMS_LIKE:
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of {_MOSI_LIKE + _SIMS_LIKE}")
+    return key
+
+
+def metric_family(dataset: str) -> str:
+    """``"mosi"`` for MOSI/MOSEI (7-point scale), ``"sims"`` for SIMS/SIMS-v2 ([-1, 1])."""
+    return "mosi" if _dataset_key(dataset) in _MOSI_LIKE else "sims"
+
+
+# --------------------------------------------------------------------------------------
+# shared pieces
+# --------------------------------------------------------------------------------------
+def _multiclass_acc(p_cls: np.ndarray, t_cls: np.ndarray) -> float:
+    """MMSA's ``__multiclass_acc``: share of equal ``np.round`` classes; NaN when empty.
+
+    Args:
+        p_cls, t_cls: (N,) float arrays; rounded half to even before comparing.
+    """
+    if t_cls.size == 0:
+        return float("nan")
+    return float(np.mean(np.round(p_cls) == np.round(t_cls)))
+
+
+def _pearson(p: np.ndarray, t: np.ndarray) -> float:
+    """``np.corrcoef(p, t)[0][1]``; NaN (silently) for constant, short or non-finite input."""
+    if p.size < 2 or not (np.all(np.isfinite(p)) and np.all(np.isfinite(t))):
+        return float("nan")
+    if np.ptp(p) == 0 or np.ptp(t) == 0:
+        return float("nan")
+    return float(np.corrcoef(p, t)[0][1])
+
+
+def _binary_scores(p_pos: np.ndarray, t_pos: np.ndarray) -> tuple[float, float]:
+    """Accuracy and weighted F1 of two boolean class vectors; (NaN, NaN) when empty.
+
+    Args:
+        p_pos, t_pos: (N,) bool, predicted and true class.
+    """
+    if t_pos.size == 0:
+        return float("nan"), float("nan")
+    acc = accuracy_score(t_pos, p_pos)
+    f1 = f1_score(t_pos, p_pos, average="weighted", zero_division=0)
+    return float(acc), float(f1)
+
+
+def _bin_right_closed(v: np.ndarray, edges: Sequence[float]) -> np.ndarray:
+    """MMSA's SIMS binning: class i where edges[i] < v <= edges[i+1], compared in float32.
+
+    Values outside (edges[0], edges[-1]] keep their own value, as in MMSA (after the
+    clip to [-1, 1] none are outside).
+
+    Args:
+        v: (N,) float32 array.
+        edges: increasing bin edges (Python floats, cast to v's dtype like NumPy does).
+
+    Returns:
+        (N,) float32 array of class indices.
+    """
+    e = np.asarray(edges, dtype=v.dtype)
+    out = v.copy()
+    for i in range(len(e) - 1):
+        out[(v > e[i]) & (v <= e[i + 1])] = i
+    return out
+
+
+def _round_values(values: dict[str, float], digits: int | None) -> dict[str, float]:
+    """Round each metric value with Python's ``round`` (NaN stays NaN)."""
+    if digits is None:
+        return values
+    return {k: (v if np.isnan(v) else round(v, digits)) for k, v in values.items()}
+
+
+# --------------------------------------------------------------------------------------
+# the two MMSA evaluators
+# --------------------------------------------------------------------------------------
+def _mosi_metrics(p: np.ndarray, t: np.ndarray) -> dict[str, float]:
+    """MMSA's ``__eval_mosei_regression`` on (N,) float32 predictions and labels."""
+    mae = float(np.mean(np.abs(p - t)))
+    corr = _pearson(p, t)
+    acc7 = _multiclass_acc(np.clip(p, -3.0, 3.0), np.clip(t, -3.0, 3.0))
+    acc5 = _multiclass_acc(np.clip(p, -2.0, 2.0), np.clip(t, -2.0, 2.0))
+    nz = t != 0
+    non0_acc, non0_f1 = _binary_scores(p[nz] > 0, t[nz] > 0)
+    has0_acc, has0_f1 = _binary_scores(p >= 0, t >= 0)
+    return {
+        "Has0_acc_2": has0_acc, "Has0_F1_score": has0_f1,
+        "Non0_acc_2": non0_acc, "Non0_F1_score": non0_f1,
+        "Mult_acc_5": acc5, "Mult_acc_7": acc7, "MAE": mae, "Corr": corr,
+    }
+
+
+def _r2(p: np.ndarray, t: np.ndarray) -> float:
+    """sklearn ``r2_score(t, p)``; NaN with fewer than two samples (no warning)."""
+    if t.size < 2:
+        return float("nan")
+    return float(r2_score(t, p))
+
+
+def _sims_metrics(p: np.ndarray, t: np.ndarray) -> dict[str, float]:
+    """MMSA's SIMS regression evaluator on (N,) float32 predictions and labels."""
+    p = np.clip(p, -1.0, 1.0)
+    t = np.clip(t, -1.0, 1.0)
+    p2, t2 = _bin_right_closed(p, SIMS_EDGES_2), _bin_right_closed(t, SIMS_EDGES_2)
+    limit = np.float32(SIMS_WEAK_LIMIT)
+    weak = (t >= -limit) & (t <= limit)
+    return {
+        "Mult_acc_2": _multiclass_acc(p2, t2),
+        "Mult_acc_2_weak": _multiclass_acc(p2[weak], t2[weak]),
+        "Mult_acc_3": _multiclass_acc(_bin_right_closed(p, SIMS_EDGES_3), _bin_right_closed(t, SIMS_EDGES_3)),
+        "Mult_acc_5": _multiclass_acc(_bin_right_closed(p, SIMS_EDGES_5), _bin_right_closed(t, SIMS_EDGES_5)),
+        "F1_score": float(f1_score(t2, p2, average="weighted", zero_division=0)),
+        "MAE": float(np.mean(np.abs(p - t))),
+        "Corr": _pearson(p, t),
+        "R_squre": _r2(p, t),
+    }
+
+
+def compute_metrics(pred: Any, true: Any, dataset: str) -> dict[str, float]:
+    """MMSA's regression metrics of one split (spec §5), as fractions.
+
+    Args:
+        pred: (N,) or (N, 1) predictions, torch tensor or array-like.
+        true: (N,) or (N, 1) labels, torch tensor or array-like.
+        dataset: ``mosi``, ``mosei``, ``sims`` or ``simsv2`` (case-insensitive).
+
+    Returns:
+        ``{name: float}`` in :func:`primary_metrics` order; MOSI/MOSEI values rounded to
+        4 decimals as MMSA does, SIMS values unrounded; NaN where a metric is undefined
+        (see the module docstring).
+
+    Raises:
+        ValueError: unknown dataset, empty input, or different sizes.
+    """
+    family = metric_family(dataset)
+    p, t = _as_flat_float32(pred), _as_flat_float32(true)
+    if p.shape != t.shape:
+        raise ValueError(f"pred has {p.size} values but true has {t.size}")
+    if p.size == 0:
+        raise ValueError("compute_metrics needs at least one sample")
+    if family == "mosi":
+        return _round_values(_mosi_metrics(p, t), ROUND_DIGITS)
+    return _sims_metrics(p, t)
+
+
+def primary_metrics(dataset: str) -> list[str]:
+    """The metric keys of ``dataset`` in display order (the order MMSA reports them)."""
+    return list(MOSI_KEYS if metric_family(dataset) == "mosi" else SIMS_KEYS)
+
+
+# --------------------------------------------------------------------------------------
+# display
+# --------------------------------------------------------------------------------------
+_UNSCALED = ("MAE", "Corr", "R_squre")  # printed as is in papers' tables
+
+
+def _rows_frame(rows: pd.DataFrame | Mapping[str, float] | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """One metrics dict, a list of them or a DataFrame, as a DataFrame."""
+    if isinstance(rows, pd.DataFrame):
+        return rows.copy()
+    if isinstance(rows, Mapping):
+        return pd.DataFrame([dict(rows)])
+    return pd.DataFrame([dict(r) for r in rows])
+
+
+def format_table(
+    rows: pd.DataFrame | Mapping[str, float] | Iterable[Mapping[str, Any]],
+    dataset: str,
+    scale: float = 100.0,
+    digits: int = 2,
+    scale_all: bool = False,
+    aggregate: bool = False,
+    ddof: int = 0,
+) -> pd.DataFrame:
+    """The papers' display of metric rows: accuracies and F1 x ``scale``, in display order.
+
+    Args:
+        rows: one ``compute_metrics`` dict, a list of them (e.g. one per seed) or a
+            DataFrame with the metric keys as columns; other columns (seed, model ...) are
+            kept in front.
+        dataset: selects the keys and their order (:func:`primary_metrics`).
+        scale: factor for accuracies and F1 (100 gives percentages).
+        digits: decimals of the scaled values; unscaled MAE / Corr / R² keep ``digits + 2``.
+        scale_all: also scale MAE, Corr and R² (the official CSV's convention: every
+            metric x100 rounded to 2 decimals).
+        aggregate: return two rows, ``mean`` and ``std`` over the rows, instead (MMSA's
+            summary convention; ``ddof=0`` is MMSA's ``np.std``).
+        ddof: delta degrees of freedom of the std when ``aggregate``.
+
+    Returns:
+        DataFrame, numeric; columns: the kept extra columns then the metrics.
+    """
+    frame = _rows_frame(rows)
+    keys = [k for k in primary_metrics(dataset) if k in frame.columns]
+    if not keys:
+        raise ValueError(f"no {dataset} metric columns among {list(frame.columns)}")
+    extra = [c for c in frame.columns if c not in keys]
+    values = frame[keys].astype(float)
+    if aggregate:
+        values = pd.DataFrame({"mean": values.mean(), "std": values.std(ddof=ddof)}).T
+        extra = []
+    factors = pd.Series({k: (scale if (scale_all or k not in _UNSCALED) else 1.0) for k in keys})
+    values = values * factors
+    decimals = {k: (digits if factors[k] != 1.0 else digits + 2) for k in keys}
+    values = values.round(decimals)
+    if not extra:
+        return values
+    return pd.concat([frame[extra], values], axis=1)
