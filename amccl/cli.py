@@ -1,0 +1,204 @@
+"""Command line: ``python -m amccl train|evaluate|ablate ...``.
+
+Examples::
+
+    python -m amccl train --dataset mosi --profile smoke --seeds 1111   # seconds, CPU
+    python -m amccl train --dataset mosi --profile demo --seeds 1111    # minutes, CPU
+    python -m amccl train --dataset mosi --data MOSI/Processed/unaligned_50.pkl --out runs/mosi
+    python -m amccl train --dataset mosi --out runs/mosi --resume       # continue a killed run
+    python -m amccl evaluate --checkpoint runs/mosi/seed_1111/best.pt --dataset mosi
+
+A bad option or value ends with one line on stderr (exit status 2); a failure while running
+(a missing file, a non-finite loss) with one ``amccl: error: ...`` message (exit status 1).
+Set ``AMCCL_DEBUG=1`` to see the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from amccl.config import DATASETS, PROFILES, AMCCLConfig, default_profile
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``amccl train: error: ... (see --help)``."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class CLIError(Exception):
+    """A usage problem found after parsing (a bad --set value, a missing file)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="amccl", description="Train and evaluate AMCCL (multimodal sentiment analysis).")
+    sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,ablate}", parser_class=_Parser)
+    sub.required = True
+
+    train = sub.add_parser("train", help="train one run per seed and report the table papers print",
+                           description="Train AMCCL as the paper did (spec §4), one run per seed; writes "
+                           "seed_<seed>/{best.pt,last.pt,history.csv,predictions.csv}, results.csv and "
+                           "summary.csv (metrics ×100, mean ± std over seeds) into --out.")
+    _common(train)
+    train.add_argument("--profile", choices=PROFILES, default=None,
+                       help="smoke (seconds), demo (minutes on CPU) or paper (the spec's epochs). Default: "
+                            "paper with --data, else the smoke switch (AMCCL_PROFILE; smoke under CI; else demo)")
+    train.add_argument("--seeds", type=int, nargs="+", metavar="SEED", default=None,
+                       help="seeds to run (default: the config's, 1111 1112 1113 1114 1115)")
+    train.add_argument("--out", metavar="DIR", default=None,
+                       help="output directory (default: runs/<dataset>-<profile>-<timestamp>)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the runs in --out from their last.pt; finished seeds are reused")
+    train.add_argument("--quiet", action="store_true", help="no progress bars, warnings only (CI)")
+    train.add_argument("--verbose", action="store_true", help="log one line per epoch")
+
+    evaluate = sub.add_parser("evaluate", help="score a checkpoint on one split and write predictions.csv",
+                              description="Evaluate our best.pt/last.pt or an official-code state dict "
+                              "(keys Model.*): prints the metrics (×100) and writes predictions.csv "
+                              "(id, label, prediction) and metrics.json into --out.")
+    _common(evaluate, dataset_required=False)
+    evaluate.add_argument("--checkpoint", metavar="PATH", required=True,
+                          help="our best.pt / last.pt, or the official code's torch.save(model.state_dict())")
+    evaluate.add_argument("--split", choices=("train", "valid", "test"), default="test",
+                          help="split to score (default: test)")
+    evaluate.add_argument("--out", metavar="DIR", default=None,
+                          help="output directory (default: <checkpoint dir>/eval-<split>)")
+    from amccl.ablations.cli import add_ablate_parser
+
+    add_ablate_parser(sub)
+    return parser
+
+
+def _common(p: argparse.ArgumentParser, dataset_required: bool = True) -> None:
+    p.add_argument("--dataset", choices=DATASETS, required=dataset_required, type=str.lower,
+                   help="dataset (its paper hyper-parameters and shapes)" + (
+                       "" if dataset_required else "; required for state dicts, checked against our checkpoints"))
+    p.add_argument("--data", metavar="PATH", default=None,
+                   help="an MMSA processed pickle (e.g. MOSI/Processed/unaligned_50.pkl); "
+                        "omitted: the embedded synthetic default")
+    p.add_argument("--set", metavar="KEY=VALUE", nargs="+", default=[], dest="overrides",
+                   help="config overrides (any AMCCLConfig field), e.g. --set gamma=0 se=false epochs=20 "
+                        "freeze_text=true amp=bf16 text_encoder=/path/to/bert-base-uncased")
+    p.add_argument("--device", default=None, metavar="DEVICE",
+                   help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps (default: the config's, auto)")
+
+
+# --- config from arguments ---------------------------------------------------------------
+def _config(args, profile: str, base: AMCCLConfig | None = None) -> AMCCLConfig:
+    try:
+        cfg = base if base is not None else AMCCLConfig.for_dataset(args.dataset, profile=profile)
+        if args.data is not None:
+            cfg = cfg.replace(data_path=args.data)
+        cfg = cfg.override(*args.overrides)
+        if args.device is not None:
+            cfg = cfg.replace(device=args.device)
+    except (KeyError, TypeError, ValueError) as err:
+        raise CLIError(_message(err)) from err
+    if cfg.data_path is not None and not Path(cfg.data_path).is_file():
+        raise CLIError(f"--data {cfg.data_path}: no such file")
+    from amccl.runtime import resolve_device
+
+    try:
+        resolve_device(cfg.device)
+    except ValueError as err:
+        raise CLIError(str(err)) from err
+    return cfg
+
+
+def _message(err: BaseException) -> str:
+    return str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+
+
+# --- commands ----------------------------------------------------------------------------
+def cmd_train(args) -> int:
+    from amccl.results import paper_row, summarize
+    from amccl.runtime import get_logger
+    from amccl.train import run_seeds
+
+    profile = args.profile or ("paper" if args.data else default_profile())
+    cfg = _config(args, profile)
+    if args.resume and args.out is None:
+        raise CLIError("--resume needs --out DIR (the directory of the run to continue)")
+    out = Path(args.out or f"runs/{cfg.dataset}-{profile}-{time.strftime('%Y%m%d-%H%M%S')}")
+    level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose else logging.INFO)
+    get_logger(level)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2, sort_keys=True) + "\n")
+    results = run_seeds(cfg, seeds=args.seeds, out_dir=out, resume=args.resume, progress=not args.quiet)
+    summary = summarize(results, cfg.dataset)
+    table = results.set_index("seed")[list(summary.columns)].round(2).astype(object)
+    table.loc["mean ± std"] = paper_row(summary)
+    print(f"{cfg.dataset} test metrics ×100 ({len(results)} seed(s), profile {profile}):")
+    print(table.to_string())
+    print(f"results: {out / 'results.csv'}  summary: {out / 'summary.csv'}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    import pandas as pd
+
+    from amccl import checkpoint as ckpt
+    from amccl.data import load_data
+    from amccl.metrics import format_table
+    from amccl.train import evaluate_split
+
+    path = Path(args.checkpoint)
+    if not path.is_file():
+        raise CLIError(f"--checkpoint {path}: no such file")
+    obj = ckpt.load(path)
+    if ckpt.is_ours(obj):
+        saved = AMCCLConfig.from_dict(obj["config"])
+        if args.dataset is not None and args.dataset != saved.dataset:
+            raise CLIError(f"--dataset {args.dataset}: {path} was trained on {saved.dataset}")
+        args.dataset = saved.dataset
+        cfg = _config(args, saved.profile, base=saved)
+    elif args.dataset is None:
+        raise CLIError(f"{path} is a bare state dict: --dataset is required")
+    else:
+        cfg = _config(args, "paper")
+    from amccl.runtime import resolve_device
+
+    device = resolve_device(cfg.device)
+    model, cfg, _ = ckpt.load_model(path, cfg, device)
+    split = load_data(cfg).split(args.split)
+    result = evaluate_split(model, split, cfg, device)
+    out = Path(args.out) if args.out else path.parent / f"eval-{args.split}"
+    out.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"id": [str(i) for i in split.ids], "label": split.labels.astype(float),
+                  "prediction": result.predictions.astype(float)}).to_csv(out / "predictions.csv", index=False)
+    (out / "metrics.json").write_text(json.dumps({"split": args.split, "checkpoint": str(path),
+                                                  "loss": result.loss, **result.metrics}, indent=2) + "\n")
+    table = format_table(result.metrics, cfg.dataset, scale_all=True).T
+    table.columns = [f"{cfg.dataset} {args.split} ×100"]
+    print(table.to_string())
+    print(f"predictions: {out / 'predictions.csv'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m amccl`` and the ``amccl`` script; returns the exit status."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # encoders are local; never reach the hub
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from amccl.ablations.cli import run_ablate
+
+    command = {"train": cmd_train, "evaluate": cmd_evaluate, "ablate": run_ablate}[args.command]
+    try:
+        return command(args)
+    except CLIError as err:
+        parser.exit(2, f"amccl {args.command}: error: {err}\n")
+    except (OSError, ValueError, KeyError, RuntimeError, FloatingPointError) as err:
+        if os.environ.get("AMCCL_DEBUG"):
+            raise
+        print(f"amccl {args.command}: error: {_message(err)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"amccl {args.command}: interrupted; rerun with --resume to continue", file=sys.stderr)
+        return 130

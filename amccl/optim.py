@@ -1,0 +1,69 @@
+"""The optimizer and schedule of spec §4: AdamW over five parameter groups, cosine with warm-up.
+
+``build_optimizer(model, cfg, total_steps)`` returns ``(optimizer, scheduler)``; each group
+carries its ``name`` and the ``names`` of its parameters so the grouping can be inspected.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from amccl.config import AMCCLConfig
+
+GROUPS = ("bert_decay", "bert_no_decay", "audio", "video", "other")
+BERT_PREFIX = "text_model."  # the reference groups model.Model.text_model's parameters
+NO_DECAY = ("bias", "LayerNorm.bias", "LayerNorm.weight")
+
+
+def parameter_groups(model: nn.Module, cfg: AMCCLConfig) -> list[dict[str, Any]]:
+    """The five AdamW groups of spec §4, in order, each with ``name``, ``names``, ``params``,
+    ``lr`` and ``weight_decay``.
+
+    BERT parameters (prefix ``text_model.``) whose name contains none of ``bias``,
+    ``LayerNorm.bias``, ``LayerNorm.weight`` -> (lr_bert, wd_bert); the other BERT parameters
+    -> (lr_bert, 0); ``audio_model.`` -> (lr_audio, wd_audio); ``video_model.`` ->
+    (lr_video, wd_video); everything else -> (lr_other, wd_other). Parameters with
+    ``requires_grad=False`` (a frozen BERT) are left out; a group may then be empty.
+    """
+    spec = {
+        "bert_decay": (cfg.lr_bert, cfg.wd_bert), "bert_no_decay": (cfg.lr_bert, 0.0),
+        "audio": (cfg.lr_audio, cfg.wd_audio), "video": (cfg.lr_video, cfg.wd_video),
+        "other": (cfg.lr_other, cfg.wd_other),
+    }
+    groups = {g: {"name": g, "names": [], "params": [], "lr": lr, "weight_decay": wd}
+              for g, (lr, wd) in spec.items()}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        if name.startswith(BERT_PREFIX):
+            group = "bert_no_decay" if any(nd in name for nd in NO_DECAY) else "bert_decay"
+        elif name.startswith("audio_model."):
+            group = "audio"
+        elif name.startswith("video_model."):
+            group = "video"
+        else:
+            group = "other"
+        groups[group]["names"].append(name)
+        groups[group]["params"].append(param)
+    return [groups[g] for g in GROUPS]
+
+
+def build_optimizer(model: nn.Module, cfg: AMCCLConfig, total_steps: int):
+    """AdamW over :func:`parameter_groups` and transformers' cosine schedule with warm-up.
+
+    Args:
+        model: an :class:`~amccl.model.AMCCL` (not a ``torch.compile`` wrapper).
+        total_steps: batches per epoch × ``cfg.epochs`` (planned, not the early-stopped count).
+
+    Returns:
+        ``(optimizer, scheduler)``; warm-up is ``int(cfg.warmup_ratio * total_steps)`` steps;
+        call ``scheduler.step()`` after every ``optimizer.step()``.
+    """
+    from transformers import get_cosine_schedule_with_warmup
+
+    optimizer = torch.optim.AdamW(parameter_groups(model, cfg))
+    warmup = int(cfg.warmup_ratio * total_steps)
+    return optimizer, get_cosine_schedule_with_warmup(optimizer, warmup, total_steps)

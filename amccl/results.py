@@ -1,0 +1,142 @@
+"""What a run returns and how seeds become the table papers print.
+
+:class:`History` is ``fit``'s result. :func:`results_frame` turns one history per seed into
+rows (metrics ×100, as the official CSV writes them, plus the seed, the config, the data file
+and its hash, package versions and the device); :func:`summarize` gives the mean and the
+standard deviation of every metric over the seeds (×100, rounded to 2 decimals).
+The standard deviation is the population one (``ddof=0``), as MMSA's ``np.std`` computes it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+LOSS_PARTS = ("loss", "l1", "contrastive", "inter", "intra", "refine", "margin")
+
+
+@dataclass
+class History:
+    """The result of one :func:`amccl.train.fit` call.
+
+    Attributes:
+        epochs: one dict per finished epoch: ``epoch``, ``train_<part>`` for every loss part
+            (mean over batches), ``valid_loss`` (mean over batches of the batch L1),
+            ``valid_<metric>``, ``lr_<group>`` (each optimizer group's learning rate after the
+            epoch's last step), ``seconds`` (wall time of the epoch, validation included).
+        best_epoch: the epoch whose weights were restored (1-based).
+        valid_metrics, test_metrics: metric dicts (fractions) of the best epoch.
+        config: ``cfg.to_dict()``. seed: the run's seed.
+        meta: data path and sha256, package versions, device.
+        stopped_early: ``True`` when early stopping ended the run before ``cfg.epochs``.
+        test_predictions: a DataFrame with ``id``, ``label``, ``prediction`` for the test split.
+        model: the model with the best weights restored (not pickled with the history).
+    """
+
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int = 0
+    valid_metrics: dict[str, float] = field(default_factory=dict)
+    test_metrics: dict[str, float] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    meta: dict[str, Any] = field(default_factory=dict)
+    stopped_early: bool = False
+    test_predictions: pd.DataFrame | None = None
+    model: Any = field(default=None, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["model"] = None  # weights live in best.pt, not in pickled histories
+        return state
+
+    def to_frame(self) -> pd.DataFrame:
+        """The per-epoch records as a DataFrame indexed by epoch."""
+        return pd.DataFrame(self.epochs).set_index("epoch") if self.epochs else pd.DataFrame()
+
+    def result_row(self) -> dict[str, Any]:
+        """One flat row: seed, test metrics ×100, best epoch, data, versions, device, config."""
+        row: dict[str, Any] = {"seed": self.seed}
+        row.update({k: 100.0 * v for k, v in self.test_metrics.items()})
+        row.update(
+            best_epoch=self.best_epoch,
+            epochs_run=len(self.epochs),
+            seconds=round(float(sum(e["seconds"] for e in self.epochs)), 2),
+            dataset=self.config.get("dataset"),
+        )
+        row.update(self.meta)
+        row["config"] = json.dumps(self.config, sort_keys=True)
+        return row
+
+
+def metric_columns(frame: pd.DataFrame, dataset: str | None = None) -> list[str]:
+    """The metric columns of a results frame, in the display order of ``amccl.metrics``."""
+    names: list[str] = []
+    if dataset is not None:
+        from amccl.metrics import primary_metrics
+
+        names = [m for m in primary_metrics(dataset) if m in frame.columns]
+    if not names:
+        non_metrics = {"seed", "best_epoch", "epochs_run", "seconds", "dataset", "config"}
+        names = [
+            c for c in frame.columns
+            if c not in non_metrics and not c.endswith("_version") and c not in _META_KEYS
+            and pd.api.types.is_numeric_dtype(frame[c])
+        ]
+    return names
+
+
+_META_KEYS = {"data_path", "data_sha256", "data_source", "platform", "device"}
+
+
+def results_frame(histories: list[History]) -> pd.DataFrame:
+    """One row per seed (see :meth:`History.result_row`), metrics ×100, unrounded."""
+    return pd.DataFrame([h.result_row() for h in histories])
+
+
+def summarize(results: pd.DataFrame, dataset: str | None = None) -> pd.DataFrame:
+    """Mean and standard deviation (ddof=0, as MMSA) of every metric over the seeds.
+
+    Args:
+        results: :func:`results_frame` output (metrics already ×100).
+        dataset: picks and orders the metric columns; inferred from a ``dataset`` column.
+
+    Returns:
+        A DataFrame with rows ``mean`` and ``std`` and one column per metric, rounded to 2
+        decimals -- the numbers papers print as ``mean ± std``.
+    """
+    if dataset is None and "dataset" in results.columns and len(results):
+        dataset = str(results["dataset"].iloc[0])
+    cols = metric_columns(results, dataset)
+    values = results[cols].to_numpy(dtype=np.float64)
+    summary = pd.DataFrame(
+        [values.mean(axis=0), values.std(axis=0, ddof=0)], index=["mean", "std"], columns=cols
+    )
+    return summary.round(2)
+
+
+def paper_row(summary: pd.DataFrame) -> pd.Series:
+    """The ``mean ± std`` strings of a :func:`summarize` table, one per metric."""
+    return pd.Series(
+        {c: f"{summary.at['mean', c]:.2f} ± {summary.at['std', c]:.2f}" for c in summary.columns},
+        name="mean ± std",
+    )
+
+
+def write_results(results: pd.DataFrame, out_dir: str | Path, dataset: str | None = None) -> tuple[Path, Path]:
+    """Write ``results.csv`` (every seed, metrics ×100 rounded to 2) and ``summary.csv``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rounded = results.copy()
+    cols = metric_columns(results, dataset)
+    rounded[cols] = rounded[cols].round(2)
+    results_path, summary_path = out / "results.csv", out / "summary.csv"
+    rounded.to_csv(results_path, index=False)
+    summary = summarize(results, dataset)
+    table = pd.concat([summary.astype(object), paper_row(summary).to_frame().T])
+    table.to_csv(summary_path, index_label="statistic")
+    return results_path, summary_path

@@ -1,0 +1,195 @@
+"""Run-time plumbing shared by the trainer and the CLI: devices, seeds, RNG states, logging.
+
+Nothing here knows about the model. ``seed_everything`` seeds every generator the
+reference seeds (spec §4); ``rng_state`` / ``set_rng_state`` capture and restore them as
+tensors and plain lists, so a resumable checkpoint loads with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import platform
+import random
+import sys
+from typing import Any
+
+import numpy as np
+import torch
+
+LOGGER_NAME = "amccl"
+
+
+# --- devices ----------------------------------------------------------------------------
+def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
+    """The device a run uses: CUDA when present, else MPS, else CPU (``"auto"`` or ``None``).
+
+    Args:
+        name: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"`` or a ``torch.device``.
+
+    Raises:
+        ValueError: the named device does not exist on this machine (the message says which
+            devices do).
+    """
+    if name is None or str(name) == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from err
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name!r} requested but CUDA is not available here; {_have()}")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s); {_have()}")
+    elif device.type == "mps" and not _mps_available():
+        raise ValueError(f"device {name!r} requested but MPS is not available here; {_have()}")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"unsupported device {name!r}; use auto, cpu, cuda, cuda:N or mps")
+    return device
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def _have() -> str:
+    found = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (["mps"] if _mps_available() else [])
+    return "available: " + ", ".join(found)
+
+
+def device_description(device: torch.device) -> str:
+    """A human-readable device string for result rows, e.g. ``cuda:0 (NVIDIA H100)``."""
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+    if device.type == "cpu":
+        return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
+    return str(device)
+
+
+def environment_info(device: torch.device) -> dict[str, str]:
+    """Package versions and the device, recorded in every checkpoint and result row."""
+    import transformers
+
+    import amccl
+
+    return {
+        "amccl_version": amccl.__version__,
+        "python_version": platform.python_version(),
+        "torch_version": str(torch.__version__),
+        "transformers_version": transformers.__version__,
+        "numpy_version": np.__version__,
+        "platform": platform.platform(),
+        "device": device_description(device),
+    }
+
+
+# --- seeds and RNG states ---------------------------------------------------------------
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (CPU and every CUDA device); cuDNN deterministic (spec §4)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
+def rng_state(data_generator: torch.Generator | None = None) -> dict[str, Any]:
+    """Every RNG state a run depends on, as tensors and plain lists (``weights_only``-safe)."""
+    version, mt, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": [version, list(mt), gauss],
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+    if data_generator is not None:
+        state["data"] = data_generator.get_state()
+    return state
+
+
+def set_rng_state(state: dict[str, Any], data_generator: torch.Generator | None = None) -> None:
+    """Restore what :func:`rng_state` captured (the CUDA part only where CUDA is present)."""
+    version, mt, gauss = state["python"]
+    random.setstate((version, tuple(mt), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    if data_generator is not None and "data" in state:
+        data_generator.set_state(state["data"])
+
+
+# --- logging and progress ---------------------------------------------------------------
+class _TqdmHandler(logging.StreamHandler):
+    """Writes through ``tqdm.write`` so log lines do not break open progress bars."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            from tqdm import tqdm as _tqdm
+
+            _tqdm.write(self.format(record), file=self.stream or sys.stderr)
+        except Exception:  # pragma: no cover - logging must never raise
+            self.handleError(record)
+
+
+def get_logger(level: int | None = None) -> logging.Logger:
+    """The package logger ``amccl``, with exactly one handler however often it is called.
+
+    The handler is added on the first call only (it is tagged), and the logger does not
+    propagate to the root logger, so a notebook that calls this twice, or that has its own
+    ``logging.basicConfig``, never sees a line twice.
+    """
+    logger = logging.getLogger(LOGGER_NAME)
+    if not any(getattr(h, "_amccl", False) for h in logger.handlers):
+        handler = _TqdmHandler(sys.stderr)
+        handler._amccl = True  # type: ignore[attr-defined]
+        handler.setFormatter(logging.Formatter("%(asctime)s amccl %(levelname)s %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+        logger.propagate = False
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.INFO)
+    if level is not None:
+        logger.setLevel(level)
+    return logger
+
+
+def progress_enabled(progress: bool) -> bool:
+    """Progress bars are shown when asked for, never under CI (``CI`` set)."""
+    return bool(progress) and not os.environ.get("CI")
+
+
+@contextlib.contextmanager
+def transformers_bars(enabled: bool):
+    """Show transformers' own progress bars ("Loading weights") only when ``enabled``."""
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled()
+    if was and not enabled:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was and not enabled:
+            hf_logging.enable_progress_bar()
+
+
+def progress_bar(*args: Any, **kwargs: Any):
+    """A tqdm bar: the notebook widget where ipywidgets is installed, else the text bar."""
+    try:
+        import ipywidgets  # noqa: F401
+
+        from tqdm.auto import tqdm
+    except ImportError:
+        from tqdm.std import tqdm
+    return tqdm(*args, **kwargs)

@@ -1,0 +1,342 @@
+"""The trainer (spec §4): optimizer groups, schedule, early stopping, seeds, guards, results."""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import amccl.evaluation as evaluation
+import amccl.train as train
+from amccl.config import AMCCLConfig
+from amccl.metrics import compute_metrics, primary_metrics
+from amccl.model import AMCCL
+from amccl.runtime import get_logger, seed_everything
+from amccl.train import NonFiniteLossError, build_optimizer, evaluate_split, fit, run_seeds, summarize
+
+DISTINCT = dict(lr_bert=1e-5, lr_audio=2e-4, lr_video=3e-4, lr_other=4e-4,
+                wd_bert=0.1, wd_audio=0.2, wd_video=0.3, wd_other=0.4)
+
+
+def _spec_group(name: str) -> str:
+    """Spec §4's grouping, written independently of the trainer's code."""
+    if name.startswith("text_model."):
+        return "bert_no_decay" if any(s in name for s in ("bias", "LayerNorm.bias", "LayerNorm.weight")) else "bert_decay"
+    for prefix, group in (("audio_model.", "audio"), ("video_model.", "video")):
+        if name.startswith(prefix):
+            return group
+    return "other"
+
+
+def test_optimizer_groups_hold_the_spec_parameters(tiny_cfg):
+    cfg = tiny_cfg.replace(**DISTINCT)
+    model = AMCCL(cfg)
+    optimizer, _ = build_optimizer(model, cfg, total_steps=100)
+    expected_hp = {"bert_decay": (1e-5, 0.1), "bert_no_decay": (1e-5, 0.0), "audio": (2e-4, 0.2),
+                   "video": (3e-4, 0.3), "other": (4e-4, 0.4)}
+    assert [g["name"] for g in optimizer.param_groups] == list(expected_hp)
+    by_id = {id(p): n for n, p in model.named_parameters()}
+    seen = []
+    for group in optimizer.param_groups:
+        names = [by_id[id(p)] for p in group["params"]]
+        assert names == group["names"]
+        assert names, f"group {group['name']} is empty"
+        assert all(_spec_group(n) == group["name"] for n in names), group["name"]
+        assert (group["initial_lr"], group["weight_decay"]) == expected_hp[group["name"]]
+        assert group["betas"] == (0.9, 0.999) and group["eps"] == 1e-8
+        seen += names
+    assert sorted(seen) == sorted(by_id.values())  # every parameter exactly once
+    no_decay = optimizer.param_groups[1]["names"]
+    assert "text_model.model.embeddings.LayerNorm.weight" in no_decay
+    assert "text_model.model.encoder.layer.0.attention.self.query.bias" in no_decay
+    assert "text_model.model.encoder.layer.0.attention.self.query.weight" in optimizer.param_groups[0]["names"]
+    assert "fusionBatchNorm.weight" in optimizer.param_groups[4]["names"]  # not BERT: lr_other
+
+
+def test_frozen_text_leaves_bert_groups_empty(tiny_cfg):
+    cfg = tiny_cfg.replace(freeze_text=True)
+    model = AMCCL(cfg)
+    model.text_model.requires_grad_(False)
+    optimizer, _ = build_optimizer(model, cfg, total_steps=10)
+    sizes = {g["name"]: len(g["params"]) for g in optimizer.param_groups}
+    assert sizes["bert_decay"] == sizes["bert_no_decay"] == 0
+    assert sizes["audio"] and sizes["video"] and sizes["other"]
+
+
+@pytest.mark.parametrize("total", [57, 10])
+def test_learning_rate_curve_is_transformers_cosine_with_warmup(tiny_cfg, total):
+    from transformers import get_cosine_schedule_with_warmup
+
+    cfg = tiny_cfg.replace(**DISTINCT)
+    optimizer, scheduler = build_optimizer(AMCCL(cfg), cfg, total)
+    warmup = int(0.1 * total)
+    reference_opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    reference = get_cosine_schedule_with_warmup(reference_opt, warmup, total)
+    for step in range(total + 1):
+        factor = step / max(1, warmup) if step < warmup else \
+            0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+        for group in optimizer.param_groups:
+            assert group["lr"] == pytest.approx(group["initial_lr"] * max(0.0, factor), abs=1e-12)
+        assert reference_opt.param_groups[0]["lr"] == pytest.approx(max(0.0, factor), abs=1e-12)
+        optimizer.step()
+        scheduler.step()
+        reference_opt.step()
+        reference.step()
+
+
+def _drop_seconds(history):
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in history.epochs]
+
+
+def test_fit_history_records_parts_metrics_and_lrs(tiny_cfg, tiny_data):
+    history = fit(tiny_cfg, tiny_data, seed=1111, progress=False)
+    frame = history.to_frame()
+    assert list(frame.index) == [1, 2]
+    for part in ("loss", "l1", "contrastive", "inter", "intra", "refine", "margin"):
+        assert np.isfinite(frame[f"train_{part}"]).all()
+    # total = l1 + gamma * L_cl holds for the epoch means too (linear in the batches)
+    np.testing.assert_allclose(frame.train_loss, frame.train_l1 + tiny_cfg.gamma * frame.train_contrastive, rtol=1e-5)
+    for key in primary_metrics("mosi"):
+        assert f"valid_{key}" in frame.columns
+    assert (frame.seconds > 0).all() and "valid_loss" in frame.columns
+    # lrs after epoch e follow the schedule at step e * batches (3 batches of 16, 2 epochs)
+    total, warmup = 3 * tiny_cfg.epochs, int(0.1 * 3 * tiny_cfg.epochs)
+    for epoch in (1, 2):
+        step = 3 * epoch
+        factor = 0.5 * (1 + math.cos(math.pi * (step - warmup) / (total - warmup)))
+        assert frame.at[epoch, "lr_audio"] == pytest.approx(tiny_cfg.lr_audio * factor)
+        assert frame.at[epoch, "lr_bert_decay"] == pytest.approx(tiny_cfg.lr_bert * factor)
+    assert set(history.test_metrics) == set(primary_metrics("mosi"))
+    assert history.valid_metrics["MAE"] == frame.at[history.best_epoch, "valid_MAE"]
+    assert history.meta["data_sha256"] == tiny_data.sha256 and "torch_version" in history.meta
+    assert list(history.test_predictions.columns) == ["id", "label", "prediction"]
+    # the reported test metrics are those of the returned (best) model's predictions
+    preds = history.test_predictions.prediction.to_numpy()
+    assert compute_metrics(preds, tiny_data.test.labels, "mosi") == history.test_metrics
+    again = evaluate_split(history.model, tiny_data.test, tiny_cfg)
+    np.testing.assert_allclose(again.predictions, preds, atol=1e-6)
+
+
+def test_same_seed_same_numbers_other_seed_differs(tiny_cfg, tiny_data):
+    cfg = tiny_cfg.replace(epochs=1)
+    a = fit(cfg, tiny_data, seed=1111, progress=False)
+    b = fit(cfg, tiny_data, seed=1111, progress=False)
+    c = fit(cfg, tiny_data, seed=1112, progress=False)
+    assert _drop_seconds(a) == _drop_seconds(b) and a.test_metrics == b.test_metrics
+    assert _drop_seconds(a) != _drop_seconds(c)
+
+
+def test_early_stopping_stops_and_restores_the_best_epoch(tiny_cfg, tiny_data, monkeypatch, tmp_path):
+    curve = [0.9, 0.7, 0.8, 0.7, 0.75]  # best epoch 2 (epoch 4 ties: not strictly lower)
+    calls = {"n": 0}
+
+    def crafted(pred, true, dataset):
+        metrics = compute_metrics(pred, true, dataset)
+        if calls["n"] < len(curve):  # the validation of epochs 1..5; then the test split
+            metrics["MAE"] = curve[calls["n"]]
+        calls["n"] += 1
+        return metrics
+
+    monkeypatch.setattr(evaluation, "compute_metrics", crafted)
+    snapshots = {}
+    cfg = tiny_cfg.replace(epochs=10, early_stop=3)
+    history = fit(cfg, tiny_data, seed=1111, out_dir=tmp_path, progress=False,
+                  on_epoch_end=lambda rec, model: snapshots.__setitem__(
+                      rec["epoch"], {k: v.clone() for k, v in model.state_dict().items()}))
+    assert [r["epoch"] for r in history.epochs] == [1, 2, 3, 4, 5]  # 5 - 2 >= 3
+    assert history.best_epoch == 2 and history.stopped_early
+    assert history.valid_metrics["MAE"] == 0.7
+    restored = history.model.state_dict()
+    assert all(torch.equal(restored[k], snapshots[2][k]) for k in restored)
+    assert not all(torch.equal(restored[k], snapshots[5][k]) for k in restored)
+    # the test metrics are the best epoch's model's
+    best = AMCCL(cfg)
+    best.load_state_dict(snapshots[2])
+    expected = evaluate_split(best, tiny_data.test, cfg, "cpu")
+    assert history.test_metrics == pytest.approx(expected.metrics, abs=1e-6)
+    saved = torch.load(tmp_path / "best.pt", weights_only=True)
+    assert saved["epoch"] == 2 and saved["metrics"]["test"] == history.test_metrics
+
+
+def _kill_mid_epoch(monkeypatch, after_calls):
+    real, calls = train.amccl_loss, {"n": 0}
+
+    def dying(outputs, labels, cfg):
+        calls["n"] += 1
+        if calls["n"] > after_calls:
+            raise KeyboardInterrupt("killed")
+        return real(outputs, labels, cfg)
+
+    monkeypatch.setattr(train, "amccl_loss", dying)
+
+
+def _kill_in_test(monkeypatch, epochs):
+    real, calls = evaluation.compute_metrics, {"n": 0}
+
+    def dying(*args):
+        calls["n"] += 1
+        if calls["n"] > epochs:  # the validations went through; the test evaluation dies
+            raise KeyboardInterrupt("killed")
+        return real(*args)
+
+    monkeypatch.setattr(evaluation, "compute_metrics", dying)
+
+
+RESUME_EPOCHS = 2
+
+
+@pytest.fixture(scope="module")
+def whole_run(tiny_data, tmp_path_factory):
+    """An uninterrupted run, the reference for the kill-and-resume tests."""
+    cfg = AMCCLConfig.for_dataset("mosi", profile="smoke", text_encoder="tiny-random", epochs=RESUME_EPOCHS)
+    out = tmp_path_factory.mktemp("whole")
+    return cfg, out, fit(cfg, tiny_data, seed=1111, out_dir=out, progress=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill", ["mid-epoch", "after-epoch", "during-test"])
+def test_kill_and_resume_gives_the_uninterrupted_numbers(whole_run, tiny_data, tmp_path, monkeypatch, kill):
+    cfg, whole_dir, whole = whole_run
+    hook = None
+    with monkeypatch.context() as patch:
+        if kill == "mid-epoch":
+            _kill_mid_epoch(patch, after_calls=3 + 1)  # 3 batches per epoch: dies in epoch 2, batch 2
+        elif kill == "during-test":
+            _kill_in_test(patch, epochs=RESUME_EPOCHS)
+        else:
+            def hook(record, model):
+                if record["epoch"] == 1:
+                    raise KeyboardInterrupt("killed")
+        with pytest.raises(KeyboardInterrupt):
+            fit(cfg, tiny_data, seed=1111, out_dir=tmp_path, progress=False, on_epoch_end=hook)
+    resumed = fit(cfg, tiny_data, seed=1111, out_dir=tmp_path, resume=True, progress=False)
+
+    assert _drop_seconds(resumed) == _drop_seconds(whole)
+    assert resumed.best_epoch == whole.best_epoch
+    assert resumed.test_metrics == whole.test_metrics
+    pd.testing.assert_frame_equal(resumed.test_predictions, whole.test_predictions)
+    a, b = whole.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    for name in ("best.pt", "last.pt"):
+        x = torch.load(whole_dir / name, weights_only=True)
+        y = torch.load(tmp_path / name, weights_only=True)
+        assert all(torch.equal(x["model"][k], y["model"][k]) for k in x["model"])
+        assert x["epoch"] == y["epoch"]
+
+
+def test_resume_of_a_finished_run_does_not_train(tiny_cfg, tiny_data, tmp_path, monkeypatch):
+    cfg = tiny_cfg.replace(epochs=1)
+    first = fit(cfg, tiny_data, seed=1111, out_dir=tmp_path, progress=False)
+    _kill_mid_epoch(monkeypatch, after_calls=0)  # any training step would raise
+    again = fit(cfg, tiny_data, seed=1111, out_dir=tmp_path, resume=True, progress=False)
+    assert again.test_metrics == first.test_metrics and _drop_seconds(again) == _drop_seconds(first)
+    pd.testing.assert_frame_equal(again.test_predictions, first.test_predictions)
+    with pytest.raises(ValueError, match="gamma"):
+        fit(cfg.replace(gamma=0.5), tiny_data, seed=1111, out_dir=tmp_path, resume=True, progress=False)
+
+
+@pytest.mark.parametrize("check", ["every batch", "at epoch end"])
+def test_non_finite_loss_names_epoch_batch_part_and_keeps_checkpoint(tiny_cfg, tiny_data, tmp_path, monkeypatch, check):
+    if check == "at epoch end":  # the GPU path: flags gathered on the device, read once per epoch
+        monkeypatch.setattr(train, "_SYNC_FREE_DEVICES", ())
+    real, calls = train.amccl_loss, {"n": 0}
+
+    def poisoned(outputs, labels, cfg):
+        losses = real(outputs, labels, cfg)
+        calls["n"] += 1
+        if calls["n"] == 5:  # epoch 2, batch 2 (3 batches per epoch)
+            bad = losses["margin"] * float("nan")
+            losses.update(margin=bad, inter=losses["inter"] + bad, contrastive=losses["contrastive"] + bad,
+                          loss=losses["loss"] + bad)
+        return losses
+
+    monkeypatch.setattr(train, "amccl_loss", poisoned)
+    with pytest.raises(NonFiniteLossError, match=r"epoch 2, batch 2 of 3: loss part 'margin'") as err:
+        fit(tiny_cfg.replace(epochs=3), tiny_data, seed=1111, out_dir=tmp_path, progress=False)
+    assert (err.value.epoch, err.value.batch, err.value.part) == (2, 2, "margin")
+    last = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert last["epoch"] == 1 and not last["finished"]
+    assert all(torch.isfinite(v).all() for v in last["model"].values() if v.is_floating_point())
+
+
+def test_one_sample_last_batch_trains_and_skips_batchnorm_update(tiny_cfg):
+    cfg = tiny_cfg.replace(synthetic_sizes=(33, 16, 24), epochs=1)  # batches of 16, 16, 1
+    history = fit(cfg, seed=1111, progress=False)
+    assert np.isfinite(history.epochs[0]["train_loss"])
+    assert int(history.model.fusionBatchNorm.num_batches_tracked) == 2
+
+
+def test_frozen_text_cache_is_used_and_bert_stays_fixed(tiny_cfg, tiny_data, monkeypatch):
+    import amccl.model
+
+    cfg = tiny_cfg.replace(freeze_text=True, epochs=1)
+    seed_everything(1111)
+    initial = {k: v.clone() for k, v in AMCCL(cfg).text_model.state_dict().items()}
+    real, counts = amccl.model.precompute_text_features, {"cache": 0, "bert": 0}
+
+    def counting_cache(*args, **kwargs):
+        counts["cache"] += 1
+        return real(*args, **kwargs)
+
+    real_forward = amccl.model.TextEncoder.forward
+
+    def counting_forward(self, text):
+        counts["bert"] += 1
+        return real_forward(self, text)
+
+    monkeypatch.setattr(amccl.model, "precompute_text_features", counting_cache)
+    monkeypatch.setattr(amccl.model.TextEncoder, "forward", counting_forward)
+    history = fit(cfg, tiny_data, seed=1111, progress=False)
+    assert counts == {"cache": 3, "bert": 3}  # one BERT pass per split (each fits one chunk)
+    final = history.model.text_model.state_dict()
+    assert all(torch.equal(initial[k], final[k]) for k in initial)
+    assert tiny_data.train.text_feats is None  # the caller's data is untouched
+
+
+def test_eval_predictions_do_not_depend_on_batch_order(tiny_cfg, tiny_data):
+    seed_everything(0)
+    model = AMCCL(tiny_cfg)
+    ordered = evaluate_split(model, tiny_data.test, tiny_cfg, "cpu")
+    shuffled = evaluate_split(model, tiny_data.test, tiny_cfg, "cpu", torch.Generator().manual_seed(3), shuffle=True)
+    np.testing.assert_allclose(shuffled.predictions, ordered.predictions, atol=1e-6)
+    assert shuffled.metrics == pytest.approx(ordered.metrics, abs=1e-6)
+
+
+def test_run_seeds_rows_summary_and_csvs(tiny_cfg, tiny_data, tmp_path):
+    cfg = tiny_cfg.replace(epochs=1)
+    results = run_seeds(cfg, seeds=[1111, 1112], data=tiny_data, out_dir=tmp_path, progress=False)
+    assert list(results.seed) == [1111, 1112]
+    for column in ("config", "data_path", "data_sha256", "torch_version", "transformers_version", "device"):
+        assert column in results.columns
+    tests = [torch.load(tmp_path / f"seed_{s}" / "best.pt", weights_only=True)["metrics"]["test"] for s in (1111, 1112)]
+    keys = primary_metrics("mosi")
+    for row, test in zip(results.to_dict("records"), tests):
+        assert {k: row[k] for k in keys} == pytest.approx({k: 100 * test[k] for k in keys})
+    summary = summarize(results, "mosi")
+    values = np.array([[100 * t[k] for k in keys] for t in tests])
+    np.testing.assert_allclose(summary.loc["mean", keys], np.round(values.mean(0), 2))
+    np.testing.assert_allclose(summary.loc["std", keys], np.round(values.std(0), 2))  # ddof=0, as MMSA
+    csv = pd.read_csv(tmp_path / "results.csv")
+    np.testing.assert_allclose(csv[keys].to_numpy(), np.round(values, 2))
+    table = pd.read_csv(tmp_path / "summary.csv", index_col=0)
+    assert list(table.index) == ["mean", "std", "mean ± std"]
+    assert table.at["mean ± std", "MAE"] == f"{summary.at['mean', 'MAE']:.2f} ± {summary.at['std', 'MAE']:.2f}"
+
+
+def test_logger_never_duplicates_lines():
+    logger = get_logger()
+    get_logger()
+    ours = [h for h in logger.handlers if getattr(h, "_amccl", False)]
+    assert len(ours) == 1 and not logger.propagate
+    stream, old = io.StringIO(), ours[0].stream
+    ours[0].stream = stream
+    try:
+        get_logger(logging.INFO).info("hello once")
+    finally:
+        ours[0].stream = old
+    assert stream.getvalue().count("hello once") == 1
