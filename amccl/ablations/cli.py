@@ -1,0 +1,183 @@
+"""The ``ablate`` command: run a (variant × seed) grid, then print and save its statistics.
+
+    python -m amccl ablate --dataset mosi --variants full no_se no_cl --seeds 1111 1112 1113
+    python -m amccl ablate --list                       # the variant registry
+    python -m amccl ablate ... --executor ray --num-gpus 0.25 [--ray-address auto]
+
+``amccl.cli`` registers it with :func:`add_ablate_parser` and dispatches to
+:func:`run_ablate`; ``python -m amccl.ablations`` runs the same command on its own.
+Outputs in ``--out``: ``grid.csv`` (one row per run, written as runs finish; rerun the
+command to resume), ``summary.csv`` (:func:`~amccl.ablations.stats.summary`) and one
+``ablation_<metric>.png`` per ``--plot`` metric.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from amccl.ablations.variants import BASELINE, CLEAN_VARIANTS, PAPER_VARIANTS, VARIANTS
+
+# Group names accepted by --variants besides the registry's names.
+GROUPS = {
+    "paper": (BASELINE, *[v for v in PAPER_VARIANTS if v != BASELINE]),
+    "clean": (BASELINE, *CLEAN_VARIANTS),
+    "all": tuple(VARIANTS),
+}
+
+
+def add_ablate_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``ablate`` sub-command to an ``argparse`` sub-parsers object and return it."""
+    from amccl.config import DATASETS
+
+    p = subparsers.add_parser(
+        "ablate", help="run ablation variants over seeds and test which differences are real",
+        description="Run a (variant x seed) ablation grid (resumable, one CSV row per run), then print "
+                    "mean ± std per variant and the seed-paired differences to the baseline with "
+                    "Holm-corrected tests. Run with --list for the variants.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--dataset", default="mosi", choices=DATASETS, type=str.lower,
+                   help="dataset (its paper hyper-parameters and shapes); default mosi")
+    p.add_argument("--profile", default=None, choices=("smoke", "demo", "paper"),
+                   help="config profile (default: paper with --data, else AMCCL_PROFILE; smoke under CI; "
+                        "else demo)")
+    p.add_argument("--data", metavar="PATH", default=None,
+                   help="an MMSA processed pickle (default: the embedded synthetic data)")
+    p.add_argument("--set", metavar="KEY=VALUE", nargs="+", default=[], dest="overrides",
+                   help="config overrides applied to every variant, e.g. --set epochs=20 text_encoder=tiny-random")
+    p.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N, mps")
+    p.add_argument("--variants", nargs="+", default=["paper"],
+                   help="variant names, '+' combinations (no_se+no_refine), or the groups "
+                        "paper (§6), clean (§7), all")
+    p.add_argument("--seeds", nargs="+", type=int, default=None, help="default: the config's seeds 1111-1115")
+    p.add_argument("--out", "--out-dir", dest="out", metavar="DIR", default=None,
+                   help="grid directory (default: runs/ablate/<dataset>-<profile>); rerun to resume")
+    p.add_argument("--save-runs", action="store_true", help="keep each run's files under out-dir/runs/")
+    p.add_argument("--executor", default="local", choices=("local", "ray"),
+                   help="run pairs in this process (local) or as Ray tasks (ray, optional extra)")
+    p.add_argument("--ray-address", default=None, help="a Ray cluster (auto, ray://host:10001); default: local Ray")
+    p.add_argument("--num-cpus", type=float, default=None,
+                   help="cores (and torch threads) per run; Ray default 1")
+    p.add_argument("--num-gpus", type=float, default=None,
+                   help="GPU share per Ray task, e.g. 0.25; default 0.25 when the cluster has GPUs")
+    p.add_argument("--baseline", default=BASELINE, help=f"variant the others are compared to (default {BASELINE})")
+    p.add_argument("--metrics", nargs="+", default=None, help="metrics of the summary (default: all)")
+    p.add_argument("--ci", default="t", choices=("t", "bootstrap"), help="interval method")
+    p.add_argument("--test", default="t", choices=("t", "wilcoxon"), help="paired test")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance level after Holm correction")
+    p.add_argument("--plot", nargs="*", default=None,
+                   help="metrics to plot (default: the first metric and MAE; none: no figure)")
+    p.add_argument("--list", action="store_true", help="print the variant registry and exit")
+    p.add_argument("--quiet", action="store_true", help="no per-run progress lines")
+    p.set_defaults(func=run_ablate)
+    return p
+
+
+def expand_variants(names: list[str], baseline: str = BASELINE) -> list[str]:
+    """Expand group names, canonicalise and check the others, drop duplicates and put the
+    baseline first (adding it if absent: every difference is taken against it)."""
+    from amccl.ablations.variants import canonical_name
+
+    out: list[str] = []
+    for name in names:
+        out.extend(GROUPS[name] if name in GROUPS else (canonical_name(name),))
+    out = list(dict.fromkeys(out))
+    if baseline in out:
+        out.remove(baseline)
+    return [baseline, *out]
+
+
+def run_ablate(args: argparse.Namespace) -> int:
+    """Run the ``ablate`` command for parsed ``args``; returns the exit status."""
+    import pandas as pd
+
+    from amccl.ablations import stats
+    from amccl.ablations.grid import run_grid
+    from amccl.ablations.variants import variants_table
+    from amccl.config import AMCCLConfig, default_profile
+
+    if args.list:
+        with pd.option_context("display.max_colwidth", 90, "display.width", 200):
+            print(variants_table().to_string(index=False))
+        return 0
+    profile = args.profile or ("paper" if args.data else default_profile())
+    if args.data is not None and not Path(args.data).is_file():
+        raise FileNotFoundError(f"--data {args.data}: no such file")
+    try:
+        cfg = AMCCLConfig.for_dataset(args.dataset, profile=profile)
+        if args.data is not None:
+            cfg = cfg.replace(data_path=args.data)
+        cfg = cfg.override(*args.overrides)
+        if args.device is not None:
+            cfg = cfg.replace(device=args.device)
+    except (KeyError, TypeError) as err:  # a bad --set: one-line ValueError for the CLI
+        raise ValueError(err.args[0] if err.args else str(err)) from err
+    if args.executor == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError as err:
+            raise RuntimeError("--executor ray needs Ray, an optional extra: pip install 'amccl[ray]'") from err
+    variants = expand_variants(args.variants, args.baseline)
+    seeds = args.seeds or list(cfg.seeds)
+    out_dir = Path(args.out or f"runs/ablate/{cfg.dataset}-{profile}")
+    resources = {k: v for k, v in (("num_cpus", args.num_cpus), ("num_gpus", args.num_gpus)) if v is not None}
+
+    rows = run_grid(variants, seeds, cfg, out_dir=out_dir, executor=args.executor,
+                    ray_address=args.ray_address, resources=resources or None,
+                    progress=not args.quiet, save_runs=args.save_runs)
+    summ = stats.summary(rows, args.metrics, baseline=args.baseline, alpha=args.alpha,
+                         method=args.ci, test=args.test)
+    summ.to_csv(out_dir / "summary.csv", index=False)
+    level = int(round((1 - args.alpha) * 100))
+    with pd.option_context("display.width", 250, "display.max_columns", 50):
+        print(f"\nmean ± std over seeds {seeds} (×100):")
+        print(stats.format_table(summ, "mean").to_string())
+        print(f"\ndifference to {args.baseline} [{level} % CI, paired by seed]; * = significant "
+              f"after Holm correction ({args.test}-test, alpha {args.alpha:g}):")
+        print(stats.format_table(summ, "diff").to_string())
+
+    metrics = list(dict.fromkeys(summ["metric"]))
+    plot_metrics = args.plot if args.plot is not None else [m for m in (metrics[0], "MAE") if m in metrics]
+    if plot_metrics:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from amccl.ablations.plots import plot_grid
+
+        for metric in dict.fromkeys(plot_metrics):
+            fig = plot_grid(rows, metric, baseline=args.baseline, alpha=args.alpha, method=args.ci)
+            fig.savefig(out_dir / f"ablation_{metric}.png", dpi=130, bbox_inches="tight")
+            plt.close(fig)
+    print(f"\nwrote {out_dir / 'grid.csv'}, {out_dir / 'summary.csv'}"
+          + (f" and {len(plot_metrics)} figure(s)" if plot_metrics else ""))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m amccl.ablations [ablate options]``: the command on its own.
+
+    Errors end with one ``amccl ablate: error: ...`` line (status 1); ``AMCCL_DEBUG=1``
+    shows the traceback instead.
+    """
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # encoders are local; never reach the hub
+    parser = argparse.ArgumentParser(prog="python -m amccl.ablations")
+    sub = parser.add_subparsers(dest="command")
+    add_ablate_parser(sub)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] != "ablate":
+        argv = ["ablate", *argv]
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (OSError, ValueError, KeyError, TypeError, ImportError, RuntimeError) as err:
+        if os.environ.get("AMCCL_DEBUG"):
+            raise
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"amccl ablate: error: {message}", file=sys.stderr)
+        return 1

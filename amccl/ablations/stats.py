@@ -1,0 +1,244 @@
+"""Which ablation differences are real: seed-paired statistics of a results grid.
+
+MSA scores move by a point or more between seeds, so a variant is compared with the baseline
+on the *same* seeds: for each seed s the difference ``x_variant(s) - x_full(s)`` removes the
+part of the seed's luck both runs share (data order, initialisation). Per variant and metric
+:func:`summary` reports
+
+* ``mean``, ``std`` (ddof=0 as MMSA's summary and ``amccl.results`` print it; pass ``ddof=1``
+  for the sample std) and ``n`` over seeds,
+  and a ``1 - alpha`` interval of that mean (``mean_ci_low/high``);
+* ``diff``: the mean paired difference to the baseline over the seeds both have
+  (``n_pairs``), with its ``1 - alpha`` interval (``diff_ci_low/high``): a t-interval of the
+  per-seed differences, or a seeded percentile bootstrap of their mean;
+* ``p_value`` of a paired test (``ttest_rel``, or Wilcoxon's signed-rank test), ``p_holm``
+  after Holm's step-down correction across the variants of that metric, ``significant``
+  (``p_holm < alpha``) and a ``verdict``: ``better``/``worse`` (MAE: lower is better) or
+  ``n.s.``.
+
+Intervals are per comparison (not Holm-adjusted); the ``significant`` flag is. With five seeds
+the exact two-sided Wilcoxon test cannot go below p = 0.0625, so it can never flag a
+difference at alpha = 0.05: use the t-test (the default) or more seeds.
+
+Values are multiplied by ``scale`` (100: papers print accuracies, F1, MAE and Corr ×100 as the
+official CSV does) before anything is computed. Pure numpy/pandas/scipy: no torch needed.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+# MMSA metric names in display order (spec §5); used to find metric columns in a grid.
+MOSI_METRICS = ("Has0_acc_2", "Has0_F1_score", "Non0_acc_2", "Non0_F1_score", "Mult_acc_5",
+                "Mult_acc_7", "MAE", "Corr")
+SIMS_METRICS = ("Mult_acc_2", "Mult_acc_2_weak", "Mult_acc_3", "Mult_acc_5", "F1_score", "MAE",
+                "Corr", "R_squre")
+KNOWN_METRICS = tuple(dict.fromkeys(MOSI_METRICS + SIMS_METRICS))
+LOWER_IS_BETTER = frozenset({"MAE"})
+
+SUMMARY_COLUMNS = ["variant", "metric", "n", "mean", "std", "mean_ci_low", "mean_ci_high",
+                   "n_pairs", "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_holm",
+                   "significant", "verdict"]
+
+
+def holm(pvalues: Iterable[float]) -> np.ndarray:
+    """Holm's step-down adjusted p-values, in the input order; NaN entries stay NaN.
+
+    With the m finite p-values sorted, p_(1) <= ... <= p_(m):
+    ``adj_(i) = max_{j <= i} min(1, (m - j + 1) · p_(j))``.
+    """
+    p = np.asarray(list(pvalues), dtype=float)
+    out = np.full(p.shape, np.nan)
+    finite = np.flatnonzero(~np.isnan(p))
+    m = finite.size
+    if m == 0:
+        return out
+    order = finite[np.argsort(p[finite], kind="stable")]
+    adjusted = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    out[order] = np.maximum.accumulate(adjusted)
+    return out
+
+
+def metric_columns(rows: pd.DataFrame) -> list[str]:
+    """The MMSA metric columns present in ``rows``, in display order."""
+    return [m for m in KNOWN_METRICS if m in rows.columns]
+
+
+def summary(
+    rows: pd.DataFrame,
+    metrics: Iterable[str] | None = None,
+    baseline: str | None = "full",
+    scale: float | Mapping[str, float] = 100.0,
+    alpha: float = 0.05,
+    method: str = "t",
+    test: str = "t",
+    n_boot: int = 10_000,
+    random_state: int = 0,
+    ddof: int = 0,
+    variant_col: str = "variant",
+    seed_col: str = "seed",
+) -> pd.DataFrame:
+    """Mean ± std per variant and metric, and the paired difference to ``baseline``.
+
+    Args:
+        rows: one row per (variant, seed) run, e.g. :func:`amccl.ablations.run_grid`'s output.
+        metrics: metric columns; default every MMSA metric present.
+        baseline: the reference variant (``None``: no comparison columns are filled).
+        scale: multiplier for every metric (100 = as papers print), or a dict per metric
+            (missing metrics: 1).
+        alpha: 1 - confidence level of the intervals, and the significance level.
+        method: ``"t"`` (Student-t intervals) or ``"bootstrap"`` (percentile bootstrap of the
+            mean, ``n_boot`` resamples; seeded by ``random_state`` and the variant/metric names).
+        test: paired test, ``"t"`` (``scipy.stats.ttest_rel``) or ``"wilcoxon"``.
+        ddof: delta degrees of freedom of ``std`` (0 = MMSA's ``np.std``, 1 = sample std).
+            Intervals always use the sample std.
+
+    Returns:
+        A long ``DataFrame`` with :data:`SUMMARY_COLUMNS`, one row per (variant, metric), in
+        the order variants first appear in ``rows`` (baseline first) and metrics are given.
+        Fewer than two seeds (or pairs) give NaN intervals and p-values, never an error.
+    """
+    if method not in ("t", "bootstrap"):
+        raise ValueError(f"method must be 't' or 'bootstrap', got {method!r}")
+    if test not in ("t", "wilcoxon"):
+        raise ValueError(f"test must be 't' or 'wilcoxon', got {test!r}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    for col in (variant_col, seed_col):
+        if col not in rows.columns:
+            raise KeyError(f"rows have no {col!r} column (columns: {list(rows.columns)})")
+    metrics = list(metrics) if metrics is not None else metric_columns(rows)
+    if not metrics:
+        raise ValueError("no metric columns: pass metrics=[...]")
+    missing = [m for m in metrics if m not in rows.columns]
+    if missing:
+        raise KeyError(f"metrics not in rows: {missing}")
+    dup = rows.duplicated([variant_col, seed_col])
+    if dup.any():
+        pairs = rows.loc[dup, [variant_col, seed_col]].drop_duplicates().values.tolist()
+        raise ValueError(f"several rows for the same (variant, seed): {pairs}")
+    variants = list(dict.fromkeys(rows[variant_col]))
+    if baseline is not None:
+        if baseline not in variants:
+            raise ValueError(f"baseline {baseline!r} has no rows; variants present: {variants}")
+        variants.remove(baseline)
+        variants.insert(0, baseline)
+
+    out = []
+    for metric in metrics:
+        factor = scale.get(metric, 1.0) if isinstance(scale, Mapping) else float(scale)
+        table = rows.pivot(index=seed_col, columns=variant_col, values=metric).astype(float) * factor
+        base = table[baseline] if baseline is not None else None
+        block = []
+        for variant in variants:
+            values = table[variant].dropna().to_numpy()
+            low, high = _interval(values, alpha, method, n_boot, _rng(random_state, variant, metric, "mean"))
+            rec = dict(variant=variant, metric=metric, n=values.size,
+                       mean=values.mean() if values.size else np.nan,
+                       std=values.std(ddof=ddof) if values.size > max(ddof, 0) else np.nan,
+                       mean_ci_low=low, mean_ci_high=high, n_pairs=0, diff=np.nan,
+                       diff_ci_low=np.nan, diff_ci_high=np.nan, p_value=np.nan)
+            if base is not None and variant != baseline:
+                diffs = (table[variant] - base).dropna().to_numpy()
+                rec["n_pairs"] = diffs.size
+                rec["diff"] = diffs.mean() if diffs.size else np.nan
+                rng = _rng(random_state, variant, metric, "diff")
+                rec["diff_ci_low"], rec["diff_ci_high"] = _interval(diffs, alpha, method, n_boot, rng)
+                rec["p_value"] = paired_pvalue(diffs, test)
+            block.append(rec)
+        adjusted = holm([r["p_value"] for r in block])
+        for rec, p_adj in zip(block, adjusted):
+            rec["p_holm"] = p_adj
+            rec["significant"] = bool(p_adj < alpha)  # NaN compares False
+            rec["verdict"] = _verdict(rec, metric, baseline)
+        out.extend(block)
+    frame = pd.DataFrame(out, columns=SUMMARY_COLUMNS)
+    return frame.astype({"n": int, "n_pairs": int, "significant": bool})
+
+
+def paired_pvalue(diffs: np.ndarray, test: str = "t") -> float:
+    """Two-sided p-value that the paired differences ``diffs`` are centred on zero.
+
+    ``t``: one-sample t-test of the differences (= ``ttest_rel``); ``wilcoxon``: the
+    signed-rank test. Fewer than two differences give NaN. Differences that are all equal
+    have no spread: p = 1 if they are all zero, else 0 (a constant shift).
+    """
+    diffs = np.asarray(diffs, dtype=float)
+    if diffs.size < 2:
+        return float("nan")
+    if np.all(diffs == diffs[0]):
+        return 1.0 if diffs[0] == 0 else 0.0
+    if test == "wilcoxon":
+        if np.count_nonzero(diffs) == 0:
+            return 1.0
+        return float(sps.wilcoxon(diffs).pvalue)
+    return float(sps.ttest_rel(diffs, np.zeros_like(diffs)).pvalue)
+
+
+def _rng(random_state: int, *names: str) -> np.random.Generator:
+    """A bootstrap stream per (variant, metric, quantity): results do not depend on which
+    other variants or metrics are in the table."""
+    return np.random.default_rng([random_state, zlib.crc32("\x1f".join(names).encode())])
+
+
+def _interval(values: np.ndarray, alpha: float, method: str, n_boot: int,
+              rng: np.random.Generator) -> tuple[float, float]:
+    """A 1 - alpha interval of the mean of ``values``; NaN for fewer than two values."""
+    n = values.size
+    if n < 2:
+        return float("nan"), float("nan")
+    mean = values.mean()
+    if method == "bootstrap":
+        means = values[rng.integers(0, n, size=(n_boot, n))].mean(axis=1)
+        low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+        return float(low), float(high)
+    half = sps.t.ppf(1 - alpha / 2, n - 1) * values.std(ddof=1) / np.sqrt(n)
+    return float(mean - half), float(mean + half)
+
+
+def _verdict(rec: dict, metric: str, baseline: str | None) -> str:
+    if rec["variant"] == baseline:
+        return "baseline"
+    if baseline is None or np.isnan(rec["p_holm"]):
+        return ""
+    if not rec["significant"]:
+        return "n.s."
+    improved = rec["diff"] < 0 if metric in LOWER_IS_BETTER else rec["diff"] > 0
+    return "better" if improved else "worse"
+
+
+def format_table(summ: pd.DataFrame, value: str = "mean", decimals: int = 2) -> pd.DataFrame:
+    """A paper-style wide table: one row per variant, one column per metric, strings.
+
+    Args:
+        summ: :func:`summary`'s output.
+        value: ``"mean"`` -> ``"85.31 ± 0.42"``; ``"diff"`` -> ``"-1.20 [-2.10, -0.30] *"``
+            (``*`` marks a Holm-significant difference; the baseline reads ``"—"``).
+    """
+    if value not in ("mean", "diff"):
+        raise ValueError(f"value must be 'mean' or 'diff', got {value!r}")
+    fmt = f"{{:.{decimals}f}}"
+
+    def num(x: float, signed: bool = False) -> str:
+        if x is None or np.isnan(x):
+            return "nan"
+        return ("{:+." + str(decimals) + "f}").format(x) if signed else fmt.format(x)
+
+    def cell(r: pd.Series) -> str:
+        if value == "mean":
+            return f"{num(r['mean'])} ± {num(r['std'])}"
+        if r["verdict"] == "baseline":
+            return "—"
+        star = " *" if r["significant"] else ""
+        return f"{num(r['diff'], True)} [{num(r['diff_ci_low'], True)}, {num(r['diff_ci_high'], True)}]{star}"
+
+    cells = summ.assign(cell=summ.apply(cell, axis=1))
+    table = cells.pivot(index="variant", columns="metric", values="cell")
+    table = table.loc[list(dict.fromkeys(summ["variant"])), list(dict.fromkeys(summ["metric"]))]
+    table.columns.name, table.index.name = None, "variant"
+    return table

@@ -1,0 +1,152 @@
+"""Named ablation variants (spec §6) and cleaner variants (spec §7), each a config override.
+
+This registry is the one place a variant is defined. A variant changes the config fields it
+names and nothing else; combine variants with ``+``::
+
+    >>> cfg = AMCCLConfig.for_dataset("mosi")
+    >>> apply_variant(cfg, "no_se+no_refine")      # se=False, lambda_refine=0
+    >>> variants_table()                           # name, section, overrides, description
+
+``full`` is the paper's model (no override). Two variants that set the same field to
+different values (``kernel_1+kernel_3``) cannot be combined and raise ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from amccl.config import AMCCLConfig
+
+BASELINE = "full"
+SEPARATOR = "+"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One named variant: the config fields it overrides and what it tests."""
+
+    name: str
+    overrides: Mapping[str, Any]
+    description: str
+    section: str  # "§6" (the paper's ablations) or "§7" (cleaner variants of the quirks)
+
+
+def _v(name: str, overrides: dict[str, Any], description: str, section: str = "§6") -> Variant:
+    return Variant(name, overrides, description, section)
+
+
+# name -> Variant. Order = display order of tables and figures.
+VARIANTS: dict[str, Variant] = {v.name: v for v in (
+    _v("full", {}, "the paper's AMCCL (every default of the config)"),
+    _v("no_se", {"se": False}, "AMC without its SE block"),
+    _v("kernel_1", {"kernels": (1,)}, "AMC with a single kernel-1 branch (d channels)"),
+    _v("kernel_3", {"kernels": (3,)}, "AMC with a single kernel-3 branch (d channels)"),
+    _v("kernel_5", {"kernels": (5,)}, "AMC with a single kernel-5 branch (d channels)"),
+    _v("fixed_kernel_weights", {"adaptive_kernel_weights": False},
+       "AMC branches weighted 1/3 each instead of the per-sample softmax"),
+    _v("concat_fusion", {"fusion": "concat"}, "AMC replaced by concatenation [h_t, h_a, h_v] (3d)"),
+    _v("no_cl", {"gamma": 0.0}, "no contrastive loss: L1 only (gamma = 0)"),
+    _v("no_refine", {"lambda_refine": 0.0}, "contrastive loss without the refine term (lambda_refine = 0)"),
+    _v("no_margin", {"use_margin": False}, "contrastive loss without the margin term"),
+    _v("no_inter", {"inter_weight": 0.0}, "contrastive loss without the inter-modal terms (inter_weight = 0)"),
+    _v("no_intra", {"intra_weight": 0.0}, "contrastive loss without the intra-modal terms (intra_weight = 0)"),
+    _v("polarity_only", {"positives": "polarity"},
+       "binary positive pairs by polarity only, instead of polarity + intensity weights"),
+    _v("padding_mask", {"padding_mask": True}, "key-padding mask in the audio/vision transformers", "§7"),
+    _v("last_valid_step", {"last_valid_step": True},
+       "h_a, h_v from the last valid time step instead of index -1", "§7"),
+    _v("masked_means", {"masked_means": True},
+       "skip-gate means over valid steps only (text mask, audio/vision lengths)", "§7"),
+    _v("positives_mean", {"contrastive_mean": "positives"},
+       "contrastive term averaged over positive pairs only", "§7"),
+)}
+
+PAPER_VARIANTS: tuple[str, ...] = tuple(n for n, v in VARIANTS.items() if v.section == "§6")
+CLEAN_VARIANTS: tuple[str, ...] = tuple(n for n, v in VARIANTS.items() if v.section == "§7")
+
+
+def split_variant(spec: str) -> list[str]:
+    """The registered names in ``spec`` (``"no_se+no_refine"`` -> ``["no_se", "no_refine"]``).
+
+    Raises:
+        ValueError: an empty spec or a name not in :data:`VARIANTS` (with close matches).
+    """
+    if not isinstance(spec, str):
+        raise TypeError(f"a variant is a string such as 'no_se+no_refine', got {spec!r}")
+    names = [part.strip() for part in spec.split(SEPARATOR)]
+    if not spec.strip() or any(not n for n in names):
+        raise ValueError(f"malformed variant {spec!r}; expected names joined by '+', e.g. 'no_se+no_refine'")
+    for name in names:
+        if name not in VARIANTS:
+            close = difflib.get_close_matches(name, list(VARIANTS), n=3, cutoff=0.5)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise ValueError(f"unknown variant {name!r}{hint}; known variants: {', '.join(VARIANTS)}")
+    return names
+
+
+def variant_overrides(spec: str) -> dict[str, Any]:
+    """The merged config overrides of ``spec`` (``full`` contributes none).
+
+    Raises:
+        ValueError: unknown names, or two parts setting one field to different values.
+    """
+    merged: dict[str, Any] = {}
+    source: dict[str, str] = {}
+    for name in split_variant(spec):
+        for key, value in VARIANTS[name].overrides.items():
+            if key in merged and merged[key] != value:
+                raise ValueError(
+                    f"variant {spec!r}: {source[key]!r} sets {key}={merged[key]!r} but "
+                    f"{name!r} sets {key}={value!r}; these variants cannot be combined"
+                )
+            merged[key], source[key] = value, name
+    return merged
+
+
+def canonical_name(spec: str) -> str:
+    """``spec`` with whitespace removed and ``full`` parts dropped (``"full+no_se"`` -> ``no_se``)."""
+    names = [n for n in split_variant(spec) if n != BASELINE]
+    unique = list(dict.fromkeys(names))
+    return SEPARATOR.join(unique) if unique else BASELINE
+
+
+def apply_variant(cfg: AMCCLConfig, spec: str) -> AMCCLConfig:
+    """A copy of ``cfg`` with variant ``spec`` applied (``cfg`` itself is unchanged).
+
+    Args:
+        cfg: the base config (normally the paper's, i.e. the ``full`` model).
+        spec: a registered name or names joined by ``+``.
+
+    Returns:
+        The new config, validated by :meth:`AMCCLConfig.replace`.
+    """
+    overrides = variant_overrides(spec)
+    return cfg.replace(**overrides) if overrides else cfg.replace()
+
+
+def variants_table(names: list[str] | tuple[str, ...] | None = None):
+    """The registry as a ``pandas.DataFrame``: variant, section, overrides, description.
+
+    ``names`` may hold combinations; their overrides are merged and descriptions joined.
+    """
+    import pandas as pd
+
+    rows = []
+    for spec in names if names is not None else list(VARIANTS):
+        parts = split_variant(spec)
+        overrides = variant_overrides(spec)
+        rows.append({
+            "variant": spec,
+            "section": ", ".join(dict.fromkeys(VARIANTS[p].section for p in parts)),
+            "overrides": ", ".join(f"{k}={_show(v)}" for k, v in overrides.items()) or "(none)",
+            "description": "; ".join(VARIANTS[p].description for p in parts),
+        })
+    return pd.DataFrame(rows, columns=["variant", "section", "overrides", "description"])
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
