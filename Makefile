@@ -1,0 +1,42 @@
+# The two commands of the README, and the set-up they share.
+#   make demo  -- the main job: execute the four notebooks on the embedded default (demo profile)
+#   make test  -- every test: unit tests and the notebooks under nbval (smoke profile)
+# Both create .venv at the repository root on first use; torch is installed first so that
+# pip takes the CPU wheel (torch==2.13.0) instead of pulling a multi-GB CUDA build.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+TORCH  ?= torch==2.13.0
+EXTRAS ?= notebooks,test,ray
+OUT    ?= runs/workbook
+
+.PHONY: setup demo test unit notebooks lab clean bench
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	AMCCL_PROFILE=$${AMCCL_PROFILE:-demo} HF_HUB_OFFLINE=1 $(PY) -m amccl.workbook --out $(OUT)
+
+test: setup
+	AMCCL_PROFILE=smoke HF_HUB_OFFLINE=1 $(PY) -m pytest tests notebooks --nbval-lax \
+		--nbval-sanitize-with notebooks/nbval_sanitize.cfg -p no:cacheprovider
+
+unit: setup
+	AMCCL_PROFILE=smoke HF_HUB_OFFLINE=1 $(PY) -m pytest tests
+
+lab: setup
+	HF_HUB_OFFLINE=1 $(VENV)/bin/jupyter lab notebooks/
+
+bench: setup
+	HF_HUB_OFFLINE=1 bash benchmarks/run_all.sh
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,109 @@
+"""Run the workbook: execute the notebooks in order and keep the executed copies and figures.
+
+``python -m amccl.workbook --out runs/workbook`` is what ``make demo`` runs. Notebooks find
+their output folder with :func:`run_dir` and save figures with :func:`save_figure`, so the
+same notebook works under this runner, under nbval and in JupyterLab.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from amccl.config import default_profile
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ("01_data_inspection.ipynb", "02_training.ipynb", "03_ablations.ipynb", "04_embeddings.ipynb")
+
+
+def run_dir() -> Path:
+    """Where notebooks write checkpoints, tables and figures: ``AMCCL_RUN_DIR`` or ``runs/<profile>``."""
+    path = Path(os.environ.get("AMCCL_RUN_DIR") or REPO / "runs" / default_profile())
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def save_figure(fig, name: str) -> Path:
+    """Save ``fig`` as ``<run_dir>/figures/<name>.png`` (150 dpi) and return the path."""
+    folder = run_dir() / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    fig.savefig(path, dpi=150, bbox_inches="tight")
+    return path
+
+
+def execute(notebook: Path, out_dir: Path, timeout: int = 1800) -> float:
+    """Execute one notebook with the current interpreter's kernel; returns seconds taken."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(notebook, as_version=4)
+    start = time.perf_counter()
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(notebook.parent)}})
+    try:
+        client.execute()
+    finally:
+        nbformat.write(nb, out_dir / notebook.name)  # keep what ran, even on failure
+    return time.perf_counter() - start
+
+
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+CHECK = "# NBVAL_CHECK_OUTPUT"
+
+
+def store(notebook: Path, executed: Path) -> None:
+    """Write ``notebook`` back in its reviewable form from an executed copy (smoke profile).
+
+    Only cells marked ``# NBVAL_CHECK_OUTPUT`` keep their outputs (what nbval compares);
+    other outputs, execution counts and machine-specific metadata are dropped.
+    """
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        cell.execution_count = None
+        cell.metadata = {k: v for k, v in cell.metadata.items() if k in ("tags",)}
+        if CHECK not in cell.source:
+            cell.outputs = []
+        for output in cell.outputs:
+            if "execution_count" in output:
+                output["execution_count"] = None
+    nb.metadata = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
+    nbformat.write(nb, notebook)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m amccl.workbook", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(REPO / "runs" / "workbook"), help="folder for executed notebooks and figures")
+    parser.add_argument("--only", nargs="*", default=None, help="run only these notebooks (file names)")
+    parser.add_argument("--store", action="store_true",
+                        help="maintainers: execute in the smoke profile and write the notebooks back "
+                             "with only their checked outputs")
+    args = parser.parse_args(argv)
+    if args.store:
+        os.environ["AMCCL_PROFILE"] = "smoke"
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    os.environ["AMCCL_RUN_DIR"] = str(out)
+    os.environ.setdefault("AMCCL_PROFILE", default_profile())
+    names = args.only or list(NOTEBOOKS)
+    total = 0.0
+    for name in names:
+        print(f"[workbook] {name} (profile {os.environ['AMCCL_PROFILE']}) ...", flush=True)
+        seconds = execute(REPO / "notebooks" / name, out)
+        total += seconds
+        print(f"[workbook] {name} done in {seconds:.0f} s -> {out / name}", flush=True)
+        if args.store:
+            store(REPO / "notebooks" / name, out / name)
+    print(f"[workbook] all done in {total:.0f} s; figures in {out / 'figures'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
