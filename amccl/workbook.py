@@ -28,11 +28,9 @@ def run_dir() -> Path:
 
 def save_figure(fig, name: str) -> Path:
     """Save ``fig`` as ``<run_dir>/figures/<name>.png`` (150 dpi) and return the path."""
-    folder = run_dir() / "figures"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
-    fig.savefig(path, dpi=150, bbox_inches="tight")
-    return path
+    from amccl.plotting import save_figure as save
+
+    return save(fig, run_dir() / "figures" / f"{name}.png")
 
 
 def execute(notebook: Path, out_dir: Path, timeout: int = 1800) -> float:
