@@ -33,7 +33,7 @@ unit: setup
 	AMCCL_PROFILE=smoke HF_HUB_OFFLINE=1 $(PY) -m pytest tests
 
 lab: setup
-	HF_HUB_OFFLINE=1 $(VENV)/bin/jupyter lab notebooks/
+	HF_HUB_OFFLINE=1 $(VENV)/bin/jupyter lab notebooks/ $(LAB_ARGS) $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 bench: setup
 	HF_HUB_OFFLINE=1 bash benchmarks/run_all.sh
