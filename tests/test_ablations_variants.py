@@ -232,6 +232,9 @@ def test_padding_variants_change_only_what_padding_touches(full_model, name):
         for key in a:
             if name == "padding_mask":  # an all-False mask takes another attention kernel: rounding only
                 torch.testing.assert_close(b[key], a[key], rtol=1e-5, atol=1e-6)
+            elif name == "last_valid_step":  # the gathered rows are contiguous, states[:, -1] is a
+                # strided view: the Linear after it takes another BLAS path, so rounding only
+                torch.testing.assert_close(b[key], a[key], rtol=1e-6, atol=1e-7)
             else:
                 assert torch.equal(a[key], b[key])
         padded = make_batch(full_model.cfg, padded=True)
