@@ -1,0 +1,293 @@
+"""A full training step (forward, loss, backward, AdamW step): samples per second, side by side.
+
+Model ``AMCCL(AMCCLConfig.for_dataset("mosi"))`` (the embedded MiniLM text encoder, the
+paper's MOSI sizes), one random MOSI-shaped batch (B = 64, Lt = La = Lv = 50, random valid
+lengths), timed interleaved:
+
+* ``straightforward fp32`` -- a minimal plain-PyTorch transcription of the spec's step,
+  written here: the same model forward, the *literal* loss (``losses_literal``), a plain
+  ``torch.optim.AdamW`` over the five groups of spec §4 with transformers' cosine schedule,
+  and the usual ``loss.item()`` per step;
+* ``ours fp32`` -- what ``amccl.train`` does per batch: the same forward, the fused
+  ``amccl_loss``, the parts kept on the device (no host read), ``zero_grad(set_to_none)``,
+  ``amccl.train.build_optimizer``'s AdamW + schedule;
+* ``ours freeze_text + cache`` -- ``freeze_text=True`` (BERT without gradients) fed the
+  ``text_feats`` rows of ``amccl.model.precompute_text_features`` (built once, untimed);
+* ``ours freeze_text, no cache`` -- the frozen BERT run every step (reference ``use_finetune=False``);
+* ``(part) audio + vision encoders`` -- only the two transformer encoders' forward + backward,
+  the floor under every step that a text cache cannot remove.
+
+On a CUDA device (``--device cuda``; the default when CUDA is present) it adds ``ours bf16``
+(autocast bfloat16 forward, float32 loss, as ``cfg.amp="bf16"`` in the trainer) and
+``ours freeze_text + cache bf16``, and reports peak GPU memory per way. Without CUDA those
+lines print ``skipped: no CUDA`` (``--bf16`` adds them on a CPU, with CPU autocast).
+
+Checks printed before the timings: ``ours`` and ``straightforward`` start from the same
+weights and give the same loss and gradients on the same batch (same dropout draws);
+cached and uncached frozen text give the same outputs in eval mode.
+
+Usage: ``python benchmarks/bench_train_step.py`` (``--rounds``, ``--batch``, ``--threads``,
+``--device``, ``--compile`` adds ``ours fp32 + torch.compile(model)``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import time
+
+from common import command_line, cuda_available, fmt_time, interleaved, machine_line, table, target
+
+import torch  # noqa: E402
+
+from amccl.config import AMCCLConfig  # noqa: E402
+from amccl.losses import PARTS, amccl_loss  # noqa: E402
+from amccl.losses_literal import literal_amccl_loss  # noqa: E402
+from amccl.model import AMCCL, precompute_text_features  # noqa: E402
+
+INPUTS = ("text", "audio", "vision", "audio_lengths", "vision_lengths")
+
+
+def random_batch(cfg: AMCCLConfig, batch: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Random MOSI-shaped inputs: token ids under a random-length mask, features, lengths, labels."""
+    g = torch.Generator().manual_seed(seed)
+    lt, la, lv = cfg.text_len, cfg.audio_len, cfg.vision_len
+    text_lengths = torch.randint(3, lt + 1, (batch,), generator=g)
+    mask = (torch.arange(lt).unsqueeze(0) < text_lengths.unsqueeze(1)).long()
+    ids = torch.randint(1000, 30000, (batch, lt), generator=g) * mask
+    ids[:, 0] = 101  # [CLS]
+    return dict(
+        text=torch.stack([ids, mask, torch.zeros_like(ids)], 1),
+        audio=torch.randn(batch, la, cfg.audio_dim, generator=g),
+        vision=torch.randn(batch, lv, cfg.vision_dim, generator=g),
+        audio_lengths=torch.randint(1, la + 1, (batch,), generator=g),
+        vision_lengths=torch.randint(1, lv + 1, (batch,), generator=g),
+        labels=torch.round(torch.empty(batch).uniform_(-3, 3, generator=g) * 5) / 5,
+    )
+
+
+def spec_groups(model: torch.nn.Module, cfg: AMCCLConfig) -> list[dict]:
+    """Spec §4's five AdamW groups, written out plainly (the straightforward way)."""
+    no_decay = ("bias", "LayerNorm.bias", "LayerNorm.weight")
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    bert = [(n, p) for n, p in named if n.startswith("text_model.")]
+    return [
+        {"params": [p for n, p in bert if not any(nd in n for nd in no_decay)], "lr": cfg.lr_bert, "weight_decay": cfg.wd_bert},
+        {"params": [p for n, p in bert if any(nd in n for nd in no_decay)], "lr": cfg.lr_bert, "weight_decay": 0.0},
+        {"params": [p for n, p in named if n.startswith("audio_model.")], "lr": cfg.lr_audio, "weight_decay": cfg.wd_audio},
+        {"params": [p for n, p in named if n.startswith("video_model.")], "lr": cfg.lr_video, "weight_decay": cfg.wd_video},
+        {"params": [p for n, p in named if not n.startswith(("text_model.", "audio_model.", "video_model."))],
+         "lr": cfg.lr_other, "weight_decay": cfg.wd_other},
+    ]
+
+
+class Way:
+    """One way of stepping: a model, its optimizer and a ``step()`` closure."""
+
+    def __init__(self, name: str, model: AMCCL, step, optimizer) -> None:
+        self.name, self.model, self.step, self.optimizer = name, model, step, optimizer
+
+
+def straightforward(cfg: AMCCLConfig, state: dict, batch: dict, device: torch.device, total: int) -> Way:
+    from transformers import get_cosine_schedule_with_warmup
+
+    model = AMCCL(cfg).to(device)
+    model.load_state_dict(state)
+    model.train()
+    optimizer = torch.optim.AdamW(spec_groups(model, cfg))
+    scheduler = get_cosine_schedule_with_warmup(optimizer, int(0.1 * total), total)
+    inputs = {k: batch[k].to(device) for k in INPUTS}
+    labels = batch["labels"].to(device)
+    log: list[float] = []
+
+    def step():
+        outputs = model(**inputs)
+        loss = literal_amccl_loss(outputs, labels, cfg)["loss"]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        log.append(loss.item())  # the usual per-step logging (a host-device sync on a GPU)
+
+    return Way("straightforward fp32", model, step, optimizer)
+
+
+def ours(name: str, cfg: AMCCLConfig, state: dict, batch: dict, device: torch.device, total: int,
+         amp: str = "off", text_cache: bool = False, compile_model: bool = False) -> Way:
+    """The trainer's per-batch work (amccl.train), on one fixed batch."""
+    from amccl.train import build_optimizer
+
+    model = AMCCL(cfg).to(device)
+    model.load_state_dict(state)
+    if cfg.freeze_text:
+        model.text_model.requires_grad_(False)
+    inputs = {k: batch[k].to(device, non_blocking=True) for k in INPUTS}
+    if text_cache:
+        inputs["text_feats"] = precompute_text_features(model, batch["text"], device=device).to(device)
+    model.train()
+    forward = torch.compile(model) if compile_model else model
+    optimizer, scheduler = build_optimizer(model, cfg, total)
+    labels = batch["labels"].to(device, non_blocking=True)
+    sums = torch.zeros(len(PARTS), device=device)
+    autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if amp == "bf16"
+                else contextlib.nullcontext())
+
+    def step():
+        nonlocal sums
+        with autocast:
+            outputs = forward(**inputs)
+        outputs = {k: v.float() for k, v in outputs.items()}  # the loss runs in float32
+        losses = amccl_loss(outputs, labels, cfg)
+        parts = torch.stack([losses[k].detach() for k in PARTS])  # kept on the device
+        optimizer.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        optimizer.step()
+        scheduler.step()
+        sums += parts
+
+    return Way(name, model, step, optimizer)
+
+
+def encoders_only(cfg: AMCCLConfig, state: dict, batch: dict, device: torch.device) -> Way:
+    """Only the audio and vision transformers, forward + backward (train mode): the part of
+    every step that no text cache removes (spec §2.2: FF size 2048 on every frame, dropout)."""
+    model = AMCCL(cfg).to(device)
+    model.load_state_dict(state)
+    model.train()
+    audio, vision = batch["audio"].to(device), batch["vision"].to(device)
+
+    def step():
+        model.zero_grad(set_to_none=True)
+        (model.audio_model(audio).sum() + model.video_model(vision).sum()).backward()
+
+    return Way("(part) audio + vision encoders", model, step, None)
+
+
+def check_same_step(a: Way, b: Way, cfg: AMCCLConfig, batch: dict, device: torch.device) -> tuple[float, float]:
+    """(loss rel. diff, max |grad diff| / max |grad|) of two ways' models on one batch, same
+    dropout draws (relative to the largest gradient: some are exactly 0 in theory, e.g.
+    attention key biases, and only rounding noise in practice)."""
+    labels = batch["labels"].to(device)
+    inputs = {k: batch[k].to(device) for k in INPUTS}
+    results = []
+    for way, loss_fn in ((a, literal_amccl_loss), (b, amccl_loss)):
+        model = copy.deepcopy(way.model).train()
+        torch.manual_seed(123)
+        loss = loss_fn(model(**inputs), labels, cfg)["loss"]
+        loss.backward()
+        results.append((loss.detach().double(), {n: p.grad.double() for n, p in model.named_parameters() if p.grad is not None}))
+    (la, ga), (lb, gb) = results
+    largest = max(float(g.abs().max()) for g in ga.values())
+    grad_diff = max(float((ga[n] - gb[n]).abs().max()) for n in ga) / largest
+    return float((la - lb).abs() / la.abs()), grad_diff
+
+
+def peak_memory(way: Way, device: torch.device) -> str:
+    if device.type != "cuda":
+        return "-"
+    torch.cuda.synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    way.step()
+    torch.cuda.synchronize(device)
+    return f"{torch.cuda.max_memory_allocated(device) / 2**20:.0f} MiB"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batch", type=int, default=64, help="B (MOSI's batch size by default)")
+    parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds (median over them)")
+    parser.add_argument("--cheap-inner", type=int, default=5,
+                        help="steps per round for the ways without BERT backward (fine-tuning ways: 1)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch intra-op threads on CPU (default 1: on a machine shared with other "
+                             "jobs, a parallel region waits for a preempted thread; a 0.1 ms conv took "
+                             "20 ms with 2 threads here). 0 = torch's default")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--compile", action="store_true", help="add ours fp32 + torch.compile(model)")
+    parser.add_argument("--bf16", action="store_true",
+                        help="add the bf16 autocast ways on a CPU too (always added on a GPU)")
+    args = parser.parse_args()
+    device = torch.device(args.device or ("cuda" if cuda_available() else "cpu"))
+    if args.threads and device.type == "cpu":
+        torch.set_num_threads(args.threads)
+    if device.type == "cuda" and not cuda_available():
+        print("skipped: no CUDA")
+        return
+    print(machine_line(device))
+    print(f"command: {command_line()}")
+    cfg = AMCCLConfig.for_dataset("mosi")
+    frozen = cfg.replace(freeze_text=True)
+    batch = random_batch(cfg, args.batch)
+    torch.manual_seed(0)
+    state = AMCCL(cfg).state_dict()
+    total = 1000  # planned steps for the schedule (only the lr values depend on it)
+    build_start = time.perf_counter()
+    ways = [
+        straightforward(cfg, state, batch, device, total),
+        ours("ours fp32", cfg, state, batch, device, total),
+        ours("ours freeze_text + cache", frozen, state, batch, device, total, text_cache=True),
+        ours("ours freeze_text, no cache", frozen, state, batch, device, total),
+    ]
+    ways.append(encoders_only(frozen, state, batch, device))
+    if args.compile:
+        ways.append(ours("ours fp32 + compile", cfg, state, batch, device, total, compile_model=True))
+    if device.type == "cuda" or args.bf16:
+        ways.append(ours("ours bf16", cfg, state, batch, device, total, amp="bf16"))
+        ways.append(ours("ours freeze_text + cache bf16", frozen, state, batch, device, total, amp="bf16", text_cache=True))
+    print(f"built {len(ways)} ways in {time.perf_counter() - build_start:.1f} s")
+
+    loss_diff, grad_diff = check_same_step(ways[0], ways[1], cfg, batch, device)
+    print(f"check: ours vs straightforward on the same batch and weights: loss rel. diff {loss_diff:.1e}, "
+          f"max |grad diff| / max |grad| {grad_diff:.1e}")
+    with torch.no_grad():
+        model = ways[2].model.eval()
+        feats = precompute_text_features(model, batch["text"], device=device).to(device)
+        inputs = {k: batch[k].to(device) for k in INPUTS}
+        cached, direct = model(**inputs, text_feats=feats), model(**inputs)
+        print("check: frozen text, cached vs uncached outputs (eval mode): max abs diff "
+              f"{max(float((cached[k] - direct[k]).abs().max()) for k in cached):.1e}")
+        model.train()
+
+    if args.compile:
+        start = time.perf_counter()
+        ways[5].step()
+        print(f"ours fp32 + compile: first step (compile + run) took {time.perf_counter() - start:.1f} s")
+    expensive = {"straightforward fp32", "ours fp32", "ours fp32 + compile", "ours bf16"}
+    inner = {w.name: 1 if w.name in expensive else args.cheap_inner for w in ways}
+    memory = {w.name: peak_memory(w, device) for w in ways}
+    # One CPU thread: the thread's CPU time is the step's work, without the time other jobs
+    # on a shared machine held the core (wall time is printed too).
+    cpu_clock = device.type == "cpu" and torch.get_num_threads() == 1
+    res = interleaved({w.name: w.step for w in ways}, args.rounds, inner, warmup=1, device=device, cpu_clock=cpu_clock)
+    key = "cpu" if cpu_clock else "median"
+    base, finetune = res["straightforward fp32"][key], res["ours fp32"][key]
+    rows = []
+    for w in ways:
+        r = res[w.name]
+        rows.append([w.name, fmt_time(r["median"]), f"{fmt_time(r['q1'])} – {fmt_time(r['q3'])}",
+                     fmt_time(r["cpu"]) if cpu_clock else "-", f"{args.batch / r[key]:.1f}",
+                     f"{base / r[key]:.2f}x", f"{finetune / r[key]:.2f}x", memory[w.name]])
+    print(f"\ntraining step, MOSI shapes, B = {args.batch}, {args.rounds} rounds "
+          f"(1 step per round for fine-tuning ways, {args.cheap_inner} for the others), device {device.type}; "
+          f"samples/s and ratios from the {'CPU' if cpu_clock else 'wall'} median")
+    print(table(["way", "median step (wall)", "IQR (wall)", "median CPU", "samples/s", "vs straightforward",
+                 "vs ours fp32", "peak GPU mem"], rows))
+    ratio = base / finetune
+    verdict = "met" if ratio >= 0.99 else "not met"
+    target(f"train step fp32, {device.type}: ours vs straightforward", f"{ratio:.3f}x ({key} median)",
+           ">= 1.0x (no slower, 1% noise)", verdict)
+    ratio = finetune / res["ours freeze_text + cache"][key]
+    target(f"train step, {device.type}: freeze_text + cache vs fine-tuning (ours fp32)", f"{ratio:.1f}x ({key} median)",
+           ">= 10x", "met" if ratio >= 10 else "not met")
+    if "ours bf16" in res:
+        ratio = finetune / res["ours bf16"][key]
+        target(f"train step, {device.type}: bf16 vs fp32", f"{ratio:.2f}x ({key} median)", ">= 2x (GPU)",
+               "met" if ratio >= 2 else "not met")
+    if device.type != "cuda":
+        print("GPU bf16 vs fp32: skipped: no CUDA")
+        target("train step, GPU: bf16 vs fp32", "not measured (no CUDA)", ">= 2x", "not measured")
+
+
+if __name__ == "__main__":
+    main()
