@@ -56,23 +56,26 @@ CHECK = "# NBVAL_CHECK_OUTPUT"
 def store(notebook: Path, executed: Path) -> None:
     """Write ``notebook`` back in its reviewable form from an executed copy (smoke profile).
 
-    Only cells marked ``# NBVAL_CHECK_OUTPUT`` keep their outputs (what nbval compares);
-    other outputs, execution counts and machine-specific metadata are dropped.
+    Only cells marked ``# NBVAL_CHECK_OUTPUT`` keep their outputs (what nbval compares) and
+    an execution count (nbval refuses a cell with outputs but no count; the count is the
+    cell's position among the code cells, so it does not depend on how the run went). Other
+    outputs and counts and machine-specific metadata are dropped; the jupytext pairing stays.
     """
     import nbformat
 
     nb = nbformat.read(executed, as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        cell.execution_count = None
+    code_cells = [cell for cell in nb.cells if cell.cell_type == "code"]
+    for number, cell in enumerate(code_cells, start=1):
+        checked = CHECK in cell.source
+        cell.execution_count = number if checked else None
         cell.metadata = {k: v for k, v in cell.metadata.items() if k in ("tags",)}
-        if CHECK not in cell.source:
+        if not checked:
             cell.outputs = []
         for output in cell.outputs:
             if "execution_count" in output:
                 output["execution_count"] = None
-    nb.metadata = {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
+    jupytext = {"jupytext": {"formats": "ipynb,py:percent"}}
+    nb.metadata = {**jupytext, "kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
     nbformat.write(nb, notebook)
 
 

@@ -1,0 +1,32 @@
+"""The workbook runner stores notebooks in their reviewable form (what nbval then checks)."""
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from amccl.workbook import CHECK, store
+
+
+def test_store_keeps_only_checked_outputs_with_a_positional_count(tmp_path):
+    executed = new_notebook(cells=[
+        new_markdown_cell("# title"),
+        new_code_cell("x = 1", execution_count=7, outputs=[new_output("stream", text="noise\n")],
+                      metadata={"tags": ["keep"], "ExecuteTime": {"start": "today"}}),
+        new_code_cell(f"{CHECK}\nprint(x)", execution_count=8,
+                      outputs=[new_output("stream", text="1\n"),
+                               new_output("execute_result", data={"text/plain": "1"}, execution_count=8)]),
+    ], metadata={"kernelspec": {"name": "my-env", "display_name": "mine"}, "widgets": {}})
+    src, dst = tmp_path / "executed.ipynb", tmp_path / "stored.ipynb"
+    nbformat.write(executed, src)
+    store(dst, src)
+
+    nb = nbformat.read(dst, as_version=4)
+    plain, checked = nb.cells[1], nb.cells[2]
+    assert plain.outputs == [] and plain.execution_count is None
+    assert plain.metadata == {"tags": ["keep"]}
+    # nbval refuses a cell with outputs and no count: the count is the cell's code position
+    assert checked.execution_count == 2
+    assert [o["output_type"] for o in checked.outputs] == ["stream", "execute_result"]
+    assert checked.outputs[1]["execution_count"] is None
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert nb.metadata["jupytext"] == {"formats": "ipynb,py:percent"}
+    assert "widgets" not in nb.metadata
