@@ -82,7 +82,7 @@ _PAPER["simsv2"] = dict(_PAPER["sims"], audio_heads=1)
 # What each profile changes on top of the paper's values.
 _PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
     "paper": {},
-    "demo": dict(epochs=12, early_stop=4, synthetic_sizes=(480, 120, 240)),
+    "demo": dict(epochs=10, early_stop=4, synthetic_sizes=(480, 120, 240)),
     "smoke": dict(epochs=2, early_stop=2, batch_size=16, synthetic_sizes=(48, 16, 24)),
 }
 

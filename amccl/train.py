@@ -30,7 +30,9 @@ Choices where the reference is silent or unsafe (all documented, none changes a 
 from __future__ import annotations
 
 import copy
+import hashlib
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable
 
@@ -280,14 +282,38 @@ def _with_text_cache(model, data, cfg: AMCCLConfig, device) -> dict[str, Any]:
     splits = {name: getattr(data, name) for name in ("train", "valid", "test")}
     if not (cfg.freeze_text and cfg.cache_text):
         return splits
-    from amccl.model import precompute_text_features
-
     out = {}
     for name, split in splits.items():
-        feats = precompute_text_features(model, torch.as_tensor(np.asarray(split.text)), 256, device)
         out[name] = copy.copy(split)  # the caller's split is left untouched
-        out[name].text_feats = feats.to(device)  # indexed on the device, batch by batch
+        out[name].text_feats = _text_features(model, split.text, cfg, device).to(device)
     return out
+
+
+# A frozen *pretrained* encoder gives the same cache rows in every run of a process (all the
+# variants and seeds of an ablation grid): the last few are kept, keyed by the encoder, the
+# device and a digest of the token rows. A random encoder (tiny-random) depends on the seed.
+_TEXT_CACHE: OrderedDict[tuple, torch.Tensor] = OrderedDict()
+_TEXT_CACHE_SIZE = 6
+
+
+def _text_features(model, text: np.ndarray, cfg: AMCCLConfig, device) -> torch.Tensor:
+    """(N, 3, H) frozen-text cache rows of ``text`` (N, 3, Lt), on the CPU."""
+    from amccl.config import TINY_RANDOM
+    from amccl.model import precompute_text_features
+
+    ids = np.ascontiguousarray(text)
+    if cfg.text_encoder == TINY_RANDOM:
+        return precompute_text_features(model, torch.as_tensor(ids), 256, device)
+    key = (cfg.text_encoder, str(device), ids.shape, str(ids.dtype),
+           hashlib.blake2b(ids.data, digest_size=16).hexdigest())
+    feats = _TEXT_CACHE.get(key)
+    if feats is None:
+        feats = precompute_text_features(model, torch.as_tensor(ids), 256, device)
+        _TEXT_CACHE[key] = feats
+        while len(_TEXT_CACHE) > _TEXT_CACHE_SIZE:
+            _TEXT_CACHE.popitem(last=False)
+    _TEXT_CACHE.move_to_end(key)
+    return feats
 
 
 def _data_path(data, cfg: AMCCLConfig) -> str:

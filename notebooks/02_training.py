@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -22,7 +24,7 @@
 # split AMCCL has a clearly lower MAE, a higher Acc-2 and a positive correlation, while the
 # constant predictor sits near chance with no correlation at all. The numbers of the `smoke`
 # profile (two epochs on a few dozen clips) are only a check that everything runs; the `demo`
-# profile (12 epochs on 480 synthetic clips, a few minutes on a CPU) shows a real gap. The
+# profile (10 epochs on 480 synthetic clips, a few minutes on a CPU) shows a real gap. The
 # paper's MOSI numbers need the real data and the `paper` profile.
 #
 # The best checkpoint is saved for notebook 04 under `run_dir() / "02_training"`.
@@ -76,7 +78,7 @@ print("training on", resolve_device(cfg.device))
 #
 # `fit` restores the weights of the epoch with the lowest validation MAE and writes `best.pt`,
 # `last.pt`, `history.csv` and `predictions.csv` into its `out_dir`. Notebook 04 loads this
-# checkpoint. In `demo` this cell takes about 3 minutes on two CPU cores.
+# checkpoint. In `demo` this cell takes about 4 minutes on two CPU cores.
 
 # %%
 # NBVAL_IGNORE_OUTPUT

@@ -340,3 +340,32 @@ def test_logger_never_duplicates_lines():
     finally:
         ours[0].stream = old
     assert stream.getvalue().count("hello once") == 1
+
+
+def test_frozen_pretrained_text_rows_are_computed_once_per_process(monkeypatch):
+    # An ablation grid fits many variants and seeds on one data set with the same frozen,
+    # pretrained encoder: its cache rows are computed once. A random encoder's depend on the
+    # seed, so they are computed every time.
+    import amccl.model
+    import amccl.train as train
+
+    calls = []
+
+    def fake_rows(model, text, batch_size, device):
+        calls.append(text.shape)
+        return text[:, :, :1].float().repeat(1, 1, 4)
+
+    monkeypatch.setattr(amccl.model, "precompute_text_features", fake_rows)
+    monkeypatch.setattr(train, "_TEXT_CACHE", type(train._TEXT_CACHE)())
+    pretrained = AMCCLConfig.for_dataset("mosi", text_encoder="minilm", freeze_text=True)
+    text_a = np.arange(2 * 3 * 5).reshape(2, 3, 5)
+    text_b = text_a + 1
+    first = train._text_features(None, text_a, pretrained, torch.device("cpu"))
+    again = train._text_features(None, text_a.copy(), pretrained, torch.device("cpu"))
+    assert len(calls) == 1 and torch.equal(first, again)
+    other = train._text_features(None, text_b, pretrained, torch.device("cpu"))
+    assert len(calls) == 2 and not torch.equal(first, other)
+    random_encoder = pretrained.replace(text_encoder="tiny-random")
+    train._text_features(None, text_a, random_encoder, torch.device("cpu"))
+    train._text_features(None, text_a, random_encoder, torch.device("cpu"))
+    assert len(calls) == 4
