@@ -240,3 +240,27 @@ def test_default_encoder_loads_offline_without_any_cache(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[-2:] == ["384", "6"]
     assert not (tmp_path / "hf").exists() or not any((tmp_path / "hf").rglob("*.safetensors"))
+
+
+def test_a_local_bert_directory_works_by_path(tmp_path):
+    """A local BERT directory (as bert-base-uncased / bert-base-chinese are laid out: config.json,
+    the weights, vocab.txt) is used by pointing the config at it; H is read from its config."""
+    from transformers import BertConfig, BertModel
+
+    from amccl.data import load_data
+    from amccl.encoders import load_tokenizer
+
+    local = tmp_path / "my-bert"
+    BertModel(BertConfig(vocab_size=30522, hidden_size=48, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=64)).save_pretrained(local)
+    load_tokenizer("minilm").save_pretrained(local)  # the bert-base-uncased vocabulary
+    cfg = AMCCLConfig.for_dataset("mosi", profile="smoke", text_encoder=str(local), synthetic_sizes=(8, 4, 4))
+    model = AMCCL(cfg)
+    assert model.text_model.hidden_size == 48 and model.post_text_layer_1.in_features == 48
+    data = load_data(cfg)  # the embedded default, tokenised with this directory's tokenizer
+    out = model(text=torch.as_tensor(data.train.text[:3]), audio=torch.as_tensor(data.train.audio[:3]),
+                vision=torch.as_tensor(data.train.vision[:3]))
+    assert out["M"].shape == (3, 1) and out["Feature_t"].shape == (3, cfg.post_dim)
+
+    with pytest.raises(FileNotFoundError, match="no config.json.*local BERT directory"):
+        AMCCL(cfg.replace(text_encoder=str(tmp_path / "missing")))
