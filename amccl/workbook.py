@@ -59,7 +59,8 @@ def store(notebook: Path, executed: Path) -> None:
     Only cells marked ``# NBVAL_CHECK_OUTPUT`` keep their outputs (what nbval compares) and
     an execution count (nbval refuses a cell with outputs but no count; the count is the
     cell's position among the code cells, so it does not depend on how the run went). Other
-    outputs and counts and machine-specific metadata are dropped; the jupytext pairing stays.
+    outputs and counts, stderr streams (warnings) and machine-specific metadata are dropped;
+    the jupytext pairing stays.
     """
     import nbformat
 
@@ -71,6 +72,8 @@ def store(notebook: Path, executed: Path) -> None:
         cell.metadata = {k: v for k, v in cell.metadata.items() if k in ("tags",)}
         if not checked:
             cell.outputs = []
+        # warnings on stderr depend on the machine's packages, not on what the cell computes
+        cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
         for output in cell.outputs:
             if "execution_count" in output:
                 output["execution_count"] = None

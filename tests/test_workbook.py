@@ -13,6 +13,7 @@ def test_store_keeps_only_checked_outputs_with_a_positional_count(tmp_path):
                       metadata={"tags": ["keep"], "ExecuteTime": {"start": "today"}}),
         new_code_cell(f"{CHECK}\nprint(x)", execution_count=8,
                       outputs=[new_output("stream", text="1\n"),
+                               new_output("stream", name="stderr", text="SomeWarning: a machine's packages\n"),
                                new_output("execute_result", data={"text/plain": "1"}, execution_count=8)]),
     ], metadata={"kernelspec": {"name": "my-env", "display_name": "mine"}, "widgets": {}})
     src, dst = tmp_path / "executed.ipynb", tmp_path / "stored.ipynb"
@@ -25,7 +26,8 @@ def test_store_keeps_only_checked_outputs_with_a_positional_count(tmp_path):
     assert plain.metadata == {"tags": ["keep"]}
     # nbval refuses a cell with outputs and no count: the count is the cell's code position
     assert checked.execution_count == 2
-    assert [o["output_type"] for o in checked.outputs] == ["stream", "execute_result"]
+    assert [o["output_type"] for o in checked.outputs] == ["stream", "execute_result"]  # no stderr
+    assert checked.outputs[0]["name"] == "stdout"
     assert checked.outputs[1]["execution_count"] is None
     assert nb.metadata["kernelspec"]["name"] == "python3"
     assert nb.metadata["jupytext"] == {"formats": "ipynb,py:percent"}
