@@ -80,6 +80,11 @@ def store(notebook: Path, executed: Path) -> None:
     jupytext = {"jupytext": {"formats": "ipynb,py:percent"}}
     nb.metadata = {**jupytext, "kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
     nbformat.write(nb, notebook)
+    # Rewrite the paired .py from the notebook just written: JupyterLab's jupytext refuses to
+    # open a pair whose .ipynb is newer than its .py when the two differ (even in blank lines).
+    import jupytext
+
+    jupytext.write(nb, notebook.with_suffix(".py"), fmt="py:percent")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -193,6 +195,7 @@ pick = np.sort(rng.choice(len(train), size=min(6, len(train)), replace=False))
 examples = pd.DataFrame({"id": train.ids[pick], "label": train.labels[pick].round(2),
                          "raw_text": train.raw_text[pick]})
 print(examples.to_string(index=False))
+
 
 # %% [markdown]
 # The label follows the words (polarity and intensifiers), but not exactly: audio and vision

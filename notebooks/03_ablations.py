@@ -162,6 +162,7 @@ p_table = summ[summ["variant"] != "full"].pivot(index="variant", columns="metric
 p_table = p_table.loc[[v for v in dict.fromkeys(summ["variant"]) if v != "full"], METRICS].round(3)
 p_table
 
+
 # %%
 def verdict(summ, n_seeds):
     sig = summ[summ["significant"] & (summ["variant"] != "full")]

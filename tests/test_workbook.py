@@ -32,3 +32,6 @@ def test_store_keeps_only_checked_outputs_with_a_positional_count(tmp_path):
     assert nb.metadata["kernelspec"]["name"] == "python3"
     assert nb.metadata["jupytext"] == {"formats": "ipynb,py:percent"}
     assert "widgets" not in nb.metadata
+    paired = (tmp_path / "stored.py").read_text()  # the jupytext pair, written after the notebook
+    assert "# %% [markdown]\n# # title" in paired and "print(x)" in paired
+    assert (tmp_path / "stored.py").stat().st_mtime_ns >= dst.stat().st_mtime_ns
