@@ -2,6 +2,11 @@
 # jupyter:
 #   jupytext:
 #     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -48,7 +53,9 @@ from IPython.display import display
 
 from amccl import AMCCL
 from amccl.ablations import apply_variant
-from amccl.analysis import alignment_metrics, extract_embeddings, plot_joint, plot_models_side_by_side, project_joint
+from amccl.analysis import (alignment_metrics, alignment_verdict, compare_models, extract_embeddings,
+                            modality_separation, plot_joint, plot_models_side_by_side, project_joint,
+                            separation_verdict)
 from amccl.checkpoint import load_model
 from amccl.data import load_data
 from amccl.runtime import seed_everything
@@ -149,13 +156,7 @@ print(f"N = {len(e)} test clips; text {e.text.shape[1]}, audio {e.audio.shape[1]
 
 # %%
 per_model = {name: alignment_metrics(emb) for name, emb in embeddings.items()}
-def model_row(table):
-    pairs, mods = table[table["kind"] == "pair"], table[table["kind"] == "modality"]
-    return {"recall@1": pairs["recall@1"].mean(), "recall@5": pairs["recall@5"].mean(),
-            "alignment": pairs["alignment"].mean(), "uniformity": mods["uniformity"].mean(),
-            "silhouette": mods["silhouette"].mean(), "spearman": mods["spearman"].mean()}
-side = pd.DataFrame({name: model_row(t) for name, t in per_model.items()}).T
-side.index.name = "model (means over pairs / modalities)"
+side = compare_models(per_model)
 n_test = len(embeddings["trained"])
 print(f"chance recall@1 = {1 / n_test:.3f}, recall@5 = {5 / n_test:.3f}")
 side.round(3)
@@ -167,28 +168,8 @@ side.round(3)
 pd.concat({name: t.drop(columns="kind") for name, t in per_model.items()}, axis=1).round(3)
 
 # %%
-def alignment_verdict(side, pair, a="trained", b="no_cl"):
-    """Which of recall@1, alignment, Spearman favour model a over b by more than noise-sized margins."""
-    t, n = side.loc[a], side.loc[b]
-    margins = {"recall@1": 1 / n_test, "alignment": 0.02, "spearman": 0.02}  # one more clip found; 0.02 on the others
-    gains = {"recall@1": t["recall@1"] - n["recall@1"], "alignment": n["alignment"] - t["alignment"],
-             "spearman": t["spearman"] - n["spearman"]}
-    wins = [k for k, g in gains.items() if g > margins[k]]
-    losses = [k for k, g in gains.items() if g < -margins[k]]
-    if len(wins) == 3:
-        head = f"{a} is better aligned than {b} on recall@1, alignment and spearman"
-    elif wins and not losses:
-        head = f"{a} is ahead of {b} on {', '.join(wins)} only; the rest is within noise"
-    elif wins:
-        head = f"mixed: {a} is ahead on {', '.join(wins)} but behind on {', '.join(losses)}"
-    elif losses:
-        head = f"no: {a} is behind {b} on {', '.join(losses)}"
-    else:
-        head = f"no clear difference between {a} and {b}"
-    return (f"{head} ({pair}, one seed) — recall@1 {t['recall@1']:.3f} vs {n['recall@1']:.3f} (chance {1 / n_test:.3f}), "
-            f"alignment {t['alignment']:.3f} vs {n['alignment']:.3f}, spearman {t['spearman']:.3f} vs {n['spearman']:.3f}.")
-
-print("Does the contrastive loss align the modalities? " + alignment_verdict(side, PAIR))
+print("Does the contrastive loss align the modalities? "
+      + alignment_verdict(side, "trained", "no_cl", n_test, f"{PAIR}, one seed"))
 
 # %% [markdown]
 # ## The trained model's joint space
@@ -204,11 +185,9 @@ fig = plot_joint(proj, title=f"trained model, test split ({proj.attrs['method']}
 _ = save_figure(fig, "04_joint_trained")
 
 # %%
-from sklearn.neighbors import KNeighborsClassifier  # a one-line reading of the picture: are neighbours of the same modality?
-knn = KNeighborsClassifier(n_neighbors=5).fit(proj[["x", "y"]], proj["modality"])
-same = knn.score(proj[["x", "y"]], proj["modality"])
+same = modality_separation(proj, k=5)  # a one-line reading of the picture
 print(f"In the 2-D map, {same:.0%} of points have a modality matching their 5 nearest neighbours' majority "
-      f"(1/3 = fully mixed): the modalities are {'still separate' if same > 0.8 else 'partly mixed' if same > 0.5 else 'mixed'}.")
+      f"(1/3 = fully mixed): the modalities are {separation_verdict(same)}.")
 
 # %% [markdown]
 # ## Side by side: untrained, trained, no_cl
@@ -220,4 +199,5 @@ fig = plot_models_side_by_side(embeddings, method="umap", seed=0, max_clips=MAX_
 _ = save_figure(fig, "04_side_by_side")
 
 # %%
-print("Does training align the modalities at all? " + alignment_verdict(side, PAIR, "trained", "untrained"))
+print("Does training align the modalities at all? "
+      + alignment_verdict(side, "trained", "untrained", n_test, f"{PAIR}, one seed"))

@@ -7,7 +7,10 @@
   DataFrame (``amccl.analysis.alignment``);
 * :func:`project_joint`, :func:`plot_joint`, :func:`plot_models_side_by_side`: UMAP (t-SNE /
   PCA) maps of the joint space (``amccl.analysis.projection``; umap-learn is imported only
-  when a UMAP is drawn).
+  when a UMAP is drawn);
+* :func:`compare_models`, :func:`alignment_verdict`, :func:`modality_separation`: several
+  models' numbers side by side, a one-line verdict on two of them, and how mixed the
+  modalities are in a 2-D map (``amccl.analysis.compare``).
 """
 
 from amccl.analysis.alignment import (
@@ -21,6 +24,8 @@ from amccl.analysis.alignment import (
     sentiment_spearman,
     uniformity,
 )
+from amccl.analysis.compare import (alignment_verdict, compare_models, modality_separation, separation_verdict,
+                                    summary_row)
 from amccl.analysis.embeddings import MODALITIES, Embeddings, extract_embeddings, modality_name
 from amccl.analysis.projection import plot_joint, plot_models_side_by_side, project_joint
 
@@ -29,10 +34,13 @@ __all__ = [
     "Embeddings",
     "alignment",
     "alignment_metrics",
+    "alignment_verdict",
+    "compare_models",
     "extract_embeddings",
     "l2_normalize",
     "modality_gap",
     "modality_name",
+    "modality_separation",
     "plot_joint",
     "plot_models_side_by_side",
     "polarity",
@@ -40,5 +48,7 @@ __all__ = [
     "project_joint",
     "retrieval",
     "sentiment_spearman",
+    "separation_verdict",
+    "summary_row",
     "uniformity",
 ]

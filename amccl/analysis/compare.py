@@ -1,0 +1,91 @@
+"""Several models' alignment numbers side by side, and a one-line verdict on two of them.
+
+``compare_models`` condenses each model's :func:`~amccl.analysis.alignment_metrics` table to
+one row (means over the modality pairs and over the modalities); ``alignment_verdict`` says
+whether model a is better aligned than model b, counting only differences larger than a
+noise-sized margin: one more clip retrieved for recall@1, 0.02 for alignment and Spearman.
+``modality_separation`` reads a 2-D map: are a point's neighbours of its own modality?
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+__all__ = ["SUMMARY_COLUMNS", "alignment_verdict", "compare_models", "modality_separation",
+           "separation_verdict", "summary_row"]
+
+SUMMARY_COLUMNS = ("recall@1", "recall@5", "alignment", "uniformity", "silhouette", "spearman")
+MARGIN = 0.02  # alignment and Spearman differences below this count as noise
+
+
+def summary_row(table: pd.DataFrame) -> dict[str, float]:
+    """One model's row: recall@k and alignment averaged over the pairs, uniformity,
+    silhouette and Spearman over the modalities (``table`` from ``alignment_metrics``)."""
+    pairs, mods = table[table["kind"] == "pair"], table[table["kind"] == "modality"]
+    return {"recall@1": pairs["recall@1"].mean(), "recall@5": pairs["recall@5"].mean(),
+            "alignment": pairs["alignment"].mean(), "uniformity": mods["uniformity"].mean(),
+            "silhouette": mods["silhouette"].mean(), "spearman": mods["spearman"].mean()}
+
+
+def compare_models(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """{model name: alignment_metrics table} -> one row per model, :data:`SUMMARY_COLUMNS`."""
+    side = pd.DataFrame({name: summary_row(table) for name, table in tables.items()}).T
+    side.index.name = "model (means over pairs / modalities)"
+    return side[list(SUMMARY_COLUMNS)]
+
+
+def alignment_verdict(side: pd.DataFrame, a: str, b: str, n_clips: int, context: str = "one seed") -> str:
+    """Whether model ``a`` is better aligned than ``b`` on recall@1, alignment and Spearman.
+
+    Args:
+        side: :func:`compare_models` output holding rows ``a`` and ``b``.
+        n_clips: N of the split (recall@1's chance level is 1/N, its margin one clip, 1/N).
+        context: what the comparison rests on, quoted in the verdict.
+
+    Returns:
+        One sentence: the head ("a is better aligned than b ...", "mixed: ...", "no: ...",
+        "no clear difference ...") and the three pairs of numbers.
+    """
+    t, n = side.loc[a], side.loc[b]
+    margins = {"recall@1": 1 / n_clips, "alignment": MARGIN, "spearman": MARGIN}
+    gains = {"recall@1": t["recall@1"] - n["recall@1"], "alignment": n["alignment"] - t["alignment"],
+             "spearman": t["spearman"] - n["spearman"]}  # alignment: lower is better
+    wins = [k for k, g in gains.items() if g > margins[k]]
+    losses = [k for k, g in gains.items() if g < -margins[k]]
+    if len(wins) == 3:
+        head = f"{a} is better aligned than {b} on recall@1, alignment and spearman"
+    elif wins and not losses:
+        head = f"{a} is ahead of {b} on {', '.join(wins)} only; the rest is within noise"
+    elif wins:
+        head = f"mixed: {a} is ahead on {', '.join(wins)} but behind on {', '.join(losses)}"
+    elif losses:
+        head = f"no: {a} is behind {b} on {', '.join(losses)}"
+    else:
+        head = f"no clear difference between {a} and {b}"
+    return (f"{head} ({context}) — recall@1 {t['recall@1']:.3f} vs {n['recall@1']:.3f} (chance {1 / n_clips:.3f}), "
+            f"alignment {t['alignment']:.3f} vs {n['alignment']:.3f}, spearman {t['spearman']:.3f} vs {n['spearman']:.3f}.")
+
+
+def modality_separation(proj: pd.DataFrame, k: int = 5) -> float:
+    """A one-number reading of a 2-D map: the fraction of points whose modality is the
+    majority among their k nearest points in the map (the point itself included).
+
+    Args:
+        proj: :func:`~amccl.analysis.project_joint` output with columns ``x``, ``y``, ``modality``.
+
+    Returns:
+        In [0, 1]: near 1/3 when the three modalities are fully mixed, 1 when each forms its
+        own islands.
+    """
+    from sklearn.neighbors import KNeighborsClassifier
+
+    xy = proj[["x", "y"]].to_numpy()
+    knn = KNeighborsClassifier(n_neighbors=k).fit(xy, proj["modality"])
+    return float(knn.score(xy, proj["modality"]))
+
+
+def separation_verdict(share: float) -> str:
+    """'still separate' (> 0.8), 'partly mixed' (> 0.5) or 'mixed'."""
+    return "still separate" if share > 0.8 else "partly mixed" if share > 0.5 else "mixed"
