@@ -44,7 +44,7 @@ import seaborn as sns
 import torch
 
 from amccl.config import AMCCLConfig, default_profile
-from amccl.data import label_counts, load_data, summary
+from amccl.data import feature_stats, label_counts, load_data, summary
 from amccl.workbook import save_figure
 
 PROFILE = default_profile()
@@ -196,7 +196,6 @@ examples = pd.DataFrame({"id": train.ids[pick], "label": train.labels[pick].roun
                          "raw_text": train.raw_text[pick]})
 print(examples.to_string(index=False))
 
-
 # %% [markdown]
 # The label follows the words (polarity and intensifiers), but not exactly: audio and vision
 # carry the rest of the signal.
@@ -206,18 +205,7 @@ print(examples.to_string(index=False))
 
 # %%
 # NBVAL_CHECK_OUTPUT
-def valid_frames(features: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """All valid (non-padding) frames of a split, stacked: (sum of lengths, D)."""
-    mask = np.arange(features.shape[1])[None, :] < lengths[:, None]
-    return features[mask]
-
-
-stats = {}
-for modality in ("audio", "vision"):
-    frames = valid_frames(getattr(train, modality), getattr(train, f"{modality}_lengths")).astype(np.float64)
-    stats[modality] = pd.DataFrame({"mean": frames.mean(0), "std": frames.std(0), "min": frames.min(0),
-                                    "max": frames.max(0), "exact zeros": (frames == 0).sum(0)})
-    stats[modality].index.name = f"{modality} feature"
+stats = {modality: feature_stats(train, modality) for modality in ("audio", "vision")}
 print("audio features (train, valid frames):\n" + stats["audio"].round(2).to_string())
 print("\nvision features (train, valid frames), summarised over the", len(stats["vision"]), "dims:\n"
       + stats["vision"].describe().loc[["mean", "min", "max"]].round(2).to_string())

@@ -58,7 +58,7 @@ import pandas as pd
 import tqdm.auto  # noqa: F401  (imported here so its one-time notice never lands in a checked cell)
 from IPython.display import display
 
-from amccl.ablations import VARIANTS, format_table, run_grid, summary, variants_table
+from amccl.ablations import VARIANTS, format_table, grid_verdict, run_grid, summary, variants_table
 from amccl.ablations.plots import plot_grid
 from amccl.data import load_data
 from amccl.workbook import run_dir, save_figure
@@ -162,17 +162,8 @@ p_table = summ[summ["variant"] != "full"].pivot(index="variant", columns="metric
 p_table = p_table.loc[[v for v in dict.fromkeys(summ["variant"]) if v != "full"], METRICS].round(3)
 p_table
 
-
 # %%
-def verdict(summ, n_seeds):
-    sig = summ[summ["significant"] & (summ["variant"] != "full")]
-    if sig.empty:
-        return (f"No difference to `full` is significant after Holm correction at {n_seeds} seeds on this data "
-                f"({summ['variant'].nunique() - 1} variants × {summ['metric'].nunique()} metrics).")
-    parts = [f"{r.variant} {r.verdict} on {r.metric} (Δ {r.diff:+.2f})" for r in sig.itertuples()]
-    return f"Significant after Holm correction at {n_seeds} seeds: " + "; ".join(parts) + "; everything else n.s."
-
-print(verdict(summ, len(SEEDS)))
+print(grid_verdict(summ, len(SEEDS)))
 
 # %% [markdown]
 # ## Figure: MAE and binary accuracy per variant

@@ -191,3 +191,21 @@ def test_plot_grid_draws_every_seed_and_labels_axes(tmp_path):
     assert "Has0_acc_2" in ax.get_xlabel() and ax.get_ylabel() == "variant"
     fig.savefig(tmp_path / "fig.png")
     assert (tmp_path / "fig.png").stat().st_size > 0
+
+
+def test_grid_verdict_names_the_significant_variants_or_says_none():
+    import pandas as pd
+
+    from amccl.ablations import grid_verdict
+
+    rows = [dict(variant="full", metric="MAE", significant=False, verdict="baseline", diff=0.0),
+            dict(variant="no_se", metric="MAE", significant=True, verdict="worse", diff=2.5),
+            dict(variant="no_se", metric="Corr", significant=False, verdict="n.s.", diff=-1.0),
+            dict(variant="no_cl", metric="MAE", significant=False, verdict="n.s.", diff=0.4),
+            dict(variant="no_cl", metric="Corr", significant=True, verdict="better", diff=3.25)]
+    summ = pd.DataFrame(rows)
+    assert grid_verdict(summ, 5) == ("Significant after Holm correction at 5 seeds: no_se worse on MAE (Δ +2.50); "
+                                     "no_cl better on Corr (Δ +3.25); everything else n.s.")
+    none = summ.assign(significant=False)
+    assert grid_verdict(none, 3) == ("No difference to `full` is significant after Holm correction at 3 seeds "
+                                     "on this data (2 variants × 2 metrics).")

@@ -128,3 +128,22 @@ def test_load_data_reads_a_real_path(tmp_path, mosi_file):
     assert data.source == "mmsa" and data.path == str(mosi_file) and len(data.train) == SMALL[0]
     with pytest.raises(ValueError, match="SHA-256 mismatch"):
         load_data(cfg.replace(data_sha256="0" * 64))
+
+
+def test_feature_stats_use_valid_frames_only():
+    import pandas as pd
+
+    from amccl.data import feature_stats, valid_frames
+    from amccl.data.types import MMSASplit
+
+    split = MMSASplit.__new__(MMSASplit)  # only the fields feature_stats reads
+    split.audio = np.array([[[1.0], [3.0], [99.0]], [[0.0], [-99.0], [-99.0]]], dtype=np.float32)
+    split.audio_lengths = np.array([2, 1])
+    assert valid_frames(split.audio, split.audio_lengths).ravel().tolist() == [1.0, 3.0, 0.0]
+    stats = feature_stats(split, "audio")
+    expected = pd.DataFrame({"mean": [4 / 3], "std": [np.std([1.0, 3.0, 0.0])], "min": [0.0], "max": [3.0],
+                             "exact zeros": [1]})
+    pd.testing.assert_frame_equal(stats.reset_index(drop=True), expected, check_dtype=False)
+    assert stats.index.name == "audio feature"
+    with pytest.raises(ValueError, match="audio' or 'vision"):
+        feature_stats(split, "text")

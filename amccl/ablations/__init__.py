@@ -16,7 +16,7 @@ Torch is imported only when a run starts; the statistics need numpy, pandas and 
 
 from amccl.ablations.grid import GRID_CSV, read_grid, run_grid
 from amccl.ablations.runner import VOLATILE_COLUMNS
-from amccl.ablations.stats import format_table, holm, summary
+from amccl.ablations.stats import format_table, grid_verdict, holm, summary
 from amccl.ablations.variants import (
     BASELINE, CLEAN_VARIANTS, PAPER_VARIANTS, VARIANTS, Variant, apply_variant, variant_overrides,
     variants_table,
@@ -25,7 +25,7 @@ from amccl.ablations.variants import (
 __all__ = [
     "VARIANTS", "PAPER_VARIANTS", "CLEAN_VARIANTS", "BASELINE", "Variant", "apply_variant",
     "variant_overrides", "variants_table", "run_grid", "read_grid", "GRID_CSV", "VOLATILE_COLUMNS",
-    "summary", "format_table", "holm", "plot_grid",
+    "summary", "format_table", "grid_verdict", "holm", "plot_grid",
 ]
 
 

@@ -242,3 +242,15 @@ def format_table(summ: pd.DataFrame, value: str = "mean", decimals: int = 2) -> 
     table = table.loc[list(dict.fromkeys(summ["variant"])), list(dict.fromkeys(summ["metric"]))]
     table.columns.name, table.index.name = None, "variant"
     return table
+
+
+def grid_verdict(summ: pd.DataFrame, n_seeds: int, baseline: str = "full") -> str:
+    """One sentence on a :func:`summary`: which variants differ significantly from
+    ``baseline`` after Holm correction (variant, better/worse, metric, Δ ×100), or that none do."""
+    others = summ[summ["variant"] != baseline]
+    sig = others[others["significant"].astype(bool)]
+    if sig.empty:
+        return (f"No difference to `{baseline}` is significant after Holm correction at {n_seeds} seeds on this "
+                f"data ({others['variant'].nunique()} variants × {summ['metric'].nunique()} metrics).")
+    parts = [f"{r.variant} {r.verdict} on {r.metric} (Δ {r.diff:+.2f})" for r in sig.itertuples()]
+    return f"Significant after Holm correction at {n_seeds} seeds: " + "; ".join(parts) + "; everything else n.s."

@@ -12,13 +12,13 @@ Importing this package does not import torch; ``BatchLoader`` and ``MMSADataset`
 
 from amccl.data.default import cache_root, config_shapes, load_data
 from amccl.data.mmsa import from_raw, load_mmsa
-from amccl.data.summary import label_counts, summary
+from amccl.data.summary import feature_stats, label_counts, summary, valid_frames
 from amccl.data.types import SPLITS, DataError, MMSAData, MMSASplit, UnsafePickleError
 
 __all__ = [
     "BatchLoader", "DataError", "MMSAData", "MMSADataset", "MMSASplit", "SPLITS",
-    "UnsafePickleError", "cache_root", "config_shapes", "from_raw", "label_counts",
-    "load_data", "load_mmsa", "make_batch", "summary",
+    "UnsafePickleError", "cache_root", "config_shapes", "feature_stats", "from_raw", "label_counts",
+    "load_data", "load_mmsa", "make_batch", "summary", "valid_frames",
 ]
 
 

@@ -48,3 +48,24 @@ def label_counts(data: MMSAData) -> pd.DataFrame:
 
     counts = {name: pd.Series(np.round(split.labels, 4)).value_counts() for name, split in data.items()}
     return pd.DataFrame(counts).fillna(0).astype(int).sort_index()
+
+
+def valid_frames(features: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """All valid (non-padding) frames of a split stacked: features (N, L, D), lengths (N,)
+    -> (sum of lengths, D)."""
+    mask = np.arange(features.shape[1])[None, :] < np.asarray(lengths)[:, None]
+    return np.asarray(features)[mask]
+
+
+def feature_stats(split: MMSASplit, modality: str) -> "pd.DataFrame":
+    """Per-feature mean, std, min, max and count of exact zeros of ``audio`` or ``vision``
+    over the valid frames of a split (float64 sums); one row per feature (D rows)."""
+    import pandas as pd
+
+    if modality not in ("audio", "vision"):
+        raise ValueError(f"modality must be 'audio' or 'vision', got {modality!r}")
+    frames = valid_frames(getattr(split, modality), getattr(split, f"{modality}_lengths")).astype(np.float64)
+    stats = pd.DataFrame({"mean": frames.mean(0), "std": frames.std(0), "min": frames.min(0),
+                          "max": frames.max(0), "exact zeros": (frames == 0).sum(0)})
+    stats.index.name = f"{modality} feature"
+    return stats
