@@ -202,7 +202,6 @@ class _Constants:
             lse = c_part
         fwd = torch.cat([lse, psum, rest], dim=1)
         self.n_lse = lse.size(1)
-        self.l1 = self.n_lse + 9
         # Mg_ab = alpha - (W_aa + W_bb) / 2 + W_ab = alpha + margin @ psum.
         margin = torch.zeros(9, 9, dtype=torch.float64)
         for a in range(3):
@@ -232,7 +231,6 @@ class _Spec:
         (self.dataset, self.positives, self.gain, self.k, self.temperature, self.lambda_refine,
          self.alpha, self.use_margin, self.inter_weight, self.intra_weight, self.gamma,
          self.mean_all) = key
-        self.sims = self.dataset.startswith("sims")
         self.fold_gain = self.positives != "polarity" and self.gain > 0
         # |S| <= 1, so exp(S / T) neither overflows nor underflows in float32 when 1/T is
         # moderate (T = 0.03: e^±33): the row sums need no max shift and exp(S / T) stays
@@ -266,7 +264,7 @@ class _Spec:
         """P / gain (B, B), the same values as :func:`positive_weights` in fewer ops."""
         if not self.fold_gain:
             return positive_weights(target, self)
-        u = target if self.sims else (target + 3) / 3 - 1
+        u = normalise_labels(target, self.dataset)
         sign = torch.sign(u)
         dist = (u.unsqueeze(1) - u.unsqueeze(0)).abs_()
         positive = (sign.unsqueeze(1) == sign.unsqueeze(0)).logical_and_(dist <= self.k)
