@@ -51,6 +51,7 @@ def execute(notebook: Path, out_dir: Path, timeout: int = 1800) -> float:
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 CHECK = "# NBVAL_CHECK_OUTPUT"
+PY_FORMAT = "py:percent"  # jupytext: each notebook has a .py twin in this format
 
 
 def store(notebook: Path, executed: Path) -> None:
@@ -77,14 +78,13 @@ def store(notebook: Path, executed: Path) -> None:
         for output in cell.outputs:
             if "execution_count" in output:
                 output["execution_count"] = None
-    jupytext = {"jupytext": {"formats": "ipynb,py:percent"}}
-    nb.metadata = {**jupytext, "kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
+    nb.metadata = {"jupytext": {"formats": f"ipynb,{PY_FORMAT}"}, "kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
     nbformat.write(nb, notebook)
     # Rewrite the paired .py from the notebook just written: JupyterLab's jupytext refuses to
     # open a pair whose .ipynb is newer than its .py when the two differ (even in blank lines).
     import jupytext
 
-    jupytext.write(nb, notebook.with_suffix(".py"), fmt="py:percent")
+    jupytext.write(nb, notebook.with_suffix(".py"), fmt=PY_FORMAT)
 
 
 def main(argv: list[str] | None = None) -> int:
