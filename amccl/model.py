@@ -18,6 +18,12 @@ from amccl.fusion import AMC, SkipGate
 
 # Layout of the frozen-text cache rows: [CLS] state, mean over all Lt, mean over valid tokens.
 TEXT_CLS, TEXT_MEAN_ALL, TEXT_MEAN_MASKED = 0, 1, 2
+# Each modality's (dropout, W, skip gate) after its encoder, named as in the reference.
+_HEAD_MODULES = {
+    "text": ("post_text_dropout", "post_text_layer_1", "text_skip_net"),
+    "audio": ("post_audio_dropout", "post_audio_layer_1", "audio_skip_net"),
+    "vision": ("post_video_dropout", "post_video_layer_1", "video_skip_net"),
+}
 
 
 def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
@@ -36,6 +42,8 @@ class AMCCL(nn.Module):
 
     Args:
         cfg: an :class:`~amccl.config.AMCCLConfig`; H is read from the text encoder.
+        text_config: a ``BertConfig`` to build the text encoder from, loading no pretrained files
+            (a checkpoint's weights follow; :func:`amccl.compat.model_for_state`).
 
     Shape (see the package legend):
         - text: (B, 3, Lt) ids / attention mask / segment ids, float or int.
@@ -46,36 +54,42 @@ class AMCCL(nn.Module):
           ``Feature_f`` (B, 3f).
     """
 
-    def __init__(self, cfg: AMCCLConfig) -> None:
+    def __init__(self, cfg: AMCCLConfig, text_config=None) -> None:
         super().__init__()
         self.cfg = cfg
         d, f = cfg.post_dim, cfg.post_fusion_dim
-        self.text_model = TextEncoder(cfg.text_encoder, finetune=not cfg.freeze_text)
+        # Built in the reference's construction order (spec §8.2), so that one seed draws the
+        # reference's initial weights; ``_draw_unused`` stands for the layers it builds and
+        # never uses. Modules that draw nothing (dropouts, BatchNorm) sit where they read best.
+        self.text_model = TextEncoder(cfg.text_encoder, finetune=not cfg.freeze_text, config=text_config)
         hidden = self.text_model.hidden_size
         encoder_args = dict(layers=cfg.layers, ff_dim=cfg.encoder_ff_dim, dropout=cfg.encoder_dropout,
                             padding_mask=cfg.padding_mask)
         self.audio_model = SequenceEncoder(cfg.audio_dim, cfg.audio_heads, max_len=cfg.audio_len, **encoder_args)
         self.video_model = SequenceEncoder(cfg.vision_dim, cfg.vision_heads, max_len=cfg.vision_len, **encoder_args)
 
-        self.post_text_dropout = nn.Dropout(cfg.dropout_unimodal)
-        self.post_audio_dropout = nn.Dropout(cfg.dropout_unimodal)
-        self.post_video_dropout = nn.Dropout(cfg.dropout_unimodal)
-        self.post_text_layer_1 = nn.Linear(hidden, d)
-        self.post_audio_layer_1 = nn.Linear(cfg.audio_dim, d)
-        self.post_video_layer_1 = nn.Linear(cfg.vision_dim, d)
-
-        self.text_skip_net = SkipGate(hidden, cfg.skip_net_reduction, d)
-        self.audio_skip_net = SkipGate(cfg.audio_dim, cfg.skip_net_reduction, d)
-        self.video_skip_net = SkipGate(cfg.vision_dim, cfg.skip_net_reduction, d)
-
+        _draw_unused(nn.Linear(3 * d, f))  # post_fusion_layer_1
         self.AMC = AMC(d, cfg.kernels, se=cfg.se, adaptive=cfg.adaptive_kernel_weights,
                        se_reduction=cfg.se_reduction) if cfg.fusion == "amc" else None
         fused = d if cfg.fusion == "amc" else 3 * d  # concat: [h_t, h_a, h_v]
         self.post_fusion_dropout = nn.Dropout(cfg.dropout_fusion)
         self.post_fusion_layer_skip_connection = nn.Linear(fused + 3 * d, 3 * f)
         self.post_fusion_layer_2 = nn.Linear(3 * f, 2 * f)
-        self.fusionBatchNorm = nn.BatchNorm1d(2 * f)
         self.post_fusion_layer_3 = nn.Linear(2 * f, 1)
+        self.fusionBatchNorm = nn.BatchNorm1d(2 * f)
+
+        self.text_skip_net = SkipGate(hidden, cfg.skip_net_reduction, d)
+        self.post_text_layer_1 = nn.Linear(hidden, d)
+        _draw_unused(nn.Linear(d, d))  # post_text_layer_2
+        self.audio_skip_net = SkipGate(cfg.audio_dim, cfg.skip_net_reduction, d)
+        self.post_audio_layer_1 = nn.Linear(cfg.audio_dim, d)
+        _draw_unused(nn.Linear(d, d))  # post_audio_layer_2
+        self.video_skip_net = SkipGate(cfg.vision_dim, cfg.skip_net_reduction, d)
+        self.post_video_layer_1 = nn.Linear(cfg.vision_dim, d)
+        _draw_unused(nn.Linear(d, d))  # post_video_layer_2
+        self.post_text_dropout = nn.Dropout(cfg.dropout_unimodal)
+        self.post_audio_dropout = nn.Dropout(cfg.dropout_unimodal)
+        self.post_video_dropout = nn.Dropout(cfg.dropout_unimodal)
 
     # --- encoders ------------------------------------------------------------------------
     def text_summary(self, text: Tensor) -> Tensor:
@@ -84,22 +98,20 @@ class AMCCL(nn.Module):
         mask = text[:, 1]
         return torch.stack([states[:, 0], states.mean(1), masked_mean(states, mask)], dim=1)
 
-    def encode_text(self, text: Tensor, text_feats: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """Text -> (h_t, g_t), each (B, d). ``text_feats`` (B, 3, H) skips the BERT pass."""
-        if text_feats is None:
-            states = self.text_model(text)  # (B, Lt, H)
-            cls = states[:, 0]
-            pooled = masked_mean(states, text[:, 1]) if self.cfg.masked_means else states.mean(1)
-        else:
-            cls = text_feats[:, TEXT_CLS]
-            pooled = text_feats[:, TEXT_MEAN_MASKED if self.cfg.masked_means else TEXT_MEAN_ALL]
-        h = torch.relu(self.post_text_layer_1(self.post_text_dropout(cls)))
-        return h, self.text_skip_net(pooled)
+    # Each modality runs in two stages: its encoder, summarised as (last, pooled), each
+    # (B, C), and then its unimodal vector h = ReLU(W drop(last)) and skip gate g = gate(pooled).
+    # ``forward`` runs the three encoders before any unimodal dropout, as the reference does
+    # (spec §8.5), so that one seed draws the reference's dropout masks.
+    def _text_states(self, text: Tensor, text_feats: Tensor | None) -> tuple[Tensor, Tensor]:
+        """([CLS] state, pooled mean), each (B, H); ``text_feats`` (B, 3, H) skips the BERT pass."""
+        if text_feats is not None:
+            return text_feats[:, TEXT_CLS], text_feats[:, TEXT_MEAN_MASKED if self.cfg.masked_means else TEXT_MEAN_ALL]
+        states = self.text_model(text)  # (B, Lt, H)
+        pooled = masked_mean(states, text[:, 1]) if self.cfg.masked_means else states.mean(1)
+        return states[:, 0], pooled
 
-    def _encode_sequence(
-        self, x: Tensor, lengths: Tensor | None, encoder: SequenceEncoder, dropout: nn.Module,
-        layer: nn.Linear, gate: SkipGate,
-    ) -> tuple[Tensor, Tensor]:
+    def _sequence_states(self, x: Tensor, lengths: Tensor | None, encoder: SequenceEncoder) -> tuple[Tensor, Tensor]:
+        """(last step, pooled mean), each (B, D), of an audio or vision batch (B, L, D)."""
         states = encoder(x, lengths)  # (B, L, D)
         if lengths is not None and self.cfg.last_valid_step:
             index = (lengths.to(states.device).long() - 1).clamp(0, states.size(1) - 1)
@@ -110,17 +122,25 @@ class AMCCL(nn.Module):
             pooled = masked_mean(states, length_mask(lengths.to(states.device), states.size(1)))
         else:
             pooled = states.mean(1)  # quirk: padding included
+        return last, pooled
+
+    def _vectors(self, modality: str, summary: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        """(last, pooled) -> (h = ReLU(W drop(last)), g = gate(pooled)), each (B, d)."""
+        dropout, layer, gate = (getattr(self, name) for name in _HEAD_MODULES[modality])
+        last, pooled = summary
         return torch.relu(layer(dropout(last))), gate(pooled)
+
+    def encode_text(self, text: Tensor, text_feats: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Text -> (h_t, g_t), each (B, d). ``text_feats`` (B, 3, H) skips the BERT pass."""
+        return self._vectors("text", self._text_states(text, text_feats))
 
     def encode_audio(self, audio: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Audio (B, La, Da) -> (h_a, g_a), each (B, d)."""
-        return self._encode_sequence(audio, lengths, self.audio_model, self.post_audio_dropout,
-                                     self.post_audio_layer_1, self.audio_skip_net)
+        return self._vectors("audio", self._sequence_states(audio, lengths, self.audio_model))
 
     def encode_vision(self, vision: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Vision (B, Lv, Dv) -> (h_v, g_v), each (B, d)."""
-        return self._encode_sequence(vision, lengths, self.video_model, self.post_video_dropout,
-                                     self.post_video_layer_1, self.video_skip_net)
+        return self._vectors("vision", self._sequence_states(vision, lengths, self.video_model))
 
     # --- fusion and head -----------------------------------------------------------------
     def fuse(self, h_t: Tensor, h_a: Tensor, h_v: Tensor) -> Tensor:
@@ -148,9 +168,12 @@ class AMCCL(nn.Module):
         vision_lengths: Tensor | None = None, text_feats: Tensor | None = None,
     ) -> dict[str, Tensor]:
         self._check_inputs(text, audio, vision, audio_lengths, vision_lengths, text_feats)
-        h_t, g_t = self.encode_text(text, text_feats)
-        h_a, g_a = self.encode_audio(audio, audio_lengths)
-        h_v, g_v = self.encode_vision(vision, vision_lengths)
+        summaries = {  # the three encoders run before any unimodal dropout (spec §8.5)
+            "text": self._text_states(text, text_feats),
+            "audio": self._sequence_states(audio, audio_lengths, self.audio_model),
+            "vision": self._sequence_states(vision, vision_lengths, self.video_model),
+        }
+        (h_t, g_t), (h_a, g_a), (h_v, g_v) = (self._vectors(m, s) for m, s in summaries.items())
         m, feature_f = self.head(self.fuse(h_t, h_a, h_v), (g_t, g_a, g_v))
         return {"M": m, "Feature_t": h_t, "Feature_a": h_a, "Feature_v": h_v, "Feature_f": feature_f}
 
@@ -179,6 +202,11 @@ class AMCCL(nn.Module):
         return (f"dataset={c.dataset}, d={c.post_dim}, f={c.post_fusion_dim}, fusion={c.fusion}, "
                 f"dropout_fusion={c.dropout_fusion}, dropout_unimodal={c.dropout_unimodal}, "
                 f"skip_net_reduction={c.skip_net_reduction}")
+
+
+def _draw_unused(layer: nn.Module) -> None:
+    """A layer the reference builds and never uses: built only for its initial draws (spec §8.2)."""
+    del layer
 
 
 def _check(x: Tensor, name: str, rank: int, sizes: dict[int, int], expected: str) -> None:

@@ -102,22 +102,20 @@ def seed_everything(seed: int) -> None:
     torch.backends.cudnn.benchmark = False
 
 
-def rng_state(data_generator: torch.Generator | None = None) -> dict[str, Any]:
-    """Every RNG state a run depends on, as tensors and plain lists (``weights_only``-safe)."""
+def rng_state() -> dict[str, Any]:
+    """Every global RNG state a run draws from (spec §8), as tensors and plain lists
+    (``weights_only``-safe): python, numpy, torch's CPU generator and every CUDA device's."""
     version, mt, gauss = random.getstate()
     kind, keys, pos, has_gauss, cached = np.random.get_state()
-    state: dict[str, Any] = {
+    return {
         "python": [version, list(mt), gauss],
         "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
-    if data_generator is not None:
-        state["data"] = data_generator.get_state()
-    return state
 
 
-def set_rng_state(state: dict[str, Any], data_generator: torch.Generator | None = None) -> None:
+def set_rng_state(state: dict[str, Any]) -> None:
     """Restore what :func:`rng_state` captured (the CUDA part only where CUDA is present)."""
     version, mt, gauss = state["python"]
     random.setstate((version, tuple(mt), gauss))
@@ -126,8 +124,16 @@ def set_rng_state(state: dict[str, Any], data_generator: torch.Generator | None 
     torch.set_rng_state(state["torch"])
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-    if data_generator is not None and "data" in state:
-        data_generator.set_state(state["data"])
+
+
+@contextlib.contextmanager
+def preserved_rng():
+    """Run a block (a user's callback) without changing any global RNG state."""
+    state = rng_state()
+    try:
+        yield
+    finally:
+        set_rng_state(state)
 
 
 # --- logging and progress ---------------------------------------------------------------

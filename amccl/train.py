@@ -11,8 +11,15 @@ and the seed tables in ``amccl.results``, devices/seeds/logging in ``amccl.runti
 
 Choices where the reference is silent or unsafe (all documented, none changes a paper run):
 
-* Every split's loader shuffles (spec quirk); one dedicated ``torch.Generator`` seeded with
-  the run's seed draws the order of all three and is saved in ``last.pt``.
+* One seed gives the reference's whole run (spec §8): ``seed_everything`` seeds python,
+  numpy and torch; the model draws its initial weights in the reference's construction
+  order; every pass over every split (the reference's extra "initialise labels" pass over
+  train before epoch 1 included) draws its order from torch's global generator as
+  ``DataLoader(shuffle=True)`` does; the forward pass draws dropout masks in the reference's
+  order. ``last.pt`` holds every global RNG state, so a resumed run is the same run; an
+  ``on_epoch_end`` callback runs with the RNG states preserved. On a GPU the same holds up
+  to the GPU's own nondeterminism (atomics in some CUDA kernels); ``compile=True`` draws
+  dropout masks with its own generator and so leaves the reference's run.
 * A one-sample training batch runs the head's BatchNorm on its running statistics and leaves
   them unchanged (``AMCCL._batch_norm``); the step is still taken, so the planned step count
   and the schedule are the reference's.
@@ -48,8 +55,8 @@ from amccl.losses import amccl_loss
 from amccl.optim import build_optimizer, parameter_groups
 from amccl.results import LOSS_PARTS, History, paper_row, results_frame, summarize, write_results
 from amccl.runtime import (
-    environment_info, get_logger, progress_bar, progress_enabled, resolve_device, rng_state,
-    seed_everything, set_rng_state, transformers_bars,
+    environment_info, get_logger, preserved_rng, progress_bar, progress_enabled, resolve_device,
+    rng_state, seed_everything, set_rng_state, transformers_bars,
 )
 
 __all__ = [
@@ -93,10 +100,11 @@ class _Run:
             self.model.text_model.requires_grad_(False)
         self.forward = torch.compile(self.model) if cfg.compile else self.model
         self.splits = _with_text_cache(self.model, data, cfg, self.device)
-        self.generator = torch.Generator().manual_seed(self.seed)
-        self.train_loader = make_loader(self.splits["train"], cfg, True, self.generator)
+        self.train_loader = make_loader(self.splits["train"], cfg, True, None)
         steps = len(self.train_loader) * cfg.epochs
         self.optimizer, self.scheduler = build_optimizer(self.model, cfg, steps)
+        for _ in self.train_loader.index_batches():  # the reference's "initialise labels" pass
+            pass  # draws one train order and reads nothing (spec §8.3)
         fp16 = cfg.amp == "fp16" and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=fp16)
         self.meta = {"data_path": _data_path(data, cfg), "data_sha256": getattr(data, "sha256", None),
@@ -169,7 +177,7 @@ class _Run:
             **self._common(), "kind": "last", "epoch": self.epoch, "best_epoch": self.best_epoch,
             "best_mae": self.best_mae, "model": ckpt.cpu_state_dict(self.model),
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-            "scaler": self.scaler.state_dict(), "rng": rng_state(self.generator),
+            "scaler": self.scaler.state_dict(), "rng": rng_state(),
             "history": ckpt.to_plain(h.epochs), "finished": finished,
         }
         if finished:
@@ -189,7 +197,7 @@ class _Run:
         self.optimizer.load_state_dict(last["optimizer"])
         self.scheduler.load_state_dict(last["scheduler"])
         self.scaler.load_state_dict(last["scaler"])
-        set_rng_state(last["rng"], self.generator)
+        set_rng_state(last["rng"])
         self.epoch, self.best_epoch, self.best_mae = last["epoch"], last["best_epoch"], last["best_mae"]
         self.history.epochs = list(last["history"])
         if self.best_epoch > 0:
@@ -224,8 +232,8 @@ class _Run:
             epoch = self.epoch + 1
             start = time.perf_counter()
             record: dict[str, Any] = {"epoch": epoch, **self.train_epoch(epoch)}
-            valid = evaluate_split(self.model, self.splits["valid"], cfg, self.device, self.generator,
-                                   shuffle=True, forward=self.forward)
+            valid = evaluate_split(self.model, self.splits["valid"], cfg, self.device, shuffle=True,
+                                   forward=self.forward)
             record["valid_loss"] = valid.loss
             record.update({f"valid_{k}": v for k, v in valid.metrics.items()})
             record.update({f"lr_{g['name']}": lr for g, lr in zip(self.optimizer.param_groups, self.scheduler.get_last_lr())})
@@ -243,7 +251,8 @@ class _Run:
                       self.seed, epoch, record["train_loss"], valid.loss, valid.metrics["MAE"],
                       self.best_epoch, record["seconds"])
             if self.on_epoch_end is not None:
-                self.on_epoch_end(record, self.model)
+                with preserved_rng():  # a callback's draws never change the run (nor a resumed one)
+                    self.on_epoch_end(record, self.model)
         bar.close()
         return self._test()
 
@@ -253,8 +262,8 @@ class _Run:
             self.model.load_state_dict(self.best_state)
         best = next((r for r in h.epochs if r["epoch"] == self.best_epoch), {})
         h.valid_metrics = {k[len("valid_"):]: v for k, v in best.items() if k.startswith("valid_") and k != "valid_loss"}
-        test = evaluate_split(self.model, self.splits["test"], self.cfg, self.device, self.generator,
-                              shuffle=True, forward=self.forward)
+        test = evaluate_split(self.model, self.splits["test"], self.cfg, self.device, shuffle=True,
+                              forward=self.forward)
         h.test_metrics = ckpt.to_plain(test.metrics)
         h.best_epoch = self.best_epoch
         h.stopped_early = self.epoch < self.cfg.epochs
@@ -350,7 +359,11 @@ def fit(
         cfg: the run's config (``AMCCLConfig.for_dataset(...)``).
         data: an ``MMSAData``; ``None`` loads ``cfg``'s (the embedded default when
             ``cfg.data_path`` is None).
-        seed: seeds python, numpy, torch (CPU, CUDA) and the data order.
+        seed: seeds python, numpy, torch (CPU, CUDA); with the default config the run is
+            the paper code's run for that seed, draw for draw (initial weights, data order,
+            dropout masks: spec §8), so its validation loss and MAE per epoch, best epoch and
+            test metrics are the reference's on CPU (to float rounding), and on a GPU up to
+            the GPU's own nondeterminism.
         out_dir: where ``best.pt``, ``last.pt``, ``history.csv`` and ``predictions.csv``
             (test split) go; ``None`` writes nothing.
         resume: continue from ``out_dir/last.pt`` (same config and seed); a finished run is

@@ -9,25 +9,32 @@ import pytest
 import torch
 
 from amccl import checkpoint as ckpt
-from amccl.runtime import resolve_device, rng_state, seed_everything, set_rng_state
+from amccl.runtime import preserved_rng, resolve_device, rng_state, seed_everything, set_rng_state
 
 
-def _draws(generator):
+def _draws():
     return (random.random(), float(np.random.rand()), float(torch.rand(())),
-            int(torch.randperm(100, generator=generator)[0]))
+            int(torch.randperm(100)[0]))
 
 
 def test_rng_state_survives_a_weights_only_round_trip(tmp_path):
     seed_everything(5)
-    generator = torch.Generator().manual_seed(5)
     random.gauss(0, 1)  # leave a cached gaussian in python's state
     np.random.randn()
-    ckpt.atomic_save({"rng": rng_state(generator)}, tmp_path / "state.pt")
-    expected = _draws(generator)
+    ckpt.atomic_save({"rng": rng_state()}, tmp_path / "state.pt")
+    expected = _draws()
     seed_everything(99)
-    other = torch.Generator().manual_seed(99)
-    set_rng_state(ckpt.load(tmp_path / "state.pt")["rng"], other)
-    assert _draws(other) == expected
+    set_rng_state(ckpt.load(tmp_path / "state.pt")["rng"])
+    assert _draws() == expected
+
+
+def test_preserved_rng_leaves_every_generator_as_it_was():
+    seed_everything(3)
+    expected = _draws()
+    seed_everything(3)
+    with preserved_rng():
+        _draws()
+    assert _draws() == expected
 
 
 def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):

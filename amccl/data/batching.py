@@ -61,9 +61,13 @@ class BatchLoader:
     Args:
         split: the rows to serve.
         batch_size: B; the last batch may be short; ``len()`` = ceil(N / B).
-        shuffle: draw ``torch.randperm(N, generator=generator)`` once per epoch (pass),
-            so a saved generator state reproduces the order; else rows in order.
-        generator: the ``torch.Generator`` to shuffle with (``None``: torch's global one).
+        shuffle: a new row order on every pass (iteration); else rows in order.
+        generator: ``None`` (the default, the reference's): each pass draws its order from
+            torch's global generator exactly as ``DataLoader(dataset, B, shuffle=True)``
+            does (spec §8.1) -- the row indices come from a ``DataLoader`` over ``range(N)``,
+            and every batch is then one whole-batch index into the arrays. A dedicated
+            ``torch.Generator`` instead draws ``torch.randperm(N, generator=generator)`` once
+            per pass and leaves the global generator alone.
         trim: cut audio / vision to each batch's longest length; only valid when padding
             cannot change results (``cfg.padding_irrelevant``).
     """
@@ -78,15 +82,23 @@ class BatchLoader:
     def __len__(self) -> int:
         return math.ceil(len(self.split) / self.batch_size)
 
-    def order(self) -> Tensor:
-        """(N,) long: this pass's row order (draws from the generator when shuffling)."""
+    def index_batches(self) -> Iterator[Tensor]:
+        """This pass's batches of row indices, each (B,) long (draws when shuffling)."""
         n = len(self.split)
-        return torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+        if self.shuffle and self.generator is None and n > 0:
+            yield from torch.utils.data.DataLoader(range(n), batch_size=self.batch_size, shuffle=True)
+            return
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+        yield from order.split(self.batch_size)
+
+    def order(self) -> Tensor:
+        """(N,) long: one pass's row order (draws as a pass does when shuffling)."""
+        batches = list(self.index_batches())
+        return torch.cat(batches) if batches else torch.zeros(0, dtype=torch.long)
 
     def __iter__(self) -> Iterator[dict[str, Tensor]]:
-        order = self.order()
-        for start in range(0, len(order), self.batch_size):
-            yield make_batch(self.split, order[start:start + self.batch_size], self.trim)
+        for index in self.index_batches():
+            yield make_batch(self.split, index, self.trim)
 
 
 class MMSADataset(torch.utils.data.Dataset):
