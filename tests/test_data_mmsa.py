@@ -235,18 +235,61 @@ MALFORMED = {
     "wrong rank": (_wrong_rank, f"{_IN} 'regression_labels': expected shape (N,), found (6, 2)"),
     "N mismatch": (_n_mismatch,
                    "split 'test', key 'vision': expected N = 5 rows (the N of 'regression_labels'), found 4"),
-    "length 0": (_length_zero, f"{_IN} 'audio_lengths': expected values in [1, 7], found 0 at row 2 (1 of 6 rows)"),
-    "length > L": (_length_too_long,
-                   "split 'valid', key 'vision_lengths': expected values in [1, 6], found 7 at row 1"),
     "NaN label": (_nan_label, "split 'test', key 'regression_labels': expected finite values, found nan at row 3"),
-    "label range": (_label_out_of_range,
-                    f"{_IN} 'regression_labels': expected values in [-3, 3], found 3.5 at row 0"),
     "NaN vision": (_nan_vision, "split 'valid', key 'vision': expected finite values, found nan at row 2"),
     "fractional id": (_fractional_token, f"{_IN} 'text_bert': expected whole-number token ids, found 101.5 at row 1"),
     "mask not 0/1": (_bad_mask,
                      "split 'test', key 'text_bert': expected attention mask (row 1) 0 or 1, found 2 at row 0"),
     "text labels": (_text_labels, f"{_IN} 'regression_labels': expected numbers, found dtype object"),
 }
+
+
+# Odd values the default model never reads: loaded with one warning and a note; the
+# length-reading variants refuse them with the message the loader used to raise.
+WARNED = {
+    "length 0": (_length_zero, f"{_IN} 'audio_lengths': expected values in [1, 7], found 0 at row 2 (1 of 6 rows)",
+                 f"{_IN} 'audio_lengths': 1 of 6 rows outside [1, 7] (first: 0 at row 2); loaded as is"),
+    "length > L": (_length_too_long,
+                   "split 'valid', key 'vision_lengths': expected values in [1, 6], found 7 at row 1",
+                   "split 'valid', key 'vision_lengths': 1 of 4 rows outside [1, 6] (first: 7 at row 1)"),
+    "label range": (_label_out_of_range,
+                    f"{_IN} 'regression_labels': expected values in [-3, 3], found 3.5 at row 0",
+                    f"{_IN} 'regression_labels': 1 of 6 rows outside [-3, 3] (first: 3.5 at row 0); loaded as is"),
+}
+
+
+def small_cfg(**flags):
+    """An AMCCLConfig with the test files' SHAPES (and the given variant flags)."""
+    from amccl.config import AMCCLConfig
+
+    lt, la, lv, da, dv = SHAPES
+    shapes = dict(text_len=lt, audio_len=la, vision_len=lv, audio_dim=da, vision_dim=dv)
+    return AMCCLConfig.for_dataset("mosi").replace(**{**shapes, **flags})
+
+
+@pytest.mark.parametrize("variant", list(WARNED))
+def test_odd_value_is_warned_noted_and_refused_where_read(tmp_path, variant):
+    from amccl.data import DataWarning, check_data_for_config
+
+    corrupt, refusal, warning = WARNED[variant]
+    raw = make_raw(with_text=False)
+    corrupt(raw)
+    path = dump(raw, tmp_path / "unaligned_50.pkl")
+    with pytest.warns(DataWarning) as record:
+        data = load_mmsa(path, "mosi", shapes=SHAPES)
+    messages = [str(w.message) for w in record if issubclass(w.category, DataWarning)]
+    assert len(messages) == 1 and messages[0].startswith(f"{path}: {warning}"), messages
+    (note,) = data.notes
+    assert note["message"] == messages[0] and note["file"] == str(path) and note["count"] == 1
+    check_data_for_config(data, small_cfg())  # the default model never reads them
+    if variant == "label range":
+        check_data_for_config(data, small_cfg(last_valid_step=True))  # no variant reads labels' range
+        assert float(data.train.labels[0]) == 3.5
+        return
+    with pytest.raises(DataError) as info:
+        check_data_for_config(data, small_cfg(last_valid_step=True))
+    assert info.value.problems[0].startswith(f"{path}: {refusal}")
+    assert "last_valid_step" in info.value.problems[0] and len(info.value.problems) == 1
 
 
 @pytest.mark.parametrize("variant", list(MALFORMED))
@@ -272,7 +315,7 @@ def test_every_problem_is_reported_at_once(tmp_path):
         load_mmsa(path, "mosi", shapes=SHAPES)
     assert len(info.value.problems) == 1 and "key 'audio': expected shape" in str(info.value)  # layout first
     raw = make_raw(with_text=False)
-    _length_zero(raw)
+    _fractional_token(raw)  # was a length of 0, which is now loaded (and warned about)
     _nan_label(raw)
     _nan_vision(raw)
     with pytest.raises(DataError) as info:

@@ -2,7 +2,9 @@
 
 ``<file>.amccl-cache/`` beside the pickle holds one ``<split>_<key>.npy`` per kept array
 (already typed and cleaned) and ``manifest.json`` recording the source file's size and
-mtime (and SHA-256 when computed), the dataset, the shapes and what cleaning did. A cache
+mtime (and SHA-256 when computed), the dataset, the shapes asked for and those of the file
+(shorter for an aligned file), what cleaning did and the notes on odd values (so a cached
+load warns again and ``check_data_for_config`` still sees them). A cache
 whose source changed is stale and rebuilt. Writes go to a temporary directory renamed into
 place, so a crash or a concurrent run never leaves a half cache that looks complete.
 """
@@ -21,7 +23,7 @@ import numpy as np
 
 from amccl.data.types import SPLITS, MMSAData, MMSASplit, Shapes
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: requested shapes and notes in the manifest
 _ARRAYS = ("text", "audio", "vision", "audio_lengths", "vision_lengths", "labels", "raw_text", "ids")
 
 
@@ -37,14 +39,16 @@ def source_stamp(path: str | Path) -> dict[str, Any]:
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
-def _manifest(data: MMSAData, path: str | Path, nonfinite: str) -> dict[str, Any]:
+def _manifest(data: MMSAData, path: str | Path, nonfinite: str, requested: Shapes) -> dict[str, Any]:
     splits = {
         name: {"n": len(split), "cleaned": split.cleaned, "extras": sorted(split.extras)}
         for name, split in data.items()
     }
     return {
         "format": CACHE_FORMAT, "source": source_stamp(path), "sha256": data.sha256,
-        "dataset": data.dataset, "shapes": list(data.shapes), "nonfinite": nonfinite, "splits": splits,
+        "dataset": data.dataset, "shapes": list(data.shapes), "requested": list(requested),
+        "nonfinite": nonfinite, "splits": splits,
+        "notes": [note for note in data.notes if note["kind"] != "release"],  # releases: found per load
     }
 
 
@@ -54,8 +58,11 @@ def _files(split: MMSASplit) -> dict[str, np.ndarray]:
     return arrays
 
 
-def write_cache(data: MMSAData, path: str | Path, nonfinite: str = "error") -> Path | None:
-    """Write the cache of ``data`` (loaded from ``path`` with ``nonfinite``); ``None`` if not writable."""
+def write_cache(
+    data: MMSAData, path: str | Path, nonfinite: str = "error", requested: Shapes | None = None,
+) -> Path | None:
+    """Write the cache of ``data`` (loaded from ``path`` with ``nonfinite``, validated against
+    ``requested`` shapes, default ``data.shapes``); ``None`` if not writable."""
     target = cache_dir_for(path)
     temp = target.with_name(f"{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
@@ -63,7 +70,7 @@ def write_cache(data: MMSAData, path: str | Path, nonfinite: str = "error") -> P
         for name, split in data.items():
             for key, array in _files(split).items():
                 np.save(temp / f"{name}_{key}.npy", np.ascontiguousarray(array), allow_pickle=False)
-        _write_json(temp / "manifest.json", _manifest(data, path, nonfinite))
+        _write_json(temp / "manifest.json", _manifest(data, path, nonfinite, tuple(requested or data.shapes)))
         _replace_dir(temp, target)
     except OSError as err:
         shutil.rmtree(temp, ignore_errors=True)
@@ -106,22 +113,22 @@ def read_manifest(path: str | Path) -> dict[str, Any] | None:
 
 def read_cache(path: str | Path, dataset: str, shapes: Shapes, nonfinite: str = "error") -> MMSAData | None:
     """Memory-map the cache of ``path``; ``None`` when absent, stale, or built for other
-    shapes or another ``nonfinite`` policy.
+    requested ``shapes`` or another ``nonfinite`` policy.
 
     Numeric arrays come back as read-only ``np.memmap`` (pages are read on first use);
     transcripts and ids are read into memory.
     """
     manifest = read_manifest(path)
     wanted = (dataset, list(shapes), nonfinite)
-    if manifest is None or (manifest["dataset"], manifest["shapes"], manifest.get("nonfinite")) != wanted:
+    if manifest is None or (manifest["dataset"], manifest.get("requested"), manifest.get("nonfinite")) != wanted:
         return None
     folder = cache_dir_for(path)
     try:
         splits = {name: _read_split(folder, name, manifest["splits"][name]) for name in SPLITS}
     except (OSError, ValueError, KeyError):
         return None
-    return MMSAData(**splits, dataset=dataset, shapes=tuple(shapes), path=str(path),
-                    sha256=manifest.get("sha256"), source="cache")
+    return MMSAData(**splits, dataset=dataset, shapes=tuple(manifest["shapes"]), path=str(path),
+                    sha256=manifest.get("sha256"), source="cache", notes=list(manifest.get("notes", [])))
 
 
 def _read_split(folder: Path, name: str, info: dict[str, Any]) -> MMSASplit:

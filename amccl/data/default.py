@@ -79,6 +79,10 @@ def load_data(cfg: Any, cache: bool | str = "auto") -> MMSAData:
         cfg: an :class:`~amccl.config.AMCCLConfig`. ``data_path`` None -> the embedded
             synthetic default (``synthetic_sizes``, ``synthetic_seed``, ``text_encoder``'s
             tokenizer); else that MMSA pickle, checked against ``data_sha256`` when set.
+            The file's SHA-256 is always computed (in the single read pass, or once per
+            ``.npy`` cache) and identified in ``data.release``; the odd values it holds are in
+            ``data.notes``. Call :func:`~amccl.data.notes.check_data_for_config` before
+            training a variant that reads lengths.
         cache: ``.npy`` cache of a real file; ``"auto"`` caches files of 512 MiB or more.
     """
     shapes = config_shapes(cfg)
@@ -89,4 +93,5 @@ def load_data(cfg: Any, cache: bool | str = "auto") -> MMSAData:
     path = Path(cfg.data_path).expanduser()
     if cache == "auto":
         cache = path.is_file() and path.stat().st_size >= AUTO_CACHE_BYTES
-    return load_mmsa(path, cfg.dataset, shapes=shapes, sha256=cfg.data_sha256, cache=bool(cache))
+    return load_mmsa(path, cfg.dataset, shapes=shapes, sha256=cfg.data_sha256, compute_hash=True,
+                     cache=bool(cache))

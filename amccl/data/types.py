@@ -44,6 +44,15 @@ class DataError(ValueError):
         super().__init__(head)
 
 
+class DataWarning(UserWarning):
+    """An odd value in a data file that was loaded as is (spec §1: the reference trains on it).
+
+    Emitted once per split and key (e.g. lengths outside [1, L], labels slightly out of
+    range, a file named like a published MMSA release whose hash differs); the same
+    finding is kept in :attr:`MMSAData.notes`.
+    """
+
+
 class UnsafePickleError(DataError):
     """A pickle that references a global outside the allow-list; nothing of it was run."""
 
@@ -65,7 +74,9 @@ class MMSASplit:
         text: (N, 3, Lt) int64, rows token ids / attention mask / segment ids.
         audio: (N, La, Da) float32, ``-inf`` already replaced by 0.
         vision: (N, Lv, Dv) float32.
-        audio_lengths, vision_lengths: (N,) int64 in [1, L]; padding is at the end.
+        audio_lengths, vision_lengths: (N,) int64, normally in [1, L] (padding at the end);
+            odd values are kept as loaded (fractions rounded toward 0, NaN / inf as -1) and
+            listed in :attr:`MMSAData.notes` (see :func:`amccl.data.check_data_for_config`).
         labels: (N,) float32 sentiment (``regression_labels``).
         raw_text: (N,) str transcripts. ids: (N,) str ``videoid$_$clipid``.
         extras: optional MMSA keys kept as loaded (e.g. SIMS's ``regression_labels_T``), (N,).
@@ -108,11 +119,22 @@ class MMSAData:
     Attributes:
         train, valid, test: the splits.
         dataset: ``mosi``, ``mosei``, ``sims`` or ``simsv2``.
-        shapes: (Lt, La, Lv, Da, Dv) the arrays were validated against.
+        shapes: (Lt, La, Lv, Da, Dv) of the arrays as loaded: the config's, except that an
+            aligned file (MMSA ``aligned_50.pkl``) has La = Lv = Lt, which may be shorter.
         path: the MMSA pickle read (str), or ``None`` for data built in memory.
         sha256: hex digest of that file when it was computed (or checked), else ``None``.
         source: ``"mmsa"`` (pickle read), ``"cache"`` (``.npy`` cache mapped),
             ``"synthetic"`` (the embedded default) or ``"memory"``.
+        notes: what was loaded as is though odd, one JSON-ready dict per split and key:
+            ``file``, ``split``, ``key``, ``kind`` (``lengths_range``, ``lengths_extra_rows``,
+            ``lengths_missing``, ``labels_range``, ``release``), ``message`` (the
+            :class:`DataWarning` text), ``problem`` (the :class:`DataError` line a
+            configuration that needs the value raises), ``count`` / ``rows`` / ``row`` /
+            ``value`` (offending rows, rows in all, first offending row and its value) and
+            ``refused_by`` (config flags that cannot use the file, e.g. ``last_valid_step``).
+        release: which published MMSA file this is (:func:`amccl.data.releases.release_of`),
+            e.g. ``{"release": "MMSA MOSI unaligned_50, published hash", "sha256": ...}``;
+            ``None`` for data built in memory.
     """
 
     train: MMSASplit
@@ -123,6 +145,8 @@ class MMSAData:
     path: str | None = None
     sha256: str | None = None
     source: str = "mmsa"
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    release: dict[str, Any] | None = None
 
     def split(self, name: str) -> MMSASplit:
         """The split called ``name`` (``train``, ``valid`` or ``test``)."""

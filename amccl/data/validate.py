@@ -3,7 +3,9 @@
 Every finding is one line naming the file, split, key, and the expected and found shape or
 value, e.g. ``MOSI/Processed/unaligned_50.pkl: split 'valid', key 'audio': expected shape
 (N, 50, 5), found (229, 50, 6)``. Checkers return lists of such lines; the loader raises one
-:class:`~amccl.data.types.DataError` holding them all.
+:class:`~amccl.data.types.DataError` holding them all. The layout checks accept MMSA's
+aligned layout (audio / vision length axis = Lt <= L), lengths arrays with extra rows and
+aligned splits without lengths; :mod:`amccl.data.notes` records those as notes instead.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def shape_of(value: Any) -> tuple[int, ...]:
 
 
 def check_structure(raw: Any, where: str, shapes: Shapes) -> list[str]:
-    """Splits present, keys present, ranks and sizes right, one N per split."""
+    """Splits present, keys present, ranks and sizes right, one N per split, one layout per file."""
     if not isinstance(raw, dict):
         return [f"{where}: expected a dict with splits {list(SPLITS)}, found {type(raw).__name__}"]
     problems: list[str] = []
@@ -57,27 +59,67 @@ def check_structure(raw: Any, where: str, shapes: Shapes) -> list[str]:
             problems.append(f"{where}: missing split '{name}' (found splits: {found})")
         else:
             problems += check_split_structure(raw[name], f"{where}: split '{name}'", shapes)
-    return problems
+    return problems or _check_same_lengths(raw, where)
+
+
+def aligned_length(value: Any, length: int, lt: int) -> int:
+    """The length axis to expect of an (N, L', D) audio / vision array: L' = Lt when the
+    array has the aligned layout (MMSA ``aligned_50.pkl``: L' = Lt <= L), else the config's L."""
+    shape = shape_of(value)
+    return lt if len(shape) == 3 and shape[1] == lt <= length else length
+
+
+def file_shapes(split: dict[str, Any], shapes: Shapes) -> Shapes:
+    """(Lt, La', Lv', Da, Dv) of a structurally valid split: the config's, or aligned ones."""
+    lt, la, lv, da, dv = shapes
+    return (lt, aligned_length(split["audio"], la, lt), aligned_length(split["vision"], lv, lt), da, dv)
+
+
+def fillable_lengths(split: dict[str, Any], shapes: Shapes) -> dict[str, int]:
+    """Lengths keys an aligned split may omit (filled with the full length): key -> L'."""
+    lt, la, lv = shapes[:3]
+    return {f"{m}_lengths": lt for m, length in (("audio", la), ("vision", lv))
+            if m in split and len(shape_of(split[m])) == 3 and shape_of(split[m])[1] == lt <= length}
 
 
 def check_split_structure(split: Any, prefix: str, shapes: Shapes) -> list[str]:
-    """Required keys present with the expected ranks, sizes and one N (from the labels)."""
+    """Required keys present with the expected ranks, sizes and one N (from the labels).
+
+    Audio / vision may have the aligned layout (length axis Lt <= L); an aligned split may
+    omit its lengths keys; lengths arrays may have more rows than N (the extra are dropped).
+    """
     if not isinstance(split, dict):
         return [f"{prefix}: expected a dict of arrays, found {type(split).__name__}"]
+    fillable = fillable_lengths(split, shapes)
     problems = [
         f"{prefix}: missing key '{key}' (found keys: {sorted(str(k) for k in split)})"
-        for key in REQUIRED_KEYS if key not in split
+        for key in REQUIRED_KEYS if key not in split and key not in fillable
     ]
     present = [k for k in REQUIRED_KEYS if k in split]
     if not present:
         return problems
     n_key = "regression_labels" if "regression_labels" in split else present[0]
     n = shape_of(split[n_key])[0] if shape_of(split[n_key]) else 0
+    lt, la, lv, da, dv = shapes
     expected = expected_shapes(shapes)
+    for key, length, dim in (("audio", la, da), ("vision", lv, dv)):
+        if key in split:
+            expected[key] = ("N", aligned_length(split[key], length, lt), dim)
     expected.update({k: ("N",) for k in OPTIONAL_NUMERIC_KEYS})
     for key, want in expected.items():
         if key in split:
             problems += _check_key(split[key], key, want, n, n_key, prefix)
+    return problems
+
+
+def _check_same_lengths(raw: dict[str, Any], where: str) -> list[str]:
+    """Every split's audio / vision length axis equals the train split's (one layout per file)."""
+    problems = []
+    for key in ("audio", "vision"):
+        want = shape_of(raw["train"][key])[1]
+        problems += [f"{where}: split '{name}', key '{key}': expected the length axis of split 'train' "
+                     f"({want}), found {shape_of(raw[name][key])[1]}"
+                     for name in SPLITS[1:] if shape_of(raw[name][key])[1] != want]
     return problems
 
 
@@ -88,7 +130,7 @@ def _check_key(value: Any, key: str, want: tuple[Any, ...], n: int, n_key: str, 
         shape = shape[:1]  # (N, 1) labels are accepted as (N,)
     if len(shape) != len(want) or any(w != "N" and w != s for w, s in zip(want, shape)):
         return [f"{where}: expected shape {format_shape(want)}, found {shape}"]
-    if shape[0] != n:
+    if shape[0] != n and not (key.endswith("_lengths") and shape[0] > n):  # extra rows: dropped, noted
         return [f"{where}: expected N = {n} rows (the N of '{n_key}'), found {shape[0]}"]
     if key in _NUMERIC_KEYS or key in OPTIONAL_NUMERIC_KEYS:
         kind = np.asarray(value).dtype.kind if not isinstance(value, np.ndarray) else value.dtype.kind

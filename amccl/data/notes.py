@@ -1,0 +1,163 @@
+"""Odd values loaded as is, and the check that refuses them where a configuration reads them.
+
+The reference trains on any MMSA file with the right keys and shapes: it reads the lengths
+arrays but never uses them and only reads the labels (spec §1). So the loader accepts such
+values too, but records each finding as a *note* (one JSON-ready dict per split and key, kept
+in :attr:`MMSAData.notes <amccl.data.types.MMSAData>` and in the ``.npy`` cache manifest) and
+emits one :class:`~amccl.data.types.DataWarning` for it. :func:`check_data_for_config`
+then raises the named :class:`~amccl.data.types.DataError` when a configuration reads what a
+note says is unusable (the length-reading variants ``padding_mask``, ``last_valid_step`` and
+``masked_means``), or when the arrays do not fit the configuration's shapes.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from amccl.data.types import SPLITS, DataError, DataWarning, MMSAData
+from amccl.data.validate import check_range, first_bad_at
+
+LENGTH_KEYS = ("audio_lengths", "vision_lengths")
+LENGTH_VARIANTS = ("padding_mask", "last_valid_step", "masked_means")  # config flags reading lengths
+NEVER_READ = ("the default model never reads lengths; the variants padding_mask, last_valid_step "
+              "and masked_means refuse this file")
+
+
+def make_note(
+    file: str, split: str | None, key: str | None, kind: str, message: str, problem: str, *,
+    count: int = 0, rows: int = 0, row: int | None = None, value: str | None = None,
+    refused_by: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """One finding as a JSON-ready dict (see :attr:`MMSAData.notes`)."""
+    return {"file": file, "split": split, "key": key, "kind": kind, "message": message,
+            "problem": problem, "count": count, "rows": rows, "row": row, "value": value,
+            "refused_by": list(refused_by)}
+
+
+def _where(file: str, split: str, key: str) -> str:
+    return f"{file}: split '{split}', key '{key}'"
+
+
+def lengths_range_note(values: np.ndarray, high: int, file: str, split: str, key: str) -> dict[str, Any] | None:
+    """A note when lengths (N,) hold values that are not whole numbers in [1, ``high``], else None."""
+    values = np.asarray(values)
+    where = _where(file, split, key)
+    problem = check_range(values, 1, high, where, whole=True)
+    if not problem:
+        return None
+    as_float = values.astype(np.float64)
+    odd = ~np.isfinite(as_float) | (as_float != np.round(as_float))
+    with np.errstate(invalid="ignore"):
+        bad = odd | (as_float < 1) | (as_float > high)
+    value, row = first_bad_at(bad, values)
+    count, what = int(bad.sum()), "not whole numbers in" if odd.any() else "outside"
+    message = (f"{where}: {count} of {len(values)} rows {what} [1, {high}] (first: {value} at row {row}); "
+               f"loaded as is — {NEVER_READ}")
+    return make_note(file, split, key, "lengths_range", message, problem[0], count=count, rows=len(values),
+                     row=row, value=value, refused_by=LENGTH_VARIANTS)
+
+
+def lengths_rows_note(found: int, n: int, file: str, split: str, key: str) -> dict[str, Any]:
+    """A note for a lengths array with ``found`` > N rows (the first N are kept)."""
+    where = _where(file, split, key)
+    message = (f"{where}: {found} rows for N = {n} clips; the first {n} rows kept, {found - n} dropped "
+               f"— {NEVER_READ}")
+    problem = f"{where}: expected N = {n} rows (the N of 'regression_labels'), found {found}"
+    return make_note(file, split, key, "lengths_extra_rows", message, problem, count=found - n, rows=found,
+                     row=n, refused_by=LENGTH_VARIANTS)
+
+
+def lengths_missing_note(file: str, split: str, key: str, length: int, n: int, message: str) -> dict[str, Any]:
+    """A note for a lengths key absent from an aligned file (filled with the full length)."""
+    problem = (f"{file}: split '{split}': missing key '{key}' (filled with the full length {length}: "
+               "the file gives no true lengths)")
+    return make_note(file, split, key, "lengths_missing", message, problem, count=n, rows=n,
+                     value=str(length), refused_by=LENGTH_VARIANTS)
+
+
+def missing_lengths_message(file: str, missing: list[tuple[str, str, int]]) -> str:
+    """One warning text for every ``(split, key, filled length)`` absent from an aligned file."""
+    keys = sorted({key for _, key, _ in missing})
+    splits = [s for s in SPLITS if any(split == s for split, _, _ in missing)]
+    lengths = sorted({length for _, _, length in missing})
+    return (f"{file}: no {' / '.join(keys)} in split(s) {', '.join(splits)} (the aligned layout, as MMSA "
+            f"writes aligned files); filled with the full length {' / '.join(map(str, lengths))} — "
+            f"{NEVER_READ}")
+
+
+def labels_range_note(labels: np.ndarray, bound: float, file: str, split: str) -> dict[str, Any] | None:
+    """A note when finite labels (N,) fall outside [-bound, bound], else None (nobody refuses them)."""
+    where = _where(file, split, "regression_labels")
+    problem = check_range(labels, -bound, bound, where)
+    if not problem:
+        return None
+    bad = (labels < -bound) | (labels > bound)
+    value, row = first_bad_at(bad, labels)
+    count = int(bad.sum())
+    message = (f"{where}: {count} of {len(labels)} rows outside [{-bound:g}, {bound:g}] (first: {value} at "
+               f"row {row}); loaded as is, as the reference does — no variant refuses this file")
+    return make_note(file, split, "regression_labels", "labels_range", message, problem[0], count=count,
+                     rows=len(labels), row=row, value=value)
+
+
+def emit(notes: list[dict[str, Any]], stacklevel: int = 3) -> None:
+    """One :class:`DataWarning` per distinct note message, in order."""
+    seen: set[str] = set()
+    for note in notes:
+        if note["message"] not in seen:
+            seen.add(note["message"])
+            warnings.warn(note["message"], DataWarning, stacklevel=stacklevel)
+
+
+def reads_lengths(cfg: Any) -> list[str]:
+    """The config flags among :data:`LENGTH_VARIANTS` that are on."""
+    return [flag for flag in LENGTH_VARIANTS if getattr(cfg, flag, False)]
+
+
+def check_data_for_config(data: MMSAData, cfg: Any) -> None:
+    """Refuse data a configuration cannot use; the default configuration accepts every loaded file.
+
+    Checks that the arrays fit ``cfg`` (Lt, Da, Dv equal; La <= ``audio_len`` and
+    Lv <= ``vision_len``: an aligned file is shorter) and, when ``cfg`` reads lengths
+    (``padding_mask``, ``last_valid_step`` or ``masked_means``), that no note marks the
+    lengths unusable and that every length is in [1, L].
+
+    Raises:
+        DataError: every problem, one line each naming file, split, key, the expected range
+            and the found value, row and count.
+    """
+    problems = _shape_problems(data, cfg)
+    flags = reads_lengths(cfg)
+    if flags:
+        why = f"; this configuration reads lengths ({', '.join(flags)})"
+        noted = {(n["split"], n["key"]) for n in data.notes if set(n["refused_by"]) & set(flags)}
+        problems += [n["problem"] + why for n in data.notes if set(n["refused_by"]) & set(flags)]
+        problems += [p + why for p in _unnoted_length_problems(data, noted)]
+    if problems:
+        raise DataError(problems)
+
+
+def _shape_problems(data: MMSAData, cfg: Any) -> list[str]:
+    lt, la, lv, da, dv = data.shapes
+    where = data.path or f"<{data.source} data>"
+    wants = [("text_len", lt, cfg.text_len, "=="), ("audio_len", la, cfg.audio_len, "<="),
+             ("vision_len", lv, cfg.vision_len, "<="), ("audio_dim", da, cfg.audio_dim, "=="),
+             ("vision_dim", dv, cfg.vision_dim, "==")]
+    return [f"{where}: shapes (Lt, La, Lv, Da, Dv) = {tuple(data.shapes)} do not fit the configuration: "
+            f"expected {name} {op} {want}, found {found}"
+            for name, found, want, op in wants if not (found == want if op == "==" else found <= want)]
+
+
+def _unnoted_length_problems(data: MMSAData, noted: set[tuple[str, str]]) -> list[str]:
+    """Lengths outside [1, L] in splits / keys no note covers (data built or changed in memory)."""
+    _, la, lv, _, _ = data.shapes
+    where = data.path or f"<{data.source} data>"
+    problems: list[str] = []
+    for name, split in data.items():
+        for key, high in (("audio_lengths", la), ("vision_lengths", lv)):
+            if (name, key) not in noted:
+                problems += check_range(np.asarray(getattr(split, key)), 1, high, _where(where, name, key), whole=True)
+    return problems
