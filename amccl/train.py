@@ -50,6 +50,7 @@ from torch import nn
 
 from amccl import checkpoint as ckpt
 from amccl.config import AMCCLConfig
+from amccl.data import MMSAData, check_data_for_config
 from amccl.evaluation import EvalResult, autocast, batch_to, evaluate_split, make_loader
 from amccl.losses import amccl_loss
 from amccl.optim import build_optimizer, parameter_groups
@@ -108,7 +109,8 @@ class _Run:
         fp16 = cfg.amp == "fp16" and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=fp16)
         self.meta = {"data_path": _data_path(data, cfg), "data_sha256": getattr(data, "sha256", None),
-                     "data_source": getattr(data, "source", None), **environment_info(self.device)}
+                     "data_source": getattr(data, "source", None), "data_release": getattr(data, "release", None),
+                     "data_notes": list(getattr(data, "notes", [])), **environment_info(self.device)}
         self.history = History(config=cfg.to_dict(), seed=self.seed, meta=self.meta)
         self.epoch, self.best_epoch, self.best_mae = 0, 0, float("inf")
         self.best_state: dict[str, torch.Tensor] | None = None
@@ -377,6 +379,9 @@ def fit(
         A :class:`History`; ``history.model`` holds the best weights, in eval mode.
 
     Raises:
+        DataError: ``data`` does not fit ``cfg``, or ``cfg`` reads the lengths (``padding_mask``,
+            ``last_valid_step``, ``masked_means``) of a file whose lengths were loaded with a
+            warning (``data.notes``); every run records those notes in ``history.meta``.
         NonFiniteLossError: a loss part became NaN/inf (the message names epoch, batch, part).
     """
     if resume and out_dir is None:
@@ -385,6 +390,8 @@ def fit(
         from amccl.data import load_data
 
         data = load_data(cfg)
+    if isinstance(data, MMSAData):
+        check_data_for_config(data, cfg)
     run = _Run(cfg, data, seed, out_dir, device, progress, on_epoch_end)
     return run.run(resume)
 

@@ -369,3 +369,23 @@ def test_frozen_pretrained_text_rows_are_computed_once_per_process(monkeypatch):
     train._text_features(None, text_a, random_encoder, torch.device("cpu"))
     train._text_features(None, text_a, random_encoder, torch.device("cpu"))
     assert len(calls) == 4
+
+
+def test_fit_records_the_files_notes_and_length_variants_refuse_it(tmp_path):
+    from amccl.data import DataError, DataWarning, load_mmsa
+    from tests.test_data_mmsa import SHAPES, dump, make_raw
+
+    raw = make_raw(with_text=False)
+    raw["train"]["audio_lengths"] = np.asarray(raw["train"]["audio_lengths"]).copy()
+    raw["train"]["audio_lengths"][2] = 0  # odd, but the default model never reads lengths
+    path = dump(raw, tmp_path / "odd.pkl")
+    with pytest.warns(DataWarning, match="audio_lengths"):
+        data = load_mmsa(path, "mosi", shapes=SHAPES, compute_hash=True)
+    lt, la, lv, da, dv = SHAPES
+    cfg = AMCCLConfig.for_dataset("mosi", profile="smoke", text_encoder="tiny-random", epochs=1, batch_size=4,
+                                  text_len=lt, audio_len=la, vision_len=lv, audio_dim=da, vision_dim=dv)
+    history = fit(cfg, data, seed=1, progress=False)
+    assert [(n["split"], n["key"]) for n in history.meta["data_notes"]] == [("train", "audio_lengths")]
+    assert history.meta["data_release"]["release"] == "not a published MMSA file"
+    with pytest.raises(DataError, match=r"split 'train', key 'audio_lengths'.*last_valid_step"):
+        fit(cfg.replace(last_valid_step=True), data, seed=1, progress=False)
