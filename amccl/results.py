@@ -5,6 +5,12 @@ rows (metrics ×100, as the official CSV writes them, plus the seed, the config,
 and its hash, package versions and the device); :func:`summarize` gives the mean and the
 standard deviation of every metric over the seeds (×100, rounded to 2 decimals).
 The standard deviation is the population one (``ddof=0``), as MMSA's ``np.std`` computes it.
+
+Every row records the text encoder (``encoder``, ``encoder_hidden_size``, ``encoder_sha``, …,
+from ``History.meta["encoder"]``, :func:`amccl.encoders.encoder_record`) and a ``note``: "substitute
+encoder: not comparable with the paper" when the encoder is not the paper's BERT for the
+dataset, and the SIMS-v2 note when the hyper-parameters are ours. :func:`summarize`,
+:func:`paper_row` and :func:`write_results` carry the notes into the tables.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 LOSS_PARTS = ("loss", "l1", "contrastive", "inter", "intra", "refine", "margin")
+NOTE_SEP = " | "  # between the notes of one row (a note may itself hold "; ")
 
 
 @dataclass
@@ -68,9 +75,49 @@ class History:
             seconds=round(float(sum(e["seconds"] for e in self.epochs)), 2),
             dataset=self.config.get("dataset"),
         )
-        row.update(self.meta)
+        row.update(flatten_meta(self.meta, self.config))
         row["config"] = json.dumps(self.config, sort_keys=True)
         return row
+
+
+def run_notes(config: dict[str, Any], encoder: dict[str, Any] | None) -> list[str]:
+    """Why a run's numbers are not the paper's: a substitute encoder, SIMS-v2's own values."""
+    notes = [encoder["note"]] if encoder and encoder.get("note") else []
+    if config.get("dataset") == "simsv2":
+        from amccl.config import SIMSV2_NOTE
+
+        notes.append(SIMSV2_NOTE)
+    return notes
+
+
+def flatten_meta(meta: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """A history's ``meta`` as flat row cells: ``meta["encoder"]`` becomes ``encoder`` (its name),
+    ``encoder_hidden_size``, ``encoder_layers``, ``encoder_vocab_size``, ``encoder_sha``,
+    ``encoder_substitute``; plus ``note`` (:func:`run_notes` joined by :data:`NOTE_SEP`) when there is one."""
+    flat = {k: v for k, v in meta.items() if k != "encoder"}
+    encoder = meta.get("encoder") or None
+    if encoder:
+        flat["encoder"] = encoder.get("name")
+        flat.update({f"encoder_{k}": encoder.get(k) for k in _ENCODER_FIELDS})
+    notes = run_notes(config, encoder)
+    if notes:  # no empty cell: it would come back from a CSV as NaN
+        flat["note"] = NOTE_SEP.join(notes)
+    return flat
+
+
+_ENCODER_FIELDS = ("hidden_size", "layers", "vocab_size", "sha", "substitute")
+
+
+def notes_of(results: pd.DataFrame) -> list[str]:
+    """The distinct non-empty notes of a results frame's rows (in order)."""
+    if "note" not in results.columns:
+        return []
+    notes: list[str] = []
+    for cell in results["note"].dropna().astype(str):
+        for note in filter(None, (n.strip() for n in cell.split(NOTE_SEP.strip()))):
+            if note not in notes:
+                notes.append(note)
+    return notes
 
 
 def metric_columns(frame: pd.DataFrame, dataset: str | None = None) -> list[str]:
@@ -81,10 +128,11 @@ def metric_columns(frame: pd.DataFrame, dataset: str | None = None) -> list[str]
 
         names = [m for m in primary_metrics(dataset) if m in frame.columns]
     if not names:
-        non_metrics = {"seed", "best_epoch", "epochs_run", "seconds", "dataset", "config"}
+        non_metrics = {"seed", "best_epoch", "epochs_run", "seconds", "dataset", "config", "note"}
         names = [
             c for c in frame.columns
             if c not in non_metrics and not c.endswith("_version") and c not in _META_KEYS
+            and not c.startswith("encoder")
             and pd.api.types.is_numeric_dtype(frame[c])
         ]
     return names
@@ -107,7 +155,8 @@ def summarize(results: pd.DataFrame, dataset: str | None = None) -> pd.DataFrame
 
     Returns:
         A DataFrame with rows ``mean`` and ``std`` and one column per metric, rounded to 2
-        decimals -- the numbers papers print as ``mean ± std``.
+        decimals -- the numbers papers print as ``mean ± std``; ``attrs["notes"]`` holds the
+        rows' notes (:func:`notes_of`), which :func:`paper_row` shows.
     """
     if dataset is None and "dataset" in results.columns and len(results):
         dataset = str(results["dataset"].iloc[0])
@@ -116,19 +165,24 @@ def summarize(results: pd.DataFrame, dataset: str | None = None) -> pd.DataFrame
     summary = pd.DataFrame(
         [values.mean(axis=0), values.std(axis=0, ddof=0)], index=["mean", "std"], columns=cols
     )
-    return summary.round(2)
+    summary = summary.round(2)
+    summary.attrs["notes"] = notes_of(results)
+    return summary
 
 
 def paper_row(summary: pd.DataFrame) -> pd.Series:
-    """The ``mean ± std`` strings of a :func:`summarize` table, one per metric."""
-    return pd.Series(
-        {c: f"{summary.at['mean', c]:.2f} ± {summary.at['std', c]:.2f}" for c in summary.columns},
-        name="mean ± std",
-    )
+    """The ``mean ± std`` strings of a :func:`summarize` table, one per metric, then ``note``
+    (the runs' notes joined by :data:`NOTE_SEP`) when the table has any."""
+    row = {c: f"{summary.at['mean', c]:.2f} ± {summary.at['std', c]:.2f}" for c in summary.columns}
+    notes = summary.attrs.get("notes") or []
+    if notes:
+        row["note"] = NOTE_SEP.join(notes)
+    return pd.Series(row, name="mean ± std")
 
 
 def write_results(results: pd.DataFrame, out_dir: str | Path, dataset: str | None = None) -> tuple[Path, Path]:
-    """Write ``results.csv`` (every seed, metrics ×100 rounded to 2) and ``summary.csv``."""
+    """Write ``results.csv`` (every seed, metrics ×100 rounded to 2, its ``note`` column) and
+    ``summary.csv`` (mean, std, mean ± std; a ``note`` column when the runs have notes)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rounded = results.copy()
@@ -137,6 +191,9 @@ def write_results(results: pd.DataFrame, out_dir: str | Path, dataset: str | Non
     results_path, summary_path = out / "results.csv", out / "summary.csv"
     rounded.to_csv(results_path, index=False)
     summary = summarize(results, dataset)
-    table = pd.concat([summary.astype(object), paper_row(summary).to_frame().T])
+    row = paper_row(summary)
+    table = pd.concat([summary.astype(object), row.to_frame().T])
+    if "note" in row:
+        table["note"] = row["note"]
     table.to_csv(summary_path, index_label="statistic")
     return results_path, summary_path

@@ -86,7 +86,7 @@ def main() -> None:
     print(f"command: {command_line()}")
     from amccl.train import evaluate_split
 
-    cfg = AMCCLConfig.for_dataset("mosi")
+    cfg = AMCCLConfig.for_dataset("mosi", text_encoder="minilm")  # the embedded encoder measured
     torch.manual_seed(0)
     model = AMCCL(cfg).to(device).eval()
     split = random_split(cfg, args.clips)

@@ -80,7 +80,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3, help="epochs per run (no early stop before)")
     parser.add_argument("--freeze-text", action="store_true", help="freeze_text=True (with the text cache)")
     parser.add_argument("--profile", default="paper", help="config profile (paper: MOSI-sized synthetic data)")
-    parser.add_argument("--text-encoder", default=None, help="override text_encoder (e.g. tiny-random)")
+    parser.add_argument("--text-encoder", default="minilm", help="text_encoder (default: the embedded minilm; tiny-random, a BERT dir)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads per run")
     parser.add_argument("--allow-cpu", action="store_true", help="run the mechanics on the CPU (testing only)")
     parser.add_argument("--child", help=argparse.SUPPRESS)

@@ -216,7 +216,7 @@ def main() -> None:
         return
     print(machine_line(device))
     print(f"command: {command_line()}")
-    cfg = AMCCLConfig.for_dataset("mosi")
+    cfg = AMCCLConfig.for_dataset("mosi", text_encoder="minilm")  # the embedded encoder measured
     frozen = cfg.replace(freeze_text=True)
     batch = random_batch(cfg, args.batch)
     torch.manual_seed(0)

@@ -130,3 +130,22 @@ def test_non_reference_state_dict_is_rejected(tmp_path):
     torch.save({"AMC.conv1.weight": torch.zeros(1)}, path)
     with pytest.raises(CheckpointMismatch, match="not an official-code state dict"):
         load_reference_checkpoint(path, AMCCLConfig.for_dataset("mosi", text_encoder="tiny-random"))
+
+
+@pytest.mark.parametrize("encoder", ["bert-base-uncased", "/no/such/bert"])
+def test_official_checkpoint_loads_without_a_bert_directory(tmp_path, monkeypatch, encoder):
+    """The checkpoint holds every BERT weight: its architecture is read from the tensors."""
+    monkeypatch.delenv("AMCCL_BERT_EN", raising=False)
+    monkeypatch.chdir(tmp_path)  # no ./bert-base-uncased either
+    source_cfg = AMCCLConfig.for_dataset("mosi", text_encoder="tiny-random")
+    torch.manual_seed(1)
+    source = AMCCL(source_cfg).eval()
+    path = tmp_path / "official.pth"
+    torch.save(official_state_dict(source, source_cfg), path)
+    cfg = AMCCLConfig.for_dataset("mosi", text_encoder=encoder)  # the paper's name, or nothing there
+    loaded = load_reference_checkpoint(path, cfg)
+    assert loaded.text_model.model.config.num_attention_heads == 2  # tiny-random's, not hidden / 64
+    batch = batch_for(source_cfg, b=5)
+    expected, got = source(**batch), loaded(**batch)
+    for key in expected:
+        assert torch.equal(expected[key], got[key]), key

@@ -232,7 +232,7 @@ def test_default_encoder_loads_offline_without_any_cache(tmp_path):
     """The embedded MiniLM loads with the hub offline and an empty HF cache: nothing downloaded."""
     code = (
         "from amccl import AMCCL, AMCCLConfig; import torch;"
-        "m = AMCCL(AMCCLConfig.for_dataset('mosi'));"
+        "m = AMCCL(AMCCLConfig.for_dataset('mosi', profile='demo'));"  # demo: the embedded MiniLM
         "print(m.text_model.hidden_size, m.text_model.model.config.num_hidden_layers)"
     )
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_HOME=str(tmp_path / "hf"))
