@@ -106,20 +106,13 @@ def load_model(path: str | os.PathLike, cfg=None, device: str | torch.device = "
         ``(model, cfg, checkpoint)``: the model in eval mode on ``device``, the config it was
         built from and the loaded object (our dict or the raw state dict).
     """
-    from amccl.compat import is_reference_state_dict, load_reference_checkpoint, load_state_checked
+    from amccl.compat import model_from_checkpoint
     from amccl.config import AMCCLConfig
-    from amccl.model import AMCCL
 
     obj = load(path)
     if is_ours(obj):
         cfg = cfg if cfg is not None else AMCCLConfig.from_dict(obj["config"])
-        model = load_state_checked(AMCCL(cfg), obj["model"], source=str(path))
     elif cfg is None:
         raise ValueError(f"{path} is a bare state dict; a config (dataset, encoder) is needed to load it")
-    elif isinstance(obj, dict) and is_reference_state_dict(obj):
-        model = load_reference_checkpoint(path, cfg)
-    elif isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-        model = load_state_checked(AMCCL(cfg), obj, source=str(path))
-    else:
-        raise ValueError(f"{path} is neither an amccl checkpoint nor a model state dict")
+    model = model_from_checkpoint(obj, cfg, source=str(path))  # no pretrained encoder needed
     return model.to(device).eval(), cfg, obj

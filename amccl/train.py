@@ -51,6 +51,7 @@ from torch import nn
 from amccl import checkpoint as ckpt
 from amccl.config import AMCCLConfig
 from amccl.data import MMSAData, check_data_for_config
+from amccl.encoders import check_run_encoder, encoder_record
 from amccl.evaluation import EvalResult, autocast, batch_to, evaluate_split, make_loader
 from amccl.losses import amccl_loss
 from amccl.optim import build_optimizer, parameter_groups
@@ -110,7 +111,8 @@ class _Run:
         self.scaler = torch.amp.GradScaler("cuda", enabled=fp16)
         self.meta = {"data_path": _data_path(data, cfg), "data_sha256": getattr(data, "sha256", None),
                      "data_source": getattr(data, "source", None), "data_release": getattr(data, "release", None),
-                     "data_notes": list(getattr(data, "notes", [])), **environment_info(self.device)}
+                     "data_notes": list(getattr(data, "notes", [])),
+                     "encoder": encoder_record(cfg, self.model.text_model), **environment_info(self.device)}
         self.history = History(config=cfg.to_dict(), seed=self.seed, meta=self.meta)
         self.epoch, self.best_epoch, self.best_mae = 0, 0, float("inf")
         self.best_state: dict[str, torch.Tensor] | None = None
@@ -379,6 +381,8 @@ def fit(
         A :class:`History`; ``history.model`` holds the best weights, in eval mode.
 
     Raises:
+        EncoderError: the text encoder is missing (a ``paper`` run without a local BERT), or
+            it does not fit the file's language or token ids; raised before any work.
         DataError: ``data`` does not fit ``cfg``, or ``cfg`` reads the lengths (``padding_mask``,
             ``last_valid_step``, ``masked_means``) of a file whose lengths were loaded with a
             warning (``data.notes``); every run records those notes in ``history.meta``.
@@ -386,12 +390,14 @@ def fit(
     """
     if resume and out_dir is None:
         raise ValueError("resume=True needs the out_dir of the run to resume")
+    check_run_encoder(cfg)  # before any work: the paper's encoder is there, the file's language fits
     if data is None:
         from amccl.data import load_data
 
         data = load_data(cfg)
     if isinstance(data, MMSAData):
         check_data_for_config(data, cfg)
+        check_run_encoder(cfg, data)  # token ids within the encoder's vocabulary
     run = _Run(cfg, data, seed, out_dir, device, progress, on_epoch_end)
     return run.run(resume)
 
@@ -413,6 +419,7 @@ def run_seeds(
         ``summarize(frame)`` gives the mean/std table.
     """
     seeds = list(cfg.seeds if seeds is None else seeds)
+    check_run_encoder(cfg)
     if data is None:
         from amccl.data import load_data
 

@@ -97,6 +97,8 @@ def run_ablate(args: argparse.Namespace) -> int:
     from amccl.ablations.grid import run_grid
     from amccl.ablations.variants import variants_table
     from amccl.config import AMCCLConfig, default_profile
+    from amccl.encoders import check_run_encoder
+    from amccl.results import notes_of
 
     if args.list:
         with pd.option_context("display.max_colwidth", 90, "display.width", 200):
@@ -124,6 +126,7 @@ def run_ablate(args: argparse.Namespace) -> int:
     out_dir = Path(args.out or f"runs/ablate/{cfg.dataset}-{profile}")
     resources = {k: v for k, v in (("num_cpus", args.num_cpus), ("num_gpus", args.num_gpus)) if v is not None}
 
+    check_run_encoder(cfg)  # before any work: the encoder is there and fits --data's language
     rows = run_grid(variants, seeds, cfg, out_dir=out_dir, executor=args.executor,
                     ray_address=args.ray_address, resources=resources or None,
                     progress=not args.quiet, save_runs=args.save_runs)
@@ -137,6 +140,8 @@ def run_ablate(args: argparse.Namespace) -> int:
         print(f"\ndifference to {args.baseline} [{level} % CI, paired by seed]; * = significant "
               f"after Holm correction ({args.test}-test, alpha {args.alpha:g}):")
         print(stats.format_table(summ, "diff").to_string())
+    for note in notes_of(rows):
+        print(f"note: {note}")
 
     metrics = list(dict.fromkeys(summ["metric"]))
     plot_metrics = args.plot if args.plot is not None else [m for m in (metrics[0], "MAE") if m in metrics]

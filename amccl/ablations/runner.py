@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from amccl.config import AMCCLConfig
+from amccl.results import flatten_meta
 
 # Row columns that change from one execution of the same run to the next (timing, place);
 # everything else in a row is a function of (config, seed, data) only.
@@ -79,8 +80,8 @@ def run_pair(spec: RunSpec, data: Any = None, fit_fn: Callable | None = None,
 def make_row(spec: RunSpec, history: Any, seconds: float, threads: int | None = None) -> dict[str, Any]:
     """A flat row: variant, seed, dataset, test metrics (MMSA names, fractions as
     ``compute_metrics`` gives them, not ×100), ``valid_*`` metrics of the best epoch,
-    best_epoch, epochs_run, torch_threads, the history's ``meta`` (data path and hash,
-    versions, device), seconds, finished_at, host, overrides (JSON) and config (JSON)."""
+    best_epoch, epochs_run, torch_threads, the history's ``meta`` flattened by
+    ``results.flatten_meta`` (data path and hash, encoder, versions, device, ``note``), seconds, finished_at, host, overrides (JSON) and config (JSON)."""
     test = dict(history.test_metrics)
     if not test:
         raise ValueError(f"run {spec.key}: the history has no test metrics")
@@ -94,7 +95,7 @@ def make_row(spec: RunSpec, history: Any, seconds: float, threads: int | None = 
         "best_epoch": getattr(history, "best_epoch", None),
         "epochs_run": len(epochs) if epochs is not None else None,
         "torch_threads": threads,
-        **{str(k): _cell(v) for k, v in (meta.items() if isinstance(meta, dict) else ())},
+        **{str(k): _cell(v) for k, v in (flatten_meta(meta, spec.config).items() if isinstance(meta, dict) else ())},
         "seconds": round(float(seconds), 3),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "host": socket.gethostname(),
