@@ -12,7 +12,7 @@ import pytest
 
 from amccl.data import DataError, DataWarning, check_data_for_config, from_raw, load_data, load_mmsa
 from amccl.data.cache import cache_dir_for
-from tests.test_data_mmsa import SHAPES, SIZES, dump, make_raw, make_split, small_cfg
+from tests.test_data_mmsa import SHAPES, SIZES, assert_one_refusal, dump, make_raw, make_split, small_cfg
 
 ALIGNED_CFG = (4, 9, 7, 3, 4)  # the config's (Lt, La, Lv, Da, Dv): La, Lv longer than Lt
 ALIGNED_FILE = (4, 4, 4, 3, 4)  # an aligned file's: audio and vision on the text's Lt steps
@@ -138,14 +138,7 @@ REFUSED = {
 
 @pytest.mark.parametrize("variant", list(REFUSED))
 def test_what_changes_numbers_is_still_refused(tmp_path, variant):
-    corrupt, message = REFUSED[variant]
-    raw = make_raw(with_text=False)
-    corrupt(raw)
-    path = dump(raw, tmp_path / "unaligned_50.pkl")
-    with pytest.raises(DataError) as info:
-        load_mmsa(path, "mosi", shapes=SHAPES)
-    assert len(info.value.problems) == 1 and info.value.problems[0].startswith(f"{path}: {message}"), \
-        info.value.problems
+    assert_one_refusal(tmp_path, *REFUSED[variant])
 
 
 def test_lengths_missing_from_an_unaligned_file_are_refused(tmp_path):

@@ -294,15 +294,18 @@ def test_odd_value_is_warned_noted_and_refused_where_read(tmp_path, variant):
 
 @pytest.mark.parametrize("variant", list(MALFORMED))
 def test_malformed_variant_has_clear_error(tmp_path, variant):
-    corrupt, message = MALFORMED[variant]
+    assert_one_refusal(tmp_path, *MALFORMED[variant])
+
+
+def assert_one_refusal(tmp_path, corrupt, message: str) -> None:
+    """A test file changed by ``corrupt`` is refused with exactly one problem, ``message``."""
     raw = make_raw(with_text=False)
     corrupt(raw)
     path = dump(raw, tmp_path / "unaligned_50.pkl")
     with pytest.raises(DataError) as info:
         load_mmsa(path, "mosi", shapes=SHAPES)
-    assert info.value.problems == [f"{path}: {message}"] or any(
-        p.startswith(f"{path}: {message}") for p in info.value.problems), info.value.problems
-    assert len(info.value.problems) == 1
+    assert len(info.value.problems) == 1 and info.value.problems[0].startswith(f"{path}: {message}"), \
+        info.value.problems
 
 
 def test_every_problem_is_reported_at_once(tmp_path):
