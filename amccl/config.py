@@ -26,7 +26,7 @@ import dataclasses
 import difflib
 import os
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 DATASETS = ("mosi", "mosei", "sims", "simsv2")
@@ -200,7 +200,7 @@ class AMCCLConfig:
 
     # ------------------------------------------------------------------------------------
     @classmethod
-    def for_dataset(cls, name: str = "mosi", profile: str = "paper", **overrides: Any) -> "AMCCLConfig":
+    def for_dataset(cls, name: str = "mosi", profile: str = "paper", **overrides: Any) -> AMCCLConfig:
         """The paper's defaults for ``name``, shrunk by ``profile``, then ``overrides``.
 
         Args:
@@ -226,7 +226,7 @@ class AMCCLConfig:
         cfg = cls(**values)
         return cfg.replace(**overrides) if overrides else cfg
 
-    def replace(self, **changes: Any) -> "AMCCLConfig":
+    def replace(self, **changes: Any) -> AMCCLConfig:
         """A copy with ``changes`` applied; names and types are checked."""
         fields = _field_types()
         for key, value in changes.items():
@@ -237,7 +237,7 @@ class AMCCLConfig:
         cfg.validate()
         return cfg
 
-    def override(self, *assignments: str) -> "AMCCLConfig":
+    def override(self, *assignments: str) -> AMCCLConfig:
         """A copy with CLI-style ``key=value`` strings applied (``"se=false"``, ``"kernels=1,3"``)."""
         changes: dict[str, Any] = {}
         for item in assignments:
@@ -300,7 +300,7 @@ class AMCCLConfig:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "AMCCLConfig":
+    def from_dict(cls, values: dict[str, Any]) -> AMCCLConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise."""
         base = cls.for_dataset(values.get("dataset", "mosi"))
         return base.replace(**values)

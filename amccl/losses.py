@@ -173,7 +173,7 @@ class _Constants:
     * Mg: ``ReLU(alpha + margin @ psum)`` = ``ReLU(alpha - (W_aa + W_bb) / 2 + W_ab)``.
     """
 
-    def __init__(self, spec: "_Spec", device: torch.device, batch: int) -> None:
+    def __init__(self, spec: _Spec, device: torch.device, batch: int) -> None:
         inv2 = 1.0 / (batch * batch)
         temp, lam, m = spec.temperature, spec.lambda_refine, float(spec.use_margin)
         scale = spec.gain if spec.fold_gain else 1.0  # Σ P S = scale · Σ P' S
@@ -225,7 +225,7 @@ class _Constants:
 class _Spec:
     """The loss constants of a config; duck-types the fields :func:`positive_weights` reads."""
 
-    _cache: dict[tuple, "_Spec"] = {}
+    _cache: dict[tuple, _Spec] = {}
 
     def __init__(self, key: tuple) -> None:
         (self.dataset, self.positives, self.gain, self.k, self.temperature, self.lambda_refine,
@@ -239,7 +239,7 @@ class _Spec:
         self._constants: dict[tuple[torch.device, int], _Constants] = {}
 
     @classmethod
-    def of(cls, cfg: AMCCLConfig) -> "_Spec":
+    def of(cls, cfg: AMCCLConfig) -> _Spec:
         key = (cfg.dataset, cfg.positives, float(cfg.gain), float(cfg.k), float(cfg.temperature),
                float(cfg.lambda_refine), float(cfg.alpha), bool(cfg.use_margin),
                float(cfg.inter_weight), float(cfg.intra_weight), float(cfg.gamma),

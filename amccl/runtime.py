@@ -194,7 +194,6 @@ def progress_bar(*args: Any, **kwargs: Any):
     """A tqdm bar: the notebook widget where ipywidgets is installed, else the text bar."""
     try:
         import ipywidgets  # noqa: F401
-
         from tqdm.auto import tqdm
     except ImportError:
         from tqdm.std import tqdm

@@ -40,8 +40,9 @@ import copy
 import hashlib
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,8 +58,16 @@ from amccl.losses import amccl_loss
 from amccl.optim import build_optimizer, parameter_groups
 from amccl.results import LOSS_PARTS, History, paper_row, results_frame, summarize, write_results
 from amccl.runtime import (
-    environment_info, get_logger, preserved_rng, progress_bar, progress_enabled, resolve_device,
-    rng_state, seed_everything, set_rng_state, transformers_bars,
+    environment_info,
+    get_logger,
+    preserved_rng,
+    progress_bar,
+    progress_enabled,
+    resolve_device,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+    transformers_bars,
 )
 
 __all__ = [

@@ -23,10 +23,9 @@ import argparse
 import dataclasses
 import time
 
-from common import command_line, cuda_available, fmt_time, interleaved, machine_line, table
-
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from common import command_line, cuda_available, fmt_time, interleaved, machine_line, table
 
 from amccl.config import AMCCLConfig  # noqa: E402
 from amccl.data.types import MMSASplit  # noqa: E402

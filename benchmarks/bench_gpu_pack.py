@@ -32,9 +32,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import command_line, cuda_available, fmt_time, machine_line, table, target
-
 import torch  # noqa: E402
+from common import command_line, cuda_available, fmt_time, machine_line, table, target
 
 
 def child(spec: dict) -> None:

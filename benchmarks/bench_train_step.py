@@ -37,9 +37,8 @@ import contextlib
 import copy
 import time
 
-from common import command_line, cuda_available, fmt_time, interleaved, machine_line, table, target
-
 import torch  # noqa: E402
+from common import command_line, cuda_available, fmt_time, interleaved, machine_line, table, target
 
 from amccl.config import AMCCLConfig  # noqa: E402
 from amccl.losses import PARTS, amccl_loss  # noqa: E402

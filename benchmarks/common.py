@@ -49,7 +49,7 @@ def machine_line(device: torch.device | str = "cpu") -> str:
     """One line: host, CPU, cores, torch threads, load, Python / torch versions, device."""
     device = torch.device(device)
     try:
-        load = "load avg %.1f %.1f %.1f" % os.getloadavg()
+        load = "load avg {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
     except OSError:
         load = "load avg n/a"
     return (f"machine: {platform.node() or 'host'} {platform.platform()}, {cpu_model()}, "

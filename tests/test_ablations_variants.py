@@ -16,7 +16,12 @@ import torch.nn.functional as F
 
 from amccl import AMCCL
 from amccl.ablations.variants import (
-    CLEAN_VARIANTS, PAPER_VARIANTS, VARIANTS, apply_variant, canonical_name, variant_overrides,
+    CLEAN_VARIANTS,
+    PAPER_VARIANTS,
+    VARIANTS,
+    apply_variant,
+    canonical_name,
+    variant_overrides,
     variants_table,
 )
 from amccl.config import AMCCLConfig

@@ -8,9 +8,8 @@ import warnings
 
 import pytest
 
-from amccl.data import DataWarning, check_data_for_config, load_data, load_mmsa, register_release, release_of
+from amccl.data import DataWarning, check_data_for_config, load_data, load_mmsa, register_release, release_of, releases
 from amccl.data import mmsa as mmsa_module
-from amccl.data import releases
 from amccl.data.writer import write_mmsa_pickle
 from tests.test_data_mmsa import SHAPES, make_raw, small_cfg
 

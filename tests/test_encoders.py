@@ -15,8 +15,14 @@ from torch import nn
 from amccl import AMCCL, AMCCLConfig
 from amccl.config import SIMSV2_NOTE
 from amccl.encoders import (
-    SUBSTITUTE_NOTE, EncoderError, bert_config_from_state, check_run_encoder, encoder_record,
-    is_paper_encoder, load_tokenizer, weights_hash,
+    SUBSTITUTE_NOTE,
+    EncoderError,
+    bert_config_from_state,
+    check_run_encoder,
+    encoder_record,
+    is_paper_encoder,
+    load_tokenizer,
+    weights_hash,
 )
 from amccl.results import NOTE_SEP, History, notes_of, paper_row, results_frame, summarize, write_results
 

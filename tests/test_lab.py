@@ -54,9 +54,9 @@ def lab_url(tmp_path_factory):
             try:
                 get(f"{url}/api/status")
                 break
-            except (urllib.error.URLError, ConnectionError):
+            except (urllib.error.URLError, ConnectionError) as err:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("jupyter lab did not start: " + server.stderr.read().decode()[-2000:])
+                    raise RuntimeError("jupyter lab did not start: " + server.stderr.read().decode()[-2000:]) from err
                 time.sleep(0.5)
         yield url
     finally:

@@ -18,7 +18,13 @@ from amccl.ablations.grid import GRID_CSV, read_grid, run_grid
 from amccl.ablations.runner import VOLATILE_COLUMNS
 from amccl.ablations.stats import format_table, grid_verdict, holm, summary
 from amccl.ablations.variants import (
-    BASELINE, CLEAN_VARIANTS, PAPER_VARIANTS, VARIANTS, Variant, apply_variant, variant_overrides,
+    BASELINE,
+    CLEAN_VARIANTS,
+    PAPER_VARIANTS,
+    VARIANTS,
+    Variant,
+    apply_variant,
+    variant_overrides,
     variants_table,
 )
 

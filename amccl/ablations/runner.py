@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from amccl.config import AMCCLConfig
 from amccl.results import flatten_meta

@@ -27,7 +27,7 @@ official CSV does) before anything is computed. Pure numpy/pandas/scipy: no torc
 from __future__ import annotations
 
 import zlib
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd

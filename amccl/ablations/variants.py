@@ -14,8 +14,9 @@ different values (``kernel_1+kernel_3``) cannot be combined and raise ``ValueErr
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from amccl.config import AMCCLConfig
 

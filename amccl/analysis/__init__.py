@@ -24,8 +24,13 @@ from amccl.analysis.alignment import (
     sentiment_spearman,
     uniformity,
 )
-from amccl.analysis.compare import (alignment_verdict, compare_models, modality_separation, separation_verdict,
-                                    summary_row)
+from amccl.analysis.compare import (
+    alignment_verdict,
+    compare_models,
+    modality_separation,
+    separation_verdict,
+    summary_row,
+)
 from amccl.analysis.embeddings import MODALITIES, Embeddings, extract_embeddings, modality_name
 from amccl.analysis.projection import plot_joint, plot_models_side_by_side, project_joint
 

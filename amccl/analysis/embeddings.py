@@ -83,7 +83,7 @@ class Embeddings:
         """The (N, d) features of ``modality`` (``text``/``t``/``Feature_t`` ..., ``fusion``)."""
         return getattr(self, modality_name(modality))
 
-    def subset(self, rows: np.ndarray | Sequence[int]) -> "Embeddings":
+    def subset(self, rows: np.ndarray | Sequence[int]) -> Embeddings:
         """The clips at positions ``rows`` (an index array or a boolean mask), as a new object."""
         rows = np.asarray(rows)
         kwargs = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -20,15 +20,6 @@ import numpy as np
 
 from amccl.config import DATASET_SHAPES, DATASETS
 from amccl.data import cache as npy_cache
-from amccl.data.types import (
-    OPTIONAL_NUMERIC_KEYS,
-    OPTIONAL_TEXT_KEYS,
-    SPLITS,
-    DataError,
-    MMSAData,
-    MMSASplit,
-    Shapes,
-)
 from amccl.data.notes import (
     emit,
     labels_range_note,
@@ -38,6 +29,15 @@ from amccl.data.notes import (
     missing_lengths_message,
 )
 from amccl.data.releases import identify
+from amccl.data.types import (
+    OPTIONAL_NUMERIC_KEYS,
+    OPTIONAL_TEXT_KEYS,
+    SPLITS,
+    DataError,
+    MMSAData,
+    MMSASplit,
+    Shapes,
+)
 from amccl.data.unpickle import restricted_load, sha256_file
 from amccl.data.validate import check_range, check_structure, check_token_rows, clean_nonfinite, file_shapes
 

@@ -57,7 +57,7 @@ def valid_frames(features: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.asarray(features)[mask]
 
 
-def feature_stats(split: MMSASplit, modality: str) -> "pd.DataFrame":
+def feature_stats(split: MMSASplit, modality: str) -> pd.DataFrame:
     """Per-feature mean, std, min, max and count of exact zeros of ``audio`` or ``vision``
     over the valid frames of a split (float64 sums); one row per feature (D rows)."""
     import pandas as pd
