@@ -12,7 +12,9 @@ evaluators, the functions every MSA paper's tables come from:
   ``Mult_acc_3``, ``Mult_acc_5``, ``F1_score``, ``MAE``, ``Corr``, ``R_squre`` (sic); the
   values are not rounded.
 
-Values are fractions (0.8312), never x100; :func:`format_table` gives the papers' display.
+Values are fractions (0.8312), never x100, everywhere in the package; :func:`format_table`
+is the one display (accuracies and F1 x100, MAE / Corr / R_squre as they are). The one place
+where every metric is x100 is the official-style seed table, see :mod:`amccl.results`.
 
 Exactness notes (where MMSA's results depend on details that are easy to lose):
 
@@ -47,15 +49,10 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score, r2_score
 
-__all__ = [
-    "MOSI_KEYS",
-    "SIMS_KEYS",
-    "compute_metrics",
-    "primary_metrics",
-    "format_table",
-    "metric_family",
-]
+__all__ = ["MOSI_KEYS", "SIMS_KEYS", "KNOWN_METRICS", "compute_metrics", "primary_metrics", "metric_columns",
+           "format_table", "metric_family"]
 
+# The metric names, in MMSA's display order; every other module takes them from here.
 MOSI_KEYS: tuple[str, ...] = (
     "Has0_acc_2", "Has0_F1_score", "Non0_acc_2", "Non0_F1_score",
     "Mult_acc_5", "Mult_acc_7", "MAE", "Corr",
@@ -64,6 +61,8 @@ SIMS_KEYS: tuple[str, ...] = (
     "Mult_acc_2", "Mult_acc_2_weak", "Mult_acc_3", "Mult_acc_5",
     "F1_score", "MAE", "Corr", "R_squre",
 )
+KNOWN_METRICS: tuple[str, ...] = tuple(dict.fromkeys(MOSI_KEYS + SIMS_KEYS))
+UNSCALED: tuple[str, ...] = ("MAE", "Corr", "R_squre")  # displayed as they are, never x100
 _MOSI_LIKE = ("mosi", "mosei")
 _SIMS_LIKE = ("sims", "simsv2")
 
@@ -75,9 +74,7 @@ SIMS_WEAK_LIMIT = 0.4
 ROUND_DIGITS = 4  # MMSA rounds the MOSI/MOSEI metric values to 4 decimals
 
 
-# --------------------------------------------------------------------------------------
-# inputs
-# --------------------------------------------------------------------------------------
+# --- inputs ------------------------------------------------------------------------------
 def _as_flat_float32(x: Any) -> np.ndarray:
     """A prediction or label container as a flat float32 array.
 
@@ -106,9 +103,7 @@ def metric_family(dataset: str) -> str:
     return "mosi" if _dataset_key(dataset) in _MOSI_LIKE else "sims"
 
 
-# --------------------------------------------------------------------------------------
-# shared pieces
-# --------------------------------------------------------------------------------------
+# --- shared pieces -----------------------------------------------------------------------
 def _multiclass_acc(p_cls: np.ndarray, t_cls: np.ndarray) -> float:
     """MMSA's ``__multiclass_acc``: share of equal ``np.round`` classes; NaN when empty.
 
@@ -169,9 +164,7 @@ def _round_values(values: dict[str, float], digits: int | None) -> dict[str, flo
     return {k: (v if np.isnan(v) else round(v, digits)) for k, v in values.items()}
 
 
-# --------------------------------------------------------------------------------------
-# the two MMSA evaluators
-# --------------------------------------------------------------------------------------
+# --- the two MMSA evaluators -------------------------------------------------------------
 def _mosi_metrics(p: np.ndarray, t: np.ndarray) -> dict[str, float]:
     """MMSA's ``__eval_mosei_regression`` on (N,) float32 predictions and labels."""
     mae = float(np.mean(np.abs(p - t)))
@@ -246,12 +239,14 @@ def primary_metrics(dataset: str) -> list[str]:
     return list(MOSI_KEYS if metric_family(dataset) == "mosi" else SIMS_KEYS)
 
 
-# --------------------------------------------------------------------------------------
-# display
-# --------------------------------------------------------------------------------------
-_UNSCALED = ("MAE", "Corr", "R_squre")  # printed as is in papers' tables
+def metric_columns(frame: pd.DataFrame, dataset: str | None = None) -> list[str]:
+    """The metric columns of ``frame``, in display order: ``dataset``'s
+    (:func:`primary_metrics`), or with ``dataset=None`` every MMSA metric present."""
+    names = primary_metrics(dataset) if dataset is not None else KNOWN_METRICS
+    return [m for m in names if m in frame.columns]
 
 
+# --- display -----------------------------------------------------------------------------
 def _rows_frame(rows: pd.DataFrame | Mapping[str, float] | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """One metrics dict, a list of them or a DataFrame, as a DataFrame."""
     if isinstance(rows, pd.DataFrame):
@@ -279,8 +274,8 @@ def format_table(
         dataset: selects the keys and their order (:func:`primary_metrics`).
         scale: factor for accuracies and F1 (100 gives percentages).
         digits: decimals of the scaled values; unscaled MAE / Corr / R² keep ``digits + 2``.
-        scale_all: also scale MAE, Corr and R² (the official CSV's convention: every
-            metric x100 rounded to 2 decimals).
+        scale_all: also scale MAE, Corr and R² (the official CSV's convention, see
+            :mod:`amccl.results`).
         aggregate: return two rows, ``mean`` and ``std`` over the rows, instead (MMSA's
             summary convention; ``ddof=0`` is MMSA's ``np.std``).
         ddof: delta degrees of freedom of the std when ``aggregate``.
@@ -289,7 +284,7 @@ def format_table(
         DataFrame, numeric; columns: the kept extra columns then the metrics.
     """
     frame = _rows_frame(rows)
-    keys = [k for k in primary_metrics(dataset) if k in frame.columns]
+    keys = metric_columns(frame, dataset)
     if not keys:
         raise ValueError(f"no {dataset} metric columns among {list(frame.columns)}")
     extra = [c for c in frame.columns if c not in keys]
@@ -297,7 +292,7 @@ def format_table(
     if aggregate:
         values = pd.DataFrame({"mean": values.mean(), "std": values.std(ddof=ddof)}).T
         extra = []
-    factors = pd.Series({k: (scale if (scale_all or k not in _UNSCALED) else 1.0) for k in keys})
+    factors = pd.Series({k: (scale if (scale_all or k not in UNSCALED) else 1.0) for k in keys})
     values = values * factors
     decimals = {k: (digits if factors[k] != 1.0 else digits + 2) for k in keys}
     values = values.round(decimals)

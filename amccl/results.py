@@ -1,13 +1,22 @@
 """What a run returns and how seeds become the table papers print.
 
 :class:`History` is ``fit``'s result. :func:`results_frame` turns one history per seed into
-rows (metrics ×100, as the official CSV writes them, plus the seed, the config, the data file
-and its hash, package versions and the device); :func:`summarize` gives the mean and the
-standard deviation of every metric over the seeds (×100, rounded to 2 decimals).
-The standard deviation is the population one (``ddof=0``), as MMSA's ``np.std`` computes it.
+rows (the test metrics, plus the seed, the config, the data file and its hash, package
+versions and the device); :func:`summarize` gives the mean and the standard deviation of every
+metric over the seeds, :func:`paper_row` their ``mean ± std`` strings, :func:`write_results`
+the two CSV files. The standard deviation is the population one (``ddof=0``), as MMSA's
+``np.std`` computes it.
+
+**The official CSV's convention: every metric ×100.** Metrics are fractions everywhere in
+the package (``compute_metrics``, ``History.test_metrics``, ``valid_*`` columns) and
+:func:`amccl.metrics.format_table` displays them the MMSA way (accuracies and F1 ×100, MAE
+and Corr as they are). The one exception is this module's seed table, kept comparable with
+the paper's own code (spec §4): :func:`results_frame`'s rows, :func:`summarize`,
+:func:`paper_row` and the ``results.csv`` / ``summary.csv`` of :func:`write_results` hold
+*every* metric ×100 -- MAE and Corr included -- and the CSVs round them to 2 decimals.
 
 Every row records the text encoder (``encoder``, ``encoder_hidden_size``, ``encoder_sha``, …,
-from ``History.meta["encoder"]``, :func:`amccl.encoders.encoder_record`) and a ``note``: "substitute
+from ``History.meta["encoder"]``, :func:`amccl.bert.encoder_record`) and a ``note``: "substitute
 encoder: not comparable with the paper" when the encoder is not the paper's BERT for the
 dataset, and the SIMS-v2 note when the hyper-parameters are ours. :func:`summarize`,
 :func:`paper_row` and :func:`write_results` carry the notes into the tables.
@@ -23,7 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-LOSS_PARTS = ("loss", "l1", "contrastive", "inter", "intra", "refine", "margin")
+from amccl.metrics import metric_columns
+
 NOTE_SEP = " | "  # between the notes of one row (a note may itself hold "; ")
 
 
@@ -66,7 +76,8 @@ class History:
         return pd.DataFrame(self.epochs).set_index("epoch") if self.epochs else pd.DataFrame()
 
     def result_row(self) -> dict[str, Any]:
-        """One flat row: seed, test metrics ×100, best epoch, data, versions, device, config."""
+        """One flat row: seed, test metrics ×100 (the official CSV's convention, see the module
+        docstring), best epoch, data, versions, device, config."""
         row: dict[str, Any] = {"seed": self.seed}
         row.update({k: 100.0 * v for k, v in self.test_metrics.items()})
         row.update(
@@ -120,29 +131,8 @@ def notes_of(results: pd.DataFrame) -> list[str]:
     return notes
 
 
-def metric_columns(frame: pd.DataFrame, dataset: str | None = None) -> list[str]:
-    """The metric columns of a results frame, in the display order of ``amccl.metrics``."""
-    names: list[str] = []
-    if dataset is not None:
-        from amccl.metrics import primary_metrics
-
-        names = [m for m in primary_metrics(dataset) if m in frame.columns]
-    if not names:
-        non_metrics = {"seed", "best_epoch", "epochs_run", "seconds", "dataset", "config", "note"}
-        names = [
-            c for c in frame.columns
-            if c not in non_metrics and not c.endswith("_version") and c not in _META_KEYS
-            and not c.startswith("encoder")
-            and pd.api.types.is_numeric_dtype(frame[c])
-        ]
-    return names
-
-
-_META_KEYS = {"data_path", "data_sha256", "data_source", "platform", "device"}
-
-
 def results_frame(histories: list[History]) -> pd.DataFrame:
-    """One row per seed (see :meth:`History.result_row`), metrics ×100, unrounded."""
+    """One row per seed (see :meth:`History.result_row`), metrics ×100 (module docstring), unrounded."""
     return pd.DataFrame([h.result_row() for h in histories])
 
 

@@ -3,14 +3,12 @@
 At the MOSI and MOSEI batch and feature sizes (B = batch_size, d = post_dim of the paper's
 configs: 64 / 64 and 128 / 128) it times, interleaved, one forward + backward of
 
-* ``literal``  -- ``amccl.losses_literal.literal_amccl_loss``: every pair term rebuilds P
-  and re-normalises its features (spec §3 as written; the yardstick);
-* ``autograd`` -- ``amccl_loss(impl="autograd")``: P once, one normalisation, the six
-  blocks batched, recorded op by op by autograd (the previous fast path);
-* ``fused``    -- ``amccl_loss`` (the default): the same maths as one autograd node with a
-  closed-form backward;
-* ``compiled`` -- ``amccl_loss(impl="compiled")``: the fused maths through ``torch.compile``
-  (its one-off compile time is printed separately; ``--no-compile`` leaves it out).
+* ``literal`` -- ``tests.literal_loss.literal_amccl_loss`` (the test oracle): every pair term
+  rebuilds P and re-normalises its features (spec §3 as written; the yardstick);
+* ``batched`` -- ``amccl.losses.amccl_loss``: P once, one normalisation, the six pair
+  blocks batched, differentiated by autograd;
+* ``compiled`` (only with ``--compile``) -- ``torch.compile(amccl_loss)``; its one-off
+  compile time is printed separately.
 
 Before timing, every way's seven parts and its gradients (features and M) are compared with
 the literal path's; the largest relative differences are printed next to the times, with the
@@ -18,20 +16,23 @@ number of tensor ops (``aten::`` calls counted by ``torch.profiler``) one forwar
 dispatches: at these sizes the time goes to dispatching ops, not to arithmetic.
 
 Usage: ``python benchmarks/bench_loss.py`` (``--rounds``, ``--inner``, ``--threads``,
-``--device cuda``, ``--sizes mosi,mosei``).
+``--device cuda``, ``--sizes mosi,mosei``, ``--compile``).
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 
-import torch  # noqa: E402
+import torch
 from common import command_line, cuda_available, fmt_time, interleaved, machine_line, table, target
 
-from amccl.config import AMCCLConfig  # noqa: E402
-from amccl.losses import PARTS, amccl_loss  # noqa: E402
-from amccl.losses_literal import literal_amccl_loss  # noqa: E402
+from amccl.config import AMCCLConfig
+from amccl.losses import LOSS_PARTS, amccl_loss
+from tests.literal_loss import literal_amccl_loss  # importable: common puts the checkout on sys.path
+
+LossFn = Callable[..., dict[str, torch.Tensor]]
 
 
 def make_inputs(dataset: str, device: torch.device, seed: int = 0):
@@ -48,41 +49,61 @@ def make_inputs(dataset: str, device: torch.device, seed: int = 0):
     return cfg, outputs, labels.to(device), feats + [m]
 
 
-def loss_fn(way: str):
-    if way == "literal":
-        return literal_amccl_loss
-    impl = {"autograd": "autograd", "fused": "fused", "compiled": "compiled"}[way]
-    return lambda outputs, labels, cfg: amccl_loss(outputs, labels, cfg, impl=impl)
+def step(fn: LossFn, cfg, outputs, labels, leaves) -> Callable[[], None]:
+    """One forward + backward of ``fn`` on these inputs, as a no-argument callable."""
 
-
-def check_equal(ways: list[str], cfg, outputs, labels, leaves) -> dict[str, tuple[float, float]]:
-    """{way: (max relative difference over the 7 parts, over the gradients)} vs literal."""
-
-    def run(way):
+    def run() -> None:
         for leaf in leaves:
             leaf.grad = None
-        parts = loss_fn(way)(outputs, labels, cfg)
-        parts["loss"].backward()
-        return {k: parts[k].detach().double() for k in PARTS}, [leaf.grad.double().clone() for leaf in leaves]
+        fn(outputs, labels, cfg)["loss"].backward()
 
-    ref_parts, ref_grads = run("literal")
+    return run
+
+
+def check_equal(fns: dict[str, LossFn], cfg, outputs, labels, leaves) -> dict[str, tuple[float, float]]:
+    """{way: (max relative difference over the 7 parts, over the gradients)} vs literal."""
+
+    def run(fn: LossFn):
+        for leaf in leaves:
+            leaf.grad = None
+        parts = fn(outputs, labels, cfg)
+        parts["loss"].backward()
+        return {k: parts[k].detach().double() for k in LOSS_PARTS}, [leaf.grad.double().clone() for leaf in leaves]
+
+    ref_parts, ref_grads = run(literal_amccl_loss)
     diffs = {}
-    for way in ways:
-        parts, grads = run(way)
+    for way, fn in fns.items():
+        parts, grads = run(fn)
         part_diff = max(float((parts[k] - ref_parts[k]).abs() / ref_parts[k].abs().clamp_min(1e-12))
-                        for k in PARTS if float(ref_parts[k].abs()) > 0 or float(parts[k].abs()) > 0)
+                        for k in LOSS_PARTS if float(ref_parts[k].abs()) > 0 or float(parts[k].abs()) > 0)
         grad_diff = max(float((g - r).abs().max() / r.abs().max().clamp_min(1e-30)) for g, r in zip(grads, ref_grads))
         diffs[way] = (part_diff, grad_diff)
     return diffs
 
 
-def count_ops(run) -> int:
+def count_ops(run: Callable[[], None]) -> int:
     """Tensor ops (``aten::`` calls, nested ones included) one forward + backward dispatches."""
     from torch.profiler import ProfilerActivity, profile
 
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         run()
     return sum(1 for event in prof.events() if event.name.startswith("aten::"))
+
+
+def ways_for(args, cfg, outputs, labels, leaves) -> tuple[dict[str, LossFn], float | None]:
+    """The loss functions to time, and the compiled way's first-call seconds (None: not run)."""
+    fns: dict[str, LossFn] = {"literal": literal_amccl_loss, "batched": amccl_loss}
+    if not args.compile:
+        return fns, None
+    compiled = torch.compile(amccl_loss)
+    start = time.perf_counter()
+    try:
+        step(compiled, cfg, outputs, labels, leaves)()
+    except Exception as err:  # no C++ compiler, unsupported platform...
+        print(f"compiled: skipped ({type(err).__name__}: {str(err).splitlines()[0][:120]})")
+        return fns, None
+    fns["compiled"] = compiled
+    return fns, time.perf_counter() - start
 
 
 def main() -> None:
@@ -92,7 +113,7 @@ def main() -> None:
     parser.add_argument("--inner", type=int, default=10, help="calls per way per round")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (CPU)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--no-compile", dest="compile", action="store_false", help="leave out the compiled way")
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile(amccl_loss)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -101,37 +122,17 @@ def main() -> None:
         return
     print(machine_line(device))
     print(f"command: {command_line()}")
-    ways = ["literal", "autograd", "fused"] + (["compiled"] if args.compile else [])
     for dataset in args.sizes.split(","):
         cfg, outputs, labels, leaves = make_inputs(dataset, device)
-        names = list(ways)
-        compile_s = None
-        if "compiled" in names:
-            start = time.perf_counter()
-            try:
-                loss_fn("compiled")(outputs, labels, cfg)["loss"].backward()
-                compile_s = time.perf_counter() - start
-            except Exception as err:  # no C++ compiler, unsupported platform...
-                print(f"compiled: skipped ({type(err).__name__}: {str(err).splitlines()[0][:120]})")
-                names.remove("compiled")
-        diffs = check_equal([w for w in names if w != "literal"], cfg, outputs, labels, leaves)
-
-        def step(way):
-            fn = loss_fn(way)
-
-            def run():
-                for leaf in leaves:
-                    leaf.grad = None
-                fn(outputs, labels, cfg)["loss"].backward()
-            return run
-
-        ops = {w: count_ops(step(w)) for w in names}
-        res = interleaved({w: step(w) for w in names}, args.rounds, args.inner, warmup=3, device=device,
+        fns, compile_s = ways_for(args, cfg, outputs, labels, leaves)
+        diffs = check_equal({w: f for w, f in fns.items() if w != "literal"}, cfg, outputs, labels, leaves)
+        runs = {w: step(f, cfg, outputs, labels, leaves) for w, f in fns.items()}
+        ops = {w: count_ops(run) for w, run in runs.items()}
+        res = interleaved(runs, args.rounds, args.inner, warmup=3, device=device,
                           cpu_clock=device.type == "cpu" and args.threads == 1)
         base = res["literal"]
         rows = []
-        for w in names:
-            r = res[w]
+        for w, r in res.items():
             rel = diffs.get(w)
             rows.append([
                 w, fmt_time(r["median"]), f"{fmt_time(r['q1'])} – {fmt_time(r['q3'])}",
@@ -148,7 +149,7 @@ def main() -> None:
             print(f"compiled: first call (compile + run) took {compile_s:.1f} s")
         if dataset == "mosi":
             key = "cpu" if "cpu" in base else "median"
-            for w in names[1:]:
+            for w in list(res)[1:]:
                 ratio = base[key] / res[w][key]
                 same = diffs[w][0] <= 1e-6
                 target(f"loss fwd+bwd, MOSI sizes, {device.type}: {w} vs literal", f"{ratio:.1f}x ({key} median), "

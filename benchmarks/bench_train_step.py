@@ -5,14 +5,14 @@ paper's MOSI sizes), one random MOSI-shaped batch (B = 64, Lt = La = Lv = 50, ra
 lengths), timed interleaved:
 
 * ``straightforward fp32`` -- a minimal plain-PyTorch transcription of the spec's step,
-  written here: the same model forward, the *literal* loss (``losses_literal``), a plain
+  written here: the same model forward, the *literal* loss (``tests/literal_loss.py``), a plain
   ``torch.optim.AdamW`` over the five groups of spec §4 with transformers' cosine schedule,
   and the usual ``loss.item()`` per step;
 * ``ours fp32`` -- what ``amccl.train`` does per batch: the same forward, the fused
   ``amccl_loss``, the parts kept on the device (no host read), ``zero_grad(set_to_none)``,
-  ``amccl.train.build_optimizer``'s AdamW + schedule;
+  ``amccl.optim.build_optimizer``'s AdamW + schedule;
 * ``ours freeze_text + cache`` -- ``freeze_text=True`` (BERT without gradients) fed the
-  ``text_feats`` rows of ``amccl.model.precompute_text_features`` (built once, untimed);
+  ``text_feats`` rows of ``amccl.evaluation.text_cache_rows`` (built once, untimed);
 * ``ours freeze_text, no cache`` -- the frozen BERT run every step (reference ``use_finetune=False``);
 * ``(part) audio + vision encoders`` -- only the two transformer encoders' forward + backward,
   the floor under every step that a text cache cannot remove.
@@ -41,9 +41,10 @@ import torch  # noqa: E402
 from common import command_line, cuda_available, fmt_time, interleaved, machine_line, table, target
 
 from amccl.config import AMCCLConfig  # noqa: E402
-from amccl.losses import PARTS, amccl_loss  # noqa: E402
-from amccl.losses_literal import literal_amccl_loss  # noqa: E402
-from amccl.model import AMCCL, precompute_text_features  # noqa: E402
+from amccl.evaluation import text_cache_rows  # noqa: E402
+from amccl.losses import LOSS_PARTS, amccl_loss  # noqa: E402
+from amccl.model import AMCCL  # noqa: E402
+from tests.literal_loss import literal_amccl_loss  # noqa: E402
 
 INPUTS = ("text", "audio", "vision", "audio_lengths", "vision_lengths")
 
@@ -115,7 +116,7 @@ def straightforward(cfg: AMCCLConfig, state: dict, batch: dict, device: torch.de
 def ours(name: str, cfg: AMCCLConfig, state: dict, batch: dict, device: torch.device, total: int,
          amp: str = "off", text_cache: bool = False, compile_model: bool = False) -> Way:
     """The trainer's per-batch work (amccl.train), on one fixed batch."""
-    from amccl.train import build_optimizer
+    from amccl.optim import build_optimizer
 
     model = AMCCL(cfg).to(device)
     model.load_state_dict(state)
@@ -123,12 +124,12 @@ def ours(name: str, cfg: AMCCLConfig, state: dict, batch: dict, device: torch.de
         model.text_model.requires_grad_(False)
     inputs = {k: batch[k].to(device, non_blocking=True) for k in INPUTS}
     if text_cache:
-        inputs["text_feats"] = precompute_text_features(model, batch["text"], device=device).to(device)
+        inputs["text_feats"] = text_cache_rows(model, batch["text"], device=device).to(device)
     model.train()
     forward = torch.compile(model) if compile_model else model
     optimizer, scheduler = build_optimizer(model, cfg, total)
     labels = batch["labels"].to(device, non_blocking=True)
-    sums = torch.zeros(len(PARTS), device=device)
+    sums = torch.zeros(len(LOSS_PARTS), device=device)
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if amp == "bf16"
                 else contextlib.nullcontext())
 
@@ -138,7 +139,7 @@ def ours(name: str, cfg: AMCCLConfig, state: dict, batch: dict, device: torch.de
             outputs = forward(**inputs)
         outputs = {k: v.float() for k, v in outputs.items()}  # the loss runs in float32
         losses = amccl_loss(outputs, labels, cfg)
-        parts = torch.stack([losses[k].detach() for k in PARTS])  # kept on the device
+        parts = torch.stack([losses[k].detach() for k in LOSS_PARTS])  # kept on the device
         optimizer.zero_grad(set_to_none=True)
         losses["loss"].backward()
         optimizer.step()
@@ -241,7 +242,7 @@ def main() -> None:
           f"max |grad diff| / max |grad| {grad_diff:.1e}")
     with torch.no_grad():
         model = ways[2].model.eval()
-        feats = precompute_text_features(model, batch["text"], device=device).to(device)
+        feats = text_cache_rows(model, batch["text"], device=device).to(device)
         inputs = {k: batch[k].to(device) for k in INPUTS}
         cached, direct = model(**inputs, text_feats=feats), model(**inputs)
         print("check: frozen text, cached vs uncached outputs (eval mode): max abs diff "

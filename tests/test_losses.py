@@ -7,7 +7,7 @@ import torch
 
 from amccl import AMCCLConfig
 from amccl.losses import amccl_loss, contrastive_terms, normalise_labels, positive_weights
-from amccl.losses_literal import literal_amccl_loss, literal_margin, literal_pair_loss
+from tests.literal_loss import literal_amccl_loss, literal_margin, literal_pair_loss
 
 
 def cfg_for(dataset="mosi", **kw):

@@ -1,9 +1,11 @@
-"""A literal, term-by-term transcription of the AMCCL loss (spec §3), as the reference runs it.
+"""The test oracle: a literal, term-by-term transcription of the AMCCL loss (spec §3), as the
+reference runs it.
 
 Every pair term rebuilds the positive-weight matrix from the labels and re-normalises its
 features, and the contrastive term is written as ``-log(exp(·) / Σ exp(·))``. It is slow on
-purpose: it is the yardstick that :func:`amccl.losses.amccl_loss` is tested and benchmarked
-against. Use the fast path for training.
+purpose: it is the yardstick that :func:`amccl.losses.amccl_loss` is tested
+(tests/test_losses.py, tests/test_fast_paths.py) and benchmarked (benchmarks/bench_loss.py)
+against.
 """
 
 from __future__ import annotations
