@@ -92,6 +92,60 @@ def is_ours(obj: Any) -> bool:
     return isinstance(obj, dict) and obj.get("format") == FORMAT
 
 
+# --- the run directory: what best.pt and last.pt hold, and how a resume reads them -----------
+MAY_DIFFER_ON_RESUME = ("device", "compile")
+
+
+def config_differences(saved: dict[str, Any], now: dict[str, Any], ignore: tuple[str, ...] = MAY_DIFFER_ON_RESUME) -> list[str]:
+    """``"key: old -> new"`` for every config value (``to_dict`` form) that differs; the one
+    check of whether stored work may be resumed with a config (runs and ablation grids)."""
+    keys = sorted(k for k in set(saved) | set(now) if k not in ignore and saved.get(k) != now.get(k))
+    return [f"{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in keys]
+
+
+def run_header(cfg_dict: dict[str, Any], seed: int, meta: dict[str, Any]) -> dict[str, Any]:
+    """The fields both files start with: ``format``, ``config``, ``seed``, ``meta``."""
+    return {"format": FORMAT, "config": cfg_dict, "seed": int(seed), "meta": to_plain(meta)}
+
+
+def save_best(out: Path, header: dict[str, Any], epoch: int, model_state: dict[str, torch.Tensor],
+              valid: dict[str, float], test: dict[str, float] | None = None) -> None:
+    """``best.pt``: the best epoch's weights and metrics (``test`` once the run has ended)."""
+    metrics = {"valid": to_plain(valid), "test": to_plain(test) if test else None}
+    atomic_save({**header, "kind": "best", "epoch": epoch, "model": model_state, "metrics": metrics}, out / BEST)
+
+
+def save_last(out: Path, header: dict[str, Any], state: dict[str, Any]) -> None:
+    """``last.pt``: ``state`` holds ``epoch``, ``best_epoch``, ``best_mae``, ``model``,
+    ``optimizer``, ``scheduler``, ``scaler``, ``rng`` (every global generator), ``history``
+    and ``finished`` (then also the final metrics and test predictions)."""
+    atomic_save({**header, "kind": "last", **state}, out / LAST)
+
+
+def read_resume(out: Path, cfg_dict: dict[str, Any], seed: int) -> tuple[dict[str, Any], dict | None] | None:
+    """``(last.pt, best weights or None)`` of the run in ``out``, or ``None`` when there is none.
+
+    Raises:
+        ValueError: the run belongs to another seed or config (the message lists what differs).
+        RuntimeError: ``best.pt`` is older than ``last.pt`` says.
+    """
+    path = out / LAST
+    if not path.is_file():
+        return None
+    last = load(path)
+    if last.get("seed") != seed:
+        raise ValueError(f"resume: {path} belongs to seed {last.get('seed')}, not {seed}")
+    changes = config_differences(last["config"], cfg_dict)
+    if changes:
+        raise ValueError(f"resume: the config differs from the one in {path} ({', '.join(changes)}); use a new out_dir")
+    if last["best_epoch"] == 0:
+        return last, None
+    best = load(out / BEST)
+    if best["epoch"] < last["best_epoch"]:
+        raise RuntimeError(f"{out / BEST} holds epoch {best['epoch']}, but {path} says the best epoch is {last['best_epoch']}")
+    return last, best["model"]  # a newer best.pt: the run died between the two writes; that epoch is replayed
+
+
 def load_model(path: str | os.PathLike, cfg=None, device: str | torch.device = "cpu"):
     """Load a model from any checkpoint ``evaluate`` accepts.
 

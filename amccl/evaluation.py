@@ -1,20 +1,27 @@
-"""Scoring a split: predictions in eval mode, gathered on the device, and MMSA's metrics.
+"""Running the model over a split: one loop for scoring, embeddings and the frozen-text cache.
 
-``evaluate_split(model, split, cfg)`` is what the trainer runs on the validation and test
-splits and what ``python -m amccl evaluate`` runs on a checkpoint.
+:func:`run_split` is the loop (eval mode, no gradients, outputs gathered in row order). It
+serves :func:`evaluate_split` (the trainer's validation and test passes, ``python -m amccl
+evaluate``), :func:`amccl.analysis.embeddings.extract_embeddings` and the frozen text
+encoder's cache rows (:func:`text_cache_rows`, attached to the splits by
+:func:`with_text_cache`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
-from collections.abc import Callable
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 
-from amccl.config import AMCCLConfig
+from amccl.config import TINY_RANDOM, AMCCLConfig
 from amccl.metrics import compute_metrics
 
 MODEL_INPUTS = ("text", "audio", "vision", "audio_lengths", "vision_lengths", "text_feats")
@@ -30,10 +37,11 @@ class EvalResult:
     predictions: np.ndarray
 
 
-def batch_to(batch: dict[str, torch.Tensor], device: torch.device):
-    """A ``BatchLoader`` batch on ``device`` as ``(model inputs, labels (B,), index (B,))``."""
-    inputs = {k: batch[k].to(device, non_blocking=True) for k in MODEL_INPUTS if k in batch}
-    return inputs, batch["labels"].to(device, non_blocking=True), batch["index"].to(device, non_blocking=True)
+def batch_to(batch: dict[str, Tensor], device: torch.device):
+    """A batch on ``device`` as ``(model inputs, labels (B,) or None, index (B,))``."""
+    inputs = {k: batch[k].to(device, non_blocking=True) for k in MODEL_INPUTS if batch.get(k) is not None}
+    labels = batch["labels"].to(device, non_blocking=True) if "labels" in batch else None
+    return inputs, labels, batch["index"].to(device, non_blocking=True)
 
 
 def autocast(device: torch.device, amp: str):
@@ -43,15 +51,58 @@ def autocast(device: torch.device, amp: str):
     return torch.autocast("cuda", dtype=torch.bfloat16 if amp == "bf16" else torch.float16)
 
 
-def make_loader(split, cfg: AMCCLConfig, shuffle: bool, generator: torch.Generator | None):
+def make_loader(split, cfg: AMCCLConfig, shuffle: bool, generator: torch.Generator | None = None):
     """``BatchLoader`` of ``cfg.batch_size``; trims padding only where it cannot matter."""
-    from amccl.data import BatchLoader
+    from amccl.data.batching import BatchLoader
 
     trim = bool(cfg.trim_padding and cfg.padding_irrelevant)
     return BatchLoader(split, cfg.batch_size, shuffle=shuffle, generator=generator, trim=trim)
 
 
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter or buffer (CPU for a module with neither)."""
+    return next((t.device for t in (*model.parameters(), *model.buffers())), torch.device("cpu"))
+
+
 @torch.no_grad()
+def run_split(
+    model: nn.Module, batches: Iterable[dict[str, Tensor]], step: Callable[..., dict[str, Tensor]] | None = None,
+    device: str | torch.device | None = None, amp: str = "off",
+) -> tuple[dict[str, Tensor], list[Tensor]]:
+    """Run ``step(**inputs)`` (default: ``model``) over ``batches`` in eval mode, without gradients.
+
+    Args:
+        model: the model; its train/eval mode is restored afterwards, even on error.
+        batches: batch dicts holding model inputs (any of ``MODEL_INPUTS``) and ``index`` (B,).
+        step: returns a dict of (B, ...) tensors; e.g. ``model.text_summary`` for the cache.
+        device: where to run (default: the model's); ``amp``: ``cfg.amp``.
+
+    Returns:
+        ``({name: (N, ...) float32 in row order, on device}, the batches' (B,) row indices in
+        the order they were drawn)``, N the number of rows the batches covered.
+    """
+    device = torch.device(device) if device is not None else model_device(model)
+    step = step or model
+    was_training = model.training
+    model.eval()
+    gathered: dict[str, list[Tensor]] = {}
+    order: list[Tensor] = []
+    try:
+        for batch in batches:
+            inputs, _, index = batch_to(batch, device)
+            with autocast(device, amp):
+                values = step(**inputs)
+            for name, value in values.items():
+                gathered.setdefault(name, []).append(value.float())
+            order.append(index)
+    finally:
+        model.train(was_training)
+    if not order:
+        return {}, []
+    rows = torch.argsort(torch.cat(order))
+    return {name: torch.cat(parts)[rows] for name, parts in gathered.items()}, order
+
+
 def evaluate_split(
     model: nn.Module, split, cfg: AMCCLConfig, device: str | torch.device | None = None,
     generator: torch.Generator | None = None, shuffle: bool = False, forward: Callable | None = None,
@@ -61,22 +112,76 @@ def evaluate_split(
     Args:
         model: the model (its device is used when ``device`` is None).
         split: an ``MMSASplit``; its ``text_feats`` are used when present.
-        generator, shuffle: the batch order (the trainer shuffles, as the reference does;
-            the metrics do not depend on it, the mean batch loss slightly does).
+        generator, shuffle: the batch order (the trainer shuffles from the global generator,
+            as the reference does; the metrics do not depend on it, the mean batch loss does).
         forward: a callable to use instead of ``model`` (a ``torch.compile`` wrapper).
     """
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    forward = forward or model
-    model.eval()
     loader = make_loader(split, cfg, shuffle, generator)
-    preds = torch.zeros(len(split), device=device)
-    loss_sum = torch.zeros((), device=device)
-    for batch in loader:
-        inputs, labels, index = batch_to(batch, device)
-        with autocast(device, cfg.amp):
-            out = forward(**inputs)["M"].reshape(-1).float()
-        preds[index] = out
-        loss_sum += (out - labels.float()).abs().mean()
+    outputs, order = run_split(model, loader, forward, device, cfg.amp)
+    preds = outputs["M"].reshape(-1) if order else torch.zeros(0)
+    labels = torch.as_tensor(np.asarray(split.labels), dtype=torch.float32, device=preds.device)
+    loss = torch.zeros((), device=preds.device)
+    for index in order:  # the reference's mean over batches of the batch L1
+        loss += (preds[index] - labels[index]).abs().mean()
     predictions = preds.cpu().numpy()
-    loss = float(loss_sum.item() / max(len(loader), 1))
-    return EvalResult(loss, compute_metrics(predictions, np.asarray(split.labels), cfg.dataset), predictions)
+    metrics = compute_metrics(predictions, np.asarray(split.labels), cfg.dataset)
+    return EvalResult(float(loss.item() / max(len(order), 1)), metrics, predictions)
+
+
+# --- the frozen-text cache ---------------------------------------------------------------------
+def _text_batches(text: Tensor, batch_size: int) -> Iterator[dict[str, Tensor]]:
+    for start in range(0, text.size(0), batch_size):
+        rows = torch.arange(start, min(start + batch_size, text.size(0)))
+        yield {"text": text[rows], "index": rows}
+
+
+def text_cache_rows(model: nn.Module, text: Any, batch_size: int = 256,
+                    device: str | torch.device | None = None) -> Tensor:
+    """The frozen text encoder's cache rows of a whole split, in eval mode.
+
+    Args:
+        model: an AMCCL (its text encoder is used, without dropout).
+        text: (N, 3, Lt) ids / mask / segments (tensor or numpy array).
+
+    Returns:
+        (N, 3, H) float32 on the CPU: [CLS], mean over all Lt, mean over valid tokens.
+    """
+    text = torch.as_tensor(text)
+    outputs, order = run_split(model, _text_batches(text, batch_size),
+                               lambda text, **_: {"rows": model.text_summary(text)}, device)
+    return outputs["rows"].cpu() if order else torch.empty(0, 3, model.text_model.hidden_size)
+
+
+# A frozen *pretrained* encoder gives the same cache rows in every run of a process (all the
+# variants and seeds of an ablation grid): the last few are kept, keyed by the encoder, the
+# device and a digest of the token rows. A random encoder (tiny-random) depends on the seed.
+_TEXT_CACHE: OrderedDict[tuple, Tensor] = OrderedDict()
+_TEXT_CACHE_SIZE = 6
+
+
+def _cached_rows(model: nn.Module, text: np.ndarray, cfg: AMCCLConfig, device) -> Tensor:
+    """(N, 3, H) cache rows of ``text`` (N, 3, Lt), computed once per process and encoder."""
+    ids = np.ascontiguousarray(text)
+    if cfg.text_encoder == TINY_RANDOM:
+        return text_cache_rows(model, torch.as_tensor(ids), 256, device)
+    key = (cfg.text_encoder, str(device), ids.shape, str(ids.dtype),
+           hashlib.blake2b(ids.data, digest_size=16).hexdigest())
+    if key not in _TEXT_CACHE:
+        _TEXT_CACHE[key] = text_cache_rows(model, torch.as_tensor(ids), 256, device)
+        while len(_TEXT_CACHE) > _TEXT_CACHE_SIZE:
+            _TEXT_CACHE.popitem(last=False)
+    _TEXT_CACHE.move_to_end(key)
+    return _TEXT_CACHE[key]
+
+
+def with_text_cache(model: nn.Module, data, cfg: AMCCLConfig, device) -> dict[str, Any]:
+    """The three splits of ``data``; copies with ``text_feats`` (N, 3, H) on ``device`` when
+    ``cfg.freeze_text`` and ``cfg.cache_text`` (the caller's splits are left untouched)."""
+    splits = {name: getattr(data, name) for name in ("train", "valid", "test")}
+    if not (cfg.freeze_text and cfg.cache_text):
+        return splits
+    out = {}
+    for name, split in splits.items():
+        out[name] = copy.copy(split)
+        out[name].text_feats = _cached_rows(model, split.text, cfg, device).to(device)
+    return out

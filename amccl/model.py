@@ -212,27 +212,3 @@ def _draw_unused(layer: nn.Module) -> None:
 def _check(x: Tensor, name: str, rank: int, sizes: dict[int, int], expected: str) -> None:
     if x.dim() != rank or any(x.size(dim) != size for dim, size in sizes.items()):
         raise ValueError(f"{name}: expected shape {expected}, got {tuple(x.shape)}")
-
-
-@torch.no_grad()
-def precompute_text_features(model: AMCCL, text: Tensor, batch_size: int = 256,
-                             device: torch.device | str | None = None) -> Tensor:
-    """The frozen text encoder's cache rows for a whole split, in eval mode.
-
-    Args:
-        model: an AMCCL (its text encoder is used, without dropout).
-        text: (N, 3, Lt) ids / mask / segments (tensor or numpy array).
-
-    Returns:
-        (N, 3, H) float32 on the CPU: [CLS], mean over all Lt, mean over valid tokens.
-    """
-    text = torch.as_tensor(text)
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
-        rows = [model.text_summary(text[i:i + batch_size].to(device)).float().cpu()
-                for i in range(0, text.size(0), batch_size)]
-    finally:
-        model.train(was_training)
-    return torch.cat(rows) if rows else torch.empty(0, 3, model.text_model.hidden_size)

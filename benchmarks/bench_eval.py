@@ -6,10 +6,10 @@ random features and valid lengths, labels in [-3, 3]), timed interleaved:
 
 * ``straightforward`` -- a plain loop: slice the arrays batch by batch, ``model(**batch)``,
   ``.cpu()`` each batch's predictions, then ``compute_metrics``;
-* ``evaluate_split`` -- the trainer's pass (``amccl.train.evaluate_split``: BatchLoader,
+* ``evaluate_split`` -- the trainer's pass (``amccl.evaluation.evaluate_split``: BatchLoader,
   predictions kept on the device until the end, then the metrics);
 * ``evaluate_split + text cache`` -- the same with the split's ``text_feats`` rows attached
-  (``precompute_text_features``, as the trainer does with ``freeze_text``): no BERT pass.
+  (``text_cache_rows``, as the trainer does with ``freeze_text``): no BERT pass.
   Building the cache is one BERT pass over the split, timed once and shown on its own line.
 
 All ways' predictions are compared before timing.
@@ -29,8 +29,9 @@ from common import command_line, cuda_available, fmt_time, interleaved, machine_
 
 from amccl.config import AMCCLConfig  # noqa: E402
 from amccl.data.types import MMSASplit  # noqa: E402
+from amccl.evaluation import text_cache_rows  # noqa: E402
 from amccl.metrics import compute_metrics  # noqa: E402
-from amccl.model import AMCCL, precompute_text_features  # noqa: E402
+from amccl.model import AMCCL  # noqa: E402
 
 
 def random_split(cfg: AMCCLConfig, n: int, seed: int = 0) -> MMSASplit:
@@ -83,14 +84,14 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     print(machine_line(device))
     print(f"command: {command_line()}")
-    from amccl.train import evaluate_split
+    from amccl.evaluation import evaluate_split
 
     cfg = AMCCLConfig.for_dataset("mosi", text_encoder="minilm")  # the embedded encoder measured
     torch.manual_seed(0)
     model = AMCCL(cfg).to(device).eval()
     split = random_split(cfg, args.clips)
     start, start_cpu = time.perf_counter(), time.thread_time()
-    feats = precompute_text_features(model, split.text, batch_size=cfg.batch_size, device=device)
+    feats = text_cache_rows(model, split.text, batch_size=cfg.batch_size, device=device)
     cache_seconds, cache_cpu = time.perf_counter() - start, time.thread_time() - start_cpu
     cached = dataclasses.replace(split, text_feats=feats)
 

@@ -9,9 +9,9 @@ import torch
 
 from amccl import AMCCL, AMCCLConfig
 from amccl.encoders import SequenceEncoder, sinusoidal_table
+from amccl.evaluation import text_cache_rows
 from amccl.fusion import AMC, SEBlock, SkipGate, kernel_channels
 from amccl.losses import amccl_loss
-from amccl.model import precompute_text_features
 
 
 def tiny(dataset="mosi", **kw):
@@ -208,7 +208,7 @@ def test_frozen_text_cache_matches_the_bert_pass():
     cfg = tiny("mosi", freeze_text=True)
     model = AMCCL(cfg).eval()
     batch = batch_for(cfg)
-    feats = precompute_text_features(model, batch["text"], batch_size=3)
+    feats = text_cache_rows(model, batch["text"], batch_size=3)
     assert feats.shape == (4, 3, model.text_model.hidden_size)
     direct = model(**batch)
     cached = model(**batch, text_feats=feats)
@@ -247,8 +247,8 @@ def test_a_local_bert_directory_works_by_path(tmp_path):
     the weights, vocab.txt) is used by pointing the config at it; H is read from its config."""
     from transformers import BertConfig, BertModel
 
+    from amccl.bert import load_tokenizer
     from amccl.data import load_data
-    from amccl.encoders import load_tokenizer
 
     local = tmp_path / "my-bert"
     BertModel(BertConfig(vocab_size=30522, hidden_size=48, num_hidden_layers=1, num_attention_heads=2,

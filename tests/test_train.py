@@ -14,10 +14,13 @@ import torch
 import amccl.evaluation as evaluation
 import amccl.train as train
 from amccl.config import AMCCLConfig
+from amccl.evaluation import evaluate_split
 from amccl.metrics import compute_metrics, primary_metrics
 from amccl.model import AMCCL
+from amccl.optim import build_optimizer
+from amccl.results import summarize
 from amccl.runtime import get_logger, seed_everything
-from amccl.train import NonFiniteLossError, build_optimizer, evaluate_split, fit, run_seeds, summarize
+from amccl.train import NonFiniteLossError, fit, run_seeds
 
 DISTINCT = dict(lr_bert=1e-5, lr_audio=2e-4, lr_video=3e-4, lr_other=4e-4,
                 wd_bert=0.1, wd_audio=0.2, wd_video=0.3, wd_other=0.4)
@@ -277,7 +280,7 @@ def test_frozen_text_cache_is_used_and_bert_stays_fixed(tiny_cfg, tiny_data, mon
     cfg = tiny_cfg.replace(freeze_text=True, epochs=1)
     seed_everything(1111)
     initial = {k: v.clone() for k, v in AMCCL(cfg).text_model.state_dict().items()}
-    real, counts = amccl.model.precompute_text_features, {"cache": 0, "bert": 0}
+    real, counts = evaluation.text_cache_rows, {"cache": 0, "bert": 0}
 
     def counting_cache(*args, **kwargs):
         counts["cache"] += 1
@@ -289,7 +292,7 @@ def test_frozen_text_cache_is_used_and_bert_stays_fixed(tiny_cfg, tiny_data, mon
         counts["bert"] += 1
         return real_forward(self, text)
 
-    monkeypatch.setattr(amccl.model, "precompute_text_features", counting_cache)
+    monkeypatch.setattr(evaluation, "text_cache_rows", counting_cache)
     monkeypatch.setattr(amccl.model.TextEncoder, "forward", counting_forward)
     history = fit(cfg, tiny_data, seed=1111, progress=False)
     assert counts == {"cache": 3, "bert": 3}  # one BERT pass per split (each fits one chunk)
@@ -346,28 +349,25 @@ def test_frozen_pretrained_text_rows_are_computed_once_per_process(monkeypatch):
     # An ablation grid fits many variants and seeds on one data set with the same frozen,
     # pretrained encoder: its cache rows are computed once. A random encoder's depend on the
     # seed, so they are computed every time.
-    import amccl.model
-    import amccl.train as train
-
     calls = []
 
     def fake_rows(model, text, batch_size, device):
         calls.append(text.shape)
         return text[:, :, :1].float().repeat(1, 1, 4)
 
-    monkeypatch.setattr(amccl.model, "precompute_text_features", fake_rows)
-    monkeypatch.setattr(train, "_TEXT_CACHE", type(train._TEXT_CACHE)())
+    monkeypatch.setattr(evaluation, "text_cache_rows", fake_rows)
+    monkeypatch.setattr(evaluation, "_TEXT_CACHE", type(evaluation._TEXT_CACHE)())
     pretrained = AMCCLConfig.for_dataset("mosi", text_encoder="minilm", freeze_text=True)
     text_a = np.arange(2 * 3 * 5).reshape(2, 3, 5)
     text_b = text_a + 1
-    first = train._text_features(None, text_a, pretrained, torch.device("cpu"))
-    again = train._text_features(None, text_a.copy(), pretrained, torch.device("cpu"))
+    first = evaluation._cached_rows(None, text_a, pretrained, torch.device("cpu"))
+    again = evaluation._cached_rows(None, text_a.copy(), pretrained, torch.device("cpu"))
     assert len(calls) == 1 and torch.equal(first, again)
-    other = train._text_features(None, text_b, pretrained, torch.device("cpu"))
+    other = evaluation._cached_rows(None, text_b, pretrained, torch.device("cpu"))
     assert len(calls) == 2 and not torch.equal(first, other)
     random_encoder = pretrained.replace(text_encoder="tiny-random")
-    train._text_features(None, text_a, random_encoder, torch.device("cpu"))
-    train._text_features(None, text_a, random_encoder, torch.device("cpu"))
+    evaluation._cached_rows(None, text_a, random_encoder, torch.device("cpu"))
+    evaluation._cached_rows(None, text_a, random_encoder, torch.device("cpu"))
     assert len(calls) == 4
 
 

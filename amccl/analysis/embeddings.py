@@ -22,7 +22,6 @@ FEATURE_KEYS: dict[str, str] = {"text": "Feature_t", "audio": "Feature_a", "visi
                                 "fusion": "Feature_f"}
 _ALIASES = {"t": "text", "a": "audio", "v": "vision", "f": "fusion", "video": "vision",
             **{key: name for name, key in FEATURE_KEYS.items()}}
-FORWARD_KEYS = ("text", "audio", "vision", "audio_lengths", "vision_lengths", "text_feats")
 
 
 def modality_name(name: str) -> str:
@@ -106,15 +105,6 @@ class Embeddings:
 # ------------------------------------------------------------------------------------------
 # extraction
 # ------------------------------------------------------------------------------------------
-def _model_device(model: Any) -> Any:
-    """The device of the model's first parameter or buffer (CPU for a parameter-less one)."""
-    import torch
-
-    for tensor in list(model.parameters()) + list(model.buffers()):
-        return tensor.device
-    return torch.device("cpu")
-
-
 def _default_batches(split_data: Any, batch_size: int, model: Any) -> Iterable[Mapping[str, Any]]:
     """``amccl.data.BatchLoader`` over the split in order; trims padding when it cannot matter."""
     from amccl.data import BatchLoader
@@ -122,20 +112,6 @@ def _default_batches(split_data: Any, batch_size: int, model: Any) -> Iterable[M
     cfg = getattr(model, "cfg", None)
     trim = bool(getattr(cfg, "padding_irrelevant", False) and getattr(cfg, "trim_padding", False))
     return BatchLoader(split_data, batch_size=batch_size, shuffle=False, generator=None, trim=trim)
-
-
-def _forward_batch(model: Any, batch: Mapping[str, Any], device: Any) -> dict[str, np.ndarray]:
-    """One no-grad forward pass; returns the batch's features, predictions, labels and rows."""
-    import torch
-
-    inputs = {k: batch[k].to(device) for k in FORWARD_KEYS if batch.get(k) is not None}
-    out = model(**inputs)
-    rows = {name: out[key].detach().float().cpu().numpy() for name, key in FEATURE_KEYS.items()
-            if key in out}
-    rows["pred"] = out["M"].detach().float().cpu().numpy().reshape(-1)
-    rows["labels"] = torch.as_tensor(batch["labels"]).float().cpu().numpy().reshape(-1)
-    rows["index"] = torch.as_tensor(batch["index"]).cpu().numpy().reshape(-1).astype(np.int64)
-    return rows
 
 
 def _split_ids(split_data: Any, index: np.ndarray) -> np.ndarray | None:
@@ -174,24 +150,27 @@ def extract_embeddings(
     """
     import torch
 
+    from amccl.evaluation import run_split
+
     split_data = data.split(split) if hasattr(data, "split") and callable(data.split) else data
-    device = torch.device(device) if device is not None else _model_device(model)
     if batches is None:
         batches = _default_batches(split_data, batch_size, model)
     elif callable(batches):
         batches = batches(split_data, batch_size)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            parts = [_forward_batch(model, batch, device) for batch in batches]
-    finally:
-        model.train(was_training)
-    if not parts:
+    labels: list[np.ndarray] = []
+
+    def with_labels(batches: Iterable[Mapping[str, Any]]):  # the labels of each batch, as it passes
+        for batch in batches:
+            labels.append(np.asarray(batch["labels"], dtype=np.float32).reshape(-1))
+            yield batch
+
+    outputs, order = run_split(model, with_labels(batches), device=device)
+    if not order:
         raise ValueError(f"split {split!r} gave no batches")
-    cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    order = np.argsort(cat["index"], kind="stable")
-    cat = {k: v[order] for k, v in cat.items()}
+    index = torch.cat(order).cpu().numpy().astype(np.int64)
+    rows = np.argsort(index, kind="stable")
+    cat = {name: outputs[key].cpu().numpy() for name, key in FEATURE_KEYS.items() if key in outputs}
+    cat.update(pred=outputs["M"].cpu().numpy().reshape(-1), labels=np.concatenate(labels)[rows], index=index[rows])
     return Embeddings(text=cat["text"], audio=cat["audio"], vision=cat["vision"], labels=cat["labels"],
                       fusion=cat.get("fusion"), pred=cat["pred"], index=cat["index"],
                       ids=_split_ids(split_data, cat["index"]), split=split)
