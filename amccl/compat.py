@@ -6,7 +6,7 @@ prefix, drop the layers its forward pass never reads, and check everything else.
 
 Loading a checkpoint never needs the pretrained text encoder: the checkpoint holds every
 BERT weight, so :func:`model_for_state` builds the BERT's architecture from the tensors'
-shapes (:func:`amccl.encoders.bert_config_from_state`) and an official bert-base checkpoint
+shapes (:func:`amccl.bert.bert_config_from_state`) and an official bert-base checkpoint
 evaluates with no BERT directory at all.
 """
 
@@ -19,8 +19,8 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor
 
+from amccl.bert import BERT_PREFIX, bert_config_from_state
 from amccl.config import AMCCLConfig
-from amccl.encoders import BERT_PREFIX, bert_config_from_state
 from amccl.model import AMCCL
 
 PREFIX = "Model."
@@ -36,7 +36,7 @@ class CheckpointMismatch(ValueError):
     """A state dict does not fit the model built from the config; the message lists keys."""
 
 
-def is_reference_state_dict(state: Mapping[str, Tensor]) -> bool:
+def _is_reference(state: Mapping[str, Tensor]) -> bool:
     """True when every key carries the reference wrapper's ``Model.`` prefix."""
     return bool(state) and all(k.startswith(PREFIX) for k in state)
 
@@ -49,11 +49,6 @@ def from_reference_keys(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
         if not UNUSED_KEY.match(name):
             out[name] = value
     return out
-
-
-def to_reference_keys(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
-    """Our state dict in the reference's key space (without the unused layers)."""
-    return {PREFIX + k: v for k, v in state.items()}
 
 
 def load_state_checked(model: AMCCL, state: Mapping[str, Tensor], source: str = "state dict") -> AMCCL:
@@ -115,7 +110,7 @@ def model_from_checkpoint(obj: Mapping, cfg: AMCCLConfig, source: str = "checkpo
     if isinstance(obj, Mapping) and "model" in obj and "format" in obj:
         state = obj["model"]
         heads = ((obj.get("meta") or {}).get("encoder") or {}).get("heads")
-    elif isinstance(obj, Mapping) and is_reference_state_dict(obj):
+    elif isinstance(obj, Mapping) and _is_reference(obj):
         state = from_reference_keys(obj)
     elif isinstance(obj, Mapping) and obj and all(isinstance(v, Tensor) for v in obj.values()):
         state = dict(obj)
@@ -140,7 +135,6 @@ def load_reference_checkpoint(path: str | os.PathLike, cfg: AMCCLConfig) -> AMCC
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, Mapping):
         raise CheckpointMismatch(f"{path}: expected a state dict, found {type(state).__name__}")
-    if not is_reference_state_dict(state):
+    if not _is_reference(state):
         raise CheckpointMismatch(f"{path}: not an official-code state dict (keys do not start with {PREFIX!r})")
-    ours = from_reference_keys(state)
-    return load_state_checked(model_for_state(cfg, ours), ours, source=str(path)).eval()
+    return model_from_checkpoint(state, cfg, source=str(path))

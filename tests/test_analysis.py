@@ -19,21 +19,27 @@ from torch import nn  # noqa: E402
 
 from amccl.analysis import (  # noqa: E402
     Embeddings,
-    alignment,
     alignment_metrics,
     extract_embeddings,
+    project_joint,
+)
+from amccl.analysis.alignment import (  # noqa: E402
+    alignment,
     l2_normalize,
     modality_gap,
-    plot_joint,
-    plot_models_side_by_side,
     polarity,
     polarity_silhouette,
-    project_joint,
     retrieval,
     sentiment_spearman,
     uniformity,
 )
-from amccl.plotting import plot_learning_curves, plot_metric_intervals, save_figure  # noqa: E402
+from amccl.plotting import (  # noqa: E402
+    plot_joint,
+    plot_learning_curves,
+    plot_metric_intervals,
+    plot_models_side_by_side,
+    save_figure,
+)
 
 N, D = 240, 128
 

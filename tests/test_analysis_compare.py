@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from amccl.analysis import alignment_verdict, compare_models, modality_separation, separation_verdict, summary_row
+from amccl.analysis import alignment_verdict, compare_models, modality_separation, separation_verdict
+from amccl.analysis.compare import summary_row
 
 
 def metrics_table(recall1, alignment, spearman):

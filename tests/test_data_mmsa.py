@@ -14,7 +14,7 @@ import pytest
 
 from amccl.data import DataError, UnsafePickleError, from_raw, load_mmsa
 from amccl.data.cache import cache_dir_for
-from amccl.data.writer import write_mmsa_pickle
+from amccl.data.pickles import write_mmsa_pickle
 
 SHAPES = (8, 7, 6, 3, 4)  # (Lt, La, Lv, Da, Dv): small, so every test is fast
 SIZES = {"train": 6, "valid": 4, "test": 5}

@@ -8,9 +8,9 @@ import warnings
 
 import pytest
 
-from amccl.data import DataWarning, check_data_for_config, load_data, load_mmsa, register_release, release_of, releases
+from amccl.data import DataWarning, check_data_for_config, load_data, load_mmsa, register_release, release_of
 from amccl.data import mmsa as mmsa_module
-from amccl.data.writer import write_mmsa_pickle
+from amccl.data.pickles import write_mmsa_pickle
 from tests.test_data_mmsa import SHAPES, make_raw, small_cfg
 
 MOSI_UNALIGNED = "78e0f8b5ef8ff71558e7307848fc1fa929ecb078203f565ab22b9daab2e02524"
@@ -19,7 +19,7 @@ MOSI_UNALIGNED = "78e0f8b5ef8ff71558e7307848fc1fa929ecb078203f565ab22b9daab2e025
 @pytest.fixture(autouse=True)
 def own_registry(monkeypatch):
     """Each test registers into its own copy of the registry."""
-    monkeypatch.setattr(releases, "RELEASES", dict(releases.RELEASES))
+    monkeypatch.setattr(mmsa_module, "RELEASES", dict(mmsa_module.RELEASES))
 
 
 def write(path):

@@ -7,11 +7,11 @@ import pickle
 import numpy as np
 import pytest
 
+from amccl.bert import load_tokenizer
 from amccl.config import DATASET_SHAPES, DATASETS, AMCCLConfig
 from amccl.data import load_data, load_mmsa
 from amccl.data import synthetic as syn
 from amccl.data.default import synthetic_path
-from amccl.encoders import load_tokenizer
 
 SMALL = (40, 12, 16)
 

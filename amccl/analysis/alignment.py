@@ -40,21 +40,7 @@ from sklearn.metrics import silhouette_score
 
 from amccl.analysis.embeddings import MODALITIES, Embeddings, modality_name
 
-__all__ = [
-    "alignment",
-    "alignment_metrics",
-    "l2_normalize",
-    "modality_gap",
-    "polarity",
-    "polarity_silhouette",
-    "retrieval",
-    "sentiment_spearman",
-    "uniformity",
-]
-
 TIE_TOL = 1e-12  # similarities closer than this count as tied (float64 unit vectors; BLAS noise ~1e-15)
-METRIC_COLUMNS = ("kind", "recall@1", "recall@5", "mean_rank", "alignment", "modality_gap",
-                  "uniformity", "silhouette", "spearman")
 
 
 def l2_normalize(x: Any, eps: float = 1e-12) -> np.ndarray:
@@ -73,9 +59,6 @@ def l2_normalize(x: Any, eps: float = 1e-12) -> np.ndarray:
     return np.divide(x, norms, out=np.zeros_like(x), where=norms >= eps)
 
 
-# ------------------------------------------------------------------------------------------
-# cross-modal retrieval
-# ------------------------------------------------------------------------------------------
 def _rank_counts(query: np.ndarray, gallery: np.ndarray, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """Per query row i: g_i = #gallery rows strictly more similar than its match gallery[i],
     e_i = #other rows tied with it (|s - s_ii| <= TIE_TOL). Inputs are normalised (N, d)."""
@@ -121,9 +104,6 @@ def modality_gap(x: Any, y: Any) -> float:
     return float(np.linalg.norm(l2_normalize(x).mean(0) - l2_normalize(y).mean(0)))
 
 
-# ------------------------------------------------------------------------------------------
-# pairs of clips
-# ------------------------------------------------------------------------------------------
 def _pairs(n: int, max_pairs: int, rng: np.random.Generator, ordered: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Indices (i, j) of all distinct pairs (i < j, or i != j when ``ordered``), or a random
     sample of ``max_pairs`` of them (uniform, with replacement) when there are more."""
@@ -206,9 +186,6 @@ def polarity_silhouette(x: Any, labels: Any, max_samples: int = 5000, seed: int 
     return float(silhouette_score(xn, cls, metric="cosine", sample_size=sample, random_state=seed))
 
 
-# ------------------------------------------------------------------------------------------
-# the table
-# ------------------------------------------------------------------------------------------
 def _as_features(emb: Embeddings | Mapping[str, Any], labels: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Modality -> (N, d) features and (N,) labels from Embeddings or a dict of arrays."""
     if isinstance(emb, Embeddings):
@@ -219,21 +196,6 @@ def _as_features(emb: Embeddings | Mapping[str, Any], labels: Any) -> tuple[dict
     if labels is None:
         raise ValueError("labels are required when features are given as a mapping")
     return feats, np.asarray(labels, dtype=np.float64).reshape(-1)
-
-
-def _pair_row(x: np.ndarray, y: np.ndarray, labels: np.ndarray, ks: Sequence[int],
-              max_pairs: int, seed: int) -> dict[str, Any]:
-    """Metrics of one ordered modality pair (query x, gallery y)."""
-    return {"kind": "pair", **retrieval(x, y, ks), "alignment": alignment(x, y),
-            "modality_gap": modality_gap(x, y),
-            "spearman": sentiment_spearman(x, labels, y, max_pairs=max_pairs, seed=seed)}
-
-
-def _modality_row(x: np.ndarray, labels: np.ndarray, max_pairs: int, seed: int) -> dict[str, Any]:
-    """Metrics of one modality on its own."""
-    return {"kind": "modality", "uniformity": uniformity(x, seed=seed),
-            "silhouette": polarity_silhouette(x, labels, seed=seed),
-            "spearman": sentiment_spearman(x, labels, max_pairs=max_pairs, seed=seed)}
 
 
 def alignment_metrics(
@@ -264,12 +226,17 @@ def alignment_metrics(
     names = [modality_name(m) for m in modalities]
     rows: dict[str, dict[str, Any]] = {}
     for a, b in combinations(names, 2):
-        for q, g in ((a, b), (b, a)):
-            rows[f"{q}->{g}"] = _pair_row(feats[q], feats[g], lab, ks, max_pairs, seed)
+        for q, g in ((a, b), (b, a)):  # query q, gallery g
+            x, y = feats[q], feats[g]
+            rows[f"{q}->{g}"] = {"kind": "pair", **retrieval(x, y, ks), "alignment": alignment(x, y),
+                                 "modality_gap": modality_gap(x, y),
+                                 "spearman": sentiment_spearman(x, lab, y, max_pairs=max_pairs, seed=seed)}
     for m in names:
-        rows[m] = _modality_row(feats[m], lab, max_pairs, seed)
-    columns = ["kind", *[f"recall@{k}" for k in ks],
-               *[c for c in METRIC_COLUMNS[1:] if not c.startswith("recall@")]]
+        rows[m] = {"kind": "modality", "uniformity": uniformity(feats[m], seed=seed),
+                   "silhouette": polarity_silhouette(feats[m], lab, seed=seed),
+                   "spearman": sentiment_spearman(feats[m], lab, max_pairs=max_pairs, seed=seed)}
+    columns = ["kind", *[f"recall@{k}" for k in ks], "mean_rank", "alignment", "modality_gap", "uniformity",
+               "silhouette", "spearman"]
     frame = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=columns)
     frame.index.name = "scope"
     frame.attrs.update(n=int(lab.size), seed=seed)

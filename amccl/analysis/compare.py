@@ -13,20 +13,18 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-__all__ = ["SUMMARY_COLUMNS", "alignment_verdict", "compare_models", "modality_separation",
-           "separation_verdict", "summary_row"]
-
-SUMMARY_COLUMNS = ("recall@1", "recall@5", "alignment", "uniformity", "silhouette", "spearman")
+# column -> the rows it is averaged over: the modality pairs or the modalities
+SUMMARY_COLUMNS = {"recall@1": "pair", "recall@5": "pair", "alignment": "pair", "uniformity": "modality",
+                   "silhouette": "modality", "spearman": "modality"}
 MARGIN = 0.02  # alignment and Spearman differences below this count as noise
 
 
 def summary_row(table: pd.DataFrame) -> dict[str, float]:
     """One model's row: recall@k and alignment averaged over the pairs, uniformity,
-    silhouette and Spearman over the modalities (``table`` from ``alignment_metrics``)."""
-    pairs, mods = table[table["kind"] == "pair"], table[table["kind"] == "modality"]
-    return {"recall@1": pairs["recall@1"].mean(), "recall@5": pairs["recall@5"].mean(),
-            "alignment": pairs["alignment"].mean(), "uniformity": mods["uniformity"].mean(),
-            "silhouette": mods["silhouette"].mean(), "spearman": mods["spearman"].mean()}
+    silhouette and Spearman over the modalities (``table`` from ``alignment_metrics``; a
+    column the table lacks, e.g. ``recall@5`` of ``ks=(1,)``, is left out)."""
+    return {column: table.loc[table["kind"] == kind, column].mean()
+            for column, kind in SUMMARY_COLUMNS.items() if column in table}
 
 
 def compare_models(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

@@ -2,35 +2,34 @@
 
 * :func:`load_data` (``cfg``) -> :class:`MMSAData`: the synthetic default when
   ``cfg.data_path`` is None, else the MMSA file (spec §1).
-* :func:`load_mmsa` (``path, dataset``): restricted unpickle (once), validation, typed arrays,
-  optional SHA-256 check and ``.npy`` cache.
+* :func:`load_mmsa` (``path, dataset``) / :func:`from_raw`: restricted unpickle (once),
+  validation, typed arrays, optional SHA-256 check and ``.npy`` cache.
 * :func:`check_data_for_config` (``data, cfg``): refuses odd values (``data.notes``) a
   configuration reads (the length-reading variants) and shapes that do not fit it.
 * :func:`release_of` / :func:`register_release`: the published MMSA files by SHA-256
   (``data.release``).
 * :class:`BatchLoader` / :class:`MMSADataset`: batches of tensors for the model.
-* :mod:`amccl.data.synthetic`: the deterministic generator; :func:`summary` for notebooks.
+* :func:`summary`, :func:`label_counts`, :func:`feature_stats`, :func:`valid_frames`: tables
+  for notebooks; :mod:`amccl.data.synthetic`: the deterministic generator.
 
 Importing this package does not import torch; ``BatchLoader`` and ``MMSADataset`` do.
 """
 
-from amccl.data.default import cache_root, config_shapes, load_data
-from amccl.data.mmsa import from_raw, load_mmsa
-from amccl.data.notes import LENGTH_VARIANTS, check_data_for_config
-from amccl.data.releases import register_release, release_of
+from amccl.data.default import load_data
+from amccl.data.mmsa import from_raw, load_mmsa, register_release, release_of
+from amccl.data.notes import check_data_for_config
 from amccl.data.summary import feature_stats, label_counts, summary, valid_frames
-from amccl.data.types import SPLITS, DataError, DataWarning, MMSAData, MMSASplit, UnsafePickleError
+from amccl.data.types import DataError, DataWarning, MMSAData, MMSASplit, UnsafePickleError
 
 __all__ = [
-    "BatchLoader", "DataError", "DataWarning", "LENGTH_VARIANTS", "MMSAData", "MMSADataset", "MMSASplit",
-    "SPLITS", "UnsafePickleError", "cache_root", "check_data_for_config", "config_shapes", "feature_stats",
-    "from_raw", "label_counts", "load_data", "load_mmsa", "make_batch", "register_release", "release_of",
-    "summary", "valid_frames",
+    "BatchLoader", "DataError", "DataWarning", "MMSAData", "MMSADataset", "MMSASplit", "UnsafePickleError",
+    "check_data_for_config", "feature_stats", "from_raw", "label_counts", "load_data", "load_mmsa",
+    "register_release", "release_of", "summary", "valid_frames",
 ]
 
 
 def __getattr__(name: str):  # lazy: the loaders need torch, loading files does not
-    if name in ("BatchLoader", "MMSADataset", "make_batch"):
+    if name in ("BatchLoader", "MMSADataset"):
         from amccl.data import batching
 
         return getattr(batching, name)

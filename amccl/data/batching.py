@@ -1,4 +1,4 @@
-"""Batches of tensors from an :class:`~amccl.data.types.MMSASplit` (docs/CONTRACTS.md).
+"""Batches of tensors from an :class:`~amccl.data.types.MMSASplit` (keys: :func:`make_batch`).
 
 :class:`BatchLoader` builds each whole batch by indexing the split's arrays with the batch's
 row indices (one ``torch.from_numpy(array[rows])`` per key, no per-sample Python dicts),

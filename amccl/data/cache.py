@@ -33,29 +33,10 @@ def cache_dir_for(path: str | Path) -> Path:
     return path.with_name(path.name + ".amccl-cache")
 
 
-def source_stamp(path: str | Path) -> dict[str, Any]:
+def _source_stamp(path: str | Path) -> dict[str, Any]:
     """What identifies a version of the source file: its size and mtime (ns)."""
     stat = os.stat(path)
     return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-
-
-def _manifest(data: MMSAData, path: str | Path, nonfinite: str, requested: Shapes) -> dict[str, Any]:
-    splits = {
-        name: {"n": len(split), "cleaned": split.cleaned, "extras": sorted(split.extras)}
-        for name, split in data.items()
-    }
-    return {
-        "format": CACHE_FORMAT, "source": source_stamp(path), "sha256": data.sha256,
-        "dataset": data.dataset, "shapes": list(data.shapes), "requested": list(requested),
-        "nonfinite": nonfinite, "splits": splits,
-        "notes": [note for note in data.notes if note["kind"] != "release"],  # releases: found per load
-    }
-
-
-def _files(split: MMSASplit) -> dict[str, np.ndarray]:
-    arrays = {key: getattr(split, key) for key in _ARRAYS}
-    arrays.update({f"extra.{key}": value for key, value in split.extras.items()})
-    return arrays
 
 
 def write_cache(
@@ -68,9 +49,16 @@ def write_cache(
     try:
         temp.mkdir()
         for name, split in data.items():
-            for key, array in _files(split).items():
+            arrays = {**{key: getattr(split, key) for key in _ARRAYS},
+                      **{f"extra.{key}": value for key, value in split.extras.items()}}
+            for key, array in arrays.items():
                 np.save(temp / f"{name}_{key}.npy", np.ascontiguousarray(array), allow_pickle=False)
-        _write_json(temp / "manifest.json", _manifest(data, path, nonfinite, tuple(requested or data.shapes)))
+        _write_json(temp / "manifest.json", {
+            "format": CACHE_FORMAT, "source": _source_stamp(path), "sha256": data.sha256,
+            "dataset": data.dataset, "shapes": list(data.shapes), "requested": list(requested or data.shapes),
+            "nonfinite": nonfinite, "notes": [n for n in data.notes if n["kind"] != "release"],  # found per load
+            "splits": {name: {"n": len(split), "cleaned": split.cleaned, "extras": sorted(split.extras)}
+                       for name, split in data.items()}})
         _replace_dir(temp, target)
     except OSError as err:
         shutil.rmtree(temp, ignore_errors=True)
@@ -100,13 +88,13 @@ def _replace_dir(temp: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def read_manifest(path: str | Path) -> dict[str, Any] | None:
+def _read_manifest(path: str | Path) -> dict[str, Any] | None:
     """The cache manifest of ``path`` if it exists and matches the source file, else ``None``."""
     try:
         manifest = json.loads((cache_dir_for(path) / "manifest.json").read_text())
     except (OSError, ValueError):
         return None
-    if manifest.get("format") != CACHE_FORMAT or manifest.get("source") != source_stamp(path):
+    if manifest.get("format") != CACHE_FORMAT or manifest.get("source") != _source_stamp(path):
         return None
     return manifest
 
@@ -118,7 +106,7 @@ def read_cache(path: str | Path, dataset: str, shapes: Shapes, nonfinite: str = 
     Numeric arrays come back as read-only ``np.memmap`` (pages are read on first use);
     transcripts and ids are read into memory.
     """
-    manifest = read_manifest(path)
+    manifest = _read_manifest(path)
     wanted = (dataset, list(shapes), nonfinite)
     if manifest is None or (manifest["dataset"], manifest.get("requested"), manifest.get("nonfinite")) != wanted:
         return None
@@ -147,7 +135,7 @@ def _read_split(folder: Path, name: str, info: dict[str, Any]) -> MMSASplit:
 
 def record_sha256(path: str | Path, digest: str) -> None:
     """Store a SHA-256 computed later in the (still fresh) manifest of ``path``'s cache."""
-    manifest = read_manifest(path)
+    manifest = _read_manifest(path)
     if manifest is not None:
         manifest["sha256"] = digest
         try:

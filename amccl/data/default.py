@@ -43,33 +43,18 @@ def cache_root() -> Path:
     return Path(tempfile.gettempdir()) / f"amccl-data-cache-{os.getuid() if hasattr(os, 'getuid') else 0}"
 
 
-def tokenizer_key(tokenizer: Any) -> str:
-    """8 hex digits identifying a tokenizer's behaviour (class, casing and vocabulary)."""
-    vocab = sorted(tokenizer.get_vocab().items())
-    lower = getattr(tokenizer, "do_lower_case", None)
-    text = f"{type(tokenizer).__name__}|{lower}|{vocab}"
-    return hashlib.sha256(text.encode()).hexdigest()[:8]
-
-
 def synthetic_path(cfg: Any, tokenizer: Any) -> Path:
-    """The file name of ``cfg``'s synthetic default; a changed recipe or input changes it."""
+    """The file name of ``cfg``'s synthetic default; a changed recipe or input changes it.
+
+    The tokenizer enters as 8 hex digits of its behaviour (class, casing and vocabulary).
+    """
+    vocab = sorted(tokenizer.get_vocab().items())
+    tok = f"{type(tokenizer).__name__}|{getattr(tokenizer, 'do_lower_case', None)}|{vocab}"
     sizes = "-".join(str(int(n)) for n in cfg.synthetic_sizes)
     shapes = "x".join(str(s) for s in config_shapes(cfg))
     name = (f"synthetic_{cfg.dataset}_n{sizes}_s{shapes}_seed{cfg.synthetic_seed}"
-            f"_tok{tokenizer_key(tokenizer)}_r{RECIPE_VERSION}.pkl")
+            f"_tok{hashlib.sha256(tok.encode()).hexdigest()[:8]}_r{RECIPE_VERSION}.pkl")
     return cache_root() / name
-
-
-def ensure_synthetic(cfg: Any) -> Path:
-    """Generate ``cfg``'s synthetic default unless it is already there; returns its path."""
-    from amccl.encoders import load_tokenizer
-
-    tokenizer = load_tokenizer(cfg.text_encoder)
-    path = synthetic_path(cfg, tokenizer)
-    if not path.is_file():
-        write_synthetic(path, cfg.dataset, tuple(cfg.synthetic_sizes), cfg.synthetic_seed, tokenizer,
-                        config_shapes(cfg))
-    return path
 
 
 def load_data(cfg: Any, cache: bool | str = "auto") -> MMSAData:
@@ -86,8 +71,14 @@ def load_data(cfg: Any, cache: bool | str = "auto") -> MMSAData:
         cache: ``.npy`` cache of a real file; ``"auto"`` caches files of 512 MiB or more.
     """
     shapes = config_shapes(cfg)
-    if cfg.data_path is None:
-        data = load_mmsa(ensure_synthetic(cfg), cfg.dataset, shapes=shapes, compute_hash=True)
+    if cfg.data_path is None:  # generated once, then read back by the real loader
+        from amccl.bert import load_tokenizer
+
+        tokenizer = load_tokenizer(cfg.text_encoder)
+        path = synthetic_path(cfg, tokenizer)
+        if not path.is_file():
+            write_synthetic(path, cfg.dataset, tuple(cfg.synthetic_sizes), cfg.synthetic_seed, tokenizer, shapes)
+        data = load_mmsa(path, cfg.dataset, shapes=shapes, compute_hash=True)
         data.source = "synthetic"
         return data
     path = Path(cfg.data_path).expanduser()

@@ -1,14 +1,9 @@
 """Loading MMSA processed pickles (spec §1): one restricted unpickle, validation, typing.
 
-``load_mmsa(path, dataset)`` reads the file once (the reference reads it three times),
-never materialises the unused 768-d ``text`` features (their bytes are skipped), checks
-the layout against the dataset's (Lt, La, Lv, Da, Dv) (or the aligned layout), converts in
-place where the dtype already fits (float32 features stay the unpickled buffers: no second
-full copy), replaces ``-inf`` in audio by 0 as the reference does, refuses what would make
-numbers wrong (NaN / inf labels or features, bad token rows) and notes, with a warning,
-odd values the default model never reads (lengths, labels slightly out of range). Peak
-memory is therefore about the size of the arrays kept. ``cache=True`` writes (or maps) an
-``.npy`` cache beside the file.
+The file is read once (the reference reads it three times) and the unused 768-d ``text``
+features are skipped unread; float32 features stay the unpickled buffers (no second copy),
+so peak memory is about the arrays kept. :data:`RELEASES` holds the SHA-256 of every MMSA
+file the MMSA project publishes; ``data.release`` names the one a loaded file is.
 """
 
 from __future__ import annotations
@@ -20,29 +15,25 @@ import numpy as np
 
 from amccl.config import DATASET_SHAPES, DATASETS
 from amccl.data import cache as npy_cache
-from amccl.data.notes import (
-    emit,
-    labels_range_note,
-    lengths_missing_note,
-    lengths_range_note,
-    lengths_rows_note,
-    missing_lengths_message,
-)
-from amccl.data.releases import identify
-from amccl.data.types import (
-    OPTIONAL_NUMERIC_KEYS,
-    OPTIONAL_TEXT_KEYS,
-    SPLITS,
-    DataError,
-    MMSAData,
-    MMSASplit,
-    Shapes,
-)
-from amccl.data.unpickle import restricted_load, sha256_file
-from amccl.data.validate import check_range, check_structure, check_token_rows, clean_nonfinite, file_shapes
+from amccl.data.checks import check_range, check_structure, check_token_rows, clean_nonfinite, file_shapes
+from amccl.data.notes import emit, lengths_missing_note, lengths_rows_note, make_note, merge_missing, range_note
+from amccl.data.pickles import restricted_load, sha256_file
+from amccl.data.types import OPTIONAL_NUMERIC_KEYS, OPTIONAL_TEXT_KEYS, SPLITS, DataError, MMSAData, MMSASplit, Shapes
 
 NONFINITE = ("error", "zero")
 SKIPPED_KEYS = frozenset({"text"})  # (N, Lt, 768) BERT features AMCCL never reads: not even loaded
+RELEASES: dict[str, dict[str, str]] = {  # SHA-256 -> record; tests add theirs with register_release
+    "78e0f8b5ef8ff71558e7307848fc1fa929ecb078203f565ab22b9daab2e02524":
+        {"dataset": "mosi", "file": "unaligned_50.pkl", "label": "MMSA MOSI unaligned_50"},
+    "d3994fd25681f9c7ad6e9c6596a6fe9b4beb85ff7d478ba978b124139002e5f9":
+        {"dataset": "mosi", "file": "aligned_50.pkl", "label": "MMSA MOSI aligned_50"},
+    "ad8b23d50557045e7d47959ce6c5b955d8d983f2979c7d9b7b9226f6dd6fec1f":
+        {"dataset": "mosei", "file": "unaligned_50.pkl", "label": "MMSA MOSEI unaligned_50"},
+    "45eccfb748a87c80ecab9bfac29582e7b1466bf6605ff29d3b338a75120bf791":
+        {"dataset": "mosei", "file": "aligned_50.pkl", "label": "MMSA MOSEI aligned_50"},
+    "c9e20c13ec0454d98bb9c1e520e490c75146bfa2dfeeea78d84de047dbdd442f":
+        {"dataset": "sims", "file": "unaligned_39.pkl", "label": "MMSA SIMS unaligned_39"},
+}
 
 
 def load_mmsa(
@@ -52,21 +43,16 @@ def load_mmsa(
 ) -> MMSAData:
     """Load an MMSA processed pickle as three typed, validated splits.
 
-    Every file the reference trains on loads (spec §1): values the default model never
-    reads are loaded as is, each finding recorded in ``data.notes`` with one
-    :class:`~amccl.data.types.DataWarning` per split and key:
-
-    * lengths outside [1, L], not whole, or NaN (kept as int64: fractions rounded toward 0,
-      NaN / inf as -1); a lengths array with more than N rows (the first N rows kept);
-    * lengths missing from an aligned file (filled with the full length L' = Lt);
-    * labels finite but outside [-3, 3] (MOSI / MOSEI) or [-1, 1] (SIMS).
-
-    :func:`~amccl.data.notes.check_data_for_config` refuses the lengths findings for the
-    variants that read lengths. The aligned layout (MMSA ``aligned_50.pkl``: audio and
-    vision length axes equal to Lt and at most the configured La, Lv) is accepted, and
-    ``data.shapes`` gives the file's real (Lt, La', Lv', Da, Dv). ``data.release`` names
-    the published MMSA file the hash matches (:mod:`amccl.data.releases`); a file named
-    like one whose hash matches none gets a warning.
+    Every file the reference trains on loads (spec §1): lengths outside [1, L], not whole
+    or NaN (kept as int64: fractions toward 0, NaN / inf as -1), lengths arrays with more
+    than N rows (the first N kept), lengths missing from an aligned file (filled with Lt) and
+    finite labels outside [-3, 3] ([-1, 1] for SIMS) are loaded as is, each noted in
+    ``data.notes`` with one :class:`~amccl.data.types.DataWarning` per split and key
+    (:func:`~amccl.data.notes.check_data_for_config` refuses the lengths ones for the
+    variants that read lengths). The aligned layout (``aligned_50.pkl``: audio and vision
+    length axes = Lt <= La, Lv) is accepted; ``data.shapes`` gives the file's (Lt, La', Lv',
+    Da, Dv). ``data.release`` names the published file the hash matches (:func:`release_of`);
+    a file named like one whose hash matches none gets a warning.
 
     Args:
         path: the pickle, e.g. ``MOSI/Processed/unaligned_50.pkl``.
@@ -100,7 +86,7 @@ def load_mmsa(
         data.path, data.sha256, data.source = str(path), digest, "mmsa"
         if cache:
             npy_cache.write_cache(data, path, nonfinite, requested=shapes)
-    identify(data, path)
+    _identify(data, path)
     return data
 
 
@@ -132,10 +118,6 @@ def _checked_cache(data: MMSAData, path: str | Path, sha256: str | None, hashing
     return data
 
 
-def _label_bound(dataset: str) -> float:
-    return 1.0 if dataset.startswith("sims") else 3.0
-
-
 def from_raw(
     raw: Any, dataset: str = "mosi", shapes: Shapes | None = None, where: str = "<memory>",
     nonfinite: str = "error",
@@ -156,19 +138,19 @@ def from_raw(
         raw[name].pop("text", None)  # (N, Lt, 768) features AMCCL never reads: free them now
     splits: dict[str, MMSASplit] = {}
     notes: list[dict[str, Any]] = []
+    bound = 1.0 if dataset.startswith("sims") else 3.0
     for name in SPLITS:
-        splits[name], found, noted = convert_split(
-            raw[name], name, where, found_shapes, _label_bound(dataset), nonfinite)
+        splits[name], found, noted = _convert_split(raw[name], name, where, found_shapes, bound, nonfinite)
         problems += found
         notes += noted
     if problems:
         raise DataError(problems)
-    _merge_missing(notes, where)
+    merge_missing(notes, where)
     emit(notes, stacklevel=4)
     return MMSAData(**splits, dataset=dataset, shapes=found_shapes, source="memory", notes=notes)
 
 
-def convert_split(
+def _convert_split(
     raw: dict[str, Any], name: str, where: str, shapes: Shapes, bound: float, nonfinite: str,
 ) -> tuple[MMSASplit, list[str], list[dict[str, Any]]]:
     """One split's arrays typed (popped from ``raw``); returns (split, value problems, notes).
@@ -178,8 +160,7 @@ def convert_split(
     prefix = f"{where}: split '{name}'"
     problems = check_token_rows(np.asarray(raw["text_bert"]), f"{prefix}, key 'text_bert'")
     text = np.asarray(raw.pop("text_bert")).astype(np.int64)
-    audio = _float32(raw.pop("audio"))
-    vision = _float32(raw.pop("vision"))
+    audio, vision = _float32(raw.pop("audio")), _float32(raw.pop("vision"))
     cleaned, found = _clean(audio, vision, prefix, nonfinite)
     labels = np.asarray(raw.pop("regression_labels"), dtype=np.float32).reshape(-1)
     notes: list[dict[str, Any]] = []
@@ -188,7 +169,7 @@ def convert_split(
         lengths[key], noted = _lengths(raw, key, len(labels), length, where, name)
         notes += noted
     problems += found + check_range(labels, -np.inf, np.inf, f"{prefix}, key 'regression_labels'")
-    label_note = None if problems else labels_range_note(labels, bound, where, name)
+    label_note = None if problems else range_note(labels, -bound, bound, where, name, "regression_labels")
     split = MMSASplit(
         name=name, text=text, audio=audio, vision=vision, **lengths,
         labels=labels, raw_text=_strings(raw.pop("raw_text")), ids=_strings(raw.pop("id")),
@@ -203,27 +184,20 @@ def _lengths(
     """(N,) int64 lengths of ``key`` (popped from ``raw``) and the notes on them.
 
     Absent (an aligned file): the full ``length``. More than N rows: the first N. Values
-    outside [1, length] or not whole: kept (fractions toward 0, NaN / inf as -1).
+    outside [1, length] or not whole: kept (fractions toward 0; NaN / inf as -1, huge values
+    saturated at 2**62, without numpy warnings).
     """
     if key not in raw:
-        message = missing_lengths_message(where, [(split, key, length)])  # merged per file later
-        return np.full(n, length, np.int64), [lengths_missing_note(where, split, key, length, n, message)]
+        return np.full(n, length, np.int64), [lengths_missing_note(where, split, key, length, n)]
     values = np.asarray(raw.pop(key)).reshape(-1)
     notes = []
     if values.shape[0] > n:
         notes.append(lengths_rows_note(values.shape[0], n, where, split, key))
         values = values[:n]
-    note = lengths_range_note(values, length, where, split, key)
-    return _int64(values), notes + ([note] if note else [])
-
-
-def _merge_missing(notes: list[dict[str, Any]], where: str) -> None:
-    """Give every ``lengths_missing`` note of a file one shared message (one warning per file)."""
-    missing = [n for n in notes if n["kind"] == "lengths_missing"]
-    if missing:
-        message = missing_lengths_message(where, [(n["split"], n["key"], int(n["value"])) for n in missing])
-        for note in missing:
-            note["message"] = message
+    note = range_note(values, 1, length, where, split, key)
+    if values.dtype.kind == "f":
+        values = np.clip(np.nan_to_num(values, nan=-1, posinf=-1, neginf=-1), -(2.0 ** 62), 2.0 ** 62)
+    return values.astype(np.int64), notes + ([note] if note else [])
 
 
 def _clean(audio: np.ndarray, vision: np.ndarray, prefix: str, nonfinite: str) -> tuple[dict[str, int], list[str]]:
@@ -234,29 +208,18 @@ def _clean(audio: np.ndarray, vision: np.ndarray, prefix: str, nonfinite: str) -
     cleaned = {"audio_neg_inf": neg_inf}
     if fix:
         cleaned.update(audio_nonfinite=audio_other, vision_nonfinite=vision_other + vision_neg_inf)
-    problems = []
     hint = "; pass nonfinite='zero' to load_mmsa to set them to 0"
-    if audio_first is not None:
-        problems.append(f"{prefix}, key 'audio': expected finite values or -inf, found {audio_first} "
-                        f"({audio_other} non-finite values){hint}")
-    if vision_first is not None:
-        problems.append(f"{prefix}, key 'vision': expected finite values, found {vision_first} "
-                        f"({vision_other + vision_neg_inf} non-finite values){hint}")
-    return cleaned, problems
+    found = [(key, want, first, count) for key, want, first, count in (
+        ("audio", "finite values or -inf", audio_first, audio_other),
+        ("vision", "finite values", vision_first, vision_other + vision_neg_inf)) if first is not None]
+    return cleaned, [f"{prefix}, key '{key}': expected {want}, found {first} ({count} non-finite values){hint}"
+                     for key, want, first, count in found]
 
 
 def _float32(value: Any) -> np.ndarray:
     """C-contiguous, writeable float32; no copy when the unpickled array already is one."""
     array = np.ascontiguousarray(value, dtype=np.float32)
     return array if array.flags.writeable else array.copy()
-
-
-def _int64(array: np.ndarray) -> np.ndarray:
-    """(N,) int64 lengths; non-finite floats (already noted) become -1, fractions are rounded
-    toward 0, huge values saturate at 2**62, all without numpy warnings."""
-    if array.dtype.kind == "f":
-        array = np.clip(np.nan_to_num(array, nan=-1, posinf=-1, neginf=-1), -(2.0 ** 62), 2.0 ** 62)
-    return array.astype(np.int64)
 
 
 def _strings(values: Any) -> np.ndarray:
@@ -277,3 +240,50 @@ def _extras(raw: dict[str, Any]) -> dict[str, np.ndarray]:
         if key in raw and len(np.shape(raw[key])) == 1:
             extras[key] = _strings(raw.pop(key))
     return extras
+
+
+def register_release(sha256: str, dataset: str, name: str, label: str | None = None) -> dict[str, str]:
+    """Add a known file to :data:`RELEASES` (tests, private mirrors); returns its record.
+
+    Args:
+        sha256: hex digest. dataset: ``mosi`` ... name: the file's base name, e.g.
+            ``unaligned_50.pkl``. label: shown in ``data.release``; default
+            ``"<DATASET> <name without .pkl>"``.
+    """
+    record = {"dataset": dataset, "file": name, "label": label or f"{dataset.upper()} {Path(name).stem}"}
+    RELEASES[sha256.strip().lower()] = record
+    return record
+
+
+def release_of(path: str | Path | None, sha256: str | None) -> dict[str, Any]:
+    """Which published file ``sha256`` is.
+
+    Returns:
+        ``{"release": "MMSA MOSI unaligned_50, published hash" | "not a published MMSA file"
+        | "not identified (SHA-256 not computed)", "published": bool, "dataset": str | None,
+        "file": the published (or else the given) base name, "sha256": str | None}``.
+    """
+    name = Path(path).name if path is not None else None
+    record = RELEASES.get(sha256.strip().lower()) if sha256 else None
+    if record is None:
+        return {"release": "not a published MMSA file" if sha256 is not None else "not identified (SHA-256 not computed)",
+                "published": False, "dataset": None, "file": name, "sha256": sha256}
+    return {"release": f"{record['label']}, published hash", "published": True,
+            "dataset": record["dataset"], "file": record["file"], "sha256": sha256}
+
+
+def _identify(data: MMSAData, path: str | Path) -> None:
+    """Set ``data.release``; warn (and note) when ``path`` is named like a registered file
+    whose hash it does not have (those of ``data.dataset`` named first, if any)."""
+    data.release = release_of(path, data.sha256)
+    name = Path(path).name
+    same = [h for h, r in RELEASES.items() if r["file"] == name]
+    expected = [h for h in same if RELEASES[h]["dataset"] == data.dataset] or same
+    if data.sha256 is None or data.release["published"] or not expected:
+        return
+    message = (f"{path}: named like the published MMSA file {name} but its SHA-256 matches no published "
+               f"release — an incomplete or modified download: expected the published SHA-256 "
+               f"{' or '.join(expected)}, found {data.sha256}; re-download from the MMSA project")
+    note = make_note(str(path), None, None, "release", message, message, value=data.sha256)
+    data.notes = [n for n in data.notes if n["kind"] != "release"] + [note]
+    emit([note], stacklevel=4)

@@ -17,10 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from amccl.data.checks import check_range, first_bad_at
 from amccl.data.types import SPLITS, DataError, DataWarning, MMSAData
-from amccl.data.validate import check_range, first_bad_at
 
-LENGTH_KEYS = ("audio_lengths", "vision_lengths")
 LENGTH_VARIANTS = ("padding_mask", "last_valid_step", "masked_means")  # config flags reading lengths
 NEVER_READ = ("the default model never reads lengths; the variants padding_mask, last_valid_step "
               "and masked_means refuse this file")
@@ -41,23 +40,29 @@ def _where(file: str, split: str, key: str) -> str:
     return f"{file}: split '{split}', key '{key}'"
 
 
-def lengths_range_note(values: np.ndarray, high: int, file: str, split: str, key: str) -> dict[str, Any] | None:
-    """A note when lengths (N,) hold values that are not whole numbers in [1, ``high``], else None."""
-    values = np.asarray(values)
+def range_note(values: np.ndarray, low: float, high: float, file: str, split: str, key: str) -> dict[str, Any] | None:
+    """A note when ``values`` (N,) break the range check, else None.
+
+    Lengths (``*_lengths``) must be whole numbers in [low, high] and are refused by the
+    :data:`LENGTH_VARIANTS`; labels (finite by then) out of [low, high] are refused by none.
+    """
+    values, lengths = np.asarray(values), key.endswith("_lengths")
     where = _where(file, split, key)
-    problem = check_range(values, 1, high, where, whole=True)
+    problem = check_range(values, low, high, where, whole=lengths)
     if not problem:
         return None
     as_float = values.astype(np.float64)
-    odd = ~np.isfinite(as_float) | (as_float != np.round(as_float))
+    odd = ~np.isfinite(as_float) | (as_float != np.round(as_float)) if lengths else np.zeros(len(values), bool)
     with np.errstate(invalid="ignore"):
-        bad = odd | (as_float < 1) | (as_float > high)
+        bad = odd | (as_float < low) | (as_float > high)
     value, row = first_bad_at(bad, values)
     count, what = int(bad.sum()), "not whole numbers in" if odd.any() else "outside"
-    message = (f"{where}: {count} of {len(values)} rows {what} [1, {high}] (first: {value} at row {row}); "
-               f"loaded as is — {NEVER_READ}")
-    return make_note(file, split, key, "lengths_range", message, problem[0], count=count, rows=len(values),
-                     row=row, value=value, refused_by=LENGTH_VARIANTS)
+    tail = f"loaded as is — {NEVER_READ}" if lengths else \
+        "loaded as is, as the reference does — no variant refuses this file"
+    message = f"{where}: {count} of {len(values)} rows {what} [{low:g}, {high:g}] (first: {value} at row {row}); {tail}"
+    return make_note(file, split, key, "lengths_range" if lengths else "labels_range", message, problem[0],
+                     count=count, rows=len(values), row=row, value=value,
+                     refused_by=LENGTH_VARIANTS if lengths else ())
 
 
 def lengths_rows_note(found: int, n: int, file: str, split: str, key: str) -> dict[str, Any]:
@@ -70,37 +75,28 @@ def lengths_rows_note(found: int, n: int, file: str, split: str, key: str) -> di
                      row=n, refused_by=LENGTH_VARIANTS)
 
 
-def lengths_missing_note(file: str, split: str, key: str, length: int, n: int, message: str) -> dict[str, Any]:
-    """A note for a lengths key absent from an aligned file (filled with the full length)."""
+def lengths_missing_note(file: str, split: str, key: str, length: int, n: int) -> dict[str, Any]:
+    """A note for a lengths key absent from an aligned file (filled with the full length);
+    :func:`merge_missing` gives it its message."""
     problem = (f"{file}: split '{split}': missing key '{key}' (filled with the full length {length}: "
                "the file gives no true lengths)")
-    return make_note(file, split, key, "lengths_missing", message, problem, count=n, rows=n,
+    return make_note(file, split, key, "lengths_missing", "", problem, count=n, rows=n,
                      value=str(length), refused_by=LENGTH_VARIANTS)
 
 
-def missing_lengths_message(file: str, missing: list[tuple[str, str, int]]) -> str:
-    """One warning text for every ``(split, key, filled length)`` absent from an aligned file."""
-    keys = sorted({key for _, key, _ in missing})
-    splits = [s for s in SPLITS if any(split == s for split, _, _ in missing)]
-    lengths = sorted({length for _, _, length in missing})
-    return (f"{file}: no {' / '.join(keys)} in split(s) {', '.join(splits)} (the aligned layout, as MMSA "
-            f"writes aligned files); filled with the full length {' / '.join(map(str, lengths))} — "
-            f"{NEVER_READ}")
-
-
-def labels_range_note(labels: np.ndarray, bound: float, file: str, split: str) -> dict[str, Any] | None:
-    """A note when finite labels (N,) fall outside [-bound, bound], else None (nobody refuses them)."""
-    where = _where(file, split, "regression_labels")
-    problem = check_range(labels, -bound, bound, where)
-    if not problem:
-        return None
-    bad = (labels < -bound) | (labels > bound)
-    value, row = first_bad_at(bad, labels)
-    count = int(bad.sum())
-    message = (f"{where}: {count} of {len(labels)} rows outside [{-bound:g}, {bound:g}] (first: {value} at "
-               f"row {row}); loaded as is, as the reference does — no variant refuses this file")
-    return make_note(file, split, "regression_labels", "labels_range", message, problem[0], count=count,
-                     rows=len(labels), row=row, value=value)
+def merge_missing(notes: list[dict[str, Any]], file: str) -> None:
+    """Give every ``lengths_missing`` note of a file one shared message (one warning per file)."""
+    missing = [n for n in notes if n["kind"] == "lengths_missing"]
+    if not missing:
+        return
+    keys = sorted({n["key"] for n in missing})
+    splits = [s for s in SPLITS if any(n["split"] == s for n in missing)]
+    lengths = sorted({int(n["value"]) for n in missing})
+    message = (f"{file}: no {' / '.join(keys)} in split(s) {', '.join(splits)} (the aligned layout, as MMSA "
+               f"writes aligned files); filled with the full length {' / '.join(map(str, lengths))} — "
+               f"{NEVER_READ}")
+    for note in missing:
+        note["message"] = message
 
 
 def emit(notes: list[dict[str, Any]], stacklevel: int = 3) -> None:
@@ -110,11 +106,6 @@ def emit(notes: list[dict[str, Any]], stacklevel: int = 3) -> None:
         if note["message"] not in seen:
             seen.add(note["message"])
             warnings.warn(note["message"], DataWarning, stacklevel=stacklevel)
-
-
-def reads_lengths(cfg: Any) -> list[str]:
-    """The config flags among :data:`LENGTH_VARIANTS` that are on."""
-    return [flag for flag in LENGTH_VARIANTS if getattr(cfg, flag, False)]
 
 
 def check_data_for_config(data: MMSAData, cfg: Any) -> None:
@@ -129,35 +120,24 @@ def check_data_for_config(data: MMSAData, cfg: Any) -> None:
         DataError: every problem, one line each naming file, split, key, the expected range
             and the found value, row and count.
     """
-    problems = _shape_problems(data, cfg)
-    flags = reads_lengths(cfg)
-    if flags:
-        why = f"; this configuration reads lengths ({', '.join(flags)})"
-        noted = {(n["split"], n["key"]) for n in data.notes if set(n["refused_by"]) & set(flags)}
-        problems += [n["problem"] + why for n in data.notes if set(n["refused_by"]) & set(flags)]
-        problems += [p + why for p in _unnoted_length_problems(data, noted)]
-    if problems:
-        raise DataError(problems)
-
-
-def _shape_problems(data: MMSAData, cfg: Any) -> list[str]:
     lt, la, lv, da, dv = data.shapes
     where = data.path or f"<{data.source} data>"
     wants = [("text_len", lt, cfg.text_len, "=="), ("audio_len", la, cfg.audio_len, "<="),
              ("vision_len", lv, cfg.vision_len, "<="), ("audio_dim", da, cfg.audio_dim, "=="),
              ("vision_dim", dv, cfg.vision_dim, "==")]
-    return [f"{where}: shapes (Lt, La, Lv, Da, Dv) = {tuple(data.shapes)} do not fit the configuration: "
-            f"expected {name} {op} {want}, found {found}"
-            for name, found, want, op in wants if not (found == want if op == "==" else found <= want)]
-
-
-def _unnoted_length_problems(data: MMSAData, noted: set[tuple[str, str]]) -> list[str]:
-    """Lengths outside [1, L] in splits / keys no note covers (data built or changed in memory)."""
-    _, la, lv, _, _ = data.shapes
-    where = data.path or f"<{data.source} data>"
-    problems: list[str] = []
-    for name, split in data.items():
-        for key, high in (("audio_lengths", la), ("vision_lengths", lv)):
-            if (name, key) not in noted:
-                problems += check_range(np.asarray(getattr(split, key)), 1, high, _where(where, name, key), whole=True)
-    return problems
+    problems = [f"{where}: shapes (Lt, La, Lv, Da, Dv) = {tuple(data.shapes)} do not fit the configuration: "
+                f"expected {name} {op} {want}, found {found}"
+                for name, found, want, op in wants if not (found == want if op == "==" else found <= want)]
+    flags = [flag for flag in LENGTH_VARIANTS if getattr(cfg, flag, False)]
+    if flags:
+        why = f"; this configuration reads lengths ({', '.join(flags)})"
+        refused = [n for n in data.notes if set(n["refused_by"]) & set(flags)]
+        problems += [n["problem"] + why for n in refused]
+        noted = {(n["split"], n["key"]) for n in refused}
+        for name, split in data.items():  # data built or changed in memory: no note covers it
+            for key, high in (("audio_lengths", la), ("vision_lengths", lv)):
+                if (name, key) not in noted:
+                    problems += [p + why for p in check_range(np.asarray(getattr(split, key)), 1, high,
+                                                              _where(where, name, key), whole=True)]
+    if problems:
+        raise DataError(problems)

@@ -12,32 +12,29 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def split_summary(split: MMSASplit) -> dict[str, float | int]:
-    """One row of :func:`summary` for a split."""
-    labels = np.asarray(split.labels, dtype=np.float64)
-    la, lv = split.audio.shape[1], split.vision.shape[1]
-    row: dict[str, float | int] = {
-        "clips": len(split),
-        "label_mean": float(labels.mean()), "label_std": float(labels.std()),
-        "label_min": float(labels.min()), "label_max": float(labels.max()),
-        "zero_labels": float(np.mean(labels == 0)), "positive": float(np.mean(labels > 0)),
-        "negative": float(np.mean(labels < 0)),
-        "text_tokens_mean": float(np.asarray(split.text[:, 1]).sum(axis=1).mean()),
-        "audio_length_mean": float(split.audio_lengths.mean()),
-        "audio_padding": float(1.0 - split.audio_lengths.mean() / la),
-        "vision_length_mean": float(split.vision_lengths.mean()),
-        "vision_padding": float(1.0 - split.vision_lengths.mean() / lv),
-    }
-    row.update({f"cleaned_{key}": int(n) for key, n in split.cleaned.items()})
-    return row
-
-
 def summary(data: MMSAData) -> pd.DataFrame:
     """Per split: clips, label statistics and signs, mean tokens, lengths, padding fractions
     (share of padded frames) and what cleaning did (``cleaned_*`` counts)."""
     import pandas as pd
 
-    frame = pd.DataFrame({name: split_summary(split) for name, split in data.items()}).T
+    rows = {}
+    for name, split in data.items():
+        labels = np.asarray(split.labels, dtype=np.float64)
+        la, lv = split.audio.shape[1], split.vision.shape[1]
+        rows[name] = {
+            "clips": len(split),
+            "label_mean": float(labels.mean()), "label_std": float(labels.std()),
+            "label_min": float(labels.min()), "label_max": float(labels.max()),
+            "zero_labels": float(np.mean(labels == 0)), "positive": float(np.mean(labels > 0)),
+            "negative": float(np.mean(labels < 0)),
+            "text_tokens_mean": float(np.asarray(split.text[:, 1]).sum(axis=1).mean()),
+            "audio_length_mean": float(split.audio_lengths.mean()),
+            "audio_padding": float(1.0 - split.audio_lengths.mean() / la),
+            "vision_length_mean": float(split.vision_lengths.mean()),
+            "vision_padding": float(1.0 - split.vision_lengths.mean() / lv),
+            **{f"cleaned_{key}": int(n) for key, n in split.cleaned.items()},
+        }
+    frame = pd.DataFrame(rows).T
     frame.index.name = "split"
     return frame.astype({c: int for c in frame.columns if c == "clips" or c.startswith("cleaned_")})
 

@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 
 from amccl.config import DATASET_SHAPES, DATASETS, MINILM
+from amccl.data.pickles import Lazy, write_mmsa_pickle
 from amccl.data.types import SPLITS, MMSAData, Shapes
-from amccl.data.writer import Lazy, write_mmsa_pickle
 
 RECIPE_VERSION = 2  # bump on any change of the recipe: cached files are keyed by it
 MIX = (0.5, 0.3, 0.2)  # label weights of (s_t, s_a, s_v)
@@ -160,18 +160,14 @@ def plant_features(
     return x
 
 
-def add_neg_inf(audio: np.ndarray, lengths: np.ndarray, rng: np.random.Generator) -> int:
-    """Set one to three valid audio values of ``NEG_INF_FRACTION`` of clips (at least one) to -inf.
-
-    Returns the number of -inf values written.
-    """
+def add_neg_inf(audio: np.ndarray, lengths: np.ndarray, rng: np.random.Generator) -> None:
+    """Set one to three valid audio values of ``NEG_INF_FRACTION`` of clips (at least one) to -inf."""
     count = min(len(audio), max(1, round(NEG_INF_FRACTION * len(audio))))
     rows = np.sort(rng.choice(len(audio), size=count, replace=False))
     rows = np.repeat(rows, rng.integers(1, 4, len(rows)))
     frames = (rng.random(len(rows)) * lengths[rows]).astype(np.int64)
     channels = rng.integers(0, audio.shape[2], len(rows))
     audio[rows, frames, channels] = -np.inf
-    return int(np.isneginf(audio[rows, frames, channels]).sum())
 
 
 def tokenize(sentences: list[str], tokenizer: Any, length: int) -> np.ndarray:
@@ -236,7 +232,7 @@ def generate_raw(
         with_text_features: include the (N, Lt, 768) ``text`` key of real files.
     """
     if isinstance(tokenizer, str):
-        from amccl.encoders import load_tokenizer
+        from amccl.bert import load_tokenizer
 
         tokenizer = load_tokenizer(tokenizer)
     shapes = tuple(shapes or DATASET_SHAPES[dataset])  # type: ignore[assignment]
@@ -246,11 +242,6 @@ def generate_raw(
               "table": (0.5 * shared_rng.standard_normal((1024, TEXT_FEATURE_DIM))).astype(np.float32)}
     return {name: _split_raw(dataset, name, int(n), s, shared, shapes, tokenizer, with_text_features)
             for name, n, s in zip(SPLITS, sizes, split_seeds)}
-
-
-def realise(raw: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Build every :class:`Lazy` value of a raw dict (for in-memory use)."""
-    return {name: {k: v.make() if isinstance(v, Lazy) else v for k, v in split.items()} for name, split in raw.items()}
 
 
 def write_synthetic(path: str | Path, dataset: str = "mosi", sizes: tuple[int, int, int] = (480, 120, 240),
@@ -266,7 +257,8 @@ def synthetic_data(dataset: str = "mosi", sizes: tuple[int, int, int] = (480, 12
     """A synthetic dataset built in memory (no pickle), validated by the loader's own code."""
     from amccl.data.mmsa import from_raw
 
-    raw = realise(generate_raw(dataset, sizes, seed, tokenizer, shapes, with_text_features=False))
+    raw = {name: {k: v.make() if isinstance(v, Lazy) else v for k, v in split.items()}
+           for name, split in generate_raw(dataset, sizes, seed, tokenizer, shapes, with_text_features=False).items()}
     return from_raw(raw, dataset, shapes, where=f"<synthetic {dataset} seed {seed}>")
 
 

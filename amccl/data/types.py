@@ -17,14 +17,9 @@ import numpy as np
 SPLITS = ("train", "valid", "test")
 
 # MMSA keys AMCCL needs in every split (spec §1); ``text`` (BERT features) is optional.
-REQUIRED_KEYS = (
-    "text_bert", "audio", "vision", "audio_lengths", "vision_lengths",
-    "regression_labels", "raw_text", "id",
-)
+REQUIRED_KEYS = ("text_bert", "audio", "vision", "audio_lengths", "vision_lengths", "regression_labels", "raw_text", "id")
 # Optional MMSA keys that are small and kept in ``MMSASplit.extras`` when present.
-OPTIONAL_NUMERIC_KEYS = (
-    "classification_labels", "regression_labels_T", "regression_labels_A", "regression_labels_V",
-)
+OPTIONAL_NUMERIC_KEYS = ("classification_labels", "regression_labels_T", "regression_labels_A", "regression_labels_V")
 OPTIONAL_TEXT_KEYS = ("annotations",)
 
 Shapes = tuple[int, int, int, int, int]  # (Lt, La, Lv, Da, Dv)
@@ -38,10 +33,8 @@ class DataError(ValueError):
 
     def __init__(self, problems: str | list[str]) -> None:
         self.problems = [problems] if isinstance(problems, str) else list(problems)
-        head = self.problems[0] if len(self.problems) == 1 else (
-            f"{len(self.problems)} problems:\n  " + "\n  ".join(self.problems)
-        )
-        super().__init__(head)
+        many = f"{len(self.problems)} problems:\n  " + "\n  ".join(self.problems)
+        super().__init__(self.problems[0] if len(self.problems) == 1 else many)
 
 
 class DataWarning(UserWarning):
@@ -100,17 +93,6 @@ class MMSASplit:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    def ids_for(self, index: Any) -> list[str]:
-        """The clip ids of rows ``index`` (a batch's ``index`` tensor or any int array)."""
-        rows = np.asarray(index.cpu() if hasattr(index, "cpu") else index, dtype=np.int64)
-        return [str(s) for s in self.ids[rows]]
-
-    def nbytes(self) -> int:
-        """Bytes held by the numeric arrays of this split (what loading keeps)."""
-        arrays = [self.text, self.audio, self.vision, self.audio_lengths, self.vision_lengths,
-                  self.labels, self.raw_text, self.ids, *self.extras.values()]
-        return int(sum(a.nbytes for a in arrays))
-
 
 @dataclass(eq=False)
 class MMSAData:
@@ -132,7 +114,7 @@ class MMSAData:
             configuration that needs the value raises), ``count`` / ``rows`` / ``row`` /
             ``value`` (offending rows, rows in all, first offending row and its value) and
             ``refused_by`` (config flags that cannot use the file, e.g. ``last_valid_step``).
-        release: which published MMSA file this is (:func:`amccl.data.releases.release_of`),
+        release: which published MMSA file this is (:func:`amccl.data.mmsa.release_of`),
             e.g. ``{"release": "MMSA MOSI unaligned_50, published hash", "sha256": ...}``;
             ``None`` for data built in memory.
     """
@@ -159,5 +141,7 @@ class MMSAData:
         return ((name, self.split(name)) for name in SPLITS)
 
     def nbytes(self) -> int:
-        """Bytes held by all splits' arrays."""
-        return sum(split.nbytes() for _, split in self.items())
+        """Bytes held by all splits' arrays (what loading keeps)."""
+        return int(sum(a.nbytes for _, s in self.items() for a in (
+            s.text, s.audio, s.vision, s.audio_lengths, s.vision_lengths, s.labels, s.raw_text, s.ids,
+            *s.extras.values())))

@@ -1,21 +1,30 @@
-"""Restricted unpickling of MMSA files: numpy arrays, dtypes, scalars and plain containers only.
+"""The MMSA pickle format both ways: a restricted reader and a bounded-memory writer.
 
-A pickle can run any importable callable while it loads. MMSA files need only numpy's
-array-rebuilding functions (named ``numpy.core.*`` by numpy 1.x, ``numpy._core.*`` by
-numpy 2.x) besides the built-in str, list, dict and tuple opcodes, so every other global is
-refused before it is looked up: nothing from a forbidden file runs. The file is read once;
-arrays under keys nobody uses (MMSA's ``text`` features) are skipped unread, and the
-SHA-256 can be computed in the same pass.
+**Reading.** A pickle can run any importable callable while it loads. MMSA files need only
+numpy's array-rebuilding functions (``numpy.core.*`` in numpy 1.x, ``numpy._core.*`` in 2.x)
+besides the built-in str, list, dict and tuple opcodes, so every other global is refused
+before it is looked up: nothing from a forbidden file runs. The file is read once; arrays
+under keys nobody uses (MMSA's ``text`` features) are skipped unread, and the SHA-256 can be
+computed in the same pass.
+
+**Writing.** Real MMSA files were written by numpy 1.x, so the writer spells the 1.x names by
+default and the loader's path for real files is the one exercised. To write a MOSEI-sized
+file in little memory it keeps no memo, streams each array's buffer instead of copying it
+with ``tobytes()`` and builds :class:`Lazy` values only when their turn comes. The bytes an
+array becomes are exactly those ``ndarray.__reduce__`` would produce.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
+import importlib.util
 import io
+import os
 import pickle
 import struct
 import sys
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -23,18 +32,14 @@ import numpy as np
 
 from amccl.data.types import DataError, UnsafePickleError
 
-
-def _numpy_module(name: str) -> Any:
-    """numpy's ``_core.<name>`` (numpy 2) or ``core.<name>`` (numpy 1), without warnings."""
-    try:
-        return importlib.import_module(f"numpy._core.{name}")
-    except ImportError:  # numpy 1.x
-        return importlib.import_module(f"numpy.core.{name}")
+SKIP_MIN_BYTES = 1 << 16  # payloads this big are written outside pickle frames (protocol 4)
+_RECONSTRUCT = np.ndarray.__reduce__(np.zeros(0))[0]  # numpy's multiarray._reconstruct
 
 
 def _allowed_globals() -> dict[tuple[str, str], Any]:
     """(module, name) -> object for every global an MMSA pickle may reference."""
-    multiarray, numeric = _numpy_module("multiarray"), _numpy_module("numeric")
+    core = "numpy._core" if importlib.util.find_spec("numpy._core") else "numpy.core"  # numpy 2 / 1
+    multiarray, numeric = (importlib.import_module(f"{core}.{m}") for m in ("multiarray", "numeric"))
     allowed: dict[tuple[str, str], Any] = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
     for package in ("numpy.core", "numpy._core"):  # numpy 1.x and 2.x spellings
         allowed[(f"{package}.multiarray", "_reconstruct")] = multiarray._reconstruct
@@ -44,22 +49,14 @@ def _allowed_globals() -> dict[tuple[str, str], Any]:
 
 
 ALLOWED_GLOBALS = _allowed_globals()
-SKIP_MIN_BYTES = 1 << 16  # payloads this big are written outside pickle frames (protocol 4)
-
-
-class _Skipped:
-    """Stands in for an array payload that was skipped unread."""
-
-
-_SKIPPED = _Skipped()
+_SKIPPED = object()  # stands in for an array payload that was skipped unread
 
 
 class RestrictedUnpickler(pickle._Unpickler):  # pure-Python: lets us skip payloads unread
     """An unpickler whose ``find_class`` only returns :data:`ALLOWED_GLOBALS`.
 
-    Arrays stored under a dict key in ``skip_keys`` (MMSA's 768-d ``text`` features) are
-    never read: their data is skipped (seeked over, or only hashed) and the array is left
-    empty, so they cost no memory. Every global lookup goes through ``find_class``.
+    Arrays stored under a dict key in ``skip_keys`` are never read: their data is skipped
+    (seeked over, or only hashed) and the array is left empty, so they cost no memory.
 
     Args:
         file: binary file object (seekable when skipping). where: name used in errors.
@@ -71,7 +68,6 @@ class RestrictedUnpickler(pickle._Unpickler):  # pure-Python: lets us skip paylo
     def __init__(self, file: BinaryIO, where: str, skip_keys: frozenset[str] = frozenset()) -> None:
         super().__init__(file)
         self.where, self.skip_keys, self.source = where, skip_keys, file
-        self.skipped_bytes = 0
 
     def find_class(self, module: str, name: str) -> Any:
         try:
@@ -106,7 +102,6 @@ class RestrictedUnpickler(pickle._Unpickler):  # pure-Python: lets us skip paylo
             return data
         skip = getattr(self.source, "skip", None)
         skip(size) if skip is not None else self.source.seek(size, io.SEEK_CUR)
-        self.skipped_bytes += size
         return _SKIPPED
 
     def load_binbytes(self) -> None:
@@ -128,14 +123,11 @@ class RestrictedUnpickler(pickle._Unpickler):  # pure-Python: lets us skip paylo
 
 
 class HashingReader:
-    """A read-only file wrapper that feeds every byte read to a SHA-256 (one pass).
-
-    Provides the ``read``, ``readinto`` and ``readline`` methods the unpickler uses.
-    """
+    """A read-only file wrapper feeding every byte read (``read``, ``readinto``, ``readline``,
+    ``skip``) to one SHA-256."""
 
     def __init__(self, raw: BinaryIO) -> None:
-        self.raw = raw
-        self.hash = hashlib.sha256()
+        self.raw, self.hash = raw, hashlib.sha256()
 
     def read(self, size: int = -1) -> bytes:
         data = self.raw.read(size)
@@ -195,13 +187,71 @@ def restricted_load(
     return obj, digest
 
 
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 hex digest of a file, read in ``chunk``-byte pieces."""
-    digest = hashlib.sha256()
+def sha256_file(path: str | Path) -> str:
+    """SHA-256 hex digest of a file, read in 1 MiB pieces."""
     with open(path, "rb", buffering=0) as handle:
-        buffer = bytearray(chunk)
-        view = memoryview(buffer)
-        while count := handle.readinto(buffer):
-            digest.update(view[:count])
-    return digest.hexdigest()
+        return HashingReader(handle).hexdigest()
 
+
+class Lazy:
+    """A value computed only when the writer reaches it (e.g. a large array)."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
+
+
+class MMSAPickler(pickle._Pickler):  # the pure-Python pickler lets us spell globals and stream buffers
+    """Protocol-4 pickler for MMSA dicts of numpy arrays, with bounded memory.
+
+    Args:
+        file: binary file. numpy1_names: spell numpy globals as numpy 1.x did.
+    """
+
+    dispatch = dict(pickle._Pickler.dispatch)
+
+    def __init__(self, file: Any, numpy1_names: bool = True) -> None:
+        super().__init__(file, protocol=4)
+        self.fast = True  # no memo: written arrays are not kept alive (nothing here repeats)
+        self.numpy1_names = numpy1_names
+
+    def reducer_override(self, obj: Any) -> Any:
+        """ndarray -> numpy's own reduce tuple, with the data streamed instead of copied."""
+        if type(obj) is np.ndarray and not obj.dtype.hasobject:
+            fortran = bool(obj.flags.f_contiguous and not obj.flags.c_contiguous)
+            data = obj.T if fortran else obj  # numpy writes a Fortran array's bytes in F order
+            buffer = memoryview(np.ascontiguousarray(data)).cast("B")  # the array's bytes, not copied
+            return _RECONSTRUCT, (np.ndarray, (0,), b"b"), (1, obj.shape, obj.dtype, fortran, buffer)
+        return NotImplemented
+
+    def save_buffer(self, obj: memoryview) -> None:
+        """Opcodes and bytes identical to ``save_bytes`` of ``obj.tobytes()`` (no memo: ``fast``)."""
+        self.save_bytes(obj)
+
+    def save_lazy(self, obj: Lazy) -> None:
+        self.save(obj.make())
+
+    dispatch[memoryview] = save_buffer
+    dispatch[Lazy] = save_lazy
+
+    def save_global(self, obj: Any, name: str | None = None) -> None:
+        module = getattr(obj, "__module__", "") or ""
+        if self.numpy1_names and module.startswith("numpy._core"):
+            self.save(module.replace("numpy._core", "numpy.core", 1))
+            self.save(name or obj.__qualname__)
+            self.write(pickle.STACK_GLOBAL)
+            return
+        super().save_global(obj, name)
+
+
+def write_mmsa_pickle(data: dict[str, Any], path: str | Path, numpy1_names: bool = True) -> Path:
+    """Write ``{split: {key: array | Lazy}}`` to ``path`` atomically (temp file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        with open(temp, "wb") as handle:
+            MMSAPickler(handle, numpy1_names=numpy1_names).dump(data)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+    return path
