@@ -1,56 +1,39 @@
-"""Shared seaborn/matplotlib figures for the notebooks: learning curves, ablation intervals.
+"""Every figure of the package; each function returns the matplotlib ``Figure``.
 
-Every function returns the matplotlib ``Figure`` (nothing is shown or saved implicitly; use
-:func:`save_figure`). Inputs are plain pandas DataFrames whose expected columns are listed
-in each docstring. The embedding pictures (UMAP / t-SNE / PCA) live in
-:mod:`amccl.analysis.projection` and use the palettes defined here.
+Nothing is shown or saved implicitly (use :func:`save_figure`). Inputs are plain pandas
+DataFrames whose expected columns each docstring lists.
+
+* :func:`plot_learning_curves`: losses and validation metrics of a training ``History``;
+* :func:`plot_grid`, :func:`plot_metric_intervals`: ablation grids and their
+  :func:`~amccl.ablations.stats.summary` as forest plots coloured by the Holm verdict;
+* :func:`plot_joint`, :func:`plot_models_side_by_side`: UMAP / t-SNE / PCA maps of the joint
+  embedding space (:func:`~amccl.analysis.projection.project_joint`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from matplotlib.colors import Colormap, Normalize
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
-__all__ = [
-    "MODALITY_COLORS",
-    "MODALITY_MARKERS",
-    "plot_learning_curves",
-    "plot_metric_intervals",
-    "save_figure",
-    "sentiment_cmap",
-    "sentiment_norm",
-]
+if TYPE_CHECKING:
+    from amccl.analysis.embeddings import Embeddings
 
-MODALITY_COLORS: dict[str, str] = {"text": "#1b9e77", "audio": "#d95f02", "vision": "#7570b3"}
-MODALITY_MARKERS: dict[str, str] = {"text": "o", "audio": "s", "vision": "^"}
-VERDICT_COLORS: dict[str, str] = {"baseline": "#2166ac", "better": "#1a9850", "worse": "#d73027",
-                                  "n.s.": "#4d4d4d"}
-
-
-# ------------------------------------------------------------------------------------------
-# shared helpers
-# ------------------------------------------------------------------------------------------
-def sentiment_cmap() -> Colormap:
-    """The diverging colour map of sentiment labels (blue negative, grey 0, red positive)."""
-    return sns.color_palette("vlag", as_cmap=True)
-
-
-def sentiment_norm(labels: Any = None, label_range: float | None = None) -> Normalize:
-    """A colour normaliser symmetric around 0: [-r, r] with r = ``label_range`` or, if None,
-    3 when some |label| > 1 (MOSI/MOSEI) else 1 (SIMS)."""
-    if label_range is None:
-        values = np.abs(np.asarray(labels if labels is not None else [0.0], dtype=float))
-        label_range = 3.0 if np.nanmax(values, initial=0.0) > 1 else 1.0
-    return Normalize(vmin=-label_range, vmax=label_range)
+MODALITY_COLORS = {"text": "#1b9e77", "audio": "#d95f02", "vision": "#7570b3"}
+MODALITY_MARKERS = {"text": "o", "audio": "s", "vision": "^"}
+VERDICT_COLORS = {"baseline": "#222222", "better": "#1a9850", "worse": "#d73027", "n.s.": "#4575b4"}
+VERDICT_LABELS = {"baseline": "baseline", "better": "significantly better", "worse": "significantly worse",
+                  "n.s.": "not significant"}
 
 
 def save_figure(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
@@ -61,63 +44,44 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
     return path
 
 
-# ------------------------------------------------------------------------------------------
-# learning curves
-# ------------------------------------------------------------------------------------------
-_LOSS_NAMES = ("loss", "l1")
+# --- learning curves -------------------------------------------------------------------------
+_LOSS_NAMES = ("loss", "l1", "Loss")
 _SKIP = re.compile(r"(lr|learning_rate|seconds|time)", re.IGNORECASE)
 _ACC2 = ("Has0_acc_2", "Non0_acc_2", "Mult_acc_2", "Mult_acc_2_weak")
-
-
-def _history_frame(history: Any) -> tuple[pd.DataFrame, int | None]:
-    """A History (``.to_frame()``, ``.best_epoch``) or a DataFrame -> (frame, best epoch)."""
-    if isinstance(history, pd.DataFrame):
-        return history, None
-    return history.to_frame(), getattr(history, "best_epoch", None)
+_PANEL_YLABELS = {"losses": "loss (L1 scale)", "loss terms": "value", "validation MAE": "MAE",
+                  "validation Acc-2": "accuracy (fraction)"}
 
 
 def _curve_columns(frame: pd.DataFrame, train: str, valid: str) -> dict[str, list[str]]:
     """Group the history's numeric columns into the four panels of the learning curves."""
     numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and not _SKIP.search(c)]
-    main = [c for c in numeric if c in {f"{p}{n}" for p in (train, valid) for n in _LOSS_NAMES + ("Loss",)}]
-    parts = [c for c in numeric if c.startswith(train) and c not in main]
-    mae = [c for c in numeric if c == f"{valid}MAE"]
-    acc = [f"{valid}{k}" for k in _ACC2 if f"{valid}{k}" in numeric]
-    return {"losses": main, "loss terms": parts, "validation MAE": mae, "validation Acc-2": acc}
+    main = [c for c in numeric if c in {f"{p}{n}" for p in (train, valid) for n in _LOSS_NAMES}]
+    return {"losses": main, "loss terms": [c for c in numeric if c.startswith(train) and c not in main],
+            "validation MAE": [c for c in numeric if c == f"{valid}MAE"],
+            "validation Acc-2": [f"{valid}{k}" for k in _ACC2 if f"{valid}{k}" in numeric]}
 
 
-def plot_learning_curves(
-    history: Any,
-    epoch_col: str = "epoch",
-    train_prefix: str = "train_",
-    valid_prefix: str = "valid_",
-    best_epoch: int | None = None,
-) -> Figure:
-    """Training losses, loss terms, validation MAE and validation Acc-2 against the epoch.
+def plot_learning_curves(history: Any, epoch_col: str = "epoch", train_prefix: str = "train_",
+                         valid_prefix: str = "valid_", best_epoch: int | None = None) -> Figure:
+    """Four panels in a row: training losses, loss terms, validation MAE and Acc-2 per epoch.
 
     Args:
-        history: a DataFrame with one row per epoch, or a trainer ``History``
-            (``.to_frame()``; its ``best_epoch`` is marked). Expected columns:
-            ``epoch`` (a column or the index); ``train_loss`` / ``train_l1`` (and ``valid_loss`` or ``valid_Loss``)
-            for the first panel; any other ``train_*`` numeric columns (``train_contrastive``,
-            ``train_inter``, ``train_intra``, ``train_refine``, ``train_margin`` ...) for the
-            second; ``valid_MAE``; ``valid_Has0_acc_2`` / ``valid_Non0_acc_2`` /
-            ``valid_Mult_acc_2`` (fractions). Columns matching lr / seconds / time are
-            ignored; absent columns leave their panel empty with a note.
-        epoch_col: the epoch column.
-        train_prefix, valid_prefix: column prefixes of the training and validation values.
+        history: a DataFrame with one row per epoch, or a trainer ``History`` (``.to_frame()``;
+            its ``best_epoch`` is marked). Columns: ``epoch`` (a column or the index);
+            ``train_loss`` / ``train_l1`` / ``valid_loss`` (or ``valid_Loss``); other ``train_*``
+            loss terms; ``valid_MAE``; ``valid_Has0_acc_2`` / ``valid_Non0_acc_2`` /
+            ``valid_Mult_acc_2`` (fractions). lr / seconds / time columns are ignored; a panel
+            without columns says so.
+        epoch_col, train_prefix, valid_prefix: the epoch column and the value prefixes.
         best_epoch: epoch to mark with a dashed line (default: ``history.best_epoch``).
-
-    Returns:
-        A figure with four panels in a row.
     """
-    frame, found_best = _history_frame(history)
+    frame = history if isinstance(history, pd.DataFrame) else history.to_frame()
+    if best_epoch is None and not isinstance(history, pd.DataFrame):
+        best_epoch = getattr(history, "best_epoch", None)
     if epoch_col not in frame.columns and frame.index.name == epoch_col:
         frame = frame.reset_index()  # History.to_frame() is indexed by epoch
-    best_epoch = found_best if best_epoch is None else best_epoch
-    groups = _curve_columns(frame, train_prefix, valid_prefix)
     fig, axes = plt.subplots(1, 4, figsize=(18, 4), constrained_layout=True)
-    for ax, (title, cols) in zip(axes, groups.items()):
+    for ax, (title, cols) in zip(axes, _curve_columns(frame, train_prefix, valid_prefix).items()):
         if not cols:
             ax.text(0.5, 0.5, "no such columns", ha="center", va="center", transform=ax.transAxes)
         else:
@@ -126,90 +90,222 @@ def plot_learning_curves(
             ax.legend(title=None, fontsize=8)
         if best_epoch is not None:
             ax.axvline(best_epoch, color="0.4", ls="--", lw=1, label="best epoch")
-        ax.set(title=title, xlabel="epoch", ylabel=_curve_ylabel(title))
+        ax.set(title=title, xlabel="epoch", ylabel=_PANEL_YLABELS[title])
     return fig
 
 
-def _curve_ylabel(title: str) -> str:
-    """The y-axis label of a learning-curve panel."""
-    return {"losses": "loss (L1 scale)", "loss terms": "value", "validation MAE": "MAE",
-            "validation Acc-2": "accuracy (fraction)"}[title]
+# --- ablation intervals ----------------------------------------------------------------------
+def _forest(ax: plt.Axes, block: pd.DataFrame, value: str, marker: str = "o") -> np.ndarray:
+    """One point with its ``{value}_ci_low/high`` interval per row of ``block``, first row on
+    top, coloured by the row's ``verdict`` (none: not significant); returns the y positions."""
+    y = np.arange(len(block))[::-1]
+    for yi, rec in zip(y, block.to_dict("records")):
+        x, low, high = rec[value], rec[f"{value}_ci_low"], rec[f"{value}_ci_high"]
+        err = [[max(x - low, 0.0)], [max(high - x, 0.0)]] if np.isfinite(low) else None
+        color = VERDICT_COLORS.get(str(rec.get("verdict")), VERDICT_COLORS["n.s."])
+        ax.errorbar(x, yi, xerr=err, fmt=marker, color=color, ms=6, capsize=3, lw=1.5, zorder=3)
+    return y
 
 
-# ------------------------------------------------------------------------------------------
-# ablation intervals
-# ------------------------------------------------------------------------------------------
-def _interval_columns(summary: pd.DataFrame, value: str) -> tuple[str, str]:
-    """The low/high columns of ``value`` (``mean`` or ``diff``) in a summary frame."""
-    low, high = f"{value}_ci_low", f"{value}_ci_high"
-    missing = [c for c in ("variant", "metric", value, low, high) if c not in summary.columns]
-    if missing:
-        raise KeyError(f"summary lacks columns {missing} (has {list(summary.columns)})")
-    return low, high
+def _verdict_handles(verdicts: Iterable[Any], marker: str = "o") -> list[Line2D]:
+    """Legend handles of the verdicts present, in the order of :data:`VERDICT_LABELS`."""
+    present = {str(v) for v in verdicts}
+    return [Line2D([], [], ls="", marker=marker, color=VERDICT_COLORS[k], label=label)
+            for k, label in VERDICT_LABELS.items() if k in present]
 
 
-def _interval_panel(ax: plt.Axes, block: pd.DataFrame, value: str, low: str, high: str,
-                    reference: float | None) -> None:
-    """One metric's forest plot: a point and an interval per variant, top to bottom."""
-    y = np.arange(len(block))[::-1]  # first variant on top
-    verdicts = block["verdict"] if "verdict" in block else pd.Series(["n.s."] * len(block), index=block.index)
-    colors = [VERDICT_COLORS.get(str(v), VERDICT_COLORS["n.s."]) for v in verdicts]
-    err = np.vstack([block[value] - block[low], block[high] - block[value]]).clip(min=0)
-    for yi, x, e0, e1, c in zip(y, block[value], err[0], err[1], colors):
-        ax.errorbar(x, yi, xerr=[[e0], [e1]], fmt="o", color=c, capsize=3)
-    if reference is not None and np.isfinite(reference):
-        ax.axvline(reference, color="0.5", ls="--", lw=1)
-    ax.set_yticks(y[::-1], block["variant"].astype(str).tolist()[::-1])  # ticks bottom to top
-
-
-def plot_metric_intervals(
-    summary: pd.DataFrame,
-    value: str = "mean",
-    metrics: Sequence[str] | None = None,
-    baseline: str | None = None,
-    ncols: int = 4,
-) -> Figure:
-    """Forest plot of an ablation summary: one panel per metric, one row per variant.
+def plot_grid(results: pd.DataFrame, metric: str, baseline: str | None = "full", scale: float = 100.0,
+              alpha: float = 0.05, method: str = "t", order: Sequence[str] | None = None, ax=None,
+              title: str | None = None) -> Figure:
+    """Per-variant ``metric``: mean ± interval (diamond), the seeds (dots), the baseline's
+    interval (grey band); on the right ``Δ``, the seed-paired difference to the baseline with
+    its interval (narrower than two bands' overlap suggests: shared seed luck cancels), ``*``
+    when Holm-significant. Colours give the Holm-corrected verdict.
 
     Args:
-        summary: long DataFrame, one row per (variant, metric), as
-            :func:`amccl.ablations.stats.summary` returns. Columns used: ``variant``,
-            ``metric``, ``value`` and its interval ``{value}_ci_low`` / ``{value}_ci_high``;
-            optional ``verdict`` (``better`` / ``worse`` / ``n.s.``) colours the points.
-        value: ``mean`` (each variant's mean with its interval; dashed line = the
-            baseline's mean) or ``diff`` (paired difference to the baseline; dashed line = 0).
-        metrics: which metrics (default: all, in order of appearance).
-        baseline: variant of the reference line when ``value="mean"`` (default: the first).
-        ncols: panels per row.
-
-    Returns:
-        The figure; x axes are labelled with the metric and the quantity shown.
+        results: grid rows (one per variant and seed; ×``scale``) or a
+            :func:`~amccl.ablations.stats.summary` table (used as it is; no dots).
+        baseline, alpha, method: as :func:`~amccl.ablations.stats.summary`.
+        order: variants top to bottom (default: the table's order, baseline first).
+        ax: a matplotlib axes to draw on (default: a new figure).
     """
-    low, high = _interval_columns(summary, value)
+    from amccl.ablations.stats import LOWER_IS_BETTER, summary
+
+    is_rows = "seed" in results.columns and "mean_ci_low" not in results.columns
+    summ = (summary(results, [metric], baseline=baseline, scale=scale, alpha=alpha, method=method)
+            if is_rows else results[results["metric"] == metric])
+    if summ.empty:
+        raise ValueError(f"the summary has no rows for metric {metric!r}")
+    summ = summ.set_index("variant")
+    order = list(order) if order is not None else list(summ.index)
+    unknown = [v for v in order if v not in summ.index]
+    if unknown:
+        raise ValueError(f"variants not in the results: {unknown}")
+    block = summ.loc[order].reset_index()
+    with sns.axes_style("whitegrid"):
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(order) + 1.6))
+        else:
+            fig = ax.figure
+        if baseline is not None and baseline in summ.index:
+            base = summ.loc[baseline]
+            ax.axvline(base["mean"], color=VERDICT_COLORS["baseline"], lw=1, ls="--", zorder=1)
+            if np.isfinite(base["mean_ci_low"]):
+                ax.axvspan(base["mean_ci_low"], base["mean_ci_high"], color="0.85", zorder=0)
+        y = _forest(ax, block, "mean", marker="D")
+        for yi, rec in zip(y, block.to_dict("records")):
+            if is_rows:
+                seeds = results.loc[results["variant"] == rec["variant"], metric].astype(float).to_numpy() * scale
+                offsets = np.linspace(-0.18, 0.18, seeds.size) if seeds.size > 1 else np.zeros(1)
+                ax.scatter(seeds, yi + offsets, s=14, color="0.45", alpha=0.8, zorder=2, linewidths=0)
+            if rec["variant"] != baseline and np.isfinite(rec.get("diff", np.nan)):
+                ci = f" [{rec['diff_ci_low']:+.2f}, {rec['diff_ci_high']:+.2f}]" if np.isfinite(rec["diff_ci_low"]) else ""
+                ax.annotate(f"Δ {rec['diff']:+.2f}{ci}{' *' if rec['significant'] else ''}", (1.0, yi),
+                            xycoords=("axes fraction", "data"), xytext=(4, 0), textcoords="offset points",
+                            va="center", fontsize=8, annotation_clip=False,
+                            color=VERDICT_COLORS.get(rec["verdict"], VERDICT_COLORS["n.s."]))
+        ax.set_yticks(y, order)
+        ax.set_ylim(-0.7, len(order) - 0.3)
+        unit = f" (×{scale:g})" if is_rows and scale != 1 else ""
+        better = "lower is better" if metric in LOWER_IS_BETTER else "higher is better"
+        ax.set(xlabel=f"{metric}{unit} — {better}", ylabel="variant")
+        level = int(round((1 - alpha) * 100))
+        ax.set_title(title or f"{metric}: mean and {level} % interval over seeds; Δ vs {baseline} "
+                     f"(* Holm p < {alpha:g})", fontsize=9)
+        ax.legend(handles=_verdict_handles(block["verdict"], "D"), loc="lower left", bbox_to_anchor=(0, 1.06),
+                  ncol=4, fontsize=8, frameon=False)
+        fig.tight_layout()
+    return fig
+
+
+def plot_metric_intervals(summary: pd.DataFrame, value: str = "mean", metrics: Sequence[str] | None = None,
+                          baseline: str | None = None, ncols: int = 4) -> Figure:
+    """Forest plot of a :func:`~amccl.ablations.stats.summary` (columns ``variant``, ``metric``,
+    ``value``, ``{value}_ci_low/high``, optional ``verdict``): one panel per metric (default:
+    all), ``ncols`` panels a row, one row per variant. ``value``: ``mean`` (dashed line: the
+    mean of ``baseline``, default the first variant) or ``diff`` (to the baseline; line at 0)."""
+    missing = [c for c in ("variant", "metric", value, f"{value}_ci_low", f"{value}_ci_high")
+               if c not in summary.columns]
+    if missing:
+        raise KeyError(f"summary lacks columns {missing} (has {list(summary.columns)})")
     metrics = list(dict.fromkeys(summary["metric"])) if metrics is None else list(metrics)
     ncols = max(1, min(ncols, len(metrics)))
     nrows = int(np.ceil(len(metrics) / ncols))
-    n_variants = summary["variant"].nunique()
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 0.45 * n_variants * nrows + 1.5),
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 0.45 * summary["variant"].nunique() * nrows + 1.5),
                              squeeze=False, sharey=True, constrained_layout=True)
     for ax, metric in zip(axes.flat, metrics):
         block = summary[summary["metric"] == metric]
-        ref = 0.0 if value == "diff" else _baseline_value(block, value, baseline)
-        _interval_panel(ax, block, value, low, high, ref)
+        y = _forest(ax, block, value)
+        ax.set_yticks(y[::-1], block["variant"].astype(str).tolist()[::-1])  # ticks bottom to top
+        ref_rows = block if baseline is None else block[block["variant"] == baseline]
+        ref = 0.0 if value == "diff" else (float(ref_rows[value].iloc[0]) if not ref_rows.empty else np.nan)
+        if np.isfinite(ref):
+            ax.axvline(ref, color="0.5", ls="--", lw=1)
         ax.set(title=metric, xlabel=f"{metric} ({'difference to baseline' if value == 'diff' else value})")
     for ax in list(axes.flat)[len(metrics):]:
         ax.set_visible(False)
     if "verdict" in summary:
-        present = set(summary["verdict"].astype(str))
-        handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=k)
-                   for k, c in VERDICT_COLORS.items() if k in present]
-        fig.legend(handles=handles, title="vs baseline", loc="outside right upper")
+        fig.legend(handles=_verdict_handles(summary["verdict"]), title="vs baseline", loc="outside right upper")
     return fig
 
 
-def _baseline_value(block: pd.DataFrame, value: str, baseline: str | None) -> float | None:
-    """The baseline variant's value in one metric's block (the first variant by default)."""
-    if block.empty:
-        return None
-    rows = block if baseline is None else block[block["variant"] == baseline]
-    return float(rows[value].iloc[0]) if not rows.empty else None
+# --- joint embedding maps --------------------------------------------------------------------
+_AXIS_NAMES = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PC"}
+
+
+def _label_norm(labels: Any, label_range: float | None = None) -> Normalize:
+    """Colour limits symmetric around 0: [-r, r], r = ``label_range`` or, if None, 3 when some
+    |label| > 1 (MOSI/MOSEI) else 1 (SIMS)."""
+    if label_range is None:
+        label_range = 3.0 if np.nanmax(np.abs(np.asarray(labels, dtype=float)), initial=0.0) > 1 else 1.0
+    return Normalize(vmin=-label_range, vmax=label_range)
+
+
+def _modality_handles(names: Iterable[str], colored: bool = True) -> list[Line2D]:
+    """Legend handles of the modality markers, in modality colours or grey."""
+    return [Line2D([], [], ls="", marker=MODALITY_MARKERS.get(m, "o"), label=m, markersize=7,
+                   color=MODALITY_COLORS.get(m, "0.3") if colored else "0.45") for m in names]
+
+
+def _draw(ax: plt.Axes, proj: pd.DataFrame, how: str, norm: Normalize, size: float) -> ScalarMappable | None:
+    """Scatter ``proj`` coloured by ``label`` (diverging map, marker = modality; returns the
+    mappable) or by ``modality``; axis labels like 'UMAP 1', ticks hidden."""
+    if how not in ("label", "modality"):
+        raise ValueError(f"color_by must hold 'label' and/or 'modality', got {how!r}")
+    cmap = sns.color_palette("vlag", as_cmap=True)  # blue negative, grey 0, red positive
+    for name, block in proj.groupby("modality", sort=False):
+        marker = MODALITY_MARKERS.get(name, "o")
+        if how == "label":
+            ax.scatter(block["x"], block["y"], c=block["label"], cmap=cmap, norm=norm, s=size, marker=marker,
+                       linewidths=0.2, edgecolors="0.3", alpha=0.85)
+        else:
+            ax.scatter(block["x"], block["y"], color=MODALITY_COLORS.get(name, "0.3"), s=size, marker=marker,
+                       alpha=0.7, linewidths=0)
+    method = proj.attrs.get("method", "umap")
+    name = _AXIS_NAMES.get(method, method)
+    ax.set(xlabel=f"{name} 1", ylabel=f"{name} 2", xticks=[], yticks=[])  # the units mean nothing
+    return ScalarMappable(norm=norm, cmap=cmap) if how == "label" else None
+
+
+def plot_joint(proj: pd.DataFrame, color_by: Sequence[str] = ("label", "modality"),
+               label_range: float | None = None, title: str | None = None, point_size: float = 14) -> Figure:
+    """One joint projection (:func:`~amccl.analysis.projection.project_joint`'s frame), one
+    panel per colouring: ``label`` (colour bar centred at 0, limits ±``label_range``, default
+    3 for MOSI-like labels else 1; marker = modality) and/or ``modality`` (legend)."""
+    fig, axes = plt.subplots(1, len(color_by), figsize=(6.2 * len(color_by), 5.2),
+                             squeeze=False, constrained_layout=True)
+    norm = _label_norm(proj["label"], label_range)
+    modalities = list(dict.fromkeys(proj["modality"]))
+    for ax, how in zip(axes[0], color_by):
+        mappable = _draw(ax, proj, how, norm, point_size)
+        if mappable is not None:
+            fig.colorbar(mappable, ax=ax, label="sentiment label", shrink=0.85)
+            ax.legend(handles=_modality_handles(modalities, False), title="modality (marker)", fontsize=8)
+        else:
+            ax.legend(handles=_modality_handles(modalities), title="modality", loc="best")
+        ax.set_title(f"coloured by {how}")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def _summary_line(emb: Embeddings) -> str:
+    """Mean cross-modal recall@1 and alignment, and mean silhouette, for a panel title."""
+    from amccl.analysis.alignment import alignment_metrics
+
+    table = alignment_metrics(emb, ks=(1,))
+    pairs, mods = table[table["kind"] == "pair"], table[table["kind"] == "modality"]
+    return (f"R@1 {pairs['recall@1'].mean():.3f} (chance {1 / len(emb):.3f}) · "
+            f"align {pairs['alignment'].mean():.2f} · sil {mods['silhouette'].mean():.2f}")
+
+
+def plot_models_side_by_side(embeddings: Mapping[str, Embeddings], method: str = "umap", seed: int = 0,
+                             max_clips: int | None = 1000, label_range: float | None = None,
+                             show_metrics: bool = True, point_size: float = 10) -> Figure:
+    """Joint projections of several models: row 1 coloured by label, row 2 by modality. Each
+    model is projected on its own: axes are not comparable between panels, only the structure.
+
+    Args:
+        embeddings: ordered mapping name -> ``Embeddings`` of one split, e.g. ``{"untrained": e0,
+            "trained": e1}``; ``method``, ``seed``, ``max_clips``: as ``project_joint``.
+        label_range: colour bar limits ±r (default from the labels); ``point_size``: marker area.
+        show_metrics: add mean recall@1, alignment and silhouette under each name.
+    """
+    from amccl.analysis.projection import project_joint
+
+    names = list(embeddings)
+    fig, axes = plt.subplots(2, len(names), figsize=(5.0 * len(names) + 1.2, 9.4),
+                             squeeze=False, constrained_layout=True)
+    norm = _label_norm(np.concatenate([e.labels for e in embeddings.values()]), label_range)
+    for col, name in enumerate(names):
+        proj = project_joint(embeddings[name], method=method, seed=seed, max_clips=max_clips)
+        mappable = _draw(axes[0, col], proj, "label", norm, point_size)
+        _draw(axes[1, col], proj, "modality", norm, point_size)
+        axes[0, col].set_title(f"{name}\n{_summary_line(embeddings[name])}" if show_metrics else name, fontsize=10)
+        axes[1, col].set_title(f"{name}: coloured by modality", fontsize=10)
+    fig.colorbar(mappable, ax=axes[0, :].tolist(), label="sentiment label", shrink=0.85)
+    modalities = list(dict.fromkeys(proj["modality"]))
+    axes[1, -1].legend(handles=_modality_handles(modalities), title="modality", loc="upper left",
+                       bbox_to_anchor=(1.02, 1.0))
+    axes[0, 0].legend(handles=_modality_handles(modalities, False), title="marker", fontsize=8, loc="best")
+    return fig

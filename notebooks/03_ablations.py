@@ -58,9 +58,11 @@ import pandas as pd
 import tqdm.auto  # noqa: F401  (imported here so its one-time notice never lands in a checked cell)
 from IPython.display import display
 
-from amccl.ablations import VARIANTS, format_table, grid_verdict, run_grid, summary, variants_table
-from amccl.ablations.plots import plot_grid
+from amccl.ablations.grid import run_grid
+from amccl.ablations.stats import format_table, grid_verdict, summary
+from amccl.ablations.variants import VARIANTS, variants_table
 from amccl.data import load_data
+from amccl.plotting import plot_grid
 from amccl.workbook import run_dir, save_figure
 
 pd.set_option("display.width", 200, "display.max_columns", 30, "display.max_colwidth", 80)

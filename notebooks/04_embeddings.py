@@ -52,12 +52,12 @@ import tqdm.auto  # noqa: F401  (imported here so its one-time notice never land
 from IPython.display import display
 
 from amccl import AMCCL
-from amccl.ablations import apply_variant
+from amccl.ablations.variants import apply_variant
 from amccl.analysis import (alignment_metrics, alignment_verdict, compare_models, extract_embeddings,
-                            modality_separation, plot_joint, plot_models_side_by_side, project_joint,
-                            separation_verdict)
+                            modality_separation, project_joint, separation_verdict)
 from amccl.checkpoint import load_model
 from amccl.data import load_data
+from amccl.plotting import plot_joint, plot_models_side_by_side
 from amccl.runtime import seed_everything
 from amccl.train import fit
 from amccl.workbook import run_dir, save_figure

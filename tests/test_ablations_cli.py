@@ -1,4 +1,4 @@
-"""The ``ablate`` command (``python -m amccl.ablations``, registered in ``amccl.cli`` as ``ablate``)."""
+"""The ``ablate`` command (``python -m amccl ablate``, registered in ``amccl.cli``)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import argparse
 import pandas as pd
 import pytest
 
-from amccl.ablations.cli import add_ablate_parser, expand_variants, main
+from amccl.ablations.cli import add_ablate_parser, expand_variants
 from amccl.ablations.variants import CLEAN_VARIANTS, PAPER_VARIANTS
+from amccl.cli import main
 
 
 def test_list_prints_the_registry(capsys):
-    assert main(["--list"]) == 0
+    assert main(["ablate", "--list"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in (*PAPER_VARIANTS, *CLEAN_VARIANTS)) and "contrastive_mean=positives" in out
 
@@ -35,14 +36,14 @@ def test_variant_groups_expand_with_the_baseline_first():
 
 
 def test_unknown_variant_is_one_line_error(capsys, tmp_path):
-    assert main(["--variants", "no_sx", "--out", str(tmp_path)]) == 1
+    assert main(["ablate", "--variants", "no_sx", "--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("amccl ablate: error: unknown variant 'no_sx' (did you mean no_se")
 
 
 @pytest.mark.slow
 def test_smoke_grid_writes_tables_and_figures_and_resumes(tmp_path, capsys):
-    argv = ["--profile", "smoke", "--set", "text_encoder=tiny-random", "--variants", "no_cl",
+    argv = ["ablate", "--profile", "smoke", "--set", "text_encoder=tiny-random", "--variants", "no_cl",
             "--seeds", "1111", "1112", "--out", str(tmp_path), "--num-cpus", "1", "--plot", "MAE"]
     assert main(argv) == 0
     out = capsys.readouterr()

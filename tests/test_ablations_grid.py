@@ -8,8 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from amccl.ablations import VOLATILE_COLUMNS, read_grid, run_grid
-from amccl.ablations.grid import GRID_CSV
+from amccl.ablations.grid import GRID_CSV, VOLATILE_COLUMNS, read_grid, run_grid
 from amccl.config import AMCCLConfig
 from amccl.results import History
 

@@ -14,8 +14,8 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from amccl.ablations import VOLATILE_COLUMNS, read_grid, run_grid  # noqa: E402
-from amccl.ablations.executors import _package_root  # noqa: E402
+from amccl.ablations.grid import VOLATILE_COLUMNS, read_grid, run_grid  # noqa: E402
+from amccl.ablations.ray_executor import _package_root  # noqa: E402
 from amccl.config import AMCCLConfig  # noqa: E402
 from amccl.results import History  # noqa: E402
 
@@ -80,8 +80,8 @@ def test_a_failing_task_raises_and_keeps_the_finished_rows(ray_session, cfg, tmp
 
 
 def test_gpu_share_defaults_to_zero_without_gpus(ray_session, cfg):
-    from amccl.ablations.executors import RayExecutor
     from amccl.ablations.grid import grid_specs
+    from amccl.ablations.ray_executor import RayExecutor
 
     specs = grid_specs(["full"], [1111], cfg)
     assert RayExecutor().gpus_per_task(specs) == 0.0  # this Ray has no GPU

@@ -178,7 +178,7 @@ def test_format_table_prints_mean_std_and_starred_differences():
 
 
 def test_plot_grid_draws_every_seed_and_labels_axes(tmp_path):
-    from amccl.ablations.plots import plot_grid
+    from amccl.plotting import plot_grid
 
     rows = crafted_rows()
     fig = plot_grid(rows, "Has0_acc_2")
@@ -196,7 +196,7 @@ def test_plot_grid_draws_every_seed_and_labels_axes(tmp_path):
 def test_grid_verdict_names_the_significant_variants_or_says_none():
     import pandas as pd
 
-    from amccl.ablations import grid_verdict
+    from amccl.ablations.stats import grid_verdict
 
     rows = [dict(variant="full", metric="MAE", significant=False, verdict="baseline", diff=0.0),
             dict(variant="no_se", metric="MAE", significant=True, verdict="worse", diff=2.5),

@@ -4,8 +4,7 @@
     python -m amccl ablate --list                       # the variant registry
     python -m amccl ablate ... --executor ray --num-gpus 0.25 [--ray-address auto]
 
-``amccl.cli`` registers it with :func:`add_ablate_parser` and dispatches to
-:func:`run_ablate`; ``python -m amccl.ablations`` runs the same command on its own.
+``amccl.cli`` registers it with :func:`add_ablate_parser` and dispatches to :func:`run_ablate`.
 Outputs in ``--out``: ``grid.csv`` (one row per run, written as runs finish; rerun the
 command to resume), ``summary.csv`` (:func:`~amccl.ablations.stats.summary`) and one
 ``ablation_<metric>.png`` per ``--plot`` metric.
@@ -14,14 +13,13 @@ command to resume), ``summary.csv`` (:func:`~amccl.ablations.stats.summary`) and
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from amccl.ablations.variants import BASELINE, CLEAN_VARIANTS, PAPER_VARIANTS, VARIANTS
 
 # Group names accepted by --variants besides the registry's names.
 GROUPS = {
-    "paper": (BASELINE, *[v for v in PAPER_VARIANTS if v != BASELINE]),
+    "paper": PAPER_VARIANTS,  # starts with the baseline, full
     "clean": (BASELINE, *CLEAN_VARIANTS),
     "all": tuple(VARIANTS),
 }
@@ -29,7 +27,7 @@ GROUPS = {
 
 def add_ablate_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``ablate`` sub-command to an ``argparse`` sub-parsers object and return it."""
-    from amccl.config import DATASETS
+    from amccl.config import DATASETS, PROFILES
 
     p = subparsers.add_parser(
         "ablate", help="run ablation variants over seeds and test which differences are real",
@@ -40,7 +38,7 @@ def add_ablate_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--dataset", default="mosi", choices=DATASETS, type=str.lower,
                    help="dataset (its paper hyper-parameters and shapes); default mosi")
-    p.add_argument("--profile", default=None, choices=("smoke", "demo", "paper"),
+    p.add_argument("--profile", default=None, choices=PROFILES,
                    help="config profile (default: paper with --data, else AMCCL_PROFILE; smoke under CI; "
                         "else demo)")
     p.add_argument("--data", metavar="PATH", default=None,
@@ -96,8 +94,8 @@ def run_ablate(args: argparse.Namespace) -> int:
     from amccl.ablations import stats
     from amccl.ablations.grid import run_grid
     from amccl.ablations.variants import variants_table
+    from amccl.bert import check_run_encoder
     from amccl.config import AMCCLConfig, default_profile
-    from amccl.encoders import check_run_encoder
     from amccl.results import notes_of
 
     if args.list:
@@ -151,38 +149,13 @@ def run_ablate(args: argparse.Namespace) -> int:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from amccl.ablations.plots import plot_grid
+        from amccl.plotting import plot_grid, save_figure
 
         for metric in dict.fromkeys(plot_metrics):
             fig = plot_grid(rows, metric, baseline=args.baseline, alpha=args.alpha, method=args.ci)
-            fig.savefig(out_dir / f"ablation_{metric}.png", dpi=130, bbox_inches="tight")
+            save_figure(fig, out_dir / f"ablation_{metric}.png", dpi=130)
             plt.close(fig)
     print(f"\nwrote {out_dir / 'grid.csv'}, {out_dir / 'summary.csv'}"
           + (f" and {len(plot_metrics)} figure(s)" if plot_metrics else ""))
     return 0
 
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m amccl.ablations [ablate options]``: the command on its own.
-
-    Errors end with one ``amccl ablate: error: ...`` line (status 1); ``AMCCL_DEBUG=1``
-    shows the traceback instead.
-    """
-    import os
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # encoders are local; never reach the hub
-    parser = argparse.ArgumentParser(prog="python -m amccl.ablations")
-    sub = parser.add_subparsers(dest="command")
-    add_ablate_parser(sub)
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] != "ablate":
-        argv = ["ablate", *argv]
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except (OSError, ValueError, KeyError, TypeError, ImportError, RuntimeError) as err:
-        if os.environ.get("AMCCL_DEBUG"):
-            raise
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"amccl ablate: error: {message}", file=sys.stderr)
-        return 1

@@ -3,12 +3,17 @@
     >>> cfg = AMCCLConfig.for_dataset("mosi", profile="demo")
     >>> rows = run_grid(["full", "no_se", "no_cl"], [1111, 1112, 1113], cfg, out_dir="runs/abl")
 
-Each finished run's row is written to ``out_dir/grid.csv`` at once (the whole file is
-rewritten atomically, so an interrupted grid never leaves a torn line). Running the same
-call again resumes: pairs already in the CSV are not run again, as long as their stored
-config equals the one the call would use (otherwise it raises, so results of different
-settings never mix in one table). A lock file keeps a second process out of a grid
-directory while one runs in it.
+Each finished run's row goes to ``out_dir/grid.csv`` at once (rewritten atomically: never a
+torn line). The same call again resumes: pairs already in the CSV are not rerun, provided
+their stored config equals the one asked for (else it raises: rows of different settings
+never mix). A lock file keeps a second process out of a grid directory while one runs in it.
+
+Runs execute in this process (``local``) or as Ray tasks (``ray``, an optional extra:
+:class:`~amccl.ablations.ray_executor.RayExecutor`). A run depends only on its config, seed,
+data and torch's thread count, which both executors set to ``num_cpus`` when given: equal
+``num_cpus`` give identical rows (timing aside) on the same device. It matters on CPU (the
+smoke grid's Corr moved in the 4th decimal between 1 and 2 threads); the local default keeps
+torch's setting (all cores), Ray's is 1 core per task, so pass ``num_cpus`` when comparing.
 """
 
 from __future__ import annotations
@@ -16,27 +21,141 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from amccl.ablations.executors import make_executor
-from amccl.ablations.runner import RunSpec, config_json
-from amccl.ablations.stats import KNOWN_METRICS
 from amccl.ablations.variants import apply_variant, canonical_name, variant_overrides
 from amccl.config import AMCCLConfig
+from amccl.results import flatten_meta
 
 GRID_CSV = "grid.csv"
 KEY_COLUMNS = ("variant", "seed")
 # Config fields ignored when a stored row is matched against the run a call asks for: the
 # list of seeds a preset carries (the row's own seed is the key) and the device name.
 RESUME_IGNORES = frozenset({"seeds", "device"})
+# Row columns that change from one execution of the same run to the next (timing, place);
+# everything else in a row is a function of (config, seed, data) only.
+VOLATILE_COLUMNS = ("seconds", "finished_at", "host")
+_RESOURCE_KEYS = {"num_cpus", "num_gpus", "memory", "resources"}
 
 
+# --- one run ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunSpec:
+    """One (variant, seed) run as plain data, so it pickles to a Ray worker unchanged."""
+
+    variant: str
+    seed: int
+    config: dict[str, Any]  # AMCCLConfig.to_dict() of the variant's config
+    overrides: dict[str, Any]  # the variant's overrides, recorded in the row
+    run_dir: str | None = None  # fit's out_dir (None: fit writes nothing)
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.variant, self.seed
+
+
+def config_json(config: dict[str, Any]) -> str:
+    """The canonical JSON of a config dict (sorted keys), as stored in the ``config`` column."""
+    return json.dumps(config, sort_keys=True)
+
+
+def run_pair(spec: RunSpec, data: Any = None, fit_fn: Callable | None = None,
+             num_threads: int | None = None) -> dict[str, Any]:
+    """Train ``spec``'s variant with ``spec.seed`` on ``data`` (None: fit loads it) with
+    ``fit_fn`` (default ``amccl.train.fit``) and ``num_threads`` torch threads (None: torch's
+    setting; restored afterwards); return its row (:func:`make_row`). A ``run_dir`` holding
+    fit's ``last.pt`` (a run killed mid-training) makes fit resume from it."""
+    import torch
+
+    if fit_fn is None:
+        from amccl.train import fit as fit_fn
+    cfg, previous = AMCCLConfig.from_dict(spec.config), torch.get_num_threads()
+    if num_threads is not None:
+        torch.set_num_threads(max(1, int(num_threads)))
+    try:
+        threads, start = torch.get_num_threads(), time.perf_counter()
+        resume = spec.run_dir is not None and (Path(spec.run_dir) / "last.pt").exists()
+        history = fit_fn(cfg, data, seed=spec.seed, out_dir=spec.run_dir, progress=False,
+                         **({"resume": True} if resume else {}))
+        seconds = time.perf_counter() - start
+    finally:
+        torch.set_num_threads(previous)
+    return make_row(spec, history, seconds, threads)
+
+
+def make_row(spec: RunSpec, history: Any, seconds: float, threads: int | None = None) -> dict[str, Any]:
+    """A flat row: variant, seed, dataset, test metrics (fractions, as ``compute_metrics``
+    gives them), ``valid_*`` metrics of the best epoch, best_epoch, epochs_run, torch_threads,
+    the history's ``meta`` flattened by ``results.flatten_meta`` (data, encoder, versions,
+    device, ``note``), seconds, finished_at, host, overrides (JSON) and config (JSON)."""
+    if not history.test_metrics:
+        raise ValueError(f"run {spec.key}: the history has no test metrics")
+    valid = dict(getattr(history, "valid_metrics", None) or {})
+    epochs, meta = getattr(history, "epochs", None), getattr(history, "meta", None) or {}
+    return {
+        "variant": spec.variant, "seed": int(spec.seed), "dataset": spec.config.get("dataset"),
+        **{k: _cell(v) for k, v in dict(history.test_metrics).items()},
+        **{f"valid_{k}": _cell(v) for k, v in valid.items()},
+        "best_epoch": getattr(history, "best_epoch", None),
+        "epochs_run": len(epochs) if epochs is not None else None,
+        "torch_threads": threads,
+        **{str(k): _cell(v) for k, v in (flatten_meta(meta, spec.config).items() if isinstance(meta, dict) else ())},
+        "seconds": round(float(seconds), 3),
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "host": socket.gethostname(),
+        "overrides": json.dumps(spec.overrides, sort_keys=True),
+        "config": config_json(spec.config),
+    }
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell: tensors and numpy scalars as Python numbers, None kept, non-scalars as text."""
+    if hasattr(value, "item"):
+        value = value.item()
+    return value if value is None or isinstance(value, (int, float, str, bool)) else str(value)
+
+
+# --- executors -------------------------------------------------------------------------------
+def _threads(num_cpus: float | None) -> int | None:
+    """Torch threads for a run granted ``num_cpus`` cores (at least 1; None = leave alone)."""
+    return None if num_cpus is None else max(1, int(num_cpus))
+
+
+def make_executor(name: str = "local", ray_address: str | None = None, resources: dict[str, Any] | None = None,
+                  **ray_kwargs: Any) -> Callable[..., Iterator[dict[str, Any]]]:
+    """``run(specs, data, fit_fn)`` yielding rows: ``local`` (this process, in order) or ``ray``.
+
+    ``resources``: ``num_cpus``, ``num_gpus`` (fractions allowed), ``memory`` (bytes, Ray
+    only) and ``resources`` (custom Ray resources).
+    """
+    resources = dict(resources or {})
+    unknown = set(resources) - _RESOURCE_KEYS
+    if unknown:
+        raise ValueError(f"unknown resource keys {sorted(unknown)}; expected some of {sorted(_RESOURCE_KEYS)}")
+    for key in ("num_cpus", "num_gpus"):
+        if resources.get(key) is not None and float(resources[key]) < 0:
+            raise ValueError(f"{key} must be >= 0, got {resources[key]}")
+    if name == "local":
+        threads = _threads(resources.get("num_cpus"))
+        return lambda specs, data=None, fit_fn=None: (run_pair(s, data, fit_fn, threads) for s in specs)
+    if name == "ray":
+        from amccl.ablations.ray_executor import RayExecutor
+
+        return RayExecutor(ray_address, resources.get("num_cpus"), resources.get("num_gpus"),
+                           resources.get("memory"), resources.get("resources"), **ray_kwargs).run
+    raise ValueError(f"unknown executor {name!r}; expected one of ('local', 'ray')")
+
+
+# --- the grid --------------------------------------------------------------------------------
 def read_grid(path: str | os.PathLike) -> pd.DataFrame:
     """The rows of a grid CSV (a directory means its ``grid.csv``); empty if none exists."""
     path = Path(path)
@@ -52,12 +171,8 @@ def read_grid(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def write_grid(path: str | os.PathLike, rows: Sequence[dict[str, Any]]) -> None:
-    """Write ``rows`` to ``path`` atomically (temporary file + rename), columns in the order
-    variant, seed, dataset, MMSA metrics, then the rest as first seen."""
-    path = Path(path)
-    frame = pd.DataFrame(list(rows))
-    first = [c for c in (*KEY_COLUMNS, "dataset", *KNOWN_METRICS) if c in frame.columns]
-    frame = frame[first + [c for c in frame.columns if c not in first]]
+    """Write ``rows`` (:func:`make_row`'s column order) to ``path`` atomically (temp file + rename)."""
+    path, frame = Path(path), pd.DataFrame(list(rows))
     fd, tmp = tempfile.mkstemp(prefix=".grid-", suffix=".csv", dir=path.parent)
     try:
         with os.fdopen(fd, "w", newline="") as handle:
@@ -72,105 +187,76 @@ def write_grid(path: str | os.PathLike, rows: Sequence[dict[str, Any]]) -> None:
 
 def grid_specs(variants: Iterable[str], seeds: Iterable[int], cfg: AMCCLConfig,
                out_dir: str | os.PathLike | None = None, save_runs: bool = False) -> list[RunSpec]:
-    """One :class:`RunSpec` per (variant, seed), variant-major; duplicates dropped.
-
-    Variant names are canonicalised (:func:`~amccl.ablations.variants.canonical_name`) and
-    all resolved first, so a typo fails before anything trains.
-    """
+    """One :class:`RunSpec` per (variant, seed), variant-major; duplicates dropped. Variant
+    names are canonicalised and all resolved first, so a typo fails before anything trains."""
     variants = list(dict.fromkeys(canonical_name(v) for v in variants))
     seeds = [int(s) for s in dict.fromkeys(seeds)]
     if not variants or not seeds:
         raise ValueError("a grid needs at least one variant and one seed")
     configs = {v: apply_variant(cfg, v).to_dict() for v in variants}
-    specs = []
-    for variant in variants:
-        for seed in seeds:
-            run_dir = None
-            if save_runs and out_dir is not None:
-                run_dir = str(Path(out_dir) / "runs" / _safe(variant) / f"seed_{seed}")
-            specs.append(RunSpec(variant, seed, configs[variant], variant_overrides(variant), run_dir))
-    return specs
+    safe = {v: "".join(c if c.isalnum() or c in "._+-" else "_" for c in v) for v in variants}
+    return [RunSpec(v, seed, configs[v], variant_overrides(v),
+                    str(Path(out_dir) / "runs" / safe[v] / f"seed_{seed}") if save_runs and out_dir is not None
+                    else None)
+            for v in variants for seed in seeds]
 
 
-def run_grid(
-    variants: Iterable[str],
-    seeds: Iterable[int],
-    cfg: AMCCLConfig,
-    data: Any = None,
-    out_dir: str | os.PathLike | None = None,
-    executor: str = "local",
-    ray_address: str | None = None,
-    resources: dict[str, Any] | None = None,
-    progress: bool = True,
-    fit_fn: Callable | None = None,
-    save_runs: bool = False,
-    **ray_kwargs: Any,
-) -> pd.DataFrame:
-    """Train every (variant, seed) pair and return one row per pair.
+def run_grid(variants: Iterable[str], seeds: Iterable[int], cfg: AMCCLConfig, data: Any = None,
+             out_dir: str | os.PathLike | None = None, executor: str = "local", ray_address: str | None = None,
+             resources: dict[str, Any] | None = None, progress: bool = True, fit_fn: Callable | None = None,
+             save_runs: bool = False, **ray_kwargs: Any) -> pd.DataFrame:
+    """Train every (variant, seed) pair and return one row per pair (:func:`make_row`),
+    variant-major in the order given, rows resumed from ``out_dir``'s CSV included.
 
     Args:
         variants: names from :data:`~amccl.ablations.variants.VARIANTS` or ``+``
             combinations, e.g. ``["full", "no_se", "no_se+no_refine"]``.
-        seeds: seeds, e.g. ``[1111, 1112, 1113, 1114, 1115]``; every variant gets every seed,
-            so differences can be paired by seed.
+        seeds: every variant gets every seed, so differences can be paired by seed.
         cfg: the base config (the ``full`` model); each variant overrides its own fields.
-        data: an ``MMSAData``; ``None`` loads ``cfg``'s data once, here (variants never
-            change the data). Ray tasks receive it through Ray's object store (put once), so
-            cluster nodes need not see ``cfg.data_path``.
-        out_dir: where ``grid.csv`` (and with ``save_runs`` each run's files) go; ``None``
-            keeps rows in memory only (no resumption).
-        executor: ``"local"`` (this process) or ``"ray"`` (Ray tasks).
-        ray_address: a Ray cluster address; ``None`` starts a local Ray.
+        data: an ``MMSAData``; ``None`` loads ``cfg``'s data once, here. Ray tasks receive
+            it through Ray's object store, so cluster nodes need not see ``cfg.data_path``.
+        out_dir: where ``grid.csv`` (and with ``save_runs`` each run's files, in
+            ``runs/<variant>/seed_<seed>``) go; ``None`` keeps rows in memory (no resumption).
+        executor, ray_address: ``"local"`` or ``"ray"``; a Ray cluster (``None``: a local Ray).
         resources: per run ``num_cpus`` (also torch's thread count, on both executors),
             ``num_gpus`` (fractional share, Ray), ``memory``, ``resources`` (Ray).
-            Give the same ``num_cpus`` to both executors to get identical numbers on CPU.
         progress: print one line per finished run to stderr.
         fit_fn: the training function (default ``amccl.train.fit``); tests inject fakes.
-        save_runs: give each run ``out_dir/runs/<variant>/seed_<seed>`` as fit's out_dir.
-        **ray_kwargs: ``runtime_env``, ``local_cpus`` for :class:`RayExecutor`.
-
-    Returns:
-        A ``DataFrame`` with one row per requested pair, variant-major in the order given
-        (rows resumed from the CSV included): see :func:`~amccl.ablations.runner.make_row`.
+        **ray_kwargs: ``runtime_env``, ``local_cpus`` for :class:`~amccl.ablations.ray_executor.RayExecutor`.
     """
     specs = grid_specs(variants, seeds, cfg, out_dir, save_runs)
-    if out_dir is None:
-        return _run_specs(specs, cfg, data, None, executor, ray_address, resources, progress, fit_fn, ray_kwargs)
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    with _grid_lock(Path(out_dir)):
-        return _run_specs(specs, cfg, data, Path(out_dir) / GRID_CSV, executor, ray_address, resources,
-                          progress, fit_fn, ray_kwargs)
-
-
-def _run_specs(specs, cfg, data, csv_path, executor, ray_address, resources, progress, fit_fn, ray_kwargs):
-    """Skip the pairs already in ``csv_path``, run the rest, write each row as it arrives."""
-    existing: list[dict[str, Any]] = []
+    csv_path = Path(out_dir) / GRID_CSV if out_dir is not None else None
     if csv_path is not None:
-        existing = read_grid(csv_path).to_dict("records")
-    done = {(str(r["variant"]), int(r["seed"])): r for r in existing}
+        csv_path.parent.mkdir(parents=True, exist_ok=True)
+    with _grid_lock(csv_path.parent) if csv_path is not None else contextlib.nullcontext():
+        rows: list[dict[str, Any]] = read_grid(csv_path).to_dict("records") if csv_path is not None else []
+        todo = _pending(specs, rows, csv_path)
+        if progress:
+            _say(f"ablation grid: {len(specs)} runs, {len(specs) - len(todo)} already in "
+                 f"{csv_path or 'memory'}, {len(todo)} to run on the {executor} executor")
+        if todo:
+            run = make_executor(executor, ray_address, resources, **ray_kwargs)
+            if data is None:  # once here; Ray tasks get it from the object store
+                from amccl.data import load_data
+
+                data = load_data(cfg)
+            for i, row in enumerate(run(todo, data, fit_fn), start=1):
+                rows.append(row)
+                if csv_path is not None:
+                    write_grid(csv_path, rows)
+                if progress:
+                    _say(_progress_line(i, len(todo), row))
+    done = {(str(r["variant"]), int(r["seed"])): r for r in rows}  # a pair's latest row
+    return pd.DataFrame([done[s.key] for s in specs]).reset_index(drop=True)
+
+
+def _pending(specs: list[RunSpec], rows: list[dict[str, Any]], csv_path: Path | None) -> list[RunSpec]:
+    """The specs without a row; a stored row whose config differs from its spec's raises."""
+    done = {(str(r["variant"]), int(r["seed"])): r for r in rows}
     for spec in specs:
         if spec.key in done:
             _check_same_config(spec, done[spec.key], csv_path)
-    todo = [s for s in specs if s.key not in done]
-
-    if progress:
-        _say(f"ablation grid: {len(specs)} runs, {len(specs) - len(todo)} already in "
-             f"{csv_path or 'memory'}, {len(todo)} to run on the {executor} executor")
-    if todo:
-        runner = make_executor(executor, ray_address, resources, **ray_kwargs)
-        if data is None:  # once here; Ray tasks get it from the object store
-            from amccl.data import load_data
-
-            data = load_data(cfg)
-        for i, row in enumerate(runner.run(todo, data, fit_fn), start=1):
-            existing.append(row)
-            done[(row["variant"], int(row["seed"]))] = row
-            if csv_path is not None:
-                write_grid(csv_path, existing)
-            if progress:
-                _say(_progress_line(i, len(todo), row))
-    frame = pd.DataFrame([done[s.key] for s in specs])
-    return frame.reset_index(drop=True)
+    return [s for s in specs if s.key not in done]
 
 
 @contextlib.contextmanager
@@ -195,30 +281,23 @@ def _grid_lock(out_dir: Path):
 
 
 def _check_same_config(spec: RunSpec, row: dict[str, Any], csv_path: Path | None) -> None:
+    """Refuse to resume a stored row whose config differs from the one asked for."""
     stored = row.get("config")
     if not isinstance(stored, str):
         raise ValueError(f"{csv_path}: row {spec.key} has no config column; cannot resume safely")
-    old = json.loads(stored)
-    new = json.loads(config_json(spec.config))
-    keys = sorted((set(old) | set(new)) - RESUME_IGNORES)
-    changed = [k for k in keys if old.get(k) != new.get(k)]
+    old, new = json.loads(stored), json.loads(config_json(spec.config))
+    changed = [k for k in sorted((set(old) | set(new)) - RESUME_IGNORES) if old.get(k) != new.get(k)]
     if changed:
         detail = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed[:5])
-        raise ValueError(
-            f"{csv_path} already holds run {spec.key} with a different config ({detail}). "
-            "Use another out_dir for these settings, or delete the file to start over."
-        )
+        raise ValueError(f"{csv_path} already holds run {spec.key} with a different config ({detail}). "
+                         "Use another out_dir for these settings, or delete the file to start over.")
 
 
 def _progress_line(i: int, total: int, row: dict[str, Any]) -> str:
-    shown = [m for m in ("Has0_acc_2", "Non0_acc_2", "Mult_acc_2", "MAE", "Corr") if m in row]
-    metrics = " ".join(f"{m}={row[m]:.4f}" for m in shown)
+    metrics = " ".join(f"{m}={row[m]:.4f}" for m in ("Has0_acc_2", "Non0_acc_2", "Mult_acc_2", "MAE", "Corr")
+                       if m in row)
     return f"[{i}/{total}] {row['variant']} seed {row['seed']}: {metrics} ({row.get('seconds', 0):.1f} s)"
 
 
 def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "._+-" else "_" for c in name)

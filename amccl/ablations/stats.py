@@ -20,25 +20,24 @@ Intervals are per comparison (not Holm-adjusted); the ``significant`` flag is. W
 the exact two-sided Wilcoxon test cannot go below p = 0.0625, so it can never flag a
 difference at alpha = 0.05: use the t-test (the default) or more seeds.
 
-Values are multiplied by ``scale`` (100: papers print accuracies, F1, MAE and Corr ×100 as the
-official CSV does) before anything is computed. Pure numpy/pandas/scipy: no torch needed.
+Grid rows hold fractions (as :func:`amccl.metrics.compute_metrics` gives them); ``summary``
+multiplies every metric by ``scale`` before anything is computed. Its default, 100 for every
+metric, is the official CSV's convention that ``amccl.results`` also writes
+(``amccl.metrics.format_table(..., scale_all=True)``); ``scale=1`` keeps fractions. No torch
+needed.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-# MMSA metric names in display order (spec §5); used to find metric columns in a grid.
-MOSI_METRICS = ("Has0_acc_2", "Has0_F1_score", "Non0_acc_2", "Non0_F1_score", "Mult_acc_5",
-                "Mult_acc_7", "MAE", "Corr")
-SIMS_METRICS = ("Mult_acc_2", "Mult_acc_2_weak", "Mult_acc_3", "Mult_acc_5", "F1_score", "MAE",
-                "Corr", "R_squre")
-KNOWN_METRICS = tuple(dict.fromkeys(MOSI_METRICS + SIMS_METRICS))
+from amccl.metrics import metric_columns
+
 LOWER_IS_BETTER = frozenset({"MAE"})
 
 SUMMARY_COLUMNS = ["variant", "metric", "n", "mean", "std", "mean_ci_low", "mean_ci_high",
@@ -64,33 +63,25 @@ def holm(pvalues: Iterable[float]) -> np.ndarray:
     return out
 
 
-def metric_columns(rows: pd.DataFrame) -> list[str]:
-    """The MMSA metric columns present in ``rows``, in display order."""
-    return [m for m in KNOWN_METRICS if m in rows.columns]
-
-
 def summary(
     rows: pd.DataFrame,
     metrics: Iterable[str] | None = None,
     baseline: str | None = "full",
-    scale: float | Mapping[str, float] = 100.0,
+    scale: float = 100.0,
     alpha: float = 0.05,
     method: str = "t",
     test: str = "t",
     n_boot: int = 10_000,
     random_state: int = 0,
     ddof: int = 0,
-    variant_col: str = "variant",
-    seed_col: str = "seed",
 ) -> pd.DataFrame:
     """Mean ± std per variant and metric, and the paired difference to ``baseline``.
 
     Args:
-        rows: one row per (variant, seed) run, e.g. :func:`amccl.ablations.run_grid`'s output.
+        rows: one row per (variant, seed) run, e.g. :func:`amccl.ablations.grid.run_grid`'s output.
         metrics: metric columns; default every MMSA metric present.
         baseline: the reference variant (``None``: no comparison columns are filled).
-        scale: multiplier for every metric (100 = as papers print), or a dict per metric
-            (missing metrics: 1).
+        scale: multiplier for every metric (100: the official CSV's ×100; 1: fractions).
         alpha: 1 - confidence level of the intervals, and the significance level.
         method: ``"t"`` (Student-t intervals) or ``"bootstrap"`` (percentile bootstrap of the
             mean, ``n_boot`` resamples; seeded by ``random_state`` and the variant/metric names).
@@ -103,36 +94,10 @@ def summary(
         the order variants first appear in ``rows`` (baseline first) and metrics are given.
         Fewer than two seeds (or pairs) give NaN intervals and p-values, never an error.
     """
-    if method not in ("t", "bootstrap"):
-        raise ValueError(f"method must be 't' or 'bootstrap', got {method!r}")
-    if test not in ("t", "wilcoxon"):
-        raise ValueError(f"test must be 't' or 'wilcoxon', got {test!r}")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    for col in (variant_col, seed_col):
-        if col not in rows.columns:
-            raise KeyError(f"rows have no {col!r} column (columns: {list(rows.columns)})")
-    metrics = list(metrics) if metrics is not None else metric_columns(rows)
-    if not metrics:
-        raise ValueError("no metric columns: pass metrics=[...]")
-    missing = [m for m in metrics if m not in rows.columns]
-    if missing:
-        raise KeyError(f"metrics not in rows: {missing}")
-    dup = rows.duplicated([variant_col, seed_col])
-    if dup.any():
-        pairs = rows.loc[dup, [variant_col, seed_col]].drop_duplicates().values.tolist()
-        raise ValueError(f"several rows for the same (variant, seed): {pairs}")
-    variants = list(dict.fromkeys(rows[variant_col]))
-    if baseline is not None:
-        if baseline not in variants:
-            raise ValueError(f"baseline {baseline!r} has no rows; variants present: {variants}")
-        variants.remove(baseline)
-        variants.insert(0, baseline)
-
+    metrics, variants = _check_inputs(rows, metrics, baseline, alpha, method, test)
     out = []
     for metric in metrics:
-        factor = scale.get(metric, 1.0) if isinstance(scale, Mapping) else float(scale)
-        table = rows.pivot(index=seed_col, columns=variant_col, values=metric).astype(float) * factor
+        table = rows.pivot(index="seed", columns="variant", values=metric).astype(float) * float(scale)
         base = table[baseline] if baseline is not None else None
         block = []
         for variant in variants:
@@ -145,20 +110,47 @@ def summary(
                        diff_ci_low=np.nan, diff_ci_high=np.nan, p_value=np.nan)
             if base is not None and variant != baseline:
                 diffs = (table[variant] - base).dropna().to_numpy()
-                rec["n_pairs"] = diffs.size
-                rec["diff"] = diffs.mean() if diffs.size else np.nan
                 rng = _rng(random_state, variant, metric, "diff")
+                rec.update(n_pairs=diffs.size, diff=diffs.mean() if diffs.size else np.nan,
+                           p_value=paired_pvalue(diffs, test))
                 rec["diff_ci_low"], rec["diff_ci_high"] = _interval(diffs, alpha, method, n_boot, rng)
-                rec["p_value"] = paired_pvalue(diffs, test)
             block.append(rec)
-        adjusted = holm([r["p_value"] for r in block])
-        for rec, p_adj in zip(block, adjusted):
-            rec["p_holm"] = p_adj
-            rec["significant"] = bool(p_adj < alpha)  # NaN compares False
+        for rec, p_adj in zip(block, holm([r["p_value"] for r in block])):
+            rec.update(p_holm=p_adj, significant=bool(p_adj < alpha))  # NaN compares False
             rec["verdict"] = _verdict(rec, metric, baseline)
         out.extend(block)
     frame = pd.DataFrame(out, columns=SUMMARY_COLUMNS)
     return frame.astype({"n": int, "n_pairs": int, "significant": bool})
+
+
+def _check_inputs(rows: pd.DataFrame, metrics: Iterable[str] | None, baseline: str | None, alpha: float,
+                  method: str, test: str) -> tuple[list[str], list[str]]:
+    """Validate :func:`summary`'s arguments; return its metrics and variants (baseline first)."""
+    if method not in ("t", "bootstrap"):
+        raise ValueError(f"method must be 't' or 'bootstrap', got {method!r}")
+    if test not in ("t", "wilcoxon"):
+        raise ValueError(f"test must be 't' or 'wilcoxon', got {test!r}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    for col in ("variant", "seed"):
+        if col not in rows.columns:
+            raise KeyError(f"rows have no {col!r} column (columns: {list(rows.columns)})")
+    metrics = list(metrics) if metrics is not None else metric_columns(rows)
+    if not metrics:
+        raise ValueError("no metric columns: pass metrics=[...]")
+    missing = [m for m in metrics if m not in rows.columns]
+    if missing:
+        raise KeyError(f"metrics not in rows: {missing}")
+    dup = rows.duplicated(["variant", "seed"])
+    if dup.any():
+        pairs = rows.loc[dup, ["variant", "seed"]].drop_duplicates().values.tolist()
+        raise ValueError(f"several rows for the same (variant, seed): {pairs}")
+    variants = list(dict.fromkeys(rows["variant"]))
+    if baseline is not None:
+        if baseline not in variants:
+            raise ValueError(f"baseline {baseline!r} has no rows; variants present: {variants}")
+        variants = [baseline, *(v for v in variants if v != baseline)]
+    return metrics, variants
 
 
 def paired_pvalue(diffs: np.ndarray, test: str = "t") -> float:
@@ -222,12 +214,9 @@ def format_table(summ: pd.DataFrame, value: str = "mean", decimals: int = 2) -> 
     """
     if value not in ("mean", "diff"):
         raise ValueError(f"value must be 'mean' or 'diff', got {value!r}")
-    fmt = f"{{:.{decimals}f}}"
 
     def num(x: float, signed: bool = False) -> str:
-        if x is None or np.isnan(x):
-            return "nan"
-        return ("{:+." + str(decimals) + "f}").format(x) if signed else fmt.format(x)
+        return "nan" if x is None or np.isnan(x) else f"{x:{'+' if signed else ''}.{decimals}f}"
 
     def cell(r: pd.Series) -> str:
         if value == "mean":

@@ -31,36 +31,32 @@ class Variant:
     name: str
     overrides: Mapping[str, Any]
     description: str
-    section: str  # "§6" (the paper's ablations) or "§7" (cleaner variants of the quirks)
-
-
-def _v(name: str, overrides: dict[str, Any], description: str, section: str = "§6") -> Variant:
-    return Variant(name, overrides, description, section)
+    section: str = "§6"  # "§6" (the paper's ablations) or "§7" (cleaner variants of the quirks)
 
 
 # name -> Variant. Order = display order of tables and figures.
 VARIANTS: dict[str, Variant] = {v.name: v for v in (
-    _v("full", {}, "the paper's AMCCL (every default of the config)"),
-    _v("no_se", {"se": False}, "AMC without its SE block"),
-    _v("kernel_1", {"kernels": (1,)}, "AMC with a single kernel-1 branch (d channels)"),
-    _v("kernel_3", {"kernels": (3,)}, "AMC with a single kernel-3 branch (d channels)"),
-    _v("kernel_5", {"kernels": (5,)}, "AMC with a single kernel-5 branch (d channels)"),
-    _v("fixed_kernel_weights", {"adaptive_kernel_weights": False},
+    Variant("full", {}, "the paper's AMCCL (every default of the config)"),
+    Variant("no_se", {"se": False}, "AMC without its SE block"),
+    Variant("kernel_1", {"kernels": (1,)}, "AMC with a single kernel-1 branch (d channels)"),
+    Variant("kernel_3", {"kernels": (3,)}, "AMC with a single kernel-3 branch (d channels)"),
+    Variant("kernel_5", {"kernels": (5,)}, "AMC with a single kernel-5 branch (d channels)"),
+    Variant("fixed_kernel_weights", {"adaptive_kernel_weights": False},
        "AMC branches weighted 1/3 each instead of the per-sample softmax"),
-    _v("concat_fusion", {"fusion": "concat"}, "AMC replaced by concatenation [h_t, h_a, h_v] (3d)"),
-    _v("no_cl", {"gamma": 0.0}, "no contrastive loss: L1 only (gamma = 0)"),
-    _v("no_refine", {"lambda_refine": 0.0}, "contrastive loss without the refine term (lambda_refine = 0)"),
-    _v("no_margin", {"use_margin": False}, "contrastive loss without the margin term"),
-    _v("no_inter", {"inter_weight": 0.0}, "contrastive loss without the inter-modal terms (inter_weight = 0)"),
-    _v("no_intra", {"intra_weight": 0.0}, "contrastive loss without the intra-modal terms (intra_weight = 0)"),
-    _v("polarity_only", {"positives": "polarity"},
+    Variant("concat_fusion", {"fusion": "concat"}, "AMC replaced by concatenation [h_t, h_a, h_v] (3d)"),
+    Variant("no_cl", {"gamma": 0.0}, "no contrastive loss: L1 only (gamma = 0)"),
+    Variant("no_refine", {"lambda_refine": 0.0}, "contrastive loss without the refine term (lambda_refine = 0)"),
+    Variant("no_margin", {"use_margin": False}, "contrastive loss without the margin term"),
+    Variant("no_inter", {"inter_weight": 0.0}, "contrastive loss without the inter-modal terms (inter_weight = 0)"),
+    Variant("no_intra", {"intra_weight": 0.0}, "contrastive loss without the intra-modal terms (intra_weight = 0)"),
+    Variant("polarity_only", {"positives": "polarity"},
        "binary positive pairs by polarity only, instead of polarity + intensity weights"),
-    _v("padding_mask", {"padding_mask": True}, "key-padding mask in the audio/vision transformers", "§7"),
-    _v("last_valid_step", {"last_valid_step": True},
+    Variant("padding_mask", {"padding_mask": True}, "key-padding mask in the audio/vision transformers", "§7"),
+    Variant("last_valid_step", {"last_valid_step": True},
        "h_a, h_v from the last valid time step instead of index -1", "§7"),
-    _v("masked_means", {"masked_means": True},
+    Variant("masked_means", {"masked_means": True},
        "skip-gate means over valid steps only (text mask, audio/vision lengths)", "§7"),
-    _v("positives_mean", {"contrastive_mean": "positives"},
+    Variant("positives_mean", {"contrastive_mean": "positives"},
        "contrastive term averaged over positive pairs only", "§7"),
 )}
 
@@ -123,8 +119,7 @@ def apply_variant(cfg: AMCCLConfig, spec: str) -> AMCCLConfig:
     Returns:
         The new config, validated by :meth:`AMCCLConfig.replace`.
     """
-    overrides = variant_overrides(spec)
-    return cfg.replace(**overrides) if overrides else cfg.replace()
+    return cfg.replace(**variant_overrides(spec))
 
 
 def variants_table(names: list[str] | tuple[str, ...] | None = None):
@@ -148,6 +143,4 @@ def variants_table(names: list[str] | tuple[str, ...] | None = None):
 
 
 def _show(value: Any) -> str:
-    if isinstance(value, tuple):
-        return ",".join(str(v) for v in value)
-    return str(value)
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
