@@ -132,7 +132,7 @@ def cmd_train(args) -> int:
     cfg = _config(args, profile)
     if args.resume and args.out is None:
         raise CLIError("--resume needs --out DIR (the directory of the run to continue)")
-    from amccl.encoders import check_run_encoder
+    from amccl.bert import check_run_encoder
 
     check_run_encoder(cfg)  # before any work: the encoder is there and fits --data's language
     out = Path(args.out or f"runs/{cfg.dataset}-{profile}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -156,8 +156,8 @@ def cmd_evaluate(args) -> int:
 
     from amccl import checkpoint as ckpt
     from amccl.data import load_data
+    from amccl.evaluation import evaluate_split
     from amccl.metrics import format_table
-    from amccl.train import evaluate_split
 
     path = Path(args.checkpoint)
     if not path.is_file():
@@ -173,8 +173,8 @@ def cmd_evaluate(args) -> int:
         raise CLIError(f"{path} is a bare state dict: --dataset is required")
     else:
         cfg = _config(args, "paper")
+    from amccl.bert import check_encoder_data, encoder_record
     from amccl.compat import model_from_checkpoint
-    from amccl.encoders import check_encoder_data, encoder_record
     from amccl.results import NOTE_SEP, run_notes
     from amccl.runtime import resolve_device
 

@@ -11,7 +11,7 @@ Profiles shrink a run without the trainer special-casing anything:
 
 * ``paper`` -- the paper: its epochs, early stopping and text encoder (``bert-base-uncased``
   for mosi/mosei, ``bert-base-chinese`` for sims/simsv2, a local directory found through
-  ``text_encoder`` or ``AMCCL_BERT_EN`` / ``AMCCL_BERT_ZH``; see :mod:`amccl.encoders`);
+  ``text_encoder`` or ``AMCCL_BERT_EN`` / ``AMCCL_BERT_ZH``; see :mod:`amccl.bert`);
 * ``demo``  -- the embedded default dataset and the embedded MiniLM, a CPU run of minutes;
 * ``smoke`` -- a tiny dataset, MiniLM and two epochs, for tests and CI.
 

@@ -13,8 +13,7 @@ import torch
 from torch import nn
 
 from amccl import AMCCL, AMCCLConfig
-from amccl.config import SIMSV2_NOTE
-from amccl.encoders import (
+from amccl.bert import (
     SUBSTITUTE_NOTE,
     EncoderError,
     bert_config_from_state,
@@ -24,6 +23,7 @@ from amccl.encoders import (
     load_tokenizer,
     weights_hash,
 )
+from amccl.config import SIMSV2_NOTE
 from amccl.results import NOTE_SEP, History, notes_of, paper_row, results_frame, summarize, write_results
 
 VOCAB = {"en": 30522, "zh": 21128}

