@@ -19,13 +19,16 @@ its kernels are deterministic; MPS generator states are not saved.
 
 from __future__ import annotations
 
+import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
+
+from amccl.runtime import atomic_write, rng_state, set_rng_state
 
 FORMAT = "amccl-v1"
 BEST, LAST = "best.pt", "last.pt"
@@ -47,31 +50,8 @@ def to_plain(value: Any) -> Any:
 
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
-    """``torch.save`` to ``path`` through a fsynced temporary file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    try:  # make the rename itself durable; not every platform can open a directory
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return path
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
-    return path
+    """``torch.save`` to ``path`` through :func:`~amccl.runtime.atomic_write`."""
+    return atomic_write(path, lambda handle: torch.save(obj, handle))
 
 
 def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Any:
@@ -115,35 +95,60 @@ def save_best(out: Path, header: dict[str, Any], epoch: int, model_state: dict[s
     atomic_save({**header, "kind": "best", "epoch": epoch, "model": model_state, "metrics": metrics}, out / BEST)
 
 
-def save_last(out: Path, header: dict[str, Any], state: dict[str, Any]) -> None:
-    """``last.pt``: ``state`` holds ``epoch``, ``best_epoch``, ``best_mae``, ``model``,
-    ``optimizer``, ``scheduler``, ``scaler``, ``rng`` (every global generator), ``history``
-    and ``finished`` (then also the final metrics and test predictions)."""
-    atomic_save({**header, "kind": "last", **state}, out / LAST)
+def save_last(run: Any, history: Any, finished: bool = False) -> None:
+    """``last.pt`` of a run (``amccl.train``'s state) after an epoch, or at the end with the
+    final metrics and test predictions: model, optimizer, scheduler and grad-scaler states,
+    every global RNG state, ``epoch``, ``best_epoch``, ``best_mae``, the history so far."""
+    if run.out is None:
+        return
+    state = {
+        **run.header, "kind": "last", "epoch": run.epoch, "best_epoch": run.best_epoch, "best_mae": run.best_mae,
+        "model": cpu_state_dict(run.model), "optimizer": run.optimizer.state_dict(),
+        "scheduler": run.scheduler.state_dict(), "scaler": run.scaler.state_dict(), "rng": rng_state(),
+        "history": to_plain(history.epochs), "finished": finished,
+    }
+    if finished:
+        state.update(valid_metrics=to_plain(history.valid_metrics), test_metrics=to_plain(history.test_metrics),
+                     stopped_early=history.stopped_early,
+                     test_predictions=to_plain(history.test_predictions.to_dict("list")))
+    atomic_save(state, run.out / LAST)
 
 
-def read_resume(out: Path, cfg_dict: dict[str, Any], seed: int) -> tuple[dict[str, Any], dict | None] | None:
-    """``(last.pt, best weights or None)`` of the run in ``out``, or ``None`` when there is none.
+def resume(run: Any, history: Any) -> bool:
+    """Load ``run.out/last.pt`` (and the best weights) into a run; returns whether it had finished.
 
     Raises:
         ValueError: the run belongs to another seed or config (the message lists what differs).
         RuntimeError: ``best.pt`` is older than ``last.pt`` says.
     """
-    path = out / LAST
+    path, seed = run.out / LAST, run.header["seed"]
     if not path.is_file():
-        return None
+        logging.getLogger("amccl").warning("resume: no %s yet; starting seed %d from scratch", path, seed)
+        return False
     last = load(path)
     if last.get("seed") != seed:
         raise ValueError(f"resume: {path} belongs to seed {last.get('seed')}, not {seed}")
-    changes = config_differences(last["config"], cfg_dict)
+    changes = config_differences(last["config"], run.cfg.to_dict())
     if changes:
         raise ValueError(f"resume: the config differs from the one in {path} ({', '.join(changes)}); use a new out_dir")
-    if last["best_epoch"] == 0:
-        return last, None
-    best = load(out / BEST)
-    if best["epoch"] < last["best_epoch"]:
-        raise RuntimeError(f"{out / BEST} holds epoch {best['epoch']}, but {path} says the best epoch is {last['best_epoch']}")
-    return last, best["model"]  # a newer best.pt: the run died between the two writes; that epoch is replayed
+    if last["best_epoch"] > 0:
+        best = load(run.out / BEST)
+        if best["epoch"] < last["best_epoch"]:
+            raise RuntimeError(f"{run.out / BEST} holds epoch {best['epoch']}, but {path} says the best epoch is "
+                               f"{last['best_epoch']}")
+        run.best_state = best["model"]  # a newer best.pt: the run died between the two writes; replayed
+    for name in ("model", "optimizer", "scheduler", "scaler"):
+        getattr(run, name).load_state_dict(last[name])
+    set_rng_state(last["rng"])
+    run.epoch, run.best_epoch, run.best_mae = last["epoch"], last["best_epoch"], last["best_mae"]
+    history.epochs = list(last["history"])
+    if last["finished"]:
+        history.valid_metrics, history.test_metrics = last["valid_metrics"], last["test_metrics"]
+        history.stopped_early, history.best_epoch = last["stopped_early"], run.best_epoch
+        history.test_predictions = pd.DataFrame(last["test_predictions"])
+        run.model.load_state_dict(run.best_state)
+    logging.getLogger("amccl").info("resumed seed %d after epoch %d (best epoch %d)", seed, run.epoch, run.best_epoch)
+    return bool(last["finished"])
 
 
 def load_model(path: str | os.PathLike, cfg=None, device: str | torch.device = "cpu"):

@@ -1,4 +1,4 @@
-"""Run-time plumbing shared by the trainer and the CLI: devices, seeds, RNG states, logging.
+"""Run-time plumbing: devices, seeds, RNG states, logging, progress bars, atomic writes.
 
 Nothing here knows about the model. ``seed_everything`` seeds every generator the
 reference seeds (spec §4); ``rng_state`` / ``set_rng_state`` capture and restore them as
@@ -13,12 +13,39 @@ import os
 import platform
 import random
 import sys
-from typing import Any
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
 
-LOGGER_NAME = "amccl"
+
+# --- files ----------------------------------------------------------------------------------
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> Path:
+    """Write ``path`` all at once or not at all: ``write(handle)`` fills a temporary file in
+    the same folder, which is fsynced and renamed over ``path`` (``os.replace`` is atomic);
+    the temporary file is removed on any error. Returns ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    with contextlib.suppress(OSError):  # make the rename durable; not every platform opens folders
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    return path
 
 
 # --- devices ----------------------------------------------------------------------------
@@ -32,62 +59,40 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
         ValueError: the named device does not exist on this machine (the message says which
             devices do).
     """
+    mps = getattr(torch.backends, "mps", None)
+    found = ["cpu"] + ["cuda"] * torch.cuda.is_available() + ["mps"] * bool(mps is not None and mps.is_available())
     if name is None or str(name) == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if _mps_available():
-            return torch.device("mps")
-        return torch.device("cpu")
+        return torch.device("cuda" if "cuda" in found else found[-1])
     try:
         device = torch.device(name)
     except (RuntimeError, TypeError) as err:
         raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from err
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {name!r} requested but CUDA is not available here; {_have()}")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ValueError(f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s); {_have()}")
-    elif device.type == "mps" and not _mps_available():
-        raise ValueError(f"device {name!r} requested but MPS is not available here; {_have()}")
-    elif device.type not in ("cpu", "cuda", "mps"):
+    have = "available: " + ", ".join(found)
+    if device.type not in ("cpu", "cuda", "mps"):
         raise ValueError(f"unsupported device {name!r}; use auto, cpu, cuda, cuda:N or mps")
+    if device.type not in found:
+        raise ValueError(f"device {name!r} requested but {device.type.upper()} is not available here; {have}")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s); {have}")
     return device
 
 
-def _mps_available() -> bool:
-    backend = getattr(torch.backends, "mps", None)
-    return bool(backend is not None and backend.is_available())
-
-
-def _have() -> str:
-    found = ["cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (["mps"] if _mps_available() else [])
-    return "available: " + ", ".join(found)
-
-
-def device_description(device: torch.device) -> str:
-    """A human-readable device string for result rows, e.g. ``cuda:0 (NVIDIA H100)``."""
-    if device.type == "cuda":
-        index = device.index if device.index is not None else torch.cuda.current_device()
-        return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
-    if device.type == "cpu":
-        return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
-    return str(device)
-
-
 def environment_info(device: torch.device) -> dict[str, str]:
-    """Package versions and the device, recorded in every checkpoint and result row."""
+    """Package versions and the device (e.g. ``cuda:0 (NVIDIA H100)``), recorded in every
+    checkpoint and result row."""
     import transformers
 
     import amccl
 
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        described = f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+    else:
+        described = f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)" if device.type == "cpu" else str(device)
     return {
-        "amccl_version": amccl.__version__,
-        "python_version": platform.python_version(),
-        "torch_version": str(torch.__version__),
-        "transformers_version": transformers.__version__,
-        "numpy_version": np.__version__,
-        "platform": platform.platform(),
-        "device": device_description(device),
+        "amccl_version": amccl.__version__, "python_version": platform.python_version(),
+        "torch_version": str(torch.__version__), "transformers_version": transformers.__version__,
+        "numpy_version": np.__version__, "platform": platform.platform(), "device": described,
     }
 
 
@@ -150,13 +155,9 @@ class _TqdmHandler(logging.StreamHandler):
 
 
 def get_logger(level: int | None = None) -> logging.Logger:
-    """The package logger ``amccl``, with exactly one handler however often it is called.
-
-    The handler is added on the first call only (it is tagged), and the logger does not
-    propagate to the root logger, so a notebook that calls this twice, or that has its own
-    ``logging.basicConfig``, never sees a line twice.
-    """
-    logger = logging.getLogger(LOGGER_NAME)
+    """The package logger ``amccl``, with one (tagged) handler however often it is called and
+    no propagation to the root logger: a notebook never sees a line twice."""
+    logger = logging.getLogger("amccl")
     if not any(getattr(h, "_amccl", False) for h in logger.handlers):
         handler = _TqdmHandler(sys.stderr)
         handler._amccl = True  # type: ignore[attr-defined]

@@ -10,10 +10,9 @@ never mix). A lock file keeps a second process out of a grid directory while one
 
 Runs execute in this process (``local``) or as Ray tasks (``ray``, an optional extra:
 :class:`~amccl.ablations.ray_executor.RayExecutor`). A run depends only on its config, seed,
-data and torch's thread count, which both executors set to ``num_cpus`` when given: equal
-``num_cpus`` give identical rows (timing aside) on the same device. It matters on CPU (the
-smoke grid's Corr moved in the 4th decimal between 1 and 2 threads); the local default keeps
-torch's setting (all cores), Ray's is 1 core per task, so pass ``num_cpus`` when comparing.
+data and torch's thread count (on CPU, the smoke grid's Corr moved in the 4th decimal between
+1 and 2 threads): both executors set it to ``num_cpus`` when given, so pass ``num_cpus`` when
+comparing (the local default keeps torch's setting, Ray's is 1 core per task).
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ import json
 import os
 import socket
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -33,8 +31,11 @@ from typing import Any
 import pandas as pd
 
 from amccl.ablations.variants import apply_variant, canonical_name, variant_overrides
+from amccl.checkpoint import config_differences
 from amccl.config import AMCCLConfig
+from amccl.metrics import HEADLINE_KEYS
 from amccl.results import flatten_meta
+from amccl.runtime import atomic_write
 
 GRID_CSV = "grid.csv"
 KEY_COLUMNS = ("variant", "seed")
@@ -125,11 +126,6 @@ def _cell(value: Any) -> Any:
 
 
 # --- executors -------------------------------------------------------------------------------
-def _threads(num_cpus: float | None) -> int | None:
-    """Torch threads for a run granted ``num_cpus`` cores (at least 1; None = leave alone)."""
-    return None if num_cpus is None else max(1, int(num_cpus))
-
-
 def make_executor(name: str = "local", ray_address: str | None = None, resources: dict[str, Any] | None = None,
                   **ray_kwargs: Any) -> Callable[..., Iterator[dict[str, Any]]]:
     """``run(specs, data, fit_fn)`` yielding rows: ``local`` (this process, in order) or ``ray``.
@@ -144,8 +140,8 @@ def make_executor(name: str = "local", ray_address: str | None = None, resources
     for key in ("num_cpus", "num_gpus"):
         if resources.get(key) is not None and float(resources[key]) < 0:
             raise ValueError(f"{key} must be >= 0, got {resources[key]}")
-    if name == "local":
-        threads = _threads(resources.get("num_cpus"))
+    if name == "local":  # torch threads = the run's num_cpus (at least 1; None: torch's setting)
+        threads = None if resources.get("num_cpus") is None else max(1, int(resources["num_cpus"]))
         return lambda specs, data=None, fit_fn=None: (run_pair(s, data, fit_fn, threads) for s in specs)
     if name == "ray":
         from amccl.ablations.ray_executor import RayExecutor
@@ -172,17 +168,8 @@ def read_grid(path: str | os.PathLike) -> pd.DataFrame:
 
 def write_grid(path: str | os.PathLike, rows: Sequence[dict[str, Any]]) -> None:
     """Write ``rows`` (:func:`make_row`'s column order) to ``path`` atomically (temp file + rename)."""
-    path, frame = Path(path), pd.DataFrame(list(rows))
-    fd, tmp = tempfile.mkstemp(prefix=".grid-", suffix=".csv", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            frame.to_csv(handle, index=False)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    csv = pd.DataFrame(list(rows)).to_csv(index=False)
+    atomic_write(path, lambda handle: handle.write(csv.encode()))
 
 
 def grid_specs(variants: Iterable[str], seeds: Iterable[int], cfg: AMCCLConfig,
@@ -230,7 +217,11 @@ def run_grid(variants: Iterable[str], seeds: Iterable[int], cfg: AMCCLConfig, da
         csv_path.parent.mkdir(parents=True, exist_ok=True)
     with _grid_lock(csv_path.parent) if csv_path is not None else contextlib.nullcontext():
         rows: list[dict[str, Any]] = read_grid(csv_path).to_dict("records") if csv_path is not None else []
-        todo = _pending(specs, rows, csv_path)
+        done = _by_key(rows)
+        for spec in specs:
+            if spec.key in done:
+                _check_same_config(spec, done[spec.key], csv_path)
+        todo = [s for s in specs if s.key not in done]
         if progress:
             _say(f"ablation grid: {len(specs)} runs, {len(specs) - len(todo)} already in "
                  f"{csv_path or 'memory'}, {len(todo)} to run on the {executor} executor")
@@ -246,17 +237,13 @@ def run_grid(variants: Iterable[str], seeds: Iterable[int], cfg: AMCCLConfig, da
                     write_grid(csv_path, rows)
                 if progress:
                     _say(_progress_line(i, len(todo), row))
-    done = {(str(r["variant"]), int(r["seed"])): r for r in rows}  # a pair's latest row
+    done = _by_key(rows)
     return pd.DataFrame([done[s.key] for s in specs]).reset_index(drop=True)
 
 
-def _pending(specs: list[RunSpec], rows: list[dict[str, Any]], csv_path: Path | None) -> list[RunSpec]:
-    """The specs without a row; a stored row whose config differs from its spec's raises."""
-    done = {(str(r["variant"]), int(r["seed"])): r for r in rows}
-    for spec in specs:
-        if spec.key in done:
-            _check_same_config(spec, done[spec.key], csv_path)
-    return [s for s in specs if s.key not in done]
+def _by_key(rows: list[dict[str, Any]]) -> dict[tuple[str, int], dict[str, Any]]:
+    """(variant, seed) -> the pair's latest row."""
+    return {(str(r["variant"]), int(r["seed"])): r for r in rows}
 
 
 @contextlib.contextmanager
@@ -285,17 +272,15 @@ def _check_same_config(spec: RunSpec, row: dict[str, Any], csv_path: Path | None
     stored = row.get("config")
     if not isinstance(stored, str):
         raise ValueError(f"{csv_path}: row {spec.key} has no config column; cannot resume safely")
-    old, new = json.loads(stored), json.loads(config_json(spec.config))
-    changed = [k for k in sorted((set(old) | set(new)) - RESUME_IGNORES) if old.get(k) != new.get(k)]
+    changed = config_differences(json.loads(stored), json.loads(config_json(spec.config)), tuple(RESUME_IGNORES))
     if changed:
-        detail = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed[:5])
+        detail = ", ".join(changed[:5])
         raise ValueError(f"{csv_path} already holds run {spec.key} with a different config ({detail}). "
                          "Use another out_dir for these settings, or delete the file to start over.")
 
 
 def _progress_line(i: int, total: int, row: dict[str, Any]) -> str:
-    metrics = " ".join(f"{m}={row[m]:.4f}" for m in ("Has0_acc_2", "Non0_acc_2", "Mult_acc_2", "MAE", "Corr")
-                       if m in row)
+    metrics = " ".join(f"{m}={row[m]:.4f}" for m in HEADLINE_KEYS if m in row)
     return f"[{i}/{total}] {row['variant']} seed {row['seed']}: {metrics} ({row.get('seconds', 0):.1f} s)"
 
 

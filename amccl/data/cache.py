@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from amccl.data.types import SPLITS, MMSAData, MMSASplit, Shapes
+from amccl.runtime import atomic_write
 
 CACHE_FORMAT = 2  # 2: requested shapes and notes in the manifest
 _ARRAYS = ("text", "audio", "vision", "audio_lengths", "vision_lengths", "labels", "raw_text", "ids")
@@ -69,9 +70,7 @@ def write_cache(
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text(json.dumps(payload, indent=1, sort_keys=True))
-    os.replace(temp, path)
+    atomic_write(path, lambda handle: handle.write(json.dumps(payload, indent=1, sort_keys=True).encode()))
 
 
 def _replace_dir(temp: Path, target: Path) -> None:

@@ -19,11 +19,9 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import io
-import os
 import pickle
 import struct
 import sys
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -31,6 +29,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from amccl.data.types import DataError, UnsafePickleError
+from amccl.runtime import atomic_write
 
 SKIP_MIN_BYTES = 1 << 16  # payloads this big are written outside pickle frames (protocol 4)
 _RECONSTRUCT = np.ndarray.__reduce__(np.zeros(0))[0]  # numpy's multiarray._reconstruct
@@ -244,14 +243,5 @@ class MMSAPickler(pickle._Pickler):  # the pure-Python pickler lets us spell glo
 
 
 def write_mmsa_pickle(data: dict[str, Any], path: str | Path, numpy1_names: bool = True) -> Path:
-    """Write ``{split: {key: array | Lazy}}`` to ``path`` atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    try:
-        with open(temp, "wb") as handle:
-            MMSAPickler(handle, numpy1_names=numpy1_names).dump(data)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
-    return path
+    """Write ``{split: {key: array | Lazy}}`` to ``path`` atomically (:func:`~amccl.runtime.atomic_write`)."""
+    return atomic_write(path, lambda handle: MMSAPickler(handle, numpy1_names=numpy1_names).dump(data))
