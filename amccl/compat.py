@@ -36,19 +36,9 @@ class CheckpointMismatch(ValueError):
     """A state dict does not fit the model built from the config; the message lists keys."""
 
 
-def _is_reference(state: Mapping[str, Tensor]) -> bool:
-    """True when every key carries the reference wrapper's ``Model.`` prefix."""
-    return bool(state) and all(k.startswith(PREFIX) for k in state)
-
-
-def from_reference_keys(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
-    """Strip ``Model.`` and drop the unused layers; returns our model's key space."""
-    out = {}
-    for key, value in state.items():
-        name = key[len(PREFIX):] if key.startswith(PREFIX) else key
-        if not UNUSED_KEY.match(name):
-            out[name] = value
-    return out
+def _is_reference(state: object) -> bool:
+    """True for a non-empty dict whose keys all carry the reference wrapper's ``Model.`` prefix."""
+    return isinstance(state, Mapping) and bool(state) and all(str(k).startswith(PREFIX) for k in state)
 
 
 def load_state_checked(model: AMCCL, state: Mapping[str, Tensor], source: str = "state dict") -> AMCCL:
@@ -58,19 +48,14 @@ def load_state_checked(model: AMCCL, state: Mapping[str, Tensor], source: str = 
         CheckpointMismatch: naming ``source`` and listing the keys of each kind.
     """
     own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    misshaped = sorted(
-        f"{k}: checkpoint {tuple(state[k].shape)}, model {tuple(own[k].shape)}"
-        for k in set(own) & set(state) if tuple(state[k].shape) != tuple(own[k].shape)
-    )
-    if missing or unexpected or misshaped:
-        lines = [f"{source} does not fit the model built from the config "
-                 f"(dataset={model.cfg.dataset}, text_encoder={model.cfg.text_encoder}, "
-                 f"post_dim={model.cfg.post_dim}):"]
-        for title, keys in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped)):
-            if keys:
-                lines.append(f"  {title} ({len(keys)}): " + ", ".join(keys[:20]) + (" ..." if len(keys) > 20 else ""))
+    problems = {"missing": sorted(set(own) - set(state)), "unexpected": sorted(set(state) - set(own)),
+                "mis-shaped": sorted(f"{k}: checkpoint {tuple(state[k].shape)}, model {tuple(own[k].shape)}"
+                                     for k in set(own) & set(state) if state[k].shape != own[k].shape)}
+    if any(problems.values()):
+        lines = [f"{source} does not fit the model built from the config (dataset={model.cfg.dataset}, "
+                 f"text_encoder={model.cfg.text_encoder}, post_dim={model.cfg.post_dim}):"]
+        lines += [f"  {title} ({len(keys)}): " + ", ".join(keys[:20]) + (" ..." if len(keys) > 20 else "")
+                  for title, keys in problems.items() if keys]
         raise CheckpointMismatch("\n".join(lines))
     model.load_state_dict(state, strict=True)
     return model
@@ -110,8 +95,8 @@ def model_from_checkpoint(obj: Mapping, cfg: AMCCLConfig, source: str = "checkpo
     if isinstance(obj, Mapping) and "model" in obj and "format" in obj:
         state = obj["model"]
         heads = ((obj.get("meta") or {}).get("encoder") or {}).get("heads")
-    elif isinstance(obj, Mapping) and _is_reference(obj):
-        state = from_reference_keys(obj)
+    elif _is_reference(obj):  # strip Model. and drop the layers the reference never reads
+        state = {k[len(PREFIX):]: v for k, v in obj.items() if not UNUSED_KEY.match(k[len(PREFIX):])}
     elif isinstance(obj, Mapping) and obj and all(isinstance(v, Tensor) for v in obj.values()):
         state = dict(obj)
     else:
@@ -121,20 +106,11 @@ def model_from_checkpoint(obj: Mapping, cfg: AMCCLConfig, source: str = "checkpo
 
 
 def load_reference_checkpoint(path: str | os.PathLike, cfg: AMCCLConfig) -> AMCCL:
-    """An :class:`AMCCL` holding the weights of an official-code checkpoint.
-
-    Args:
-        path: a file saved with ``torch.save(model.state_dict())`` by the paper's code.
-        cfg: the config it was trained with (dataset sizes, d, f, text encoder).
-
-    Returns:
-        The model in eval mode. Unused reference layers are ignored; any other missing,
-        unexpected or mis-shaped key raises :class:`CheckpointMismatch` listing them. The
-        BERT is built from the checkpoint's tensors: no pretrained encoder is needed.
-    """
+    """The model (eval mode) holding the weights the paper's code saved in ``path``
+    (``torch.save(model.state_dict())``), built from ``cfg``, the config it was trained with.
+    Unused reference layers are ignored; any other missing, unexpected or mis-shaped key
+    raises :class:`CheckpointMismatch` listing them. No pretrained encoder is needed."""
     state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, Mapping):
-        raise CheckpointMismatch(f"{path}: expected a state dict, found {type(state).__name__}")
     if not _is_reference(state):
         raise CheckpointMismatch(f"{path}: not an official-code state dict (keys do not start with {PREFIX!r})")
     return model_from_checkpoint(state, cfg, source=str(path))

@@ -17,6 +17,9 @@ from amccl.config import default_profile
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ("01_data_inspection.ipynb", "02_training.ipynb", "03_ablations.ipynb", "04_embeddings.ipynb")
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+CHECK = "# NBVAL_CHECK_OUTPUT"
+PY_FORMAT = "py:percent"  # jupytext: each notebook has a .py twin in this format
 
 
 def run_dir() -> Path:
@@ -49,11 +52,6 @@ def execute(notebook: Path, out_dir: Path, timeout: int = 1800) -> float:
     return time.perf_counter() - start
 
 
-KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-CHECK = "# NBVAL_CHECK_OUTPUT"
-PY_FORMAT = "py:percent"  # jupytext: each notebook has a .py twin in this format
-
-
 def store(notebook: Path, executed: Path) -> None:
     """Write ``notebook`` back in its reviewable form from an executed copy (smoke profile).
 
@@ -63,6 +61,7 @@ def store(notebook: Path, executed: Path) -> None:
     outputs and counts, stderr streams (warnings) and machine-specific metadata are dropped;
     the jupytext pairing stays.
     """
+    import jupytext
     import nbformat
 
     nb = nbformat.read(executed, as_version=4)
@@ -71,10 +70,8 @@ def store(notebook: Path, executed: Path) -> None:
         checked = CHECK in cell.source
         cell.execution_count = number if checked else None
         cell.metadata = {k: v for k, v in cell.metadata.items() if k in ("tags",)}
-        if not checked:
-            cell.outputs = []
         # warnings on stderr depend on the machine's packages, not on what the cell computes
-        cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and o.name == "stderr")]
+        cell.outputs = [o for o in cell.outputs if checked and not (o.output_type == "stream" and o.name == "stderr")]
         for output in cell.outputs:
             if "execution_count" in output:
                 output["execution_count"] = None
@@ -82,8 +79,6 @@ def store(notebook: Path, executed: Path) -> None:
     nbformat.write(nb, notebook)
     # Rewrite the paired .py from the notebook just written: JupyterLab's jupytext refuses to
     # open a pair whose .ipynb is newer than its .py when the two differ (even in blank lines).
-    import jupytext
-
     jupytext.write(nb, notebook.with_suffix(".py"), fmt=PY_FORMAT)
 
 
@@ -101,9 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     os.environ["AMCCL_RUN_DIR"] = str(out)
     os.environ.setdefault("AMCCL_PROFILE", default_profile())
-    names = args.only or list(NOTEBOOKS)
     total = 0.0
-    for name in names:
+    for name in args.only or NOTEBOOKS:
         print(f"[workbook] {name} (profile {os.environ['AMCCL_PROFILE']}) ...", flush=True)
         seconds = execute(REPO / "notebooks" / name, out)
         total += seconds

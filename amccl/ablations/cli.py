@@ -27,7 +27,7 @@ GROUPS = {
 
 def add_ablate_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``ablate`` sub-command to an ``argparse`` sub-parsers object and return it."""
-    from amccl.config import DATASETS, PROFILES
+    from amccl.cli import config_options
 
     p = subparsers.add_parser(
         "ablate", help="run ablation variants over seeds and test which differences are real",
@@ -36,16 +36,7 @@ def add_ablate_parser(subparsers) -> argparse.ArgumentParser:
                     "Holm-corrected tests. Run with --list for the variants.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--dataset", default="mosi", choices=DATASETS, type=str.lower,
-                   help="dataset (its paper hyper-parameters and shapes); default mosi")
-    p.add_argument("--profile", default=None, choices=PROFILES,
-                   help="config profile (default: paper with --data, else AMCCL_PROFILE; smoke under CI; "
-                        "else demo)")
-    p.add_argument("--data", metavar="PATH", default=None,
-                   help="an MMSA processed pickle (default: the embedded synthetic data)")
-    p.add_argument("--set", metavar="KEY=VALUE", nargs="+", default=[], dest="overrides",
-                   help="config overrides applied to every variant, e.g. --set epochs=20 text_encoder=tiny-random")
-    p.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N, mps")
+    config_options(p, default="mosi", required=False)
     p.add_argument("--variants", nargs="+", default=["paper"],
                    help="variant names, '+' combinations (no_se+no_refine), or the groups "
                         "paper (§6), clean (§7), all")
@@ -95,33 +86,17 @@ def run_ablate(args: argparse.Namespace) -> int:
     from amccl.ablations.grid import run_grid
     from amccl.ablations.variants import variants_table
     from amccl.bert import check_run_encoder
-    from amccl.config import AMCCLConfig, default_profile
+    from amccl.cli import config_from_args
     from amccl.results import notes_of
 
     if args.list:
         with pd.option_context("display.max_colwidth", 90, "display.width", 200):
             print(variants_table().to_string(index=False))
         return 0
-    profile = args.profile or ("paper" if args.data else default_profile())
-    if args.data is not None and not Path(args.data).is_file():
-        raise FileNotFoundError(f"--data {args.data}: no such file")
-    try:
-        cfg = AMCCLConfig.for_dataset(args.dataset, profile=profile)
-        if args.data is not None:
-            cfg = cfg.replace(data_path=args.data)
-        cfg = cfg.override(*args.overrides)
-        if args.device is not None:
-            cfg = cfg.replace(device=args.device)
-    except (KeyError, TypeError) as err:  # a bad --set: one-line ValueError for the CLI
-        raise ValueError(err.args[0] if err.args else str(err)) from err
-    if args.executor == "ray":
-        try:
-            import ray  # noqa: F401
-        except ImportError as err:
-            raise RuntimeError("--executor ray needs Ray, an optional extra: pip install 'amccl[ray]'") from err
+    cfg = config_from_args(args)
     variants = expand_variants(args.variants, args.baseline)
     seeds = args.seeds or list(cfg.seeds)
-    out_dir = Path(args.out or f"runs/ablate/{cfg.dataset}-{profile}")
+    out_dir = Path(args.out or f"runs/ablate/{cfg.dataset}-{cfg.profile}")
     resources = {k: v for k, v in (("num_cpus", args.num_cpus), ("num_gpus", args.num_gpus)) if v is not None}
 
     check_run_encoder(cfg)  # before any work: the encoder is there and fits --data's language
