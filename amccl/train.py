@@ -1,31 +1,19 @@
 """Training as the paper did it (spec §4, §8): ``fit`` one seed, ``run_seeds`` several.
 
-``fit(cfg, data, seed)`` reads top to bottom: set-up in the reference's order of random
-draws, the epoch loop (train, validate, keep the best weights, checkpoint, stop early),
-then the best weights restored and scored on the test split. The checkpoint format lives in
-:mod:`amccl.checkpoint`, the optimizer in :mod:`amccl.optim`, the loop over a split in
-:mod:`amccl.evaluation`, the history and seed tables in :mod:`amccl.results`.
+``fit`` reads top to bottom: set-up in the reference's order of random draws, the epoch loop
+(train, validate, keep the best weights, checkpoint, stop early), then the best weights
+scored on the test split. Elsewhere: the checkpoint format (:mod:`amccl.checkpoint`), the
+optimizer (:mod:`amccl.optim`), the loop over a split (:mod:`amccl.evaluation`), history and
+seed tables (:mod:`amccl.results`). Choices where the reference is silent or unsafe:
 
-* One seed gives the reference's whole run (spec §8): ``seed_everything`` seeds python,
-  numpy and torch; the model draws its initial weights in the reference's construction
-  order; every pass over every split (the reference's extra "initialise labels" pass over
-  train before epoch 1 included) draws its order from torch's global generator as
-  ``DataLoader(shuffle=True)`` does; the forward pass draws dropout masks in the reference's
-  order. ``last.pt`` holds every global RNG state, so a resumed run is the same run; an
-  ``on_epoch_end`` callback runs with the RNG states preserved. On a GPU the same holds up
-  to the GPU's own nondeterminism (atomics in some CUDA kernels); ``compile=True`` draws
-  dropout masks with its own generator and so leaves the reference's run.
-* A one-sample training batch runs the head's BatchNorm on its running statistics and leaves
-  them unchanged (``AMCCL._batch_norm``); the step is still taken, so the planned step count
-  and the schedule are the reference's.
-* ``freeze_text``: the BERT's parameters get ``requires_grad=False`` and are left out of the
-  optimizer (their groups stay, empty). With ``cache_text`` the frozen encoder runs once per
-  split in eval mode (no BERT dropout); ``cache_text=false`` runs it every batch in train
-  mode, exactly as the reference's ``use_finetune=False``.
-* Loss parts are accumulated on the device and read once per epoch. A non-finite loss raises
-  :class:`NonFiniteLossError` naming the epoch, the batch and the first bad part, before that
-  epoch's checkpoint is written (on CPU at once; on GPU at the epoch's end, to avoid a
-  synchronisation per batch).
+* A one-sample training batch runs the head's BatchNorm on its running statistics (spec
+  §2.8); the step is still taken, so the schedule is the reference's.
+* ``freeze_text`` leaves the BERT out of the optimizer (its two groups stay, empty); with
+  ``cache_text`` it runs once per split in eval mode (no BERT dropout), while
+  ``cache_text=false`` runs it every batch in train mode like ``use_finetune=False``.
+* A non-finite loss raises :class:`NonFiniteLossError` (epoch, batch, first bad part) before
+  that epoch's checkpoint is written: at once on CPU, at the epoch's end on a GPU.
+* ``compile=True`` draws dropout masks with its own generator, leaving the reference's run.
 """
 
 from __future__ import annotations
@@ -57,9 +45,7 @@ from amccl.runtime import (
     progress_bar,
     progress_enabled,
     resolve_device,
-    rng_state,
     seed_everything,
-    set_rng_state,
     transformers_bars,
 )
 
@@ -108,11 +94,12 @@ def fit(
         cfg: the run's config (``AMCCLConfig.for_dataset(...)``).
         data: an ``MMSAData``; ``None`` loads ``cfg``'s (the embedded default when
             ``cfg.data_path`` is None).
-        seed: seeds python, numpy, torch (CPU, CUDA); with the default config the run is
-            the paper code's run for that seed, draw for draw (initial weights, data order,
-            dropout masks: spec §8), so its validation loss and MAE per epoch, best epoch and
-            test metrics are the reference's on CPU (to float rounding), and on a GPU up to
-            the GPU's own nondeterminism.
+        seed: seeds python, numpy and torch (CPU, CUDA). With the default config the run is
+            the paper code's run for that seed, draw for draw (spec §8: initial weights, every
+            data order, dropout masks), so each epoch's validation loss and MAE, the best
+            epoch and the test metrics are the reference's on CPU (to float rounding); on a
+            GPU up to the GPU's own nondeterminism. ``last.pt`` keeps every RNG state, so a
+            resumed run is the same run.
         out_dir: where ``best.pt``, ``last.pt``, ``history.csv`` and ``predictions.csv``
             (test split) go; ``None`` writes nothing.
         resume: continue from ``out_dir/last.pt`` (same config and seed); a finished run is
@@ -159,7 +146,7 @@ def fit(
         torch.amp.GradScaler("cuda", enabled=cfg.amp == "fp16" and device.type == "cuda"), device,
         Path(out_dir) if out_dir is not None else None, ckpt.run_header(cfg.to_dict(), seed, meta), show,
     )
-    if resume and _resume(run, history):
+    if resume and ckpt.resume(run, history):
         return _finished(run, history)
 
     log.info("seed %d: %s on %s, %d epochs × %d batches (profile %s)", seed, cfg.dataset, device,
@@ -179,7 +166,7 @@ def fit(
             run.best_state = ckpt.cpu_state_dict(model)
             if run.out is not None:
                 ckpt.save_best(run.out, run.header, epoch, run.best_state, valid.metrics)
-        _save_last(run, history)
+        ckpt.save_last(run, history)
         bar.update(1)
         bar.set_postfix(loss=f"{record['train_loss']:.4f}", valid_mae=f"{valid.metrics['MAE']:.4f}", best=run.best_epoch)
         if on_epoch_end is not None:
@@ -200,7 +187,7 @@ def fit(
                                              "prediction": test.predictions.astype(np.float64)})
     if run.out is not None:
         ckpt.save_best(run.out, run.header, run.best_epoch, run.best_state, history.valid_metrics, history.test_metrics)
-        _save_last(run, history, finished=True)
+        ckpt.save_last(run, history, finished=True)
         history.to_frame().to_csv(run.out / "history.csv")
         history.test_predictions.to_csv(run.out / "predictions.csv", index=False)
     log.info("seed %d: best epoch %d of %d, test MAE %.4f", seed, run.best_epoch, run.epoch, history.test_metrics["MAE"])
@@ -262,46 +249,6 @@ def _non_finite(run: _Training, epoch: int, batch: int, batches: int, finite: to
                  else "; no checkpoint was written")
     raise NonFiniteLossError(f"non-finite loss at epoch {epoch}, batch {batch + 1} of {batches}: loss part "
                              f"'{part}' is not finite (seed {run.header['seed']}){where}", epoch, batch + 1, part)
-
-
-def _save_last(run: _Training, history: History, finished: bool = False) -> None:
-    """``last.pt`` after an epoch (or at the end, with the final metrics)."""
-    if run.out is None:
-        return
-    state = {
-        "epoch": run.epoch, "best_epoch": run.best_epoch, "best_mae": run.best_mae,
-        "model": ckpt.cpu_state_dict(run.model), "optimizer": run.optimizer.state_dict(),
-        "scheduler": run.scheduler.state_dict(), "scaler": run.scaler.state_dict(), "rng": rng_state(),
-        "history": ckpt.to_plain(history.epochs), "finished": finished,
-    }
-    if finished:
-        state.update(valid_metrics=ckpt.to_plain(history.valid_metrics), test_metrics=ckpt.to_plain(history.test_metrics),
-                     stopped_early=history.stopped_early,
-                     test_predictions=ckpt.to_plain(history.test_predictions.to_dict("list")))
-    ckpt.save_last(run.out, run.header, state)
-
-
-def _resume(run: _Training, history: History) -> bool:
-    """Load ``last.pt`` into ``run`` if there is one; returns whether the run had finished."""
-    found = ckpt.read_resume(run.out, run.cfg.to_dict(), run.header["seed"])
-    if found is None:
-        get_logger().warning("resume: no %s yet; starting seed %d from scratch", run.out / ckpt.LAST, run.header["seed"])
-        return False
-    last, run.best_state = found
-    run.model.load_state_dict(last["model"])
-    run.optimizer.load_state_dict(last["optimizer"])
-    run.scheduler.load_state_dict(last["scheduler"])
-    run.scaler.load_state_dict(last["scaler"])
-    set_rng_state(last["rng"])
-    run.epoch, run.best_epoch, run.best_mae = last["epoch"], last["best_epoch"], last["best_mae"]
-    history.epochs = list(last["history"])
-    if last["finished"]:
-        history.valid_metrics, history.test_metrics = last["valid_metrics"], last["test_metrics"]
-        history.stopped_early, history.best_epoch = last["stopped_early"], run.best_epoch
-        history.test_predictions = pd.DataFrame(last["test_predictions"])
-        run.model.load_state_dict(run.best_state)
-    get_logger().info("resumed seed %d after epoch %d (best epoch %d)", run.header["seed"], run.epoch, run.best_epoch)
-    return bool(last["finished"])
 
 
 def _finished(run: _Training, history: History) -> History:
