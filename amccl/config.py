@@ -51,13 +51,6 @@ DATASET_SPLIT_SIZES: dict[str, tuple[int, int, int]] = {
     "sims": (1368, 456, 457),
     "simsv2": (2722, 647, 1034),
 }
-DATASET_FILES: dict[str, str] = {
-    "mosi": "MOSI/Processed/unaligned_50.pkl",
-    "mosei": "MOSEI/Processed/unaligned_50.pkl",
-    "sims": "SIMS/Processed/unaligned_39.pkl",
-    "simsv2": "SIMS_V2/ch-simsv2s.pkl",
-}
-
 # The paper's hyper-parameters (spec §4 table); simsv2 shares sims's.
 _PAPER: dict[str, dict[str, Any]] = {
     "mosi": dict(
@@ -97,6 +90,51 @@ _PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
     "smoke": dict(epochs=2, early_stop=2, batch_size=16, synthetic_sizes=(48, 16, 24),
                   text_encoder=MINILM),
 }
+
+
+# --- named presets: what a notebook runs at each profile (big_vision's local-run idea) ---------
+MMSA_SEEDS = (1111, 1112, 1113, 1114, 1115)  # the MMSA convention: five seeds, their mean
+# Frozen (cached) text, 24 steps per sequence, a 256-wide feed-forward: minutes on 2 CPU cores.
+SHRUNK_FROZEN_TEXT: dict[str, Any] = dict(freeze_text=True, text_len=24, audio_len=24, vision_len=24,
+                                          encoder_ff_dim=256, batch_size=32)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Overrides of a profile's config, the seeds and (grids) the variants (``None``: all)."""
+
+    overrides: dict[str, Any]
+    seeds: tuple[int, ...]
+    variants: tuple[str, ...] | None = None
+
+
+PRESETS: dict[str, dict[str, Preset]] = {
+    "seed_table": {  # notebook 02: the multi-seed table (frozen text outside the paper profile)
+        "smoke": Preset({"freeze_text": True}, MMSA_SEEDS[:3]),
+        "demo": Preset({"freeze_text": True}, MMSA_SEEDS[:3]),
+        "paper": Preset({}, MMSA_SEEDS),
+    },
+    "ablation_grid": {  # notebook 03: every variant (smoke: three) over seeds, shrunk runs
+        "smoke": Preset(dict(SHRUNK_FROZEN_TEXT, epochs=2, early_stop=2, synthetic_sizes=(48, 16, 32),
+                             text_encoder=TINY_RANDOM), MMSA_SEEDS[:2], ("full", "no_se", "no_cl")),
+        "demo": Preset(dict(SHRUNK_FROZEN_TEXT, epochs=8, early_stop=8, synthetic_sizes=(240, 60, 120)),
+                       MMSA_SEEDS[:3]),
+        "paper": Preset({}, MMSA_SEEDS),
+    },
+    "embedding_models": {  # notebook 04: the quick frozen-text pair (full and no_cl) it trains
+        "smoke": Preset(dict(freeze_text=True, synthetic_sizes=(48, 16, 32), text_encoder=TINY_RANDOM),
+                        MMSA_SEEDS[:1], ("full", "no_cl")),
+        "demo": Preset(dict(freeze_text=True, epochs=6, early_stop=6), MMSA_SEEDS[:1], ("full", "no_cl")),
+        "paper": Preset(dict(freeze_text=True, epochs=6, early_stop=6), MMSA_SEEDS[:1], ("full", "no_cl")),
+    },
+}
+
+
+def preset(name: str, profile: str | None = None) -> Preset:
+    """The named preset (:data:`PRESETS`) for ``profile`` (default :func:`default_profile`)."""
+    if name not in PRESETS:
+        raise KeyError(f"unknown preset {name!r}; expected one of {tuple(PRESETS)}")
+    return PRESETS[name][profile or default_profile()]
 
 
 def default_profile() -> str:
@@ -192,7 +230,7 @@ class AMCCLConfig:
     warmup_ratio: float = 0.1
     epochs: int = 150
     early_stop: int = 30
-    seeds: tuple[int, ...] = (1111, 1112, 1113, 1114, 1115)
+    seeds: tuple[int, ...] = MMSA_SEEDS
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:N", "mps"
     amp: str = "off"  # "off" (fp32, the reference), "bf16" or "fp16" autocast on GPU
     compile: bool = False  # torch.compile the model

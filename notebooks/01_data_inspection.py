@@ -45,6 +45,7 @@ import torch
 
 from amccl.config import AMCCLConfig, default_profile
 from amccl.data import feature_stats, label_counts, load_data, summary
+from amccl.data.summary import feature_verdict, truncation_verdict
 from amccl.workbook import save_figure
 
 PROFILE = default_profile()
@@ -183,9 +184,8 @@ ax.set(title="Transcript length (tokens incl. [CLS]/[SEP])", xlabel="tokens", yl
 save_figure(fig, "01_tokens")
 plt.show()
 
-# %% [markdown]
-# Transcripts are far shorter than Lt, so truncation never cuts text here; the rest of each
-# row is `[PAD]`.
+# %%
+print("Verdict:", truncation_verdict(data))
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -197,8 +197,8 @@ examples = pd.DataFrame({"id": train.ids[pick], "label": train.labels[pick].roun
 print(examples.to_string(index=False))
 
 # %% [markdown]
-# The label follows the words (polarity and intensifiers), but not exactly: audio and vision
-# carry the rest of the signal.
+# Read the labels against the words: how much of each score do polarity words and
+# intensifiers explain, and what is left for audio and vision?
 
 # %% [markdown]
 # ## Per-feature statistics of audio and vision (valid frames only)
@@ -228,5 +228,4 @@ plt.show()
 
 # %%
 total = int(cleaned.to_numpy().sum())
-print(f"Verdict: features are finite after loading ({total} non-finite audio value(s) set to 0 over "
-      "all splits); they are roughly centred with unit-scale spread, so no extra normalisation is applied.")
+print("Verdict:", feature_verdict(stats, total))

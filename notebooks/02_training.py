@@ -43,7 +43,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 import torch
 
-from amccl.config import AMCCLConfig, default_profile
+from amccl.config import AMCCLConfig, default_profile, preset
 from amccl.data import load_data
 from amccl.metrics import compute_metrics, format_table, primary_metrics
 from amccl.plotting import plot_learning_curves
@@ -149,10 +149,8 @@ print(f"Verdict: AMCCL's test MAE is {amccl['MAE']:.3f} against {const['MAE']:.3
 
 # %%
 # NBVAL_CHECK_OUTPUT
-if PROFILE == "paper":
-    seed_cfg, SEEDS = cfg, list(cfg.seeds)
-else:
-    seed_cfg, SEEDS = cfg.replace(freeze_text=True), [1111, 1112, 1113]
+seed_table = preset("seed_table", PROFILE)  # amccl.config.PRESETS: overrides and seeds per profile
+seed_cfg, SEEDS = cfg.replace(**seed_table.overrides), list(seed_table.seeds)
 print(f"seeds {SEEDS}, freeze_text={seed_cfg.freeze_text}, epochs={seed_cfg.epochs}")
 
 # %%

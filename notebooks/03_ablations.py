@@ -22,7 +22,7 @@
 # seed noise?
 #
 # **What to expect.** This notebook trains every (variant, seed) pair of the registry with
-# `amccl.ablations.run_grid`, then compares each variant with `full` *on the same seeds*
+# `amccl.ablations.grid.run_grid`, then compares each variant with `full` *on the same seeds*
 # (paired differences, 95 % intervals, Holm-corrected paired t-tests). On the embedded
 # synthetic default with a deliberately shrunk, frozen-text run, most differences are
 # expected to be **not significant** at 3 seeds: the point of the table is to show how large
@@ -40,7 +40,7 @@
 # real data.
 
 # %%
-from amccl.config import AMCCLConfig, default_profile
+from amccl.config import AMCCLConfig, default_profile, preset
 
 PROFILE = default_profile()
 DATA_PATH = None  # e.g. "/data/MMSA/MOSI/Processed/unaligned_50.pkl"
@@ -88,19 +88,8 @@ table.set_index("variant")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-SHRINK = dict(freeze_text=True, text_len=24, audio_len=24, vision_len=24, encoder_ff_dim=256, batch_size=32)
-if PROFILE == "smoke":
-    GRID_VARIANTS = ["full", "no_se", "no_cl"]
-    SEEDS = [1111, 1112]
-    GRID_OVERRIDES = dict(SHRINK, epochs=2, early_stop=2, synthetic_sizes=(48, 16, 32), text_encoder="tiny-random")
-elif PROFILE == "demo":
-    GRID_VARIANTS = list(VARIANTS)  # all 17
-    SEEDS = [1111, 1112, 1113]
-    GRID_OVERRIDES = dict(SHRINK, epochs=8, early_stop=8, synthetic_sizes=(240, 60, 120))
-else:  # paper: the spec's settings; use the CLI on a GPU for this (last section)
-    GRID_VARIANTS = list(VARIANTS)
-    SEEDS = [1111, 1112, 1113, 1114, 1115]
-    GRID_OVERRIDES = {}
+grid = preset("ablation_grid", PROFILE)  # amccl.config.PRESETS; paper: the spec's settings (use a GPU)
+GRID_VARIANTS, SEEDS, GRID_OVERRIDES = list(grid.variants or VARIANTS), list(grid.seeds), dict(grid.overrides)
 if DATA_PATH is not None:
     GRID_OVERRIDES = {k: v for k, v in GRID_OVERRIDES.items() if k not in ("synthetic_sizes",)}
 

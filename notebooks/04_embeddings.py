@@ -35,7 +35,7 @@
 # ## Profile and data
 
 # %%
-from amccl.config import AMCCLConfig, default_profile
+from amccl.config import AMCCLConfig, default_profile, preset
 
 PROFILE = default_profile()
 DATA_PATH = None  # e.g. "/data/MMSA/MOSI/Processed/unaligned_50.pkl"
@@ -74,10 +74,8 @@ pd.set_option("display.width", 200, "display.max_columns", 30)
 # NBVAL_IGNORE_OUTPUT
 CHECKPOINT = run_dir() / "02_training" / "best.pt"
 SEED = 1111
-# settings of the models trained here: frozen text (cached), fewer epochs in demo
-QUICK = dict(freeze_text=True) if PROFILE == "smoke" else dict(freeze_text=True, epochs=6, early_stop=6)
-if PROFILE == "smoke":
-    QUICK.update(synthetic_sizes=(48, 16, 32), text_encoder="tiny-random")
+# settings of the models trained here: frozen text (cached), fewer epochs (amccl.config.PRESETS)
+QUICK = dict(preset("embedding_models", PROFILE).overrides)
 
 loaded = None
 if CHECKPOINT.exists() and PROFILE != "smoke":
