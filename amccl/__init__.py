@@ -16,6 +16,31 @@ f      ``post_fusion_dim``; Feature_f has 3f entries
 K      number of AMC kernel branches (3: sizes 1, 3, 5)
 N      number of clips in a split
 =====  ===========================================================================
+
+Where each idea lives (one place each):
+
+=================  ======================================================================
+config.py          ``AMCCLConfig`` (the paper's per-dataset values, profiles), named presets
+bert.py            finding the text encoder offline, building it from a checkpoint, recording it
+encoders.py        ``TextEncoder`` and the audio / vision ``SequenceEncoder``
+fusion.py          skip gates, SE block, Adaptive Multi-Scale Convolution
+model.py           ``AMCCL``: encoders, unimodal vectors, AMC fusion, head
+losses.py          the loss (L1 + gamma · fine-grained supervised contrastive), ``LOSS_PARTS``
+metrics.py         MMSA's metrics, their names, and the one display function ``format_table``
+optim.py           AdamW over five parameter groups, the cosine schedule
+train.py           ``fit`` (one seed, top to bottom) and ``run_seeds``
+checkpoint.py      what ``best.pt`` / ``last.pt`` hold and how a resume reads them
+evaluation.py      the one loop over a split: scoring, embeddings, the frozen-text cache
+results.py         ``History``, seed tables, the official-style CSVs (metrics ×100, documented there)
+compat.py          the paper code's checkpoints
+runtime.py         devices, seeds and RNG states, logging, progress bars, atomic writes
+data/              MMSA pickles (read safely, checked, cached), the embedded default, batches
+ablations/         variants, grids (local or Ray), paired statistics, the ``ablate`` command
+analysis/          embeddings, alignment measures, comparisons
+plotting.py        every figure
+cli.py             ``python -m amccl train | evaluate | ablate``
+workbook.py        running and storing the notebooks
+=================  ======================================================================
 """
 
 from amccl.config import AMCCLConfig, default_profile

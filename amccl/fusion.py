@@ -30,6 +30,7 @@ class SkipGate(nn.Module):
         hidden = channels // reduction
         if hidden < 1:
             raise ValueError(f"skip gate: {channels} channels // reduction {reduction} is 0")
+        self.channels, self.reduction, self.out_dim = channels, reduction, out_dim
         self.fc = nn.Sequential(
             nn.Linear(channels, hidden), nn.ReLU(inplace=True),
             nn.Linear(hidden, out_dim, bias=False), nn.Sigmoid(),
@@ -37,6 +38,9 @@ class SkipGate(nn.Module):
 
     def forward(self, pooled: Tensor) -> Tensor:
         return self.fc(pooled)
+
+    def extra_repr(self) -> str:
+        return f"channels={self.channels}, reduction={self.reduction}, out_dim={self.out_dim}"
 
 
 class SEBlock(nn.Module):
@@ -50,6 +54,7 @@ class SEBlock(nn.Module):
         hidden = channels // reduction
         if hidden < 1:
             raise ValueError(f"SE block: post_dim {channels} // {reduction} is 0; use post_dim >= {reduction}")
+        self.channels, self.reduction = channels, reduction
         self.fc = nn.Sequential(
             nn.Linear(channels, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, channels), nn.Sigmoid(),
         )
@@ -57,6 +62,9 @@ class SEBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         scale = self.fc(x.mean(dim=2))  # (B, d)
         return x * scale.unsqueeze(2)
+
+    def extra_repr(self) -> str:
+        return f"channels={self.channels}, reduction={self.reduction}"
 
 
 class AMC(nn.Module):

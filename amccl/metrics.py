@@ -49,8 +49,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score, r2_score
 
-__all__ = ["MOSI_KEYS", "SIMS_KEYS", "KNOWN_METRICS", "compute_metrics", "primary_metrics", "metric_columns",
-           "format_table", "metric_family"]
+__all__ = ["MOSI_KEYS", "SIMS_KEYS", "KNOWN_METRICS", "ACC2_KEYS", "HEADLINE_KEYS", "LOWER_IS_BETTER",
+           "compute_metrics", "primary_metrics", "metric_columns", "format_table", "metric_family"]
 
 # The metric names, in MMSA's display order; every other module takes them from here.
 MOSI_KEYS: tuple[str, ...] = (
@@ -63,6 +63,9 @@ SIMS_KEYS: tuple[str, ...] = (
 )
 KNOWN_METRICS: tuple[str, ...] = tuple(dict.fromkeys(MOSI_KEYS + SIMS_KEYS))
 UNSCALED: tuple[str, ...] = ("MAE", "Corr", "R_squre")  # displayed as they are, never x100
+ACC2_KEYS: tuple[str, ...] = ("Has0_acc_2", "Non0_acc_2", "Mult_acc_2", "Mult_acc_2_weak")  # binary accuracies
+HEADLINE_KEYS: tuple[str, ...] = (*ACC2_KEYS[:3], "MAE", "Corr")  # a run's one-line summary
+LOWER_IS_BETTER = frozenset({"MAE"})  # every other metric: higher is better
 _MOSI_LIKE = ("mosi", "mosei")
 _SIMS_LIKE = ("sims", "simsv2")
 
@@ -76,15 +79,8 @@ ROUND_DIGITS = 4  # MMSA rounds the MOSI/MOSEI metric values to 4 decimals
 
 # --- inputs ------------------------------------------------------------------------------
 def _as_flat_float32(x: Any) -> np.ndarray:
-    """A prediction or label container as a flat float32 array.
-
-    Args:
-        x: a torch tensor (any device, with or without grad), numpy array, list or scalar;
-           shape (N,), (N, 1) or anything that flattens to (N,) like MMSA's ``view(-1)``.
-
-    Returns:
-        (N,) float32 array.
-    """
+    """A tensor (any device, with grad or not), array, list or scalar as a (N,) float32 array,
+    flattened like MMSA's ``view(-1)``."""
     if hasattr(x, "detach"):  # torch.Tensor without importing torch here
         x = x.detach().float().cpu().numpy()
     return np.asarray(x, dtype=np.float32).reshape(-1)
@@ -105,11 +101,8 @@ def metric_family(dataset: str) -> str:
 
 # --- shared pieces -----------------------------------------------------------------------
 def _multiclass_acc(p_cls: np.ndarray, t_cls: np.ndarray) -> float:
-    """MMSA's ``__multiclass_acc``: share of equal ``np.round`` classes; NaN when empty.
-
-    Args:
-        p_cls, t_cls: (N,) float arrays; rounded half to even before comparing.
-    """
+    """MMSA's ``__multiclass_acc``: share of equal ``np.round`` (half to even) classes of two
+    (N,) float arrays; NaN when empty."""
     if t_cls.size == 0:
         return float("nan")
     return float(np.mean(np.round(p_cls) == np.round(t_cls)))
@@ -117,51 +110,26 @@ def _multiclass_acc(p_cls: np.ndarray, t_cls: np.ndarray) -> float:
 
 def _pearson(p: np.ndarray, t: np.ndarray) -> float:
     """``np.corrcoef(p, t)[0][1]``; NaN (silently) for constant, short or non-finite input."""
-    if p.size < 2 or not (np.all(np.isfinite(p)) and np.all(np.isfinite(t))):
-        return float("nan")
-    if np.ptp(p) == 0 or np.ptp(t) == 0:
+    if p.size < 2 or not (np.all(np.isfinite(p)) and np.all(np.isfinite(t))) or np.ptp(p) == 0 or np.ptp(t) == 0:
         return float("nan")
     return float(np.corrcoef(p, t)[0][1])
 
 
 def _binary_scores(p_pos: np.ndarray, t_pos: np.ndarray) -> tuple[float, float]:
-    """Accuracy and weighted F1 of two boolean class vectors; (NaN, NaN) when empty.
-
-    Args:
-        p_pos, t_pos: (N,) bool, predicted and true class.
-    """
+    """Accuracy and weighted F1 of (N,) bool predicted and true classes; (NaN, NaN) when empty."""
     if t_pos.size == 0:
         return float("nan"), float("nan")
-    acc = accuracy_score(t_pos, p_pos)
-    f1 = f1_score(t_pos, p_pos, average="weighted", zero_division=0)
-    return float(acc), float(f1)
+    return float(accuracy_score(t_pos, p_pos)), float(f1_score(t_pos, p_pos, average="weighted", zero_division=0))
 
 
 def _bin_right_closed(v: np.ndarray, edges: Sequence[float]) -> np.ndarray:
-    """MMSA's SIMS binning: class i where edges[i] < v <= edges[i+1], compared in float32.
-
-    Values outside (edges[0], edges[-1]] keep their own value, as in MMSA (after the
-    clip to [-1, 1] none are outside).
-
-    Args:
-        v: (N,) float32 array.
-        edges: increasing bin edges (Python floats, cast to v's dtype like NumPy does).
-
-    Returns:
-        (N,) float32 array of class indices.
-    """
+    """MMSA's SIMS binning of v (N,) float32: class i where edges[i] < v <= edges[i+1], compared
+    in v's dtype; values outside (edges[0], edges[-1]] keep their own value, as in MMSA."""
     e = np.asarray(edges, dtype=v.dtype)
     out = v.copy()
     for i in range(len(e) - 1):
         out[(v > e[i]) & (v <= e[i + 1])] = i
     return out
-
-
-def _round_values(values: dict[str, float], digits: int | None) -> dict[str, float]:
-    """Round each metric value with Python's ``round`` (NaN stays NaN)."""
-    if digits is None:
-        return values
-    return {k: (v if np.isnan(v) else round(v, digits)) for k, v in values.items()}
 
 
 # --- the two MMSA evaluators -------------------------------------------------------------
@@ -181,13 +149,6 @@ def _mosi_metrics(p: np.ndarray, t: np.ndarray) -> dict[str, float]:
     }
 
 
-def _r2(p: np.ndarray, t: np.ndarray) -> float:
-    """sklearn ``r2_score(t, p)``; NaN with fewer than two samples (no warning)."""
-    if t.size < 2:
-        return float("nan")
-    return float(r2_score(t, p))
-
-
 def _sims_metrics(p: np.ndarray, t: np.ndarray) -> dict[str, float]:
     """MMSA's SIMS regression evaluator on (N,) float32 predictions and labels."""
     p = np.clip(p, -1.0, 1.0)
@@ -203,7 +164,7 @@ def _sims_metrics(p: np.ndarray, t: np.ndarray) -> dict[str, float]:
         "F1_score": float(f1_score(t2, p2, average="weighted", zero_division=0)),
         "MAE": float(np.mean(np.abs(p - t))),
         "Corr": _pearson(p, t),
-        "R_squre": _r2(p, t),
+        "R_squre": float(r2_score(t, p)) if t.size >= 2 else float("nan"),  # sklearn warns below 2
     }
 
 
@@ -229,9 +190,9 @@ def compute_metrics(pred: Any, true: Any, dataset: str) -> dict[str, float]:
         raise ValueError(f"pred has {p.size} values but true has {t.size}")
     if p.size == 0:
         raise ValueError("compute_metrics needs at least one sample")
-    if family == "mosi":
-        return _round_values(_mosi_metrics(p, t), ROUND_DIGITS)
-    return _sims_metrics(p, t)
+    if family == "sims":
+        return _sims_metrics(p, t)
+    return {k: v if np.isnan(v) else round(v, ROUND_DIGITS) for k, v in _mosi_metrics(p, t).items()}
 
 
 def primary_metrics(dataset: str) -> list[str]:
@@ -247,15 +208,6 @@ def metric_columns(frame: pd.DataFrame, dataset: str | None = None) -> list[str]
 
 
 # --- display -----------------------------------------------------------------------------
-def _rows_frame(rows: pd.DataFrame | Mapping[str, float] | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """One metrics dict, a list of them or a DataFrame, as a DataFrame."""
-    if isinstance(rows, pd.DataFrame):
-        return rows.copy()
-    if isinstance(rows, Mapping):
-        return pd.DataFrame([dict(rows)])
-    return pd.DataFrame([dict(r) for r in rows])
-
-
 def format_table(
     rows: pd.DataFrame | Mapping[str, float] | Iterable[Mapping[str, Any]],
     dataset: str,
@@ -283,7 +235,8 @@ def format_table(
     Returns:
         DataFrame, numeric; columns: the kept extra columns then the metrics.
     """
-    frame = _rows_frame(rows)
+    frame = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(
+        [dict(rows)] if isinstance(rows, Mapping) else [dict(r) for r in rows])
     keys = metric_columns(frame, dataset)
     if not keys:
         raise ValueError(f"no {dataset} metric columns among {list(frame.columns)}")
@@ -293,9 +246,5 @@ def format_table(
         values = pd.DataFrame({"mean": values.mean(), "std": values.std(ddof=ddof)}).T
         extra = []
     factors = pd.Series({k: (scale if (scale_all or k not in UNSCALED) else 1.0) for k in keys})
-    values = values * factors
-    decimals = {k: (digits if factors[k] != 1.0 else digits + 2) for k in keys}
-    values = values.round(decimals)
-    if not extra:
-        return values
-    return pd.concat([frame[extra], values], axis=1)
+    values = (values * factors).round({k: (digits if factors[k] != 1.0 else digits + 2) for k in keys})
+    return pd.concat([frame[extra], values], axis=1) if extra else values

@@ -4,8 +4,8 @@ Nothing is shown or saved implicitly (use :func:`save_figure`). Inputs are plain
 DataFrames whose expected columns each docstring lists.
 
 * :func:`plot_learning_curves`: losses and validation metrics of a training ``History``;
-* :func:`plot_grid`, :func:`plot_metric_intervals`: ablation grids and their
-  :func:`~amccl.ablations.stats.summary` as forest plots coloured by the Holm verdict;
+* :func:`plot_grid`: an ablation grid and its :func:`~amccl.ablations.stats.summary` as a
+  forest plot coloured by the Holm verdict;
 * :func:`plot_joint`, :func:`plot_models_side_by_side`: UMAP / t-SNE / PCA maps of the joint
   embedding space (:func:`~amccl.analysis.projection.project_joint`).
 """
@@ -25,6 +25,8 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+
+from amccl.metrics import ACC2_KEYS, LOWER_IS_BETTER
 
 if TYPE_CHECKING:
     from amccl.analysis.embeddings import Embeddings
@@ -47,7 +49,6 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
 # --- learning curves -------------------------------------------------------------------------
 _LOSS_NAMES = ("loss", "l1", "Loss")
 _SKIP = re.compile(r"(lr|learning_rate|seconds|time)", re.IGNORECASE)
-_ACC2 = ("Has0_acc_2", "Non0_acc_2", "Mult_acc_2", "Mult_acc_2_weak")
 _PANEL_YLABELS = {"losses": "loss (L1 scale)", "loss terms": "value", "validation MAE": "MAE",
                   "validation Acc-2": "accuracy (fraction)"}
 
@@ -58,7 +59,7 @@ def _curve_columns(frame: pd.DataFrame, train: str, valid: str) -> dict[str, lis
     main = [c for c in numeric if c in {f"{p}{n}" for p in (train, valid) for n in _LOSS_NAMES}]
     return {"losses": main, "loss terms": [c for c in numeric if c.startswith(train) and c not in main],
             "validation MAE": [c for c in numeric if c == f"{valid}MAE"],
-            "validation Acc-2": [f"{valid}{k}" for k in _ACC2 if f"{valid}{k}" in numeric]}
+            "validation Acc-2": [f"{valid}{k}" for k in ACC2_KEYS if f"{valid}{k}" in numeric]}
 
 
 def plot_learning_curves(history: Any, epoch_col: str = "epoch", train_prefix: str = "train_",
@@ -129,7 +130,7 @@ def plot_grid(results: pd.DataFrame, metric: str, baseline: str | None = "full",
         order: variants top to bottom (default: the table's order, baseline first).
         ax: a matplotlib axes to draw on (default: a new figure).
     """
-    from amccl.ablations.stats import LOWER_IS_BETTER, summary
+    from amccl.ablations.stats import summary
 
     is_rows = "seed" in results.columns and "mean_ci_low" not in results.columns
     summ = (summary(results, [metric], baseline=baseline, scale=scale, alpha=alpha, method=method)
@@ -175,37 +176,6 @@ def plot_grid(results: pd.DataFrame, metric: str, baseline: str | None = "full",
         ax.legend(handles=_verdict_handles(block["verdict"], "D"), loc="lower left", bbox_to_anchor=(0, 1.06),
                   ncol=4, fontsize=8, frameon=False)
         fig.tight_layout()
-    return fig
-
-
-def plot_metric_intervals(summary: pd.DataFrame, value: str = "mean", metrics: Sequence[str] | None = None,
-                          baseline: str | None = None, ncols: int = 4) -> Figure:
-    """Forest plot of a :func:`~amccl.ablations.stats.summary` (columns ``variant``, ``metric``,
-    ``value``, ``{value}_ci_low/high``, optional ``verdict``): one panel per metric (default:
-    all), ``ncols`` panels a row, one row per variant. ``value``: ``mean`` (dashed line: the
-    mean of ``baseline``, default the first variant) or ``diff`` (to the baseline; line at 0)."""
-    missing = [c for c in ("variant", "metric", value, f"{value}_ci_low", f"{value}_ci_high")
-               if c not in summary.columns]
-    if missing:
-        raise KeyError(f"summary lacks columns {missing} (has {list(summary.columns)})")
-    metrics = list(dict.fromkeys(summary["metric"])) if metrics is None else list(metrics)
-    ncols = max(1, min(ncols, len(metrics)))
-    nrows = int(np.ceil(len(metrics) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 0.45 * summary["variant"].nunique() * nrows + 1.5),
-                             squeeze=False, sharey=True, constrained_layout=True)
-    for ax, metric in zip(axes.flat, metrics):
-        block = summary[summary["metric"] == metric]
-        y = _forest(ax, block, value)
-        ax.set_yticks(y[::-1], block["variant"].astype(str).tolist()[::-1])  # ticks bottom to top
-        ref_rows = block if baseline is None else block[block["variant"] == baseline]
-        ref = 0.0 if value == "diff" else (float(ref_rows[value].iloc[0]) if not ref_rows.empty else np.nan)
-        if np.isfinite(ref):
-            ax.axvline(ref, color="0.5", ls="--", lw=1)
-        ax.set(title=metric, xlabel=f"{metric} ({'difference to baseline' if value == 'diff' else value})")
-    for ax in list(axes.flat)[len(metrics):]:
-        ax.set_visible(False)
-    if "verdict" in summary:
-        fig.legend(handles=_verdict_handles(summary["verdict"]), title="vs baseline", loc="outside right upper")
     return fig
 
 
@@ -272,11 +242,11 @@ def plot_joint(proj: pd.DataFrame, color_by: Sequence[str] = ("label", "modality
 def _summary_line(emb: Embeddings) -> str:
     """Mean cross-modal recall@1 and alignment, and mean silhouette, for a panel title."""
     from amccl.analysis.alignment import alignment_metrics
+    from amccl.analysis.compare import summary_row
 
-    table = alignment_metrics(emb, ks=(1,))
-    pairs, mods = table[table["kind"] == "pair"], table[table["kind"] == "modality"]
-    return (f"R@1 {pairs['recall@1'].mean():.3f} (chance {1 / len(emb):.3f}) · "
-            f"align {pairs['alignment'].mean():.2f} · sil {mods['silhouette'].mean():.2f}")
+    row = summary_row(alignment_metrics(emb, ks=(1,)))
+    return (f"R@1 {row['recall@1']:.3f} (chance {1 / len(emb):.3f}) · "
+            f"align {row['alignment']:.2f} · sil {row['silhouette']:.2f}")
 
 
 def plot_models_side_by_side(embeddings: Mapping[str, Embeddings], method: str = "umap", seed: int = 0,

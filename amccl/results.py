@@ -1,25 +1,18 @@
 """What a run returns and how seeds become the table papers print.
 
 :class:`History` is ``fit``'s result. :func:`results_frame` turns one history per seed into
-rows (the test metrics, plus the seed, the config, the data file and its hash, package
-versions and the device); :func:`summarize` gives the mean and the standard deviation of every
-metric over the seeds, :func:`paper_row` their ``mean ± std`` strings, :func:`write_results`
-the two CSV files. The standard deviation is the population one (``ddof=0``), as MMSA's
-``np.std`` computes it.
+rows (test metrics, seed, config, data file and hash, versions, device); :func:`summarize`
+gives each metric's mean and population std (``ddof=0``, MMSA's ``np.std``) over the seeds,
+:func:`paper_row` their ``mean ± std`` strings, :func:`write_results` the two CSV files.
 
-**The official CSV's convention: every metric ×100.** Metrics are fractions everywhere in
-the package (``compute_metrics``, ``History.test_metrics``, ``valid_*`` columns) and
-:func:`amccl.metrics.format_table` displays them the MMSA way (accuracies and F1 ×100, MAE
-and Corr as they are). The one exception is this module's seed table, kept comparable with
-the paper's own code (spec §4): :func:`results_frame`'s rows, :func:`summarize`,
-:func:`paper_row` and the ``results.csv`` / ``summary.csv`` of :func:`write_results` hold
-*every* metric ×100 -- MAE and Corr included -- and the CSVs round them to 2 decimals.
+**The official CSV's convention: every metric ×100.** Metrics are fractions everywhere else
+in the package (:func:`amccl.metrics.format_table` displays them the MMSA way). This module's
+seed table, kept comparable with the paper's own code (spec §4), holds *every* metric ×100 --
+MAE and Corr included -- and its CSVs round them to 2 decimals.
 
 Every row records the text encoder (``encoder``, ``encoder_hidden_size``, ``encoder_sha``, …,
-from ``History.meta["encoder"]``, :func:`amccl.bert.encoder_record`) and a ``note``: "substitute
-encoder: not comparable with the paper" when the encoder is not the paper's BERT for the
-dataset, and the SIMS-v2 note when the hyper-parameters are ours. :func:`summarize`,
-:func:`paper_row` and :func:`write_results` carry the notes into the tables.
+from ``History.meta["encoder"]``) and a ``note`` when the encoder is not the paper's BERT or
+the SIMS-v2 hyper-parameters are ours; the tables carry the notes.
 """
 
 from __future__ import annotations
@@ -109,14 +102,12 @@ def flatten_meta(meta: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]
     encoder = meta.get("encoder") or None
     if encoder:
         flat["encoder"] = encoder.get("name")
-        flat.update({f"encoder_{k}": encoder.get(k) for k in _ENCODER_FIELDS})
+        flat.update({f"encoder_{k}": encoder.get(k) for k in ("hidden_size", "layers", "vocab_size", "sha",
+                                                                "substitute")})
     notes = run_notes(config, encoder)
     if notes:  # no empty cell: it would come back from a CSV as NaN
         flat["note"] = NOTE_SEP.join(notes)
     return flat
-
-
-_ENCODER_FIELDS = ("hidden_size", "layers", "vocab_size", "sha", "substitute")
 
 
 def notes_of(results: pd.DataFrame) -> list[str]:
@@ -152,9 +143,7 @@ def summarize(results: pd.DataFrame, dataset: str | None = None) -> pd.DataFrame
         dataset = str(results["dataset"].iloc[0])
     cols = metric_columns(results, dataset)
     values = results[cols].to_numpy(dtype=np.float64)
-    summary = pd.DataFrame(
-        [values.mean(axis=0), values.std(axis=0, ddof=0)], index=["mean", "std"], columns=cols
-    )
+    summary = pd.DataFrame([values.mean(axis=0), values.std(axis=0, ddof=0)], index=["mean", "std"], columns=cols)
     summary = summary.round(2)
     summary.attrs["notes"] = notes_of(results)
     return summary
@@ -164,9 +153,8 @@ def paper_row(summary: pd.DataFrame) -> pd.Series:
     """The ``mean ± std`` strings of a :func:`summarize` table, one per metric, then ``note``
     (the runs' notes joined by :data:`NOTE_SEP`) when the table has any."""
     row = {c: f"{summary.at['mean', c]:.2f} ± {summary.at['std', c]:.2f}" for c in summary.columns}
-    notes = summary.attrs.get("notes") or []
-    if notes:
-        row["note"] = NOTE_SEP.join(notes)
+    if summary.attrs.get("notes"):
+        row["note"] = NOTE_SEP.join(summary.attrs["notes"])
     return pd.Series(row, name="mean ± std")
 
 

@@ -27,6 +27,7 @@ from amccl.ablations.variants import (
 from amccl.config import AMCCLConfig
 from amccl.fusion import kernel_channels
 from amccl.losses import amccl_loss
+from tests.conftest import random_batch
 
 REQUIRED = ["full", "no_se", "kernel_1", "kernel_3", "kernel_5", "fixed_kernel_weights", "concat_fusion",
             "no_cl", "no_refine", "no_margin", "no_inter", "no_intra", "polarity_only",
@@ -93,20 +94,7 @@ def test_combinations_merge_and_conflicts_raise():
 
 # --- models on the same weights --------------------------------------------------------------
 def make_batch(cfg: AMCCLConfig, b: int = 6, padded: bool = True, seed: int = 0) -> dict:
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(1000, 2000, (b, cfg.text_len), generator=g)
-    mask = torch.ones(b, cfg.text_len, dtype=torch.long)
-    if padded:
-        mask[:, cfg.text_len // 2:] = 0
-    text = torch.stack([ids * mask, mask, torch.zeros_like(ids)], 1).float()
-    full_a, full_v = torch.full((b,), cfg.audio_len), torch.full((b,), cfg.vision_len)
-    return dict(
-        text=text,
-        audio=torch.randn(b, cfg.audio_len, cfg.audio_dim, generator=g),
-        vision=torch.randn(b, cfg.vision_len, cfg.vision_dim, generator=g),
-        audio_lengths=torch.randint(2, cfg.audio_len // 2, (b,), generator=g) if padded else full_a,
-        vision_lengths=torch.randint(2, cfg.vision_len // 2, (b,), generator=g) if padded else full_v,
-    )
+    return random_batch(cfg, b, seed, padded, lengths="short")
 
 
 LABELS = torch.tensor([-2.4, -0.6, 0.0, 0.4, 1.2, 2.8])

@@ -36,7 +36,6 @@ from amccl.analysis.alignment import (  # noqa: E402
 from amccl.plotting import (  # noqa: E402
     plot_joint,
     plot_learning_curves,
-    plot_metric_intervals,
     plot_models_side_by_side,
     save_figure,
 )
@@ -194,15 +193,11 @@ def test_zero_rows_stay_zero_and_do_not_crash():
 
 
 # ------------------------------------------------------------------ Embeddings
-def test_embeddings_defaults_frame_and_subset():
+def test_embeddings_defaults():
     x = np.arange(12.0).reshape(3, 4)
     e = Embeddings(text=x, audio=x, vision=x, labels=[0.5, -1, 2])
     assert list(e.ids) == ["0", "1", "2"] and np.isnan(e.pred).all() and e.fusion.shape == (3, 0)
-    frame = e.to_frame(include=("t", "a"))
-    assert list(frame.columns[:4]) == ["id", "index", "label", "pred"]
-    assert frame.shape == (3, 4 + 4 + 4) and "audio_3" in frame
-    sub = e.subset([2, 0])
-    assert list(sub.labels) == [2.0, 0.5] and np.array_equal(sub.features("Feature_t"), x[[2, 0]])
+    assert np.array_equal(e.features("Feature_t"), x) and np.array_equal(e.features("a"), x)
     with pytest.raises(ValueError):
         Embeddings(text=x, audio=x[:2], vision=x, labels=[0, 1, 2])
 
@@ -370,22 +365,3 @@ def test_plot_learning_curves_panels():
     assert any(list(line.get_xdata()) == [3, 3] for line in marked.get_lines())
     empty = plot_learning_curves(hist[["epoch", "train_loss"]])
     assert empty.axes[2].texts[0].get_text() == "no such columns"
-
-
-def test_plot_metric_intervals_forest():
-    summary = pd.DataFrame({
-        "variant": ["full", "no_cl", "full", "no_cl"], "metric": ["MAE", "MAE", "Corr", "Corr"],
-        "mean": [72.0, 74.0, 79.0, 78.0], "mean_ci_low": [71.0, 72.5, 78.0, 76.0],
-        "mean_ci_high": [73.0, 75.5, 80.0, 80.0], "diff": [np.nan, 2.0, np.nan, -1.0],
-        "diff_ci_low": [np.nan, 0.5, np.nan, -3.0], "diff_ci_high": [np.nan, 3.5, np.nan, 1.0],
-        "verdict": ["", "worse", "", "n.s."],
-    })
-    fig = plot_metric_intervals(summary)
-    mae_ax = fig.axes[0]
-    assert [t.get_text() for t in mae_ax.get_yticklabels()] == ["no_cl", "full"]  # bottom to top
-    lo, hi = mae_ax.get_xlim()
-    assert lo <= 71.0 and hi >= 75.5 and mae_ax.get_xlabel() == "MAE (mean)"
-    diff = plot_metric_intervals(summary[summary["variant"] != "full"], value="diff")
-    assert diff.axes[0].get_xlabel() == "MAE (difference to baseline)"
-    with pytest.raises(KeyError):
-        plot_metric_intervals(summary.drop(columns="mean_ci_low"))

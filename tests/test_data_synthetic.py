@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from amccl.bert import load_tokenizer
@@ -12,8 +13,17 @@ from amccl.config import DATASET_SHAPES, DATASETS, AMCCLConfig
 from amccl.data import load_data, load_mmsa
 from amccl.data import synthetic as syn
 from amccl.data.default import synthetic_path
+from amccl.data.summary import feature_verdict, truncation_verdict
+from amccl.data.types import SPLITS
 
 SMALL = (40, 12, 16)
+
+
+def split_latents(dataset: str, split: str, n: int, seed: int) -> syn.SplitLatents:
+    """The latents behind split ``split`` of ``syn.generate_raw(dataset, ..., seed)`` (same draws)."""
+    _, la, lv, _, _ = DATASET_SHAPES[dataset]
+    split_seed = syn._seeds(dataset, seed)[SPLITS.index(split)]
+    return syn.sample_latents(n, np.random.default_rng(split_seed.spawn(3)[0]), la, lv)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +66,7 @@ def test_loaded_values_follow_the_recipe(mosi_file, tokenizer):
         steps = np.arange(split.audio.shape[1])[None, :, None]
         assert not np.any(split.audio * (steps >= split.audio_lengths[:, None, None])), "padding is zero"
         assert np.isfinite(split.audio).all()
-        lat = syn.split_latents("mosi", name, len(split), seed=3)
+        lat = split_latents("mosi", name, len(split), seed=3)
         np.testing.assert_array_equal(split.labels, syn.labels_of(lat, "mosi"))
         np.testing.assert_array_equal(split.audio_lengths, lat.audio_lengths)
         assert list(split.raw_text) == lat.sentences()
@@ -73,7 +83,7 @@ def test_loaded_values_follow_the_recipe(mosi_file, tokenizer):
 def test_features_carry_the_planted_scores():
     """Mean valid-frame audio / vision recover s_a / s_v linearly (R^2 > 0.8)."""
     data = syn.synthetic_data("mosi", (400, 8, 8), seed=1)
-    lat = syn.split_latents("mosi", "train", 400, seed=1)
+    lat = split_latents("mosi", "train", 400, seed=1)
     for feats, lengths, score in ((data.train.audio, data.train.audio_lengths, lat.s_a),
                                   (data.train.vision, data.train.vision_lengths, lat.s_v)):
         means = feats.sum(axis=1) / lengths[:, None]
@@ -147,3 +157,28 @@ def test_feature_stats_use_valid_frames_only():
     assert stats.index.name == "audio feature"
     with pytest.raises(ValueError, match="audio' or 'vision"):
         feature_stats(split, "text")
+
+
+def test_truncation_verdict_counts_full_transcripts():
+    data = syn.synthetic_data("mosi", (3, 2, 2), seed=0)
+    assert truncation_verdict(data) == "No transcript reaches Lt = 50 tokens, so truncation never cuts text here."
+    data.train.text[0, 1] = 1
+    assert truncation_verdict(data) == "1 transcript reaches Lt = 50 tokens: they may be truncated."
+    data.test.text[:, 1] = 1
+    assert truncation_verdict(data) == "3 transcripts reach Lt = 50 tokens: they may be truncated."
+
+
+def test_feature_verdict_reads_the_measured_ranges():
+    def frame(means, stds):
+        return pd.DataFrame({"mean": means, "std": stds})
+
+    good = {"audio": frame([0.1, -0.5], [1.0, 1.3]), "vision": frame([0.0, 1.0], [0.2, 5.0])}
+    verdict = feature_verdict(good, 8)
+    assert verdict.startswith("features are finite after loading (8 non-finite value(s) set to 0")
+    assert "roughly centred with unit-scale spread" in verdict and "not" not in verdict
+    assert "audio: means -0.50 to 0.10, stds 1.00 to 1.30" in verdict
+    off_centre = dict(good, audio=frame([0.1, -1.5], [1.0, 1.3]))
+    assert "audio is not roughly centred" in feature_verdict(off_centre, 0)
+    both = {"audio": frame([0.0], [0.1]), "vision": frame([0.0], [6.0])}
+    assert "audio and vision are not roughly centred" in feature_verdict(both, 0)
+    assert "vision: means 0.00 to 0.00, stds 6.00 to 6.00" in feature_verdict(both, 0)

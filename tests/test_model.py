@@ -12,6 +12,7 @@ from amccl.encoders import SequenceEncoder, sinusoidal_table
 from amccl.evaluation import text_cache_rows
 from amccl.fusion import AMC, SEBlock, SkipGate, kernel_channels
 from amccl.losses import amccl_loss
+from tests.conftest import random_batch
 
 
 def tiny(dataset="mosi", **kw):
@@ -19,18 +20,7 @@ def tiny(dataset="mosi", **kw):
 
 
 def batch_for(cfg, b=4, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(1000, 2000, (b, cfg.text_len), generator=g)
-    mask = torch.ones(b, cfg.text_len, dtype=torch.long)
-    mask[:, cfg.text_len // 2:] = 0
-    text = torch.stack([ids * mask, mask, torch.zeros_like(ids)], 1).float()  # MMSA stores floats
-    return dict(
-        text=text,
-        audio=torch.randn(b, cfg.audio_len, cfg.audio_dim, generator=g),
-        vision=torch.randn(b, cfg.vision_len, cfg.vision_dim, generator=g),
-        audio_lengths=torch.randint(1, cfg.audio_len + 1, (b,), generator=g),
-        vision_lengths=torch.randint(1, cfg.vision_len + 1, (b,), generator=g),
-    )
+    return random_batch(cfg, b, seed)
 
 
 # --- building blocks ---------------------------------------------------------------------
@@ -264,3 +254,21 @@ def test_a_local_bert_directory_works_by_path(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="no config.json.*local BERT directory"):
         AMCCL(cfg.replace(text_encoder=str(tmp_path / "missing")))
+
+
+def test_one_batch_is_overfit():
+    """The whole model and loss can fit one small batch: the L1 falls far below its start."""
+    cfg = tiny(dropout_fusion=0.0, dropout_unimodal=0.0, encoder_dropout=0.0)
+    torch.manual_seed(0)
+    model = AMCCL(cfg).train()
+    batch = random_batch(cfg, b=8, seed=1)
+    labels = torch.linspace(-3, 3, 8)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    first = None
+    for _ in range(150):
+        losses = amccl_loss(model(**batch), labels, cfg)
+        optimizer.zero_grad()
+        losses["loss"].backward()
+        optimizer.step()
+        first = float(losses["l1"].detach()) if first is None else first
+    assert float(losses["l1"].detach()) < 0.1 * first, first

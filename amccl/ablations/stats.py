@@ -1,30 +1,23 @@
 """Which ablation differences are real: seed-paired statistics of a results grid.
 
 MSA scores move by a point or more between seeds, so a variant is compared with the baseline
-on the *same* seeds: for each seed s the difference ``x_variant(s) - x_full(s)`` removes the
-part of the seed's luck both runs share (data order, initialisation). Per variant and metric
-:func:`summary` reports
+on the *same* seeds: the per-seed difference ``x_variant(s) - x_full(s)`` removes the luck
+both runs share (data order, initialisation). Per variant and metric :func:`summary` gives
 
-* ``mean``, ``std`` (ddof=0 as MMSA's summary and ``amccl.results`` print it; pass ``ddof=1``
-  for the sample std) and ``n`` over seeds,
-  and a ``1 - alpha`` interval of that mean (``mean_ci_low/high``);
-* ``diff``: the mean paired difference to the baseline over the seeds both have
-  (``n_pairs``), with its ``1 - alpha`` interval (``diff_ci_low/high``): a t-interval of the
-  per-seed differences, or a seeded percentile bootstrap of their mean;
-* ``p_value`` of a paired test (``ttest_rel``, or Wilcoxon's signed-rank test), ``p_holm``
-  after Holm's step-down correction across the variants of that metric, ``significant``
-  (``p_holm < alpha``) and a ``verdict``: ``better``/``worse`` (MAE: lower is better) or
-  ``n.s.``.
+* ``n``, ``mean``, ``std`` over seeds (ddof=0 as MMSA and ``amccl.results``; ``ddof=1`` for the
+  sample std) and a ``1 - alpha`` interval of the mean (``mean_ci_low/high``);
+* ``diff``: the mean paired difference to the baseline over the ``n_pairs`` seeds both have,
+  with its interval (``diff_ci_low/high``: a t-interval or a seeded percentile bootstrap);
+* ``p_value`` of a paired test (``ttest_rel`` or Wilcoxon's signed-rank test), ``p_holm``
+  after Holm's correction across the variants of that metric, ``significant``
+  (``p_holm < alpha``) and a ``verdict``: ``better``/``worse`` (MAE: lower is better), ``n.s.``.
 
-Intervals are per comparison (not Holm-adjusted); the ``significant`` flag is. With five seeds
-the exact two-sided Wilcoxon test cannot go below p = 0.0625, so it can never flag a
-difference at alpha = 0.05: use the t-test (the default) or more seeds.
+Intervals are per comparison (not Holm-adjusted); ``significant`` is. With five seeds the
+exact two-sided Wilcoxon test cannot go below p = 0.0625, so it never flags a difference at
+alpha = 0.05: use the t-test (the default) or more seeds.
 
-Grid rows hold fractions (as :func:`amccl.metrics.compute_metrics` gives them); ``summary``
-multiplies every metric by ``scale`` before anything is computed. Its default, 100 for every
-metric, is the official CSV's convention that ``amccl.results`` also writes
-(``amccl.metrics.format_table(..., scale_all=True)``); ``scale=1`` keeps fractions. No torch
-needed.
+Grid rows hold fractions; ``summary`` multiplies every metric by ``scale`` first (default 100,
+the official CSV's convention of ``amccl.results``; ``scale=1`` keeps fractions). No torch.
 """
 
 from __future__ import annotations
@@ -36,9 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from amccl.metrics import metric_columns
-
-LOWER_IS_BETTER = frozenset({"MAE"})
+from amccl.metrics import LOWER_IS_BETTER, metric_columns
 
 SUMMARY_COLUMNS = ["variant", "metric", "n", "mean", "std", "mean_ci_low", "mean_ci_high",
                    "n_pairs", "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_holm",
@@ -166,8 +157,6 @@ def paired_pvalue(diffs: np.ndarray, test: str = "t") -> float:
     if np.all(diffs == diffs[0]):
         return 1.0 if diffs[0] == 0 else 0.0
     if test == "wilcoxon":
-        if np.count_nonzero(diffs) == 0:
-            return 1.0
         return float(sps.wilcoxon(diffs).pvalue)
     return float(sps.ttest_rel(diffs, np.zeros_like(diffs)).pvalue)
 

@@ -110,15 +110,8 @@ def canonical_name(spec: str) -> str:
 
 
 def apply_variant(cfg: AMCCLConfig, spec: str) -> AMCCLConfig:
-    """A copy of ``cfg`` with variant ``spec`` applied (``cfg`` itself is unchanged).
-
-    Args:
-        cfg: the base config (normally the paper's, i.e. the ``full`` model).
-        spec: a registered name or names joined by ``+``.
-
-    Returns:
-        The new config, validated by :meth:`AMCCLConfig.replace`.
-    """
+    """A copy of ``cfg`` (normally the paper's, the ``full`` model) with variant ``spec`` (a name or
+    names joined by ``+``) applied, validated by :meth:`AMCCLConfig.replace`; ``cfg`` is unchanged."""
     return cfg.replace(**variant_overrides(spec))
 
 

@@ -1,19 +1,14 @@
 """Does the contrastive loss align text, audio and vision by sentiment? Numbers and pictures.
 
-* :func:`extract_embeddings` -> :class:`Embeddings`: ``Feature_t/a/v/f``, predictions, ids
-  and labels of every clip of a split (``amccl.analysis.embeddings``);
-* :func:`alignment_metrics`: cross-modal retrieval recall@k, Wang and Isola's alignment and
-  uniformity, the modality gap, polarity silhouette and distance/label Spearman, as a tidy
-  DataFrame (``amccl.analysis.alignment``);
-* :func:`project_joint`: UMAP (t-SNE / PCA) maps of the joint space
-  (``amccl.analysis.projection``; umap-learn is imported only when a UMAP is drawn; the
-  pictures are ``amccl.plotting.plot_joint`` and ``plot_models_side_by_side``);
+* :func:`extract_embeddings` -> :class:`Embeddings`: ``Feature_t/a/v/f``, predictions, ids and
+  labels of every clip of a split (``embeddings``);
+* :func:`alignment_metrics`: retrieval recall@k, alignment, uniformity, modality gap, polarity
+  silhouette and distance/label Spearman as a tidy DataFrame (``alignment``, which also holds
+  the single measures);
+* :func:`project_joint`: UMAP / t-SNE / PCA maps of the joint space (``projection``; the
+  pictures are in :mod:`amccl.plotting`);
 * :func:`compare_models`, :func:`alignment_verdict`, :func:`modality_separation`,
-  :func:`separation_verdict`: several models' numbers side by side, a one-line verdict on two
-  of them, and how mixed the modalities are in a 2-D map (``amccl.analysis.compare``).
-
-The single measures (``retrieval``, ``alignment``, ``uniformity`` ...) are imported from
-``amccl.analysis.alignment``.
+  :func:`separation_verdict`: models side by side and one-line verdicts (``compare``).
 """
 
 from amccl.analysis.alignment import alignment_metrics

@@ -44,14 +44,7 @@ TIE_TOL = 1e-12  # similarities closer than this count as tied (float64 unit vec
 
 
 def l2_normalize(x: Any, eps: float = 1e-12) -> np.ndarray:
-    """Rows scaled to unit length, float64; rows with norm < eps become zero.
-
-    Args:
-        x: (N, d) array-like.
-
-    Returns:
-        (N, d) float64.
-    """
+    """The rows of x (N, d) scaled to unit length, (N, d) float64; rows with norm < eps become zero."""
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2:
         raise ValueError(f"expected (N, d) features, got shape {x.shape}")
@@ -74,16 +67,9 @@ def _rank_counts(query: np.ndarray, gallery: np.ndarray, chunk: int = 1024) -> t
 
 
 def retrieval(query: Any, gallery: Any, ks: Sequence[int] = (1, 5)) -> dict[str, float]:
-    """Cross-modal retrieval of each clip's own gallery row by cosine similarity.
-
-    Args:
-        query: (N, d) features of one modality; row i's correct answer is gallery row i.
-        gallery: (N, d) features of the other modality.
-        ks: the k of recall@k.
-
-    Returns:
-        ``{"recall@k": ..., "mean_rank": ...}`` (expected values under random tie-breaking).
-    """
+    """Cross-modal retrieval by cosine similarity: query row i (N, d) should find gallery row i
+    (N, d). Returns ``{"recall@k": ..., "mean_rank": ...}``, expected values under random
+    tie-breaking (module docstring)."""
     q, g = l2_normalize(query), l2_normalize(gallery)
     if q.shape != g.shape:
         raise ValueError(f"query {q.shape} and gallery {g.shape} differ")
@@ -123,13 +109,8 @@ def _pair_dots(x: np.ndarray, y: np.ndarray, i: np.ndarray, j: np.ndarray, chunk
 
 
 def uniformity(x: Any, t: float = 2.0, max_pairs: int = 2_000_000, seed: int = 0) -> float:
-    """Wang and Isola's uniformity ``log mean_{i<j} exp(-t ||x̂_i - x̂_j||^2)`` (NaN if N < 2).
-
-    Args:
-        x: (N, d) features of one modality.
-        t: the kernel's scale (2 in the paper).
-        max_pairs: above this many pairs, a seeded random sample of pairs is used.
-    """
+    """Wang and Isola's uniformity ``log mean_{i<j} exp(-t ||x̂_i - x̂_j||^2)`` of x (N, d); NaN
+    if N < 2. Above ``max_pairs`` pairs, a seeded random sample of pairs is used."""
     xn = l2_normalize(x)
     if xn.shape[0] < 2:
         return float("nan")
@@ -143,10 +124,9 @@ def sentiment_spearman(x: Any, labels: Any, y: Any = None, max_pairs: int = 200_
     """Spearman's rho between cosine distance and label distance over pairs of clips.
 
     Args:
-        x: (N, d) features.
-        labels: (N,) sentiment labels.
-        y: optional (N, d) features of a second modality: pairs (x_i, y_j), i != j.
-        max_pairs: above this many pairs a seeded random subset is used.
+        x: (N, d) features; labels: (N,); y: optional (N, d) features of a second modality,
+            then the pairs are (x_i, y_j), i != j. Above ``max_pairs`` pairs a seeded random
+            subset is used.
 
     Returns:
         rho in [-1, 1]; NaN with fewer than two clips or a constant side.

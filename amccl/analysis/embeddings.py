@@ -8,12 +8,11 @@ predictions, with each clip's id, row and label, in split order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 __all__ = ["MODALITIES", "Embeddings", "extract_embeddings", "modality_name"]
 
@@ -55,7 +54,6 @@ class Embeddings:
     ids: np.ndarray | None = None
     index: np.ndarray | None = None
     split: str | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.labels = np.asarray(self.labels, dtype=np.float32).reshape(-1)
@@ -82,29 +80,8 @@ class Embeddings:
         """The (N, d) features of ``modality`` (``text``/``t``/``Feature_t`` ..., ``fusion``)."""
         return getattr(self, modality_name(modality))
 
-    def subset(self, rows: np.ndarray | Sequence[int]) -> Embeddings:
-        """The clips at positions ``rows`` (an index array or a boolean mask), as a new object."""
-        rows = np.asarray(rows)
-        kwargs = {f.name: getattr(self, f.name) for f in fields(self)}
-        for name in ("text", "audio", "vision", "labels", "fusion", "pred", "ids", "index"):
-            kwargs[name] = kwargs[name][rows]
-        kwargs["meta"] = dict(self.meta)
-        return Embeddings(**kwargs)
 
-    def to_frame(self, include: Iterable[str] = ("text", "audio", "vision", "fusion")) -> pd.DataFrame:
-        """One row per clip: ``id``, ``index``, ``label``, ``pred``, then ``text_0 .. text_{d-1}``,
-        ``audio_*``, ``vision_*``, ``fusion_*`` (the modalities in ``include``)."""
-        blocks = [pd.DataFrame({"id": self.ids, "index": self.index, "label": self.labels,
-                                "pred": self.pred})]
-        for name in include:
-            x = self.features(name)
-            blocks.append(pd.DataFrame(x, columns=[f"{modality_name(name)}_{i}" for i in range(x.shape[1])]))
-        return pd.concat(blocks, axis=1)
-
-
-# ------------------------------------------------------------------------------------------
-# extraction
-# ------------------------------------------------------------------------------------------
+# --- extraction ---------------------------------------------------------------------------
 def _default_batches(split_data: Any, batch_size: int, model: Any) -> Iterable[Mapping[str, Any]]:
     """``amccl.data.BatchLoader`` over the split in order; trims padding when it cannot matter."""
     from amccl.data import BatchLoader
@@ -112,12 +89,6 @@ def _default_batches(split_data: Any, batch_size: int, model: Any) -> Iterable[M
     cfg = getattr(model, "cfg", None)
     trim = bool(getattr(cfg, "padding_irrelevant", False) and getattr(cfg, "trim_padding", False))
     return BatchLoader(split_data, batch_size=batch_size, shuffle=False, generator=None, trim=trim)
-
-
-def _split_ids(split_data: Any, index: np.ndarray) -> np.ndarray | None:
-    """The clip ids of rows ``index`` when the split has an ``ids`` array."""
-    ids = getattr(split_data, "ids", None)
-    return None if ids is None else np.asarray(ids)[index]
 
 
 def extract_embeddings(
@@ -168,9 +139,8 @@ def extract_embeddings(
     if not order:
         raise ValueError(f"split {split!r} gave no batches")
     index = torch.cat(order).cpu().numpy().astype(np.int64)
-    rows = np.argsort(index, kind="stable")
-    cat = {name: outputs[key].cpu().numpy() for name, key in FEATURE_KEYS.items() if key in outputs}
-    cat.update(pred=outputs["M"].cpu().numpy().reshape(-1), labels=np.concatenate(labels)[rows], index=index[rows])
-    return Embeddings(text=cat["text"], audio=cat["audio"], vision=cat["vision"], labels=cat["labels"],
-                      fusion=cat.get("fusion"), pred=cat["pred"], index=cat["index"],
-                      ids=_split_ids(split_data, cat["index"]), split=split)
+    rows = np.argsort(index, kind="stable")  # outputs are in row order already, labels in batch order
+    feats = {name: outputs[key].cpu().numpy() for name, key in FEATURE_KEYS.items() if key in outputs}
+    ids = getattr(split_data, "ids", None)
+    return Embeddings(**feats, labels=np.concatenate(labels)[rows], pred=outputs["M"].cpu().numpy().reshape(-1),
+                      index=index[rows], ids=None if ids is None else np.asarray(ids)[index[rows]], split=split)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,28 +22,22 @@ __all__ = ["METHODS", "project_joint"]
 METHODS = ("umap", "tsne", "pca")
 
 
-def _umap_or_fallback(method: str) -> tuple[str, Any]:
-    """(method actually used, the umap module or None); prints a note on fallback."""
-    if method != "umap":
-        return method, None
-    try:
-        import umap  # noqa: PLC0415 - optional and slow (numba) import
-    except ImportError:
-        print("note: umap-learn is not installed; using t-SNE instead (pip install umap-learn)")
-        return "tsne", None
-    return "umap", umap
-
-
 def _embed_2d(x: np.ndarray, method: str, seed: int, n_neighbors: int) -> tuple[np.ndarray, str]:
-    """2-D coordinates (M, 2) of the rows of x (M, d) and the method used."""
-    method, umap = _umap_or_fallback(method)
+    """2-D coordinates (M, 2) of the rows of x (M, d) and the method used (UMAP falls back to
+    t-SNE, with a printed note, when umap-learn is absent)."""
     m = x.shape[0]
     if method == "umap":
-        reducer = umap.UMAP(n_components=2, n_neighbors=max(2, min(n_neighbors, m - 1)),
-                            random_state=seed, n_jobs=1)
-        with warnings.catch_warnings():  # "n_jobs overridden by random_state" and numba chatter
-            warnings.simplefilter("ignore")
-            return np.asarray(reducer.fit_transform(x)), method
+        try:
+            import umap  # noqa: PLC0415 - optional and slow (numba) import
+        except ImportError:
+            print("note: umap-learn is not installed; using t-SNE instead (pip install umap-learn)")
+            method = "tsne"
+        else:
+            reducer = umap.UMAP(n_components=2, n_neighbors=max(2, min(n_neighbors, m - 1)),
+                                random_state=seed, n_jobs=1)
+            with warnings.catch_warnings():  # "n_jobs overridden by random_state" and numba chatter
+                warnings.simplefilter("ignore")
+                return np.asarray(reducer.fit_transform(x)), method
     if method == "tsne":
         from sklearn.manifold import TSNE
 

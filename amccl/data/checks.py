@@ -162,15 +162,9 @@ def check_token_rows(text: np.ndarray, where: str) -> list[str]:
 
 
 def clean_nonfinite(array: np.ndarray, fix_neg_inf: bool, fix_other: bool) -> tuple[int, int, str | None]:
-    """Set -inf (if ``fix_neg_inf``) and NaN / +inf (if ``fix_other``) to 0 in place, in blocks
-    of about 16 MiB (no big temporaries).
-
-    Args:
-        array: (N, ...) float array, writeable.
-    Returns:
-        (count of -inf, count of other non-finite values, ``"nan at row 12"`` for the first
-        value left in place, or ``None`` when none was left).
-    """
+    """Set -inf (if ``fix_neg_inf``) and NaN / +inf (if ``fix_other``) of a writeable (N, ...) float
+    array to 0 in place, in blocks of about 16 MiB. Returns the count of -inf, the count of other
+    non-finite values, and ``"nan at row 12"`` for the first value left in place (or None)."""
     counts = [0, 0]
     first: str | None = None
     step = max(1, _CHUNK_BYTES // max(1, array[:1].nbytes))

@@ -43,25 +43,23 @@ def load_mmsa(
 ) -> MMSAData:
     """Load an MMSA processed pickle as three typed, validated splits.
 
-    Every file the reference trains on loads (spec §1): lengths outside [1, L], not whole
-    or NaN (kept as int64: fractions toward 0, NaN / inf as -1), lengths arrays with more
-    than N rows (the first N kept), lengths missing from an aligned file (filled with Lt) and
-    finite labels outside [-3, 3] ([-1, 1] for SIMS) are loaded as is, each noted in
-    ``data.notes`` with one :class:`~amccl.data.types.DataWarning` per split and key
-    (:func:`~amccl.data.notes.check_data_for_config` refuses the lengths ones for the
-    variants that read lengths). The aligned layout (``aligned_50.pkl``: audio and vision
-    length axes = Lt <= La, Lv) is accepted; ``data.shapes`` gives the file's (Lt, La', Lv',
-    Da, Dv). ``data.release`` names the published file the hash matches (:func:`release_of`);
-    a file named like one whose hash matches none gets a warning.
+    Every file the reference trains on loads (spec §1). Odd lengths (outside [1, L], not
+    whole, NaN: kept as int64, fractions toward 0, NaN / inf as -1; more than N rows: the
+    first N kept; missing from an aligned file: filled with Lt) and finite labels outside the
+    dataset's range are loaded as is, each noted in ``data.notes`` with one
+    :class:`~amccl.data.types.DataWarning` per split and key; the length-reading variants
+    refuse the lengths ones (:func:`~amccl.data.notes.check_data_for_config`). The aligned
+    layout (audio / vision length axes = Lt) is accepted: ``data.shapes`` are the file's.
+    ``data.release`` names the published file the hash matches (:func:`release_of`); a file
+    named like one whose hash matches none gets a warning.
 
     Args:
         path: the pickle, e.g. ``MOSI/Processed/unaligned_50.pkl``.
         dataset: ``mosi``, ``mosei``, ``sims`` or ``simsv2`` (label range and shapes).
         shapes: (Lt, La, Lv, Da, Dv) to validate against; default the dataset's (spec §1).
         sha256: the published hash; the file is refused when its SHA-256 differs.
-        compute_hash: compute the SHA-256 (in the same read pass) even without ``sha256``;
-            kept in the cache manifest, so a cached load never hashes again.
-            ``load_data`` always sets it for files it reads.
+        compute_hash: compute the SHA-256 (in the same read pass) even without ``sha256``
+            (``load_data`` does); the cache manifest keeps it, so a cached load never hashes again.
         cache: map ``<file>.amccl-cache/`` when fresh, else build it after loading.
         nonfinite: ``"error"`` reports NaN / inf in vision, text ids and audio (other than
             ``-inf``); ``"zero"`` sets them to 0 and counts them in ``split.cleaned``.
@@ -243,13 +241,8 @@ def _extras(raw: dict[str, Any]) -> dict[str, np.ndarray]:
 
 
 def register_release(sha256: str, dataset: str, name: str, label: str | None = None) -> dict[str, str]:
-    """Add a known file to :data:`RELEASES` (tests, private mirrors); returns its record.
-
-    Args:
-        sha256: hex digest. dataset: ``mosi`` ... name: the file's base name, e.g.
-            ``unaligned_50.pkl``. label: shown in ``data.release``; default
-            ``"<DATASET> <name without .pkl>"``.
-    """
+    """Add a known file (``sha256`` hex digest, ``dataset``, base ``name`` e.g. ``unaligned_50.pkl``)
+    to :data:`RELEASES`; ``label`` (shown in ``data.release``) defaults to ``"<DATASET> <name stem>"``."""
     record = {"dataset": dataset, "file": name, "label": label or f"{dataset.upper()} {Path(name).stem}"}
     RELEASES[sha256.strip().lower()] = record
     return record

@@ -66,3 +66,41 @@ def feature_stats(split: MMSASplit, modality: str) -> pd.DataFrame:
                           "max": frames.max(0), "exact zeros": (frames == 0).sum(0)})
     stats.index.name = f"{modality} feature"
     return stats
+
+
+CENTRED_MEAN = 1.0  # feature_verdict: every |mean| at most this ...
+UNIT_STD = (0.2, 5.0)  # ... and every std in this range: "roughly centred with unit-scale spread"
+
+
+def truncation_verdict(data: MMSAData) -> str:
+    """Whether any transcript (all splits) fills the Lt token slots of ``text_bert`` and may be cut."""
+    lt = data.shapes[0]
+    full = sum(int((np.asarray(split.text[:, 1]).sum(axis=1) >= lt).sum()) for _, split in data.items())
+    if full == 0:
+        return f"No transcript reaches Lt = {lt} tokens, so truncation never cuts text here."
+    return f"{full} transcript{'s reach' if full > 1 else ' reaches'} Lt = {lt} tokens: they may be truncated."
+
+
+def feature_verdict(stats: dict[str, pd.DataFrame], cleaned_total: int) -> str:
+    """Whether the features need normalising, from :func:`feature_stats` frames.
+
+    Args:
+        stats: modality -> its ``feature_stats`` frame (columns ``mean`` and ``std``, D rows).
+        cleaned_total: non-finite values set to 0 at load time, all splits together.
+
+    Returns:
+        One sentence: "roughly centred with unit-scale spread" when every |mean| <= 1 and
+        every std is in [0.2, 5] (:data:`CENTRED_MEAN`, :data:`UNIT_STD`), else which
+        modalities are not; with the measured ranges of the means and stds per modality.
+    """
+    ok = {m: bool((s["mean"].abs() <= CENTRED_MEAN).all() and s["std"].between(*UNIT_STD).all())
+          for m, s in stats.items()}
+    ranges = "; ".join(f"{m}: means {s['mean'].min():.2f} to {s['mean'].max():.2f}, "
+                       f"stds {s['std'].min():.2f} to {s['std'].max():.2f}" for m, s in stats.items())
+    head = f"features are finite after loading ({cleaned_total} non-finite value(s) set to 0 over all splits); "
+    if all(ok.values()):
+        return f"{head}they are roughly centred with unit-scale spread ({ranges}), so no extra normalisation is applied."
+    off = " and ".join(m for m, good in ok.items() if not good)
+    return (f"{head}{off} {'is' if ' and ' not in off else 'are'} not roughly centred with unit-scale spread "
+            f"(|mean| <= {CENTRED_MEAN:g}, std in [{UNIT_STD[0]:g}, {UNIT_STD[1]:g}]; {ranges}): "
+            "the loader applies no normalisation.")

@@ -1,23 +1,11 @@
 """The embedded default dataset: deterministic, learnable MMSA-format data in any dataset's shapes.
 
-Recipe (documented with its numbers in ``data/README.md``), per clip:
-
-1. **Text**: an English sentence ``[opener] subject verb [not] [intensifier] adjective
-   [, filler]`` from a small vocabulary. Its text score ``s_t`` = adjective intensity x
-   intensifier factor, times ``NEGATION`` (-0.5) when negated; a share ``NEUTRAL_FRACTION``
-   of clips are fully neutral (neutral adjective, every score 0, no noise: label exactly 0).
-   Tokenised with the text encoder's own tokenizer into ``text_bert`` (ids, mask, segments).
-2. **Audio / vision scores** ``s_a``, ``s_v`` = clip(``CROSS_MODAL`` s_t + N(0, ``OWN_STD``^2), -3, 3):
-   correlated with the text but carrying information the text does not.
-3. **Features**: in each *valid* frame (variable lengths, zero padding at the end) the score
-   is planted along a fixed unit direction (amplitude ``SIGNAL_AMPLITUDE`` s / 3) over
-   N(0, 1) frame noise and a per-clip nuisance offset orthogonal to it; a few audio values
-   are ``-inf`` (as in real COVAREP features; the loader sets them to 0).
-4. **Label**: ``MIX`` . (s_t, s_a, s_v) + N(0, ``NOISE_STD``^2), scaled to the dataset's range
-   (/3 for SIMS), rounded to the dataset's grid (MOSI 0.2, MOSEI 1/3, SIMS 0.2), clipped.
-
-Everything is drawn from ``numpy.random.SeedSequence([seed, dataset index, RECIPE_VERSION])``,
-so the same arguments give the same bytes.
+Per clip (the recipe with its numbers: ``data/README.md`` §2): an English sentence whose
+words give a text score s_t, tokenised into ``text_bert``; audio / vision scores s_a, s_v
+correlated with s_t; features with the score planted along a fixed direction in the valid
+frames (zero padding after, a few ``-inf`` audio values); the label a noisy weighted mix of
+the three scores, rounded to the dataset's grid. Everything is drawn from
+``numpy.random.SeedSequence([seed, dataset index, RECIPE_VERSION])``: same arguments, same bytes.
 """
 
 from __future__ import annotations
@@ -260,15 +248,6 @@ def synthetic_data(dataset: str = "mosi", sizes: tuple[int, int, int] = (480, 12
     raw = {name: {k: v.make() if isinstance(v, Lazy) else v for k, v in split.items()}
            for name, split in generate_raw(dataset, sizes, seed, tokenizer, shapes, with_text_features=False).items()}
     return from_raw(raw, dataset, shapes, where=f"<synthetic {dataset} seed {seed}>")
-
-
-def split_latents(dataset: str = "mosi", split: str = "train", n: int = 480, seed: int = 0,
-                  shapes: Shapes | None = None) -> SplitLatents:
-    """The latents behind split ``split`` of ``generate_raw(dataset, ..., seed)`` (same draws)."""
-    shapes = tuple(shapes or DATASET_SHAPES[dataset])  # type: ignore[assignment]
-    split_seed = _seeds(dataset, seed)[SPLITS.index(split)]
-    latent_rng = np.random.default_rng(split_seed.spawn(3)[0])
-    return sample_latents(n, latent_rng, shapes[1], shapes[2])
 
 
 def reference_maes(dataset: str = "mosi", n: int = 200_000, seed: int = 12345) -> dict[str, float]:
