@@ -1,6 +1,6 @@
 # The two commands of the README, and the set-up they share.
 #   make demo  -- the main job: execute the four notebooks on the embedded default (demo profile)
-#   make test  -- every test: unit tests and the notebooks under nbval (smoke profile)
+#   make test  -- every test: ruff, unit tests and the notebooks under nbval (smoke profile)
 # Both create .venv at the repository root on first use; torch is installed first so that
 # pip takes the CPU wheel (torch==2.13.0) instead of pulling a multi-GB CUDA build.
 
@@ -11,7 +11,7 @@ TORCH  ?= torch==2.13.0
 EXTRAS ?= notebooks,test,ray
 OUT    ?= runs/workbook
 
-.PHONY: setup demo test unit notebooks lab clean bench
+.PHONY: setup demo test lint unit notebooks lab clean bench
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,9 +25,12 @@ setup: $(VENV)/.installed
 demo: setup
 	AMCCL_PROFILE=$${AMCCL_PROFILE:-demo} HF_HUB_OFFLINE=1 $(PY) -m amccl.workbook --out $(OUT)
 
-test: setup
+test: setup lint
 	AMCCL_PROFILE=smoke HF_HUB_OFFLINE=1 $(PY) -m pytest tests notebooks --nbval-lax \
 		--nbval-sanitize-with notebooks/nbval_sanitize.cfg -p no:cacheprovider
+
+lint: setup
+	$(VENV)/bin/ruff check amccl tests benchmarks
 
 unit: setup
 	AMCCL_PROFILE=smoke HF_HUB_OFFLINE=1 $(PY) -m pytest tests
