@@ -1,33 +1,23 @@
-"""Typed configuration of AMCCL: the paper's per-dataset defaults, profiles and switches.
+"""Typed configuration of AMCCL: the paper's per-dataset defaults, profiles, presets.
 
-One dataclass holds everything a run needs. ``AMCCLConfig.for_dataset("mosi", gamma=0)``
-gives the paper's MOSI values (spec §4) with one override; ``cfg.override("gamma=0",
-"se=false")`` parses the CLI's ``key=value`` strings. Every field default is the
-reference behaviour; the ablation switches of spec §6 and the cleaner variants of §7 are
-fields whose defaults reproduce the paper's code. The config is saved (``to_dict``) inside
-every checkpoint and every result row.
-
-Profiles shrink a run without the trainer special-casing anything:
-
-* ``paper`` -- the paper: its epochs, early stopping and text encoder (``bert-base-uncased``
-  for mosi/mosei, ``bert-base-chinese`` for sims/simsv2, a local directory found through
-  ``text_encoder`` or ``AMCCL_BERT_EN`` / ``AMCCL_BERT_ZH``; see :mod:`amccl.bert`);
-* ``demo``  -- the embedded default dataset and the embedded MiniLM, a CPU run of minutes;
-* ``smoke`` -- a tiny dataset, MiniLM and two epochs, for tests and CI.
-
-Any other encoder (``text_encoder="minilm"`` in a paper run) must be named explicitly and is
-recorded with the note "substitute encoder: not comparable with the paper". SIMS-v2 is not
-in the paper (spec §4): its values are ours (:attr:`AMCCLConfig.hyperparameter_note`).
+``AMCCLConfig.for_dataset("mosi", gamma=0)`` gives the paper's MOSI values (spec §4) with one
+override; ``cfg.override("gamma=0", "se=false")`` parses the CLI's ``key=value`` strings
+(:mod:`amccl.fields`). Every field default is the reference behaviour; the ablation switches
+(spec §6) and cleaner variants (§7) are fields whose defaults reproduce the paper's code. The
+config is saved (``to_dict``) in every checkpoint and result row. Profiles: ``paper`` (the
+spec's epochs and the paper's BERT for the language, found locally: :mod:`amccl.bert`),
+``demo`` (the embedded default data and MiniLM, minutes on a CPU) and ``smoke`` (tiny, for
+tests and CI). :data:`PRESETS` names what the notebooks run at each profile.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
-import typing
 from dataclasses import dataclass
 from typing import Any
+
+from amccl.fields import coerce, field_types, unknown_key_message
 
 DATASETS = ("mosi", "mosei", "sims", "simsv2")
 PROFILES = ("smoke", "demo", "paper")
@@ -266,11 +256,11 @@ class AMCCLConfig:
 
     def replace(self, **changes: Any) -> AMCCLConfig:
         """A copy with ``changes`` applied; names and types are checked."""
-        fields = _field_types()
+        fields = field_types(AMCCLConfig)
         for key, value in changes.items():
             if key not in fields:
-                raise KeyError(_unknown_key_message(key))
-            changes[key] = _coerce(key, value, fields[key])
+                raise KeyError(unknown_key_message(key, list(fields)))
+            changes[key] = coerce(key, value, fields[key])
         cfg = dataclasses.replace(self, **changes)
         cfg.validate()
         return cfg
@@ -314,19 +304,9 @@ class AMCCLConfig:
         return self.padding_mask and self.last_valid_step and self.masked_means
 
     @property
-    def paper_hyperparameters(self) -> bool:
-        """False for SIMS-v2, whose values are ours (the paper has none for it, spec §4)."""
-        return self.dataset != "simsv2"
-
-    @property
     def hyperparameter_note(self) -> str:
-        """"" when the dataset's values are the paper's, else what they are (SIMS-v2)."""
-        return "" if self.paper_hyperparameters else SIMSV2_NOTE
-
-    @property
-    def paper_text_encoder(self) -> str:
-        """The paper's text encoder for this dataset: bert-base-uncased or bert-base-chinese."""
-        return PAPER_ENCODERS[DATASET_LANGUAGE[self.dataset]]
+        """"" when the dataset's values are the paper's; SIMS-v2's are ours (spec §4)."""
+        return SIMSV2_NOTE if self.dataset == "simsv2" else ""
 
     @property
     def label_range(self) -> float:
@@ -342,61 +322,3 @@ class AMCCLConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise."""
         base = cls.for_dataset(values.get("dataset", "mosi"))
         return base.replace(**values)
-
-
-def _field_types() -> dict[str, Any]:
-    hints = typing.get_type_hints(AMCCLConfig)
-    return {f.name: hints[f.name] for f in dataclasses.fields(AMCCLConfig)}
-
-
-def _unknown_key_message(key: str) -> str:
-    close = difflib.get_close_matches(key, list(_field_types()), n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
-    return f"unknown config key {key!r}{hint}"
-
-
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
-
-
-def _coerce(key: str, value: Any, hint: Any) -> Any:
-    """Convert ``value`` to the field's type; strings are parsed as the CLI writes them."""
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    try:
-        if origin is typing.Union or (origin is not None and type(None) in args):  # X | None
-            if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
-                return None
-            inner = next(a for a in args if a is not type(None))
-            return _coerce(key, value, inner)
-        if origin is tuple:
-            items = value.split(",") if isinstance(value, str) else list(value)
-            items = [i for i in items if not (isinstance(i, str) and not i.strip())]
-            return tuple(_coerce(key, i, args[0]) for i in items)
-        if hint is bool:
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
-                return value.lower() in _TRUE
-            raise ValueError
-        if hint is int:
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError
-            return int(value) if not isinstance(value, str) else int(value, 10)
-        if hint is float:
-            if isinstance(value, bool):
-                raise ValueError
-            return float(value)
-        if hint is str:
-            if not isinstance(value, str):
-                raise ValueError
-            return value
-    except (ValueError, TypeError):
-        pass
-    else:
-        return value
-    raise TypeError(f"config key {key!r} expects {_type_name(hint)}, got {value!r}")
-
-
-def _type_name(hint: Any) -> str:
-    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
