@@ -21,7 +21,6 @@ from amccl.ablations.variants import (
     VARIANTS,
     apply_variant,
     canonical_name,
-    variant_overrides,
     variants_table,
 )
 from amccl.config import AMCCLConfig
@@ -60,22 +59,6 @@ def test_config_changes_exactly_the_named_fields(name, dataset):
     changed = {k for k in before if before[k] != after[k]}
     assert changed == set(VARIANTS[name].overrides)  # every override is a real change, nothing else moves
     assert cfg.to_dict() == before  # the base config is untouched
-
-
-def test_expected_overrides():
-    assert variant_overrides("no_se") == {"se": False}
-    assert variant_overrides("kernel_5") == {"kernels": (5,)}
-    assert variant_overrides("fixed_kernel_weights") == {"adaptive_kernel_weights": False}
-    assert variant_overrides("concat_fusion") == {"fusion": "concat"}
-    assert variant_overrides("no_cl") == {"gamma": 0.0}
-    assert variant_overrides("no_refine") == {"lambda_refine": 0.0}
-    assert variant_overrides("no_margin") == {"use_margin": False}
-    assert variant_overrides("no_inter") == {"inter_weight": 0.0}
-    assert variant_overrides("no_intra") == {"intra_weight": 0.0}
-    assert variant_overrides("polarity_only") == {"positives": "polarity"}
-    assert variant_overrides("positives_mean") == {"contrastive_mean": "positives"}
-    for flag in PADDING_VARIANTS:
-        assert variant_overrides(flag) == {flag: True}
 
 
 def test_combinations_merge_and_conflicts_raise():
