@@ -19,7 +19,6 @@ its kernels are deterministic; MPS generator states are not saved.
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from amccl.runtime import atomic_write, rng_state, set_rng_state
+from amccl.runtime import atomic_write, get_logger, rng_state, set_rng_state
 
 FORMAT = "amccl-v1"
 BEST, LAST = "best.pt", "last.pt"
@@ -88,11 +87,14 @@ def run_header(cfg_dict: dict[str, Any], seed: int, meta: dict[str, Any]) -> dic
     return {"format": FORMAT, "config": cfg_dict, "seed": int(seed), "meta": to_plain(meta)}
 
 
-def save_best(out: Path, header: dict[str, Any], epoch: int, model_state: dict[str, torch.Tensor],
-              valid: dict[str, float], test: dict[str, float] | None = None) -> None:
-    """``best.pt``: the best epoch's weights and metrics (``test`` once the run has ended)."""
+def save_best(run: Any, valid: dict[str, float], test: dict[str, float] | None = None) -> None:
+    """``best.pt`` of a run (``amccl.train``'s state): the best epoch's weights and metrics
+    (``test`` once the run has ended); nothing when the run writes no files."""
+    if run.out is None:
+        return
     metrics = {"valid": to_plain(valid), "test": to_plain(test) if test else None}
-    atomic_save({**header, "kind": "best", "epoch": epoch, "model": model_state, "metrics": metrics}, out / BEST)
+    atomic_save({**run.header, "kind": "best", "epoch": run.best_epoch, "model": run.best_state, "metrics": metrics},
+                run.out / BEST)
 
 
 def save_last(run: Any, history: Any, finished: bool = False) -> None:
@@ -123,7 +125,7 @@ def resume(run: Any, history: Any) -> bool:
     """
     path, seed = run.out / LAST, run.header["seed"]
     if not path.is_file():
-        logging.getLogger("amccl").warning("resume: no %s yet; starting seed %d from scratch", path, seed)
+        get_logger().warning("resume: no %s yet; starting seed %d from scratch", path, seed)
         return False
     last = load(path)
     if last.get("seed") != seed:
@@ -147,7 +149,7 @@ def resume(run: Any, history: Any) -> bool:
         history.stopped_early, history.best_epoch = last["stopped_early"], run.best_epoch
         history.test_predictions = pd.DataFrame(last["test_predictions"])
         run.model.load_state_dict(run.best_state)
-    logging.getLogger("amccl").info("resumed seed %d after epoch %d (best epoch %d)", seed, run.epoch, run.best_epoch)
+    get_logger().info("resumed seed %d after epoch %d (best epoch %d)", seed, run.epoch, run.best_epoch)
     return bool(last["finished"])
 
 

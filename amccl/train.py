@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -33,7 +32,7 @@ from amccl import checkpoint as ckpt
 from amccl.bert import check_run_encoder, encoder_record
 from amccl.config import AMCCLConfig
 from amccl.data import MMSAData, check_data_for_config
-from amccl.evaluation import autocast, batch_to, evaluate_split, make_loader, with_text_cache
+from amccl.evaluation import autocast, batch_to, evaluate_split, make_loader, predictions_frame, with_text_cache
 from amccl.losses import LOSS_PARTS, amccl_loss
 from amccl.model import AMCCL
 from amccl.optim import build_optimizer
@@ -164,8 +163,7 @@ def fit(
         if valid.metrics["MAE"] < run.best_mae:  # strictly lower is better
             run.best_epoch, run.best_mae = epoch, float(valid.metrics["MAE"])
             run.best_state = ckpt.cpu_state_dict(model)
-            if run.out is not None:
-                ckpt.save_best(run.out, run.header, epoch, run.best_state, valid.metrics)
+            ckpt.save_best(run, valid.metrics)
         ckpt.save_last(run, history)
         bar.update(1)
         bar.set_postfix(loss=f"{record['train_loss']:.4f}", valid_mae=f"{valid.metrics['MAE']:.4f}", best=run.best_epoch)
@@ -182,12 +180,10 @@ def fit(
     test = evaluate_split(model, splits["test"], cfg, device, shuffle=True, forward=run.forward)
     history.test_metrics, history.best_epoch = ckpt.to_plain(test.metrics), run.best_epoch
     history.stopped_early = run.epoch < cfg.epochs
-    history.test_predictions = pd.DataFrame({"id": [str(i) for i in data.test.ids],
-                                             "label": np.asarray(data.test.labels, dtype=np.float64),
-                                             "prediction": test.predictions.astype(np.float64)})
+    history.test_predictions = predictions_frame(data.test, test.predictions)
+    ckpt.save_best(run, history.valid_metrics, history.test_metrics)
+    ckpt.save_last(run, history, finished=True)
     if run.out is not None:
-        ckpt.save_best(run.out, run.header, run.best_epoch, run.best_state, history.valid_metrics, history.test_metrics)
-        ckpt.save_last(run, history, finished=True)
         history.to_frame().to_csv(run.out / "history.csv")
         history.test_predictions.to_csv(run.out / "predictions.csv", index=False)
     log.info("seed %d: best epoch %d of %d, test MAE %.4f", seed, run.best_epoch, run.epoch, history.test_metrics["MAE"])
