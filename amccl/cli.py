@@ -156,13 +156,11 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    import pandas as pd
-
     from amccl import checkpoint as ckpt
     from amccl.bert import check_encoder_data, encoder_record
     from amccl.compat import model_from_checkpoint
     from amccl.data import load_data
-    from amccl.evaluation import evaluate_split
+    from amccl.evaluation import evaluate_split, predictions_frame
     from amccl.metrics import format_table
     from amccl.results import NOTE_SEP, run_notes
     from amccl.runtime import resolve_device
@@ -191,8 +189,7 @@ def cmd_evaluate(args) -> int:
     result = evaluate_split(model, split, cfg, device)
     out = Path(args.out) if args.out else path.parent / f"eval-{args.split}"
     out.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame({"id": [str(i) for i in split.ids], "label": split.labels.astype(float),
-                  "prediction": result.predictions.astype(float)}).to_csv(out / "predictions.csv", index=False)
+    predictions_frame(split, result.predictions).to_csv(out / "predictions.csv", index=False)
     (out / "metrics.json").write_text(json.dumps({"split": args.split, "checkpoint": str(path),
                                                   "loss": result.loss, **result.metrics, "encoder": encoder,
                                                   "note": NOTE_SEP.join(notes)}, indent=2) + "\n")

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import Tensor, nn
 
@@ -126,6 +127,12 @@ def evaluate_split(
     predictions = preds.cpu().numpy()
     metrics = compute_metrics(predictions, np.asarray(split.labels), cfg.dataset)
     return EvalResult(float(loss.item() / max(len(order), 1)), metrics, predictions)
+
+
+def predictions_frame(split, predictions: np.ndarray) -> pd.DataFrame:
+    """``predictions.csv``'s table: ``id``, ``label``, ``prediction`` (float64), one row per clip."""
+    return pd.DataFrame({"id": [str(i) for i in split.ids], "label": np.asarray(split.labels, dtype=np.float64),
+                         "prediction": np.asarray(predictions, dtype=np.float64)})
 
 
 # --- the frozen-text cache ---------------------------------------------------------------------
