@@ -59,10 +59,9 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
         ValueError: the named device does not exist on this machine (the message says which
             devices do).
     """
-    mps = getattr(torch.backends, "mps", None)
-    found = ["cpu"] + ["cuda"] * torch.cuda.is_available() + ["mps"] * bool(mps is not None and mps.is_available())
+    found = _available_devices()
     if name is None or str(name) == "auto":
-        return torch.device("cuda" if "cuda" in found else found[-1])
+        return torch.device("cuda" if "cuda" in found else "mps" if "mps" in found else "cpu")
     try:
         device = torch.device(name)
     except (RuntimeError, TypeError) as err:
@@ -77,6 +76,27 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
     return device
 
 
+def _available_devices() -> list[str]:
+    """The device types present here: ``cpu``, then ``cuda`` and ``mps`` where available."""
+    mps = getattr(torch.backends, "mps", None)
+    found = ["cpu"]
+    if torch.cuda.is_available():
+        found.append("cuda")
+    if mps is not None and mps.is_available():
+        found.append("mps")
+    return found
+
+
+def _describe(device: torch.device) -> str:
+    """A device as result rows show it, e.g. ``cuda:0 (NVIDIA H100)``, ``cpu (x86_64, 2 threads)``."""
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+    if device.type == "cpu":
+        return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
+    return str(device)
+
+
 def environment_info(device: torch.device) -> dict[str, str]:
     """Package versions and the device (e.g. ``cuda:0 (NVIDIA H100)``), recorded in every
     checkpoint and result row."""
@@ -84,15 +104,10 @@ def environment_info(device: torch.device) -> dict[str, str]:
 
     import amccl
 
-    if device.type == "cuda":
-        index = device.index if device.index is not None else torch.cuda.current_device()
-        described = f"cuda:{index} ({torch.cuda.get_device_name(index)})"
-    else:
-        described = f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)" if device.type == "cpu" else str(device)
     return {
         "amccl_version": amccl.__version__, "python_version": platform.python_version(),
         "torch_version": str(torch.__version__), "transformers_version": transformers.__version__,
-        "numpy_version": np.__version__, "platform": platform.platform(), "device": described,
+        "numpy_version": np.__version__, "platform": platform.platform(), "device": _describe(device),
     }
 
 
