@@ -130,6 +130,7 @@ def _message(err: BaseException) -> str:
 
 # --- commands ----------------------------------------------------------------------------
 def cmd_train(args) -> int:
+    from amccl.published import comparison_text
     from amccl.results import paper_row, summarize
     from amccl.runtime import get_logger
     from amccl.train import run_seeds
@@ -151,6 +152,7 @@ def cmd_train(args) -> int:
     print(f"{cfg.dataset} test metrics ×100 ({len(results)} seed(s), profile {cfg.profile}):")
     print(table.to_string())
     print("".join(f"note: {note}\n" for note in summary.attrs.get("notes", [])), end="")
+    print(comparison_text(results, cfg.dataset))  # published rows only for a published MMSA file (by hash)
     print(f"results: {out / 'results.csv'}  summary: {out / 'summary.csv'}")
     return 0
 

@@ -1,0 +1,131 @@
+"""Published regression results, shown beside a run's own numbers (issue 13).
+
+``published_results.csv`` (package data) holds, one row per (dataset, model):
+
+* MMSA's five-seed reproductions (seeds 1111-1115, on MMSA's own feature files) of its models
+  on MOSI, MOSEI, SIMS and SIMS-v2 (``thuiar/MMSA``, ``results/result-stat.md`` at commit
+  a94e65d);
+* the official AMCCL code's MOSI run (``kaka-yjk/amccl`` at commit 5316a2f): **one seed** (8921).
+
+Units are those of :mod:`amccl.results`' seed table: every metric ×100, MAE and Corr included,
+with the values exactly as published (``66.9`` stays ``66.9``). Columns: ``dataset``, ``model``,
+the metric names of :mod:`amccl.metrics` (empty where a source does not report a metric),
+``aligned`` (the row used MMSA's aligned features), ``seeds``, ``note`` and ``source``.
+
+:func:`side_by_side` puts a run's ``mean ± std`` row above the published rows of its dataset,
+but only when the run's data file is a published MMSA release by SHA-256 (the registry
+:data:`amccl.data.mmsa.RELEASES`, recorded by ``fit`` in ``History.meta["data_sha256"]`` and in the
+results frame's ``data_sha256`` column): numbers on any other file are not comparable.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from typing import Any
+
+import pandas as pd
+
+from amccl.data.mmsa import release_of
+from amccl.metrics import KNOWN_METRICS, metric_columns
+from amccl.results import paper_row, summarize
+
+__all__ = ["NOT_PUBLISHED", "published_results", "published_release", "side_by_side", "comparison_text"]
+
+CSV_NAME = "published_results.csv"
+NOT_PUBLISHED = "not a published MMSA file: no published comparison"
+RUN_LABEL = "AMCCL (this run)"
+
+
+def published_results(dataset: str | None = None) -> pd.DataFrame:
+    """The published table, all datasets or one (``mosi``, ``mosei``, ``sims``, ``simsv2``).
+
+    Returns:
+        One row per (dataset, model), in the sources' order: ``dataset``, ``model``, the metric
+        columns (×100, as published; with ``dataset`` only that dataset's, in display order),
+        ``aligned`` (bool), ``seeds`` (int), ``note`` (str, may be empty) and ``source`` (str).
+
+    Raises:
+        ValueError: an unknown dataset name.
+    """
+    with files(__name__).joinpath(CSV_NAME).open("r", encoding="utf-8") as handle:
+        table = pd.read_csv(handle, dtype={"aligned": bool, "seeds": int}, keep_default_na=False,
+                            na_values={m: [""] for m in KNOWN_METRICS})
+    if dataset is None:
+        return table
+    metrics = metric_columns(table, dataset)  # raises ValueError on an unknown name
+    chosen = table[table["dataset"] == dataset.lower().replace("-", "").replace("_", "")]
+    return chosen[["dataset", "model", *metrics, "aligned", "seeds", "note", "source"]].reset_index(drop=True)
+
+
+def published_release(release: dict[str, Any] | str | None) -> dict[str, Any] | None:
+    """The registry record of a published MMSA file, or None.
+
+    Args:
+        release: a :func:`~amccl.data.mmsa.release_of` dict (``data.release``, ``History.meta
+            ["data_release"]``), or a SHA-256 hex digest; the hash is looked up again, so only
+            a hash in :data:`~amccl.data.mmsa.RELEASES` counts.
+    """
+    sha = release.get("sha256") if isinstance(release, dict) else release
+    found = release_of(None, sha) if sha else None
+    return found if found and found["published"] else None
+
+
+def _run_release(results: pd.DataFrame) -> str | None:
+    """The one SHA-256 of a results frame's rows (``data_sha256``), None if absent or mixed."""
+    if "data_sha256" not in results.columns:
+        return None
+    hashes = results["data_sha256"].dropna().astype(str).unique()
+    return str(hashes[0]) if len(hashes) == 1 and len(results["data_sha256"].dropna()) == len(results) else None
+
+
+def _setting(aligned: bool) -> str:
+    return "aligned" if aligned else "unaligned"
+
+
+def side_by_side(
+    summary_or_results: pd.DataFrame, dataset: str, release: dict[str, Any] | str | None = None,
+) -> pd.DataFrame | None:
+    """A run's ``mean ± std`` row beside the published rows of ``dataset`` (×100, same metric names).
+
+    Args:
+        summary_or_results: :func:`~amccl.results.summarize` output (rows ``mean``, ``std``) or
+            a :func:`~amccl.results.results_frame` (one row per seed, metrics ×100).
+        dataset: the run's dataset; picks the published rows and the metric columns.
+        release: the run's file: a ``release_of`` dict or a SHA-256; default the results
+            frame's ``data_sha256`` (a summary alone has none).
+
+    Returns:
+        None unless the file is a published MMSA release of ``dataset`` by hash. Otherwise a
+        table of strings indexed by ``model``: first :data:`RUN_LABEL` (``mean ± std``), then
+        every published row (its value, 2 decimals; metrics the source does not report are
+        left out); ``data`` says ``aligned`` / ``unaligned`` (MMSA's Data Setting; the run's
+        from its file name), ``seeds`` how many seeds each row is (the official AMCCL row: 1).
+        ``attrs["sources"]`` lists the distinct sources, ``attrs["release"]`` the run's file.
+    """
+    frame = summary_or_results
+    is_summary = list(frame.index) == ["mean", "std"]
+    if release is None and not is_summary:
+        release = _run_release(frame)
+    record = published_release(release)
+    published = published_results(dataset)
+    if record is None or str(record["dataset"]).lower() != published["dataset"].iloc[0]:
+        return None
+    summary = frame if is_summary else summarize(frame, dataset)
+    metrics = [m for m in metric_columns(summary, dataset) if m in published.columns and published[m].notna().any()]
+    seeds = summary.attrs.get("seeds", "") if is_summary else len(frame)
+    mine = {**paper_row(summary)[metrics].to_dict(),
+            "data": _setting(record["file"].startswith("aligned")), "seeds": str(seeds)}
+    rows = [{m: f"{row[m]:.2f}" if pd.notna(row[m]) else "" for m in metrics}
+            | {"data": _setting(row["aligned"]), "seeds": str(row["seeds"])} for _, row in published.iterrows()]
+    table = pd.DataFrame([mine, *rows], index=pd.Index([RUN_LABEL, *published["model"]], name="model"))
+    table.attrs.update(sources=list(dict.fromkeys(published["source"])), release=record["release"])
+    return table
+
+
+def comparison_text(summary_or_results: pd.DataFrame, dataset: str, release: dict[str, Any] | str | None = None) -> str:
+    """What ``amccl train`` prints: the :func:`side_by_side` table with its sources, or :data:`NOT_PUBLISHED`."""
+    table = side_by_side(summary_or_results, dataset, release)
+    if table is None:
+        return NOT_PUBLISHED
+    lines = [f"published {dataset} results ×100 beside this run ({table.attrs['release']}):", table.to_string()]
+    return "\n".join(lines + [f"source: {source}" for source in table.attrs["sources"]])
