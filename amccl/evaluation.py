@@ -183,9 +183,10 @@ def _cached_rows(model: nn.Module, text: np.ndarray, cfg: AMCCLConfig, device) -
 
 def with_text_cache(model: nn.Module, data, cfg: AMCCLConfig, device) -> dict[str, Any]:
     """The three splits of ``data``; copies with ``text_feats`` (N, 3, H) on ``device`` when
-    ``cfg.freeze_text`` and ``cfg.cache_text`` (the caller's splits are left untouched)."""
+    ``cfg.freeze_text`` and ``cfg.cache_text`` (the caller's splits are left untouched).
+    Without text in ``cfg.modalities`` there is nothing to cache: the BERT never runs."""
     splits = {name: getattr(data, name) for name in ("train", "valid", "test")}
-    if not (cfg.freeze_text and cfg.cache_text):
+    if not (cfg.freeze_text and cfg.cache_text) or "text" not in cfg.modalities:
         return splits
     out = {}
     for name, split in splits.items():

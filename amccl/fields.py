@@ -39,7 +39,8 @@ def coerce(key: str, value: Any, hint: Any) -> Any:
             return coerce(key, value, inner)
         if origin is tuple:
             items = value.split(",") if isinstance(value, str) else list(value)
-            items = [i for i in items if not (isinstance(i, str) and not i.strip())]
+            items = [i.strip() if isinstance(i, str) else i for i in items]  # "text, audio"
+            items = [i for i in items if not (isinstance(i, str) and not i)]
             return tuple(coerce(key, i, args[0]) for i in items)
         if hint is bool:
             if isinstance(value, bool):

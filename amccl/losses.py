@@ -14,7 +14,9 @@ Pair terms for feature sets A, B (rows L2-normalised), S = A Bᵀ:
   and ``s_intra = (mean(P ⊙ A Aᵀ) + mean(P ⊙ B Bᵀ)) / 2``.
 
 ``inter`` sums pair loss + margin over (v,a), (v,t), (t,a); ``intra`` sums pair loss over
-(v,v), (a,a), (t,t); ``L_cl = inter_weight · inter + intra_weight · intra``.
+(v,v), (a,a), (t,t); ``L_cl = inter_weight · inter + intra_weight · intra``. With
+``cfg.modalities`` a strict subset (modality ablations) only the pairs among the kept
+modalities remain (:func:`modality_pairs`): one modality left has no inter term and no margin.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ LOSS_PARTS = ("loss", "l1", "contrastive", "inter", "intra", "refine", "margin")
 T_, A_, V_ = 0, 1, 2
 INTER_PAIRS = ((V_, A_), (V_, T_), (T_, A_))
 INTRA_PAIRS = ((V_, V_), (A_, A_), (T_, T_))
+MODALITY_INDEX = {"text": T_, "audio": A_, "vision": V_}
+FEATURE_KEYS = {"text": "Feature_t", "audio": "Feature_a", "vision": "Feature_v"}
 
 
 def normalise_labels(labels: Tensor, dataset: str) -> Tensor:
@@ -58,8 +62,20 @@ def positive_weights(labels: Tensor, cfg: AMCCLConfig) -> Tensor:
     return torch.where(same_sign & (dist <= cfg.k), weight, 0.0)
 
 
+def modality_pairs(modalities: tuple[str, ...]) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
+    """(inter, intra) pairs among ``modalities`` (in canonical order), as indices into their stack.
+
+    All three modalities give :data:`INTER_PAIRS`, :data:`INTRA_PAIRS`; ``("text", "vision")``
+    (stacked t, v) gives ``(((1, 0),), ((1, 1), (0, 0)))`` for (v,t) and (v,v), (t,t); one
+    modality gives no inter pair.
+    """
+    position = {MODALITY_INDEX[m]: i for i, m in enumerate(modalities)}
+    inter = tuple((position[a], position[b]) for a, b in INTER_PAIRS if a in position and b in position)
+    return inter, tuple((position[a], position[a]) for a, _ in INTRA_PAIRS if a in position)
+
+
 def _pair_blocks(features: Tensor, pairs: tuple[tuple[int, int], ...]) -> Tensor:
-    """Similarity blocks (n_pairs, B, B) of stacked, normalised features (3, B, d)."""
+    """Similarity blocks (n_pairs, B, B) of stacked, normalised features (n_modalities, B, d)."""
     a = torch.stack([features[i] for i, _ in pairs])  # (n, B, d)
     b = torch.stack([features[j] for _, j in pairs])
     return a @ b.transpose(1, 2)
@@ -86,8 +102,9 @@ def amccl_loss(outputs: dict[str, Tensor], labels: Tensor, cfg: AMCCLConfig) -> 
     Returns:
         The :data:`LOSS_PARTS`, 0-dim float32 tensors: ``loss`` (backpropagate this), ``l1``,
         ``contrastive`` (L_cl), ``inter``, ``intra``, ``refine`` (Σ of R over the six pairs,
-        before lambda_refine) and ``margin`` (Σ of Mg over the three inter pairs). Nothing is
-        read back to the host.
+        before lambda_refine) and ``margin`` (Σ of Mg over the three inter pairs); the pairs
+        are those among ``cfg.modalities`` (:func:`modality_pairs`). Nothing is read back to
+        the host.
     """
     pred = outputs["M"]
     with torch.autocast(pred.device.type, enabled=False):
@@ -105,23 +122,25 @@ def contrastive_parts(outputs: dict[str, Tensor], labels: Tensor, cfg: AMCCLConf
     """L_cl and its parts (``contrastive``, ``inter``, ``intra``, ``refine``, ``margin``), float32.
 
     Args:
-        outputs: ``Feature_t/a/v`` (B, d) of the model's dict.
+        outputs: ``Feature_t/a/v`` (B, d) of the model's dict (a dropped modality's is not read).
         labels: (B,) labels on the features' device.
         cfg: as for :func:`amccl_loss`.
     """
-    feats = torch.stack([outputs["Feature_t"], outputs["Feature_a"], outputs["Feature_v"]]).float()
-    feats = F.normalize(feats, dim=2)  # (3, B, d)
+    feats = torch.stack([outputs[FEATURE_KEYS[m]] for m in cfg.modalities]).float()
+    feats = F.normalize(feats, dim=2)  # (n_modalities, B, d), 3 by default
     weights = positive_weights(labels, cfg)  # (B, B), built once, shared by all terms
-    sim = _pair_blocks(feats, INTER_PAIRS + INTRA_PAIRS)  # (6, B, B)
-    contrast = contrastive_terms(sim, weights, cfg)  # (6,)
-    weighted_mean = (weights * sim).mean((1, 2))  # (6,) mean(P ⊙ S)
+    inter_pairs, intra_pairs = modality_pairs(cfg.modalities)  # 3 + 3 with every modality
+    n = len(inter_pairs)
+    sim = _pair_blocks(feats, inter_pairs + intra_pairs)  # (n + n_intra, B, B)
+    contrast = contrastive_terms(sim, weights, cfg)  # (n + n_intra,)
+    weighted_mean = (weights * sim).mean((1, 2))  # (n + n_intra,) mean(P ⊙ S)
     refine = -weighted_mean
     pair = contrast + cfg.lambda_refine * refine
     # s_intra of an inter pair (A, B) averages mean(P ⊙ AAᵀ) and mean(P ⊙ BBᵀ): intra blocks.
-    self_mean = {INTRA_PAIRS[i][0]: weighted_mean[3 + i] for i in range(3)}
-    s_intra = torch.stack([(self_mean[a] + self_mean[b]) / 2 for a, b in INTER_PAIRS])
-    margin = torch.relu(cfg.alpha - (s_intra - weighted_mean[:3])) if cfg.use_margin else torch.zeros_like(s_intra)
-    inter = (pair[:3] + margin).sum()
-    intra = pair[3:].sum()
+    self_mean = {a: weighted_mean[n + i] for i, (a, _) in enumerate(intra_pairs)}
+    s_intra = torch.stack([(self_mean[a] + self_mean[b]) / 2 for a, b in inter_pairs]) if n else pair[:0]
+    margin = torch.relu(cfg.alpha - (s_intra - weighted_mean[:n])) if cfg.use_margin else torch.zeros_like(s_intra)
+    inter = (pair[:n] + margin).sum()
+    intra = pair[n:].sum()
     total = cfg.inter_weight * inter + cfg.intra_weight * intra
     return dict(contrastive=total, inter=inter, intra=intra, refine=refine.sum(), margin=margin.sum())

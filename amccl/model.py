@@ -52,6 +52,11 @@ class AMCCL(nn.Module):
         - text_feats: optional (B, 3, H) frozen-text cache rows that replace the BERT pass.
         - returns a dict: ``M`` (B, 1), ``Feature_t``, ``Feature_a``, ``Feature_v`` (B, d),
           ``Feature_f`` (B, 3f).
+
+    Modality ablations (``cfg.modalities`` a strict subset): a dropped modality's encoder and
+    its dropout, W and skip gate are built (same draws, same ``state_dict`` keys) but never
+    called, so they draw no random numbers and get no gradient; zeros (B, d) stand in for its
+    h and g in fusion and head, and are its ``Feature_x``. Its inputs are still checked.
     """
 
     def __init__(self, cfg: AMCCLConfig, text_config=None) -> None:
@@ -168,12 +173,16 @@ class AMCCL(nn.Module):
         vision_lengths: Tensor | None = None, text_feats: Tensor | None = None,
     ) -> dict[str, Tensor]:
         self._check_inputs(text, audio, vision, audio_lengths, vision_lengths, text_feats)
-        summaries = {  # the three encoders run before any unimodal dropout (spec §8.5)
-            "text": self._text_states(text, text_feats),
-            "audio": self._sequence_states(audio, audio_lengths, self.audio_model),
-            "vision": self._sequence_states(vision, vision_lengths, self.video_model),
+        encoders = {
+            "text": lambda: self._text_states(text, text_feats),
+            "audio": lambda: self._sequence_states(audio, audio_lengths, self.audio_model),
+            "vision": lambda: self._sequence_states(vision, vision_lengths, self.video_model),
         }
-        (h_t, g_t), (h_a, g_a), (h_v, g_v) = (self._vectors(m, s) for m, s in summaries.items())
+        # the kept encoders run before any unimodal dropout (spec §8.5), in text, audio, vision order
+        summaries = {m: encode() for m, encode in encoders.items() if m in self.cfg.modalities}
+        vectors = {m: self._vectors(m, s) for m, s in summaries.items()}
+        kept = next(iter(vectors.values()))  # zeros like a kept (h, g) stand in for a dropped one
+        (h_t, g_t), (h_a, g_a), (h_v, g_v) = (vectors[m] if m in vectors else _zeros_like(*kept) for m in encoders)
         m, feature_f = self.head(self.fuse(h_t, h_a, h_v), (g_t, g_a, g_v))
         return {"M": m, "Feature_t": h_t, "Feature_a": h_a, "Feature_v": h_v, "Feature_f": feature_f}
 
@@ -202,6 +211,11 @@ class AMCCL(nn.Module):
         return (f"dataset={c.dataset}, d={c.post_dim}, f={c.post_fusion_dim}, fusion={c.fusion}, "
                 f"dropout_fusion={c.dropout_fusion}, dropout_unimodal={c.dropout_unimodal}, "
                 f"skip_net_reduction={c.skip_net_reduction}")
+
+
+def _zeros_like(h: Tensor, g: Tensor) -> tuple[Tensor, Tensor]:
+    """Zeros standing in for a dropped modality's (h, g), each (B, d), like a kept one's."""
+    return torch.zeros_like(h), torch.zeros_like(g)
 
 
 def _draw_unused(layer: nn.Module) -> None:

@@ -58,18 +58,29 @@ def literal_margin(a: Tensor, b: Tensor, labels: Tensor, cfg: AMCCLConfig) -> Te
     return torch.relu(cfg.alpha - (s_intra - s_inter))
 
 
-def literal_amccl_loss(outputs: dict[str, Tensor], labels: Tensor, cfg: AMCCLConfig) -> dict[str, Tensor]:
-    """Same contract as :func:`amccl.losses.amccl_loss`, computed term by term."""
+def literal_amccl_loss(outputs: dict[str, Tensor], labels: Tensor, cfg: AMCCLConfig,
+                       modalities: tuple[str, ...] | None = None) -> dict[str, Tensor]:
+    """Same contract as :func:`amccl.losses.amccl_loss`, computed term by term.
+
+    ``modalities`` (default ``cfg.modalities``): the kept ones; a pair term is written out only
+    when both its modalities are kept (inter (v,a), (v,t), (t,a); intra (v,v), (a,a), (t,t)).
+    """
+    kept = {m[0] for m in (cfg.modalities if modalities is None else modalities)}  # "t", "a", "v"
     l1 = torch.mean(torch.abs(outputs["M"].reshape(-1).float() - labels.reshape(-1).float()))
-    t, a, v = outputs["Feature_t"], outputs["Feature_a"], outputs["Feature_v"]
+    feature = {m: outputs[f"Feature_{m}"] for m in "tav"}
     inter, intra = torch.zeros(()), torch.zeros(())
     refine, margin = torch.zeros(()), torch.zeros(())
-    for x, y in ((v, a), (v, t), (t, a)):
+    for m, n in (("v", "a"), ("v", "t"), ("t", "a")):
+        if m not in kept or n not in kept:
+            continue
+        x, y = feature[m], feature[n]
         pair, r = literal_pair_loss(x, y, labels, cfg)
         mg = literal_margin(x, y, labels, cfg) if cfg.use_margin else torch.zeros(())
         inter, refine, margin = inter + pair + mg, refine + r, margin + mg
-    for x in (v, a, t):
-        pair, r = literal_pair_loss(x, x, labels, cfg)
+    for m in ("v", "a", "t"):
+        if m not in kept:
+            continue
+        pair, r = literal_pair_loss(feature[m], feature[m], labels, cfg)
         intra, refine = intra + pair, refine + r
     contrastive = cfg.inter_weight * inter + cfg.intra_weight * intra
     return dict(loss=l1 + cfg.gamma * contrastive, l1=l1, contrastive=contrastive, inter=inter,

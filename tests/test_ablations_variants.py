@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from amccl import AMCCL
 from amccl.ablations.variants import (
     CLEAN_VARIANTS,
+    MODALITY_VARIANTS,
     PAPER_VARIANTS,
     VARIANTS,
     apply_variant,
@@ -30,7 +31,8 @@ from tests.conftest import random_batch
 
 REQUIRED = ["full", "no_se", "kernel_1", "kernel_3", "kernel_5", "fixed_kernel_weights", "concat_fusion",
             "no_cl", "no_refine", "no_margin", "no_inter", "no_intra", "polarity_only",
-            "padding_mask", "last_valid_step", "masked_means", "positives_mean"]
+            "padding_mask", "last_valid_step", "masked_means", "positives_mean",
+            "text_only", "audio_only", "vision_only", "no_text", "no_audio", "no_vision"]  # tests/test_modalities.py
 MODEL_VARIANTS = {"no_se", "kernel_1", "kernel_3", "kernel_5", "fixed_kernel_weights", "concat_fusion"}
 PADDING_VARIANTS = {"padding_mask", "last_valid_step", "masked_means"}
 LOSS_VARIANTS = {"no_cl", "no_refine", "no_margin", "no_inter", "no_intra", "polarity_only", "positives_mean"}
@@ -43,8 +45,8 @@ def base_cfg(dataset="mosi") -> AMCCLConfig:
 # --- the registry ----------------------------------------------------------------------------
 def test_registry_holds_every_named_variant_once():
     assert list(VARIANTS) == REQUIRED
-    assert set(PAPER_VARIANTS) | set(CLEAN_VARIANTS) == set(REQUIRED)
-    assert MODEL_VARIANTS | PADDING_VARIANTS | LOSS_VARIANTS | {"full"} == set(REQUIRED)
+    assert set(PAPER_VARIANTS) | set(CLEAN_VARIANTS) | set(MODALITY_VARIANTS) == set(REQUIRED)
+    assert MODEL_VARIANTS | PADDING_VARIANTS | LOSS_VARIANTS | set(MODALITY_VARIANTS) | {"full"} == set(REQUIRED)
     table = variants_table()
     assert list(table.variant) == REQUIRED and table.description.str.len().min() > 10
     assert table.set_index("variant").loc["kernel_3", "overrides"] == "kernels=3"

@@ -1,4 +1,4 @@
-"""Named ablation variants (spec §6) and cleaner variants (spec §7), each a config override.
+"""Named ablation variants (spec §6), cleaner variants (spec §7) and modality ablations, each a config override.
 
 This registry is the one place a variant is defined. A variant changes the config fields it
 names and nothing else; combine variants with ``+``::
@@ -9,6 +9,17 @@ names and nothing else; combine variants with ``+``::
 
 ``full`` is the paper's model (no override). Two variants that set the same field to
 different values (``kernel_1+kernel_3``) cannot be combined and raise ``ValueError``.
+
+Sections (the ``section`` column of :func:`variants_table`; docs/variants.md lists every variant):
+
+* ``§6`` (:data:`PAPER_VARIANTS`): the ablations the paper's claims rest on -- SE block, kernels,
+  kernel weights, fusion, and the loss terms.
+* ``§7`` (:data:`CLEAN_VARIANTS`): the cleaner variants of the reference's quirks.
+* ``modality`` (:data:`MODALITY_VARIANTS`, ours, not the paper's): ``text_only``, ``audio_only``,
+  ``vision_only``, ``no_text``, ``no_audio``, ``no_vision`` set ``modalities``. A dropped
+  modality's encoder never runs (no gradient, no random draws), zeros stand in for its h and g
+  in fusion and head, and the contrastive pairs involving it leave the loss. They combine with
+  the others (``no_audio+no_se``); two of them set ``modalities`` differently and conflict.
 """
 
 from __future__ import annotations
@@ -31,7 +42,7 @@ class Variant:
     name: str
     overrides: Mapping[str, Any]
     description: str
-    section: str = "§6"  # "§6" (the paper's ablations) or "§7" (cleaner variants of the quirks)
+    section: str = "§6"  # "§6" (the paper's ablations), "§7" (cleaner variants of the quirks) or "modality"
 
 
 # name -> Variant. Order = display order of tables and figures.
@@ -58,10 +69,25 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in (
        "skip-gate means over valid steps only (text mask, audio/vision lengths)", "§7"),
     Variant("positives_mean", {"contrastive_mean": "positives"},
        "contrastive term averaged over positive pairs only", "§7"),
+    Variant("text_only", {"modalities": ("text",)},
+       "text alone: audio/vision encoders do not run, zeros for their h, g; loss: intra (t,t) only", "modality"),
+    Variant("audio_only", {"modalities": ("audio",)},
+       "audio alone: text/vision encoders do not run, zeros for their h, g; loss: intra (a,a) only", "modality"),
+    Variant("vision_only", {"modalities": ("vision",)},
+       "vision alone: text/audio encoders do not run, zeros for their h, g; loss: intra (v,v) only", "modality"),
+    Variant("no_text", {"modalities": ("audio", "vision")},
+       "without text: the BERT does not run, zeros for h_t, g_t; loss: inter (v,a), intra (v,v), (a,a)", "modality"),
+    Variant("no_audio", {"modalities": ("text", "vision")},
+       "without audio: its encoder does not run, zeros for h_a, g_a; loss: inter (v,t), intra (v,v), (t,t)",
+       "modality"),
+    Variant("no_vision", {"modalities": ("text", "audio")},
+       "without vision: its encoder does not run, zeros for h_v, g_v; loss: inter (t,a), intra (a,a), (t,t)",
+       "modality"),
 )}
 
 PAPER_VARIANTS: tuple[str, ...] = tuple(n for n, v in VARIANTS.items() if v.section == "§6")
 CLEAN_VARIANTS: tuple[str, ...] = tuple(n for n, v in VARIANTS.items() if v.section == "§7")
+MODALITY_VARIANTS: tuple[str, ...] = tuple(n for n, v in VARIANTS.items() if v.section == "modality")
 
 
 def split_variant(spec: str) -> list[str]:
