@@ -1,4 +1,4 @@
-"""Command line: ``python -m amccl train|evaluate|ablate ...``.
+"""Command line: ``python -m amccl train|evaluate|predict|ablate ...``.
 
 Examples::
 
@@ -8,6 +8,7 @@ Examples::
     python -m amccl train --dataset mosi --data MOSI/Processed/unaligned_50.pkl --out runs/mosi
     python -m amccl train --dataset mosi --out runs/mosi --resume       # continue a killed run
     python -m amccl evaluate --checkpoint runs/mosi/seed_1111/best.pt --dataset mosi
+    python -m amccl predict --checkpoint runs/mosi/seed_1111/best.pt --data my_clips.pkl  # no labels needed
 
 A bad option or value ends with one ``amccl <command>: error: ...`` line on stderr (exit
 status 2); so does a failure while running (a missing file or encoder, a non-finite loss,
@@ -42,7 +43,7 @@ class CLIError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="amccl", description="Train and evaluate AMCCL (multimodal sentiment analysis).")
-    sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,ablate}", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,predict,ablate}", parser_class=_Parser)
     sub.required = True
 
     train = sub.add_parser("train", help="train one run per seed and report the table papers print",
@@ -72,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", metavar="DIR", default=None,
                           help="output directory (default: <checkpoint dir>/eval-<split>)")
     from amccl.ablations.cli import add_ablate_parser
+    from amccl.predict import add_predict_parser
 
+    add_predict_parser(sub)
     add_ablate_parser(sub)
     return parser
 
@@ -209,8 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from amccl.ablations.cli import run_ablate
+    from amccl.predict import run_predict
 
-    command = {"train": cmd_train, "evaluate": cmd_evaluate, "ablate": run_ablate}[args.command]
+    command = {"train": cmd_train, "evaluate": cmd_evaluate, "ablate": run_ablate, "predict": run_predict}[args.command]
     try:
         return command(args)
     except CLIError as err:

@@ -132,6 +132,31 @@ def _bin_right_closed(v: np.ndarray, edges: Sequence[float]) -> np.ndarray:
     return out
 
 
+# --- per-clip classes, as the metrics bin them -------------------------------------------
+POLARITIES: tuple[str, ...] = ("negative", "neutral", "positive")
+
+
+def acc7_bins(values: Any) -> np.ndarray:
+    """MMSA's Acc-7 class of each value: ``np.round(np.clip(v, -3, 3))`` in float32 (as
+    ``Mult_acc_7`` of :func:`amccl.metrics.compute_metrics`), as (N,) int64 in -3..3."""
+    return np.round(np.clip(_as_flat_float32(values), -3.0, 3.0)).astype(np.int64)
+
+
+def polarity(values: Any, dataset: str = "mosi") -> np.ndarray:
+    """(N,) ``negative`` / ``neutral`` / ``positive`` by MMSA's convention for ``dataset``.
+
+    MOSI / MOSEI: the sign (``Non0_acc_2`` drops exact zeros, ``Has0_acc_2`` counts them
+    positive; here exactly 0 is ``neutral``). SIMS: ``Mult_acc_3``'s bins (-1.01, -0.1],
+    (-0.1, 0.1], (0.1, 1.01] after clipping to [-1, 1].
+    """
+    v = _as_flat_float32(values)
+    if metric_family(dataset) == "sims":
+        classes = _bin_right_closed(np.clip(v, -1.0, 1.0), SIMS_EDGES_3).astype(np.int64)
+    else:
+        classes = (np.sign(v) + 1).astype(np.int64)
+    return np.asarray(POLARITIES, dtype=object)[classes]
+
+
 # --- the two MMSA evaluators -------------------------------------------------------------
 def _mosi_metrics(p: np.ndarray, t: np.ndarray) -> dict[str, float]:
     """MMSA's ``__eval_mosei_regression`` on (N,) float32 predictions and labels."""

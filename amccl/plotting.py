@@ -279,3 +279,71 @@ def plot_models_side_by_side(embeddings: Mapping[str, Embeddings], method: str =
                        bbox_to_anchor=(1.02, 1.0))
     axes[0, 0].legend(handles=_modality_handles(modalities, False), title="marker", fontsize=8, loc="best")
     return fig
+
+
+# --- where the model fails (amccl.analysis.errors) ------------------------------------------
+_BIN_AXIS_NAMES = {"true_bin": "true 7-class bin", "text_len": "text tokens (quantile bin)",
+                   "audio_len": "audio frames (quantile bin)", "vision_len": "vision frames (quantile bin)"}
+
+
+def plot_confusion(confusion: pd.DataFrame, normalize: bool = False, title: str | None = None) -> Figure:
+    """The Acc-7 confusion matrix (:func:`~amccl.analysis.errors.acc7_confusion`) as a heatmap.
+
+    Args:
+        confusion: 7x7 counts, rows true class, columns predicted class (-3..3).
+        normalize: colour and annotate each row's share (rows sum to 1; empty rows blank)
+            instead of counts.
+    """
+    values = confusion.astype(float)
+    if normalize:
+        values = values.div(values.sum(axis=1).replace(0, np.nan), axis=0)
+    fig, ax = plt.subplots(figsize=(6.4, 5.4), constrained_layout=True)
+    sns.heatmap(values, annot=True, fmt=".2f" if normalize else ".0f", cmap="Blues", square=True, ax=ax,
+                vmin=0, vmax=1 if normalize else None, linewidths=0.5, linecolor="white",
+                cbar_kws={"label": "share of the true class" if normalize else "clips"})
+    ax.set(xlabel="predicted 7-class bin", ylabel="true 7-class bin",
+           title=title or ("Acc-7 confusion (row-normalised)" if normalize else "Acc-7 confusion (counts)"))
+    ax.tick_params(axis="y", rotation=0)
+    ax.grid(False)  # no style grid through the blank (empty) rows
+    return fig
+
+
+def plot_residuals_by_bin(summary: pd.DataFrame, title: str | None = None) -> Figure:
+    """Errors per bin (:func:`~amccl.analysis.errors.residuals_by_label` / ``residuals_by_length``):
+    MAE bars annotated with each bin's clip count, and the mean signed residual (prediction -
+    label) as points around 0. ``summary``: index = bins, columns ``count``, ``mae``, ``mean_residual``."""
+    names = [str(b) for b in summary.index]
+    x = np.arange(len(names))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11.0, 4.0), constrained_layout=True)
+    bars = left.bar(x, np.nan_to_num(summary["mae"].to_numpy(float)), color="#4c72b0")
+    left.bar_label(bars, labels=[f"n={int(n)}" for n in summary["count"]], fontsize=8, padding=2)
+    left.set(ylabel="MAE", title="mean absolute error")
+    right.axhline(0.0, color="0.5", lw=1, ls="--")
+    right.plot(x, summary["mean_residual"].to_numpy(float), "o-", color="#dd8452")
+    right.set(ylabel="mean prediction - label", title="mean signed residual (> 0: too positive)")
+    axis = _BIN_AXIS_NAMES.get(str(summary.index.name), str(summary.index.name or "bin"))
+    for ax in (left, right):
+        ax.set_xticks(x, names, rotation=30 if max(map(len, names), default=0) > 4 else 0)
+        ax.set_xlabel(axis)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+# --- hyper-parameter studies ------------------------------------------------------------------
+def plot_param_importances(study: Any, evaluator: Any = None, top: int | None = None,
+                           title: str | None = None) -> Figure:
+    """How much each sampled field explains the validation MAE of an optuna study's complete
+    trials (:func:`optuna.importance.get_param_importances`; default a fANOVA evaluator seeded
+    with 0; fractions summing to 1), as horizontal bars, largest first (``top``: the first n)."""
+    import optuna
+
+    evaluator = evaluator or optuna.importance.FanovaImportanceEvaluator(seed=0)
+    importances = optuna.importance.get_param_importances(study, evaluator=evaluator)
+    frame = pd.DataFrame({"field": list(importances), "importance": list(importances.values())}).head(top)
+    fig, ax = plt.subplots(figsize=(6.4, 1.2 + 0.32 * len(frame)), constrained_layout=True)
+    sns.barplot(frame, x="importance", y="field", color="#4575b4", ax=ax)
+    ax.set(xlabel="share of the validation-MAE variance explained (fANOVA)", ylabel="")
+    complete = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+    ax.set_title(title or f"{study.study_name}: {complete} complete trials, best valid MAE {study.best_value:.4f}")
+    return fig

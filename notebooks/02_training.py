@@ -176,3 +176,80 @@ print(f"Verdict: over {len(SEEDS)} seeds (text {'frozen' if seed_cfg.freeze_text
       f"test MAE is {stats.at['mean', 'MAE']:.3f} ± {stats.at['std', 'MAE']:.3f} and Non0 Acc-2 "
       f"{stats.at['mean', 'Non0_acc_2']:.1f} ± {stats.at['std', 'Non0_acc_2']:.1f}; this spread across seeds "
       "is the noise any ablation in notebook 03 has to beat.")
+
+# %% [markdown]
+# ## Beside the published numbers
+#
+# `side_by_side` puts this mean ± std (every metric ×100, the official CSV's units) above
+# MMSA's five-seed reproductions of 11-13 models and the official AMCCL run (**one seed**),
+# with their sources; `data` marks the rows trained on MMSA's *aligned* features. It does so
+# only when the run's file is a published MMSA release by SHA-256 (`data.release`): numbers
+# on any other file, the embedded synthetic default included, are not comparable.
+
+# %%
+from amccl.published import NOT_PUBLISHED, side_by_side
+
+comparison = side_by_side(results, cfg.dataset)
+print("data file:", data.release["release"])
+comparison if comparison is not None else print(NOT_PUBLISHED)
+
+# %% [markdown]
+# ## Where the model fails
+#
+# The fine-tuned run's test predictions (`history.test_predictions`, the table its
+# `predictions.csv` holds) joined with the clips' transcripts and lengths. Clips are binned by
+# MMSA's Acc-7 classes (label clipped to [-3, 3], then rounded half to even, as `Mult_acc_7`
+# does) and by quantiles of their text length (tokens of the attention mask). The residual is
+# prediction − label: a positive mean residual means the model is too positive in that bin.
+# A model pulled toward the mean label has positive residuals at the negative end and negative
+# ones at the positive end.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from amccl.analysis import acc7_confusion, error_table, residuals_by_label, residuals_by_length, worst_clips
+from amccl.plotting import plot_confusion, plot_residuals_by_bin
+
+errors = error_table(history.test_predictions, data.test)
+by_label = residuals_by_label(errors)
+fig = plot_residuals_by_bin(by_label, title=f"Test errors by true 7-class bin ({PROFILE} profile, seed {SEED})")
+save_figure(fig, "02_residuals_by_label")
+plt.show()
+by_label.round(3)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+by_length = residuals_by_length(errors, "text_len", q=4)
+fig = plot_residuals_by_bin(by_length, title="Test errors by text length (quartiles of tokens)")
+save_figure(fig, "02_residuals_by_length")
+plt.show()
+by_length.round(3)
+
+# %% [markdown]
+# The Acc-7 confusion matrix, each row normalised to the share of its true class (empty rows
+# stay blank); its diagonal, weighted by the row counts, is Acc-7.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+confusion = acc7_confusion(errors)
+fig = plot_confusion(confusion, normalize=True)
+save_figure(fig, "02_confusion_acc7")
+plt.show()
+print("clips per true class:", confusion.sum(axis=1).to_dict())
+
+# %% [markdown]
+# The clips with the largest absolute errors, with their transcripts.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+with pd.option_context("display.max_colwidth", 90):
+    display(worst_clips(errors, k=8).round(3))
+
+# %%
+low, high = errors[errors["true_bin"] < 0], errors[errors["true_bin"] > 0]
+worst_bin = by_label["mae"].idxmax()
+pulled = low["residual"].mean() > 0 > high["residual"].mean()
+print(f"Verdict: the largest MAE is in true class {worst_bin} ({by_label.at[worst_bin, 'mae']:.2f} over "
+      f"{by_label.at[worst_bin, 'count']} clips); mean residual {low['residual'].mean():+.2f} on negative and "
+      f"{high['residual'].mean():+.2f} on positive clips -- "
+      + ("predictions are pulled toward the middle of the scale." if pulled
+         else "no pull toward the middle of the scale."))

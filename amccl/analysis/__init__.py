@@ -8,12 +8,15 @@
 * :func:`project_joint`: UMAP / t-SNE / PCA maps of the joint space (``projection``; the
   pictures are in :mod:`amccl.plotting`);
 * :func:`compare_models`, :func:`alignment_verdict`, :func:`modality_separation`,
-  :func:`separation_verdict`: models side by side and one-line verdicts (``compare``).
+  :func:`separation_verdict`: models side by side and one-line verdicts (``compare``);
+* :func:`error_table`, :func:`residuals_by_label`, :func:`residuals_by_length`,
+  :func:`acc7_confusion`, :func:`worst_clips`: where the model fails (``errors``).
 """
 
 from amccl.analysis.alignment import alignment_metrics
 from amccl.analysis.compare import alignment_verdict, compare_models, modality_separation, separation_verdict
 from amccl.analysis.embeddings import Embeddings, extract_embeddings
+from amccl.analysis.errors import acc7_confusion, error_table, residuals_by_label, residuals_by_length, worst_clips
 from amccl.analysis.projection import project_joint
 
 __all__ = [
@@ -25,4 +28,5 @@ __all__ = [
     "modality_separation",
     "project_joint",
     "separation_verdict",
+    "acc7_confusion", "error_table", "residuals_by_label", "residuals_by_length", "worst_clips",
 ]

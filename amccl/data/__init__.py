@@ -4,6 +4,8 @@
   ``cfg.data_path`` is None, else the MMSA file (spec §1).
 * :func:`load_mmsa` (``path, dataset``) / :func:`from_raw`: restricted unpickle (once),
   validation, typed arrays, optional SHA-256 check and ``.npy`` cache.
+* :func:`load_clips` -> :class:`MMSAClips`: the same for clips to predict (labels optional,
+  any splits or a flat dict of one).
 * :func:`check_data_for_config` (``data, cfg``): refuses odd values (``data.notes``) a
   configuration reads (the length-reading variants) and shapes that do not fit it.
 * :func:`release_of` / :func:`register_release`: the published MMSA files by SHA-256
@@ -16,15 +18,15 @@ Importing this package does not import torch; ``BatchLoader`` and ``MMSADataset`
 """
 
 from amccl.data.default import load_data
-from amccl.data.mmsa import from_raw, load_mmsa, register_release, release_of
+from amccl.data.mmsa import from_raw, load_clips, load_mmsa, register_release, release_of
 from amccl.data.notes import check_data_for_config
 from amccl.data.summary import feature_stats, label_counts, summary, valid_frames
-from amccl.data.types import DataError, DataWarning, MMSAData, MMSASplit, UnsafePickleError
+from amccl.data.types import DataError, DataWarning, MMSAClips, MMSAData, MMSASplit, UnsafePickleError
 
 __all__ = [
-    "BatchLoader", "DataError", "DataWarning", "MMSAData", "MMSADataset", "MMSASplit", "UnsafePickleError",
-    "check_data_for_config", "feature_stats", "from_raw", "label_counts", "load_data", "load_mmsa",
-    "register_release", "release_of", "summary", "valid_frames",
+    "BatchLoader", "DataError", "DataWarning", "MMSAClips", "MMSAData", "MMSADataset", "MMSASplit",
+    "UnsafePickleError", "check_data_for_config", "feature_stats", "from_raw", "label_counts", "load_clips",
+    "load_data", "load_mmsa", "register_release", "release_of", "summary", "valid_frames",
 ]
 
 

@@ -46,30 +46,37 @@ def file_shapes(split: dict[str, Any], shapes: Shapes) -> Shapes:
             lt if _is_aligned(split["vision"], lv, lt) else lv, da, dv)
 
 
-def check_structure(raw: Any, where: str, shapes: Shapes) -> list[str]:
-    """Splits present, keys present, ranks and sizes right, one N per split, one layout per file."""
+def check_structure(raw: Any, where: str, shapes: Shapes, splits: tuple[str, ...] = SPLITS,
+                    labels: bool = True) -> list[str]:
+    """Splits present, keys present, ranks and sizes right, one N per split, one layout per file.
+
+    ``splits``: the splits required (the first is the layout's reference); ``labels=False``:
+    ``regression_labels`` may be absent (clips to predict), and is checked when present.
+    """
     if not isinstance(raw, dict):
-        return [f"{where}: expected a dict with splits {list(SPLITS)}, found {type(raw).__name__}"]
+        return [f"{where}: expected a dict with splits {list(splits)}, found {type(raw).__name__}"]
     problems: list[str] = []
-    for name in SPLITS:
+    for name in splits:
         if name not in raw:
             problems.append(f"{where}: missing split '{name}' (found splits: {sorted(str(k) for k in raw)})")
         else:
-            problems += _check_split(raw[name], f"{where}: split '{name}'", shapes)
-    return problems or _check_same_lengths(raw, where)
+            problems += _check_split(raw[name], f"{where}: split '{name}'", shapes, labels)
+    return problems or _check_same_lengths(raw, where, splits)
 
 
-def _check_split(split: Any, prefix: str, shapes: Shapes) -> list[str]:
+def _check_split(split: Any, prefix: str, shapes: Shapes, labels: bool = True) -> list[str]:
     """Required keys present with the expected ranks, sizes and one N (from the labels).
 
     Audio / vision may have the aligned layout; an aligned split may omit its lengths keys;
-    lengths arrays may have more rows than N (the extra are dropped).
+    lengths arrays may have more rows than N (the extra are dropped); without ``labels``,
+    ``regression_labels`` may be absent.
     """
     if not isinstance(split, dict):
         return [f"{prefix}: expected a dict of arrays, found {type(split).__name__}"]
     lt, la, lv, da, dv = shapes
     aligned = {m: m in split and _is_aligned(split[m], length, lt) for m, length in (("audio", la), ("vision", lv))}
     fillable = {f"{m}_lengths" for m in aligned if aligned[m]}  # filled with the full length, noted
+    fillable |= set() if labels else {"regression_labels"}  # clips to predict: NaN labels
     problems = [f"{prefix}: missing key '{key}' (found keys: {sorted(str(k) for k in split)})"
                 for key in REQUIRED_KEYS if key not in split and key not in fillable]
     present = [k for k in REQUIRED_KEYS if k in split]
@@ -86,14 +93,14 @@ def _check_split(split: Any, prefix: str, shapes: Shapes) -> list[str]:
     return problems
 
 
-def _check_same_lengths(raw: dict[str, Any], where: str) -> list[str]:
-    """Every split's audio / vision length axis equals the train split's (one layout per file)."""
+def _check_same_lengths(raw: dict[str, Any], where: str, splits: tuple[str, ...] = SPLITS) -> list[str]:
+    """Every split's audio / vision length axis equals the first split's (one layout per file)."""
     problems = []
     for key in ("audio", "vision"):
-        want = shape_of(raw["train"][key])[1]
-        problems += [f"{where}: split '{name}', key '{key}': expected the length axis of split 'train' "
+        want = shape_of(raw[splits[0]][key])[1]
+        problems += [f"{where}: split '{name}', key '{key}': expected the length axis of split '{splits[0]}' "
                      f"({want}), found {shape_of(raw[name][key])[1]}"
-                     for name in SPLITS[1:] if shape_of(raw[name][key])[1] != want]
+                     for name in splits[1:] if shape_of(raw[name][key])[1] != want]
     return problems
 
 

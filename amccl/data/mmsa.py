@@ -18,9 +18,20 @@ from amccl.data import cache as npy_cache
 from amccl.data.checks import check_range, check_structure, check_token_rows, clean_nonfinite, file_shapes
 from amccl.data.notes import emit, lengths_missing_note, lengths_rows_note, make_note, merge_missing, range_note
 from amccl.data.pickles import restricted_load, sha256_file
-from amccl.data.types import OPTIONAL_NUMERIC_KEYS, OPTIONAL_TEXT_KEYS, SPLITS, DataError, MMSAData, MMSASplit, Shapes
+from amccl.data.types import (
+    OPTIONAL_NUMERIC_KEYS,
+    OPTIONAL_TEXT_KEYS,
+    REQUIRED_KEYS,
+    SPLITS,
+    DataError,
+    MMSAClips,
+    MMSAData,
+    MMSASplit,
+    Shapes,
+)
 
 NONFINITE = ("error", "zero")
+FLAT_SPLIT = "clips"  # the split name of a flat {key: array} file of clips to predict
 SKIPPED_KEYS = frozenset({"text"})  # (N, Lt, 768) BERT features AMCCL never reads: not even loaded
 RELEASES: dict[str, dict[str, str]] = {  # SHA-256 -> record; tests add theirs with register_release
     "78e0f8b5ef8ff71558e7307848fc1fa929ecb078203f565ab22b9daab2e02524":
@@ -128,24 +139,75 @@ def from_raw(
     """
     dataset = _dataset(dataset)
     shapes = tuple(shapes or DATASET_SHAPES[dataset])  # type: ignore[assignment]
-    problems = check_structure(raw, where, shapes)
+    splits, found_shapes, notes = _convert_splits(raw, SPLITS, dataset, shapes, where, nonfinite, labels=True)
+    return MMSAData(**splits, dataset=dataset, shapes=found_shapes, source="memory", notes=notes)
+
+
+def load_clips(
+    path: str | Path, dataset: str = "mosi", *, shapes: Shapes | None = None, split: str | None = None,
+    nonfinite: str = "error",
+) -> MMSAClips:
+    """Load clips to predict: an MMSA-format pickle whose labels are optional.
+
+    The same restricted unpickle and checks as :func:`load_mmsa`, except that
+    ``regression_labels`` may be absent (``labels`` are then NaN) and the splits are the
+    file's own: ``{split: {key: array}}`` with any split names (e.g. only ``test``), or a
+    flat ``{key: array}`` dict of one split, named ``clips``. Labels present are checked
+    as the loader checks them.
+
+    Args:
+        path: the pickle (e.g. features extracted with MMSA-FET for one's own videos).
+        dataset: ``mosi``, ``mosei``, ``sims`` or ``simsv2`` (shapes when ``shapes`` is None).
+        shapes: (Lt, La, Lv, Da, Dv) to validate against (a model's config's).
+        split: read only this split (default: every split in the file).
+        nonfinite: as in :func:`load_mmsa`.
+
+    Raises:
+        UnsafePickleError: the pickle references anything but numpy's array builders.
+        DataError: missing file, split or key, wrong shape, NaN / inf features; each line
+            names the file, split, key and expected shape.
+    """
+    dataset = _dataset(dataset)
+    shapes = tuple(shapes or DATASET_SHAPES[dataset])  # type: ignore[assignment]
+    if nonfinite not in NONFINITE:
+        raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
+    raw, _ = restricted_load(path, skip_keys=SKIPPED_KEYS)
+    if isinstance(raw, dict) and any(key in raw for key in REQUIRED_KEYS):
+        raw = {FLAT_SPLIT: raw}  # a flat dict: one split
+    if isinstance(raw, dict) and not raw:
+        raise DataError(f"{path}: expected a dict of splits or of arrays, found an empty dict")
+    names = tuple(raw) if isinstance(raw, dict) else SPLITS
+    if split is not None and isinstance(raw, dict):
+        if split not in raw:
+            raise DataError(f"{path}: missing split '{split}' (found splits: {sorted(str(k) for k in raw)})")
+        names, raw = (split,), {split: raw[split]}
+    splits, found_shapes, notes = _convert_splits(raw, names, dataset, shapes, str(path), nonfinite, labels=False)
+    return MMSAClips(splits=splits, dataset=dataset, shapes=found_shapes, path=str(path), notes=notes)
+
+
+def _convert_splits(
+    raw: Any, names: tuple[str, ...], dataset: str, shapes: Shapes, where: str, nonfinite: str, labels: bool,
+) -> tuple[dict[str, MMSASplit], Shapes, list[dict[str, Any]]]:
+    """Check ``raw``'s splits ``names`` and type them (consumed); returns (splits, the file's
+    shapes, notes). Without ``labels``, absent ``regression_labels`` become NaN."""
+    problems = check_structure(raw, where, shapes, names, labels)
     if problems:
         raise DataError(problems)
-    found_shapes = file_shapes(raw["train"], shapes)
-    for name in SPLITS:
+    found_shapes = file_shapes(raw[names[0]], shapes)
+    for name in names:
         raw[name].pop("text", None)  # (N, Lt, 768) features AMCCL never reads: free them now
     splits: dict[str, MMSASplit] = {}
     notes: list[dict[str, Any]] = []
     bound = 1.0 if dataset.startswith("sims") else 3.0
-    for name in SPLITS:
+    for name in names:
         splits[name], found, noted = _convert_split(raw[name], name, where, found_shapes, bound, nonfinite)
         problems += found
         notes += noted
     if problems:
         raise DataError(problems)
     merge_missing(notes, where)
-    emit(notes, stacklevel=4)
-    return MMSAData(**splits, dataset=dataset, shapes=found_shapes, source="memory", notes=notes)
+    emit(notes, stacklevel=5)
+    return splits, found_shapes, notes
 
 
 def _convert_split(
@@ -154,20 +216,25 @@ def _convert_split(
     """One split's arrays typed (popped from ``raw``); returns (split, value problems, notes).
 
     ``shapes`` are the file's (Lt, La', Lv', Da, Dv): lengths are checked against La', Lv'.
+    Absent ``regression_labels`` (allowed by the structure check only for clips to predict)
+    become NaN.
     """
     prefix = f"{where}: split '{name}'"
     problems = check_token_rows(np.asarray(raw["text_bert"]), f"{prefix}, key 'text_bert'")
     text = np.asarray(raw.pop("text_bert")).astype(np.int64)
     audio, vision = _float32(raw.pop("audio")), _float32(raw.pop("vision"))
     cleaned, found = _clean(audio, vision, prefix, nonfinite)
-    labels = np.asarray(raw.pop("regression_labels"), dtype=np.float32).reshape(-1)
+    labelled = "regression_labels" in raw
+    labels = np.asarray(raw.pop("regression_labels"), dtype=np.float32).reshape(-1) if labelled else \
+        np.full(len(text), np.nan, np.float32)
     notes: list[dict[str, Any]] = []
     lengths: dict[str, np.ndarray] = {}
     for key, length in (("audio_lengths", shapes[1]), ("vision_lengths", shapes[2])):
         lengths[key], noted = _lengths(raw, key, len(labels), length, where, name)
         notes += noted
-    problems += found + check_range(labels, -np.inf, np.inf, f"{prefix}, key 'regression_labels'")
-    label_note = None if problems else range_note(labels, -bound, bound, where, name, "regression_labels")
+    problems += found + (check_range(labels, -np.inf, np.inf, f"{prefix}, key 'regression_labels'") if labelled else [])
+    label_note = None if problems or not labelled else \
+        range_note(labels, -bound, bound, where, name, "regression_labels")
     split = MMSASplit(
         name=name, text=text, audio=audio, vision=vision, **lengths,
         labels=labels, raw_text=_strings(raw.pop("raw_text")), ids=_strings(raw.pop("id")),

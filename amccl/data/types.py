@@ -70,7 +70,8 @@ class MMSASplit:
         audio_lengths, vision_lengths: (N,) int64, normally in [1, L] (padding at the end);
             odd values are kept as loaded (fractions rounded toward 0, NaN / inf as -1) and
             listed in :attr:`MMSAData.notes` (see :func:`amccl.data.check_data_for_config`).
-        labels: (N,) float32 sentiment (``regression_labels``).
+        labels: (N,) float32 sentiment (``regression_labels``); NaN for clips loaded
+            without labels (:func:`amccl.data.mmsa.load_clips`).
         raw_text: (N,) str transcripts. ids: (N,) str ``videoid$_$clipid``.
         extras: optional MMSA keys kept as loaded (e.g. SIMS's ``regression_labels_T``), (N,).
         cleaned: what loading changed, e.g. ``{"audio_neg_inf": 12}`` values set to 0.
@@ -145,3 +146,25 @@ class MMSAData:
         return int(sum(a.nbytes for _, s in self.items() for a in (
             s.text, s.audio, s.vision, s.audio_lengths, s.vision_lengths, s.labels, s.raw_text, s.ids,
             *s.extras.values())))
+
+
+@dataclass(eq=False)
+class MMSAClips:
+    """Clips to predict (:func:`amccl.data.mmsa.load_clips`): the splits a file holds, labels optional.
+
+    Attributes:
+        splits: ``{name: MMSASplit}`` in the file's order (``clips`` for a flat file); labels
+            NaN where the file has none.
+        dataset, shapes, path, notes: as in :class:`MMSAData`; ``source`` is ``"mmsa"``.
+    """
+
+    splits: dict[str, MMSASplit]
+    dataset: str
+    shapes: Shapes
+    path: str | None = None
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    source: str = "mmsa"
+
+    def items(self) -> Iterator[tuple[str, MMSASplit]]:
+        """``(name, split)`` in the file's order (what :func:`~amccl.data.notes.check_data_for_config` reads)."""
+        return iter(self.splits.items())
