@@ -15,12 +15,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from amccl.ablations.variants import BASELINE, CLEAN_VARIANTS, PAPER_VARIANTS, VARIANTS
+from amccl.ablations.variants import BASELINE, CLEAN_VARIANTS, MODALITY_VARIANTS, PAPER_VARIANTS, VARIANTS
 
 # Group names accepted by --variants besides the registry's names.
 GROUPS = {
     "paper": PAPER_VARIANTS,  # starts with the baseline, full
     "clean": (BASELINE, *CLEAN_VARIANTS),
+    "modality": (BASELINE, *MODALITY_VARIANTS),
     "all": tuple(VARIANTS),
 }
 
@@ -39,7 +40,7 @@ def add_ablate_parser(subparsers) -> argparse.ArgumentParser:
     config_options(p, default="mosi", required=False)
     p.add_argument("--variants", nargs="+", default=["paper"],
                    help="variant names, '+' combinations (no_se+no_refine), or the groups "
-                        "paper (§6), clean (§7), all")
+                        "paper (§6), clean (§7), modality (text_only … no_vision), all")
     p.add_argument("--seeds", nargs="+", type=int, default=None, help="default: the config's seeds 1111-1115")
     p.add_argument("--out", "--out-dir", dest="out", metavar="DIR", default=None,
                    help="grid directory (default: runs/ablate/<dataset>-<profile>); rerun to resume")
