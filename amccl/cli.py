@@ -1,4 +1,4 @@
-"""Command line: ``python -m amccl train|evaluate|predict|ablate ...``.
+"""Command line: ``python -m amccl train|evaluate|predict|ablate|tune ...``.
 
 Examples::
 
@@ -9,6 +9,7 @@ Examples::
     python -m amccl train --dataset mosi --out runs/mosi --resume       # continue a killed run
     python -m amccl evaluate --checkpoint runs/mosi/seed_1111/best.pt --dataset mosi
     python -m amccl predict --checkpoint runs/mosi/seed_1111/best.pt --data my_clips.pkl  # no labels needed
+    python -m amccl tune --dataset mosi --trials 50      # optuna on the validation split, then the seeds on test
 
 A bad option or value ends with one ``amccl <command>: error: ...`` line on stderr (exit
 status 2); so does a failure while running (a missing file or encoder, a non-finite loss,
@@ -43,7 +44,7 @@ class CLIError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="amccl", description="Train and evaluate AMCCL (multimodal sentiment analysis).")
-    sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,predict,ablate}", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="{train,evaluate,predict,ablate,tune}", parser_class=_Parser)
     sub.required = True
 
     train = sub.add_parser("train", help="train one run per seed and report the table papers print",
@@ -74,9 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
                           help="output directory (default: <checkpoint dir>/eval-<split>)")
     from amccl.ablations.cli import add_ablate_parser
     from amccl.predict import add_predict_parser
+    from amccl.tuning.cli import add_tune_parser
 
     add_predict_parser(sub)
     add_ablate_parser(sub)
+    add_tune_parser(sub)
     return parser
 
 
@@ -213,8 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from amccl.ablations.cli import run_ablate
     from amccl.predict import run_predict
+    from amccl.tuning.cli import run_tune
 
-    command = {"train": cmd_train, "evaluate": cmd_evaluate, "ablate": run_ablate, "predict": run_predict}[args.command]
+    command = {"train": cmd_train, "evaluate": cmd_evaluate, "ablate": run_ablate, "predict": run_predict, "tune": run_tune}[args.command]
     try:
         return command(args)
     except CLIError as err:
@@ -225,5 +229,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"amccl {args.command}: error: {_message(err)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"amccl {args.command}: interrupted; rerun with --resume to continue", file=sys.stderr)
+        again = "rerun the same command to resume the study" if args.command == "tune" else "rerun with --resume to continue"
+        print(f"amccl {args.command}: interrupted; {again}", file=sys.stderr)
         return 130

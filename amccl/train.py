@@ -18,6 +18,7 @@ seed tables (:mod:`amccl.results`). Choices where the reference is silent or uns
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,7 +86,7 @@ class _Training:
 def fit(
     cfg: AMCCLConfig, data=None, seed: int = 1111, out_dir: str | Path | None = None,
     resume: bool = False, progress: bool = True, device: str | torch.device | None = None,
-    on_epoch_end: Callable[[dict[str, Any], nn.Module], None] | None = None,
+    on_epoch_end: Callable[[dict[str, Any], nn.Module], None] | None = None, score_test: bool = True,
 ) -> History:
     """Train one seed as the paper did (spec §4) and return its :class:`History`.
 
@@ -107,6 +108,10 @@ def fit(
         device: overrides ``cfg.device`` (``auto``: CUDA, else MPS, else CPU).
         on_epoch_end: called as ``on_epoch_end(record, model)`` after each epoch's
             checkpoint is written (live plots, custom stopping by raising).
+        score_test: ``False`` never reads the test split: it is replaced by an empty one
+            before any check (no text cache, no scoring), so ``test_metrics`` stays ``{}``,
+            ``test_predictions`` is empty and no ``predictions.csv`` is written (model
+            selection, e.g. :mod:`amccl.tuning`).
 
     Returns:
         A :class:`History`; ``history.model`` holds the best weights, in eval mode.
@@ -121,7 +126,7 @@ def fit(
     """
     if resume and out_dir is None:
         raise ValueError("resume=True needs the out_dir of the run to resume")
-    data = _checked_data(cfg, data)
+    data = _checked_data(cfg, data, score_test)
     device = resolve_device(device if device is not None else cfg.device)
     show, log = progress_enabled(progress), get_logger()
     if cfg.amp != "off" and device.type != "cuda":
@@ -177,30 +182,55 @@ def fit(
         model.load_state_dict(run.best_state)
     best = next((r for r in history.epochs if r["epoch"] == run.best_epoch), {})
     history.valid_metrics = {k[len("valid_"):]: v for k, v in best.items() if k.startswith("valid_") and k != "valid_loss"}
-    test = evaluate_split(model, splits["test"], cfg, device, shuffle=True, forward=run.forward)
-    history.test_metrics, history.best_epoch = ckpt.to_plain(test.metrics), run.best_epoch
-    history.stopped_early = run.epoch < cfg.epochs
-    history.test_predictions = predictions_frame(data.test, test.predictions)
+    history.best_epoch, history.stopped_early = run.best_epoch, run.epoch < cfg.epochs
+    if score_test:
+        test = evaluate_split(model, splits["test"], cfg, device, shuffle=True, forward=run.forward)
+        history.test_metrics = ckpt.to_plain(test.metrics)
+        history.test_predictions = predictions_frame(data.test, test.predictions)
+    else:
+        history.test_predictions = predictions_frame(data.test, [])  # the empty split: nothing scored
     ckpt.save_best(run, history.valid_metrics, history.test_metrics)
     ckpt.save_last(run, history, finished=True)
     if run.out is not None:
         history.to_frame().to_csv(run.out / "history.csv")
-        history.test_predictions.to_csv(run.out / "predictions.csv", index=False)
-    log.info("seed %d: best epoch %d of %d, test MAE %.4f", seed, run.best_epoch, run.epoch, history.test_metrics["MAE"])
+        if score_test:
+            history.test_predictions.to_csv(run.out / "predictions.csv", index=False)
+    log.info("seed %d: best epoch %d of %d, %s MAE %.4f", seed, run.best_epoch, run.epoch,
+             *(("test", history.test_metrics["MAE"]) if score_test else ("valid", run.best_mae)))
     return _finished(run, history)
 
 
-def _checked_data(cfg: AMCCLConfig, data) -> Any:
-    """``data`` (or ``cfg``'s, loaded), after the encoder and data checks that run before any work."""
+def _checked_data(cfg: AMCCLConfig, data, score_test: bool = True) -> Any:
+    """``data`` (or ``cfg``'s, loaded), after the encoder and data checks that run before any work;
+    without ``score_test``, its test split is replaced by an empty one first (:func:`without_test`)."""
     check_run_encoder(cfg)  # the paper's encoder is there and the file's language fits
     if data is None:
         from amccl.data import load_data
 
         data = load_data(cfg)
+    if not score_test:
+        data = without_test(data)
     if isinstance(data, MMSAData):
         check_data_for_config(data, cfg)
         check_run_encoder(cfg, data)  # token ids within the encoder's vocabulary
     return data
+
+
+def without_test(data) -> Any:
+    """A shallow copy of ``data`` whose test split is empty (0 clips, the valid split's dtypes and
+    trailing shapes): model selection that cannot read a test clip or label. ``data.test`` is not
+    touched."""
+    valid = data.valid
+    empty = copy.copy(valid)
+    for name, value in vars(valid).items():
+        if hasattr(value, "shape") and getattr(value, "ndim", 0) > 0:
+            setattr(empty, name, value[:0])
+    empty.name, empty.text_feats = "test", None
+    empty.extras = {k: v[:0] for k, v in getattr(valid, "extras", {}).items()}
+    empty.cleaned = {}
+    out = copy.copy(data)
+    out.test = empty
+    return out
 
 
 def _train_epoch(run: _Training, loader, epoch: int) -> dict[str, float]:

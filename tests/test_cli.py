@@ -105,7 +105,7 @@ def test_bad_options_are_one_line_errors(capsys, argv, words):
 def test_help_documents_every_option():
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices  # the train / evaluate / ablate parsers
-    assert set(commands) == {"train", "evaluate", "predict", "ablate"}
+    assert set(commands) == {"train", "evaluate", "predict", "ablate", "tune"}
     for name, sub in commands.items():
         text = sub.format_help()
         for action in sub._actions:

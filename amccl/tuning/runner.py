@@ -1,0 +1,165 @@
+"""Running a study: in this process or as Ray tasks against one shared storage, then the
+best configuration retrained over seeds and scored on test once.
+
+A worker (:func:`run_worker`) opens the study, builds the objective and runs trials until
+the study holds the total wanted; ``executor="local"`` runs one worker here, ``"ray"`` runs
+``workers`` of them as Ray tasks (:class:`~amccl.ablations.ray_executor.RayExecutor` starts
+or joins Ray). Workers receive the data without its test split
+(:func:`amccl.train.without_test`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pandas as pd
+
+from amccl.config import AMCCLConfig
+from amccl.tuning.space import get_space
+from amccl.tuning.study import (
+    best_config,
+    finished,
+    make_objective,
+    open_storage,
+    open_study,
+    optimize,
+    storage_url,
+)
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What one optimising process needs (picklable: sent to Ray tasks)."""
+
+    storage: str
+    study_name: str
+    space: str
+    config: dict[str, Any]  # the base AMCCLConfig.to_dict()
+    trial_seed: int
+    total: int  # complete + pruned trials the study should hold
+    seed: int = 0  # sampler seed (see amccl.tuning.study.sampler_seed)
+    pruner: Any = "median"
+    worker: int = 0
+    most: int | None = None  # this worker's share of the trials left (None: all)
+
+
+def run_worker(spec: WorkerSpec, data: Any = None, num_threads: int | None = None,
+               fit_fn: Callable | None = None) -> int:
+    """Optimise ``spec``'s study until it is full; returns the trials this worker ran.
+    ``data=None`` loads the config's data; ``num_threads`` sets torch's thread count."""
+    import torch
+
+    from amccl.data import load_data
+    from amccl.train import without_test
+
+    cfg = AMCCLConfig.from_dict(spec.config)
+    if num_threads is not None:
+        torch.set_num_threads(max(1, int(num_threads)))
+    data = without_test(load_data(cfg) if data is None else data)
+    space = get_space(spec.space, cfg)
+    study = open_study(spec.storage, spec.study_name, cfg, space, spec.trial_seed, spec.seed, spec.pruner,
+                       spec.worker)
+    return optimize(study, make_objective(cfg, space, data, spec.trial_seed, fit_fn), spec.total, spec.most)
+
+
+def run_on_ray(spec: WorkerSpec, workers: int | None = None, data: Any = None, address: str | None = None,
+               num_cpus: float | None = None, num_gpus: float | None = None) -> list[int]:
+    """Run ``workers`` (default: as many as the cluster's CPUs fit, at most the trials left)
+    copies of :func:`run_worker` as Ray tasks; returns each one's trial count."""
+    import ray
+
+    from amccl.ablations.ray_executor import RayExecutor
+
+    executor = RayExecutor(address, num_cpus, num_gpus)
+    started = executor._init()  # start or join Ray as the ablation grid does
+    try:
+        if workers is None:
+            workers = max(1, int(ray.cluster_resources().get("CPU", 1) // executor.num_cpus))
+        left = spec.total - finished(optuna.load_study(study_name=spec.study_name, storage=open_storage(spec.storage)))
+        shares = split_trials(left, workers)
+        task = ray.remote(run_worker).options(num_cpus=executor.num_cpus, num_gpus=executor.gpus_per_task([spec]),
+                                              **executor.options)
+        data_ref = ray.put(data) if data is not None and shares else None
+        refs = [task.remote(dataclasses.replace(spec, worker=i, most=share), data_ref, max(1, int(executor.num_cpus)))
+                for i, share in enumerate(shares)]
+        return list(ray.get(refs))
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def split_trials(left: int, workers: int) -> list[int]:
+    """Each worker's share of ``left`` trials: as even as can be, none empty (no overshoot
+    between the workers of one run; failed trials are left to a rerun)."""
+    workers = max(0, min(workers, left))
+    return [left // workers + (i < left % workers) for i in range(workers)]
+
+
+def run_study(cfg: AMCCLConfig, space: str = "paper", trials: int = 50, storage: str | Path | None = None,
+              study_name: str | None = None, data: Any = None, trial_seed: int | None = None, seed: int = 0,
+              pruner: Any = "median", executor: str = "local", workers: int | None = None,
+              ray_address: str | None = None, num_cpus: float | None = None, num_gpus: float | None = None,
+              fit_fn: Callable | None = None) -> optuna.Study:
+    """Create or resume a study and run it until it holds ``trials`` complete or pruned trials.
+
+    Args:
+        cfg: the base config (dataset, profile, overrides); ``space`` draws some of its fields.
+        space: a name of :data:`amccl.tuning.space.SPACES`.
+        trials: the *total* the study should hold (a resumed study with 3 and ``trials=5`` runs 2).
+        storage: an optuna storage URL (``sqlite:///runs/tune/study.db``, ``postgresql://...``)
+            or a ``.db`` path; default ``runs/tune/<study name>/study.db``.
+        study_name: default :func:`default_study_name`.
+        data: an ``MMSAData`` (``None``: the config's); its test split is never read.
+        trial_seed: the training seed of every trial (default ``cfg.seeds[0]``).
+        seed: the sampler's seed; pruner: ``median``, ``none`` or an optuna pruner.
+        executor: ``local`` (this process) or ``ray`` (``workers`` Ray tasks, ``num_cpus`` /
+            ``num_gpus`` each, on ``ray_address`` or a local Ray).
+        fit_fn: stands in for :func:`amccl.train.fit` (tests).
+    """
+    from amccl.train import without_test
+
+    get_space(space)  # an unknown name fails before any work
+    name = study_name or default_study_name(cfg, space)
+    url = storage_url(storage or default_storage(name))
+    spec = WorkerSpec(url, name, space, cfg.to_dict(), int(cfg.seeds[0] if trial_seed is None else trial_seed),
+                      int(trials), int(seed), pruner)
+    study = open_study(url, name, cfg, get_space(space, cfg), spec.trial_seed, seed, pruner)  # create, check settings
+    if data is not None:
+        data = without_test(data)
+    if executor == "local":
+        run_worker(spec, data, fit_fn=fit_fn)
+    elif executor == "ray":
+        run_on_ray(spec, workers, data, ray_address, num_cpus, num_gpus)
+    else:
+        raise ValueError(f"unknown executor {executor!r}; expected local or ray")
+    return optuna.load_study(study_name=study.study_name, storage=open_storage(url))
+
+
+def default_study_name(cfg: AMCCLConfig, space: str) -> str:
+    """``<dataset>-<space>-<profile>``: one study per dataset, space and profile."""
+    return f"{cfg.dataset}-{space}-{cfg.profile}"
+
+
+def default_out(study_name: str) -> Path:
+    """``runs/tune/<study name>``: where the command writes its files and, by default, the study."""
+    return Path("runs/tune") / study_name
+
+
+def default_storage(study_name: str) -> str:
+    """``sqlite:///runs/tune/<study name>/study.db`` (absolute)."""
+    return storage_url(default_out(study_name) / "study.db")
+
+
+def retrain_best(study: optuna.Study, seeds: list[int] | None = None, data: Any = None,
+                 out_dir: str | Path | None = None, progress: bool = False) -> pd.DataFrame:
+    """Train the best trial's config once per seed (default its ``seeds``) and score each on
+    the test split: :func:`amccl.train.run_seeds`'s results frame (``out_dir/results.csv``,
+    ``summary.csv``, ``seed_<seed>/``). The only place a study's outcome meets the test split."""
+    from amccl.train import run_seeds
+
+    return run_seeds(best_config(study), seeds=seeds, data=data, out_dir=out_dir, progress=progress)
