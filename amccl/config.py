@@ -121,7 +121,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
     "gamma_sweep": {  # notebook 04: alignment against gamma (0, g, 10g, 100g), two variants over seeds
         "smoke": Preset(dict(SHRUNK_FROZEN_TEXT, epochs=2, early_stop=2, synthetic_sizes=(48, 16, 32),
                              text_encoder=TINY_RANDOM), MMSA_SEEDS[:2], ("full", "positives_mean")),
-        "demo": Preset(dict(SHRUNK_FROZEN_TEXT, epochs=6, early_stop=6, synthetic_sizes=(240, 30, 90)),
+        "demo": Preset(dict(SHRUNK_FROZEN_TEXT, epochs=5, early_stop=5, synthetic_sizes=(240, 30, 90)),
                        MMSA_SEEDS[:3], ("full", "positives_mean")),
         "paper": Preset({}, MMSA_SEEDS, ("full", "positives_mean")),
     },

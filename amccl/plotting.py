@@ -7,7 +7,13 @@ DataFrames whose expected columns each docstring lists.
 * :func:`plot_grid`: an ablation grid and its :func:`~amccl.ablations.stats.summary` as a
   forest plot coloured by the Holm verdict;
 * :func:`plot_joint`, :func:`plot_models_side_by_side`: UMAP / t-SNE / PCA maps of the joint
-  embedding space (:func:`~amccl.analysis.projection.project_joint`).
+  embedding space (:func:`~amccl.analysis.projection.project_joint`);
+* :func:`plot_gamma_sweep`: alignment, Spearman and test MAE against gamma
+  (:func:`~amccl.analysis.gamma_sweep.gamma_sweep`);
+* :func:`plot_confusion`, :func:`plot_residuals_by_bin`: where the model fails
+  (:mod:`amccl.analysis.errors`);
+* :func:`plot_param_importances`: which hyper-parameters moved a study's validation MAE
+  (:mod:`amccl.tuning`).
 """
 
 from __future__ import annotations
@@ -346,4 +352,50 @@ def plot_param_importances(study: Any, evaluator: Any = None, top: int | None = 
     ax.set(xlabel="share of the validation-MAE variance explained (fANOVA)", ylabel="")
     complete = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
     ax.set_title(title or f"{study.study_name}: {complete} complete trials, best valid MAE {study.best_value:.4f}")
+    return fig
+
+
+# --- alignment against gamma -----------------------------------------------------------------
+_SWEEP_LABELS = {"alignment": "alignment (lower = closer)", "spearman": "distance/label Spearman",
+                 "MAE": "test MAE (lower is better)"}
+
+
+def plot_gamma_sweep(frame: pd.DataFrame, metrics: Sequence[str] = ("alignment", "spearman", "MAE"),
+                     alpha: float = 0.05, title: str | None = None) -> Figure:
+    """One panel per metric against gamma (symlog x axis, so gamma = 0 is shown): per variant
+    the mean over seeds with its ``1 - alpha`` t-interval (bars and band), the seeds as dots;
+    the MAE panel marks ``constant_MAE`` (always predicting the training median) when present.
+
+    Args:
+        frame: :func:`~amccl.analysis.gamma_sweep.gamma_sweep`'s rows: variant, gamma, seed
+            and the metric columns.
+    """
+    from amccl.analysis.gamma_sweep import sweep_summary
+
+    summ = sweep_summary(frame, metrics, alpha)
+    gammas = np.sort(frame["gamma"].unique())
+    positive = gammas[gammas > 0]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.8), squeeze=False, constrained_layout=True)
+    palette = dict(zip(dict.fromkeys(summ["variant"]), sns.color_palette("colorblind")))
+    for ax, metric in zip(axes[0], metrics):
+        for variant, color in palette.items():
+            block = summ[(summ["variant"] == variant) & (summ["metric"] == metric)].sort_values("gamma")
+            x, y = block["gamma"].to_numpy(), block["mean"].to_numpy()
+            err = np.abs(block[["ci_low", "ci_high"]].to_numpy().T - y)
+            ax.errorbar(x, y, yerr=np.nan_to_num(err), color=color, marker="o", capsize=3, lw=1.6, label=variant)
+            ax.fill_between(x, block["ci_low"], block["ci_high"], color=color, alpha=0.15, lw=0)
+            runs = frame[frame["variant"] == variant]
+            ax.scatter(runs["gamma"], runs[metric], s=10, color=color, alpha=0.5, linewidths=0)
+        if metric == "MAE" and "constant_MAE" in frame.columns:
+            ax.axhline(frame["constant_MAE"].iloc[0], color="0.4", ls="--", lw=1, label="constant predictor")
+        linthresh = positive.min() if positive.size else 1.0
+        ax.set_xscale("symlog", linthresh=linthresh)
+        ax.set_xlim(-0.3 * linthresh, gammas.max() * 1.6 if positive.size else linthresh)
+        ax.set_xticks(gammas, [f"{g:g}" for g in gammas])
+        ax.set(xlabel="γ (weight of the contrastive loss)", ylabel=_SWEEP_LABELS.get(metric, metric))
+        ax.grid(alpha=0.3)
+    axes[0, -1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    n = frame.groupby(["variant", "gamma"])["seed"].nunique().min()
+    fig.suptitle(title or f"against γ: mean and {int(round((1 - alpha) * 100))} % interval over {n} seed(s)",
+                 fontsize=10)
     return fig

@@ -26,10 +26,12 @@
 # (paired differences, 95 % intervals, Holm-corrected paired t-tests). On the embedded
 # synthetic default with a deliberately shrunk, frozen-text run, most differences are
 # expected to be **not significant** at 3 seeds: the point of the table is to show how large
-# a difference must be before it counts, not to reproduce the paper's numbers. The section
-# at the end shows how to run the paper-scale grid on real MOSI and a GPU or a Ray cluster.
+# a difference must be before it counts, not to reproduce the paper's numbers. A power
+# analysis says what each null result rules out ("nothing larger than X at this many seeds")
+# and how many seeds the observed differences would need. The section at the end shows how to
+# run the paper-scale grid on real MOSI and a GPU or a Ray cluster.
 #
-# No GPU is needed. Runtime: ≈2.5 min in the `demo` profile (17 variants × 3 seeds on 2 CPU
+# No GPU is needed. Runtime: ≈3.5 min in the `demo` profile (23 variants × 3 seeds on 2 CPU
 # cores; the frozen encoder's outputs are computed once for the whole grid), well under a
 # minute in `smoke`.
 
@@ -59,7 +61,8 @@ import tqdm.auto  # noqa: F401  (imported here so its one-time notice never land
 from IPython.display import display
 
 from amccl.ablations.grid import run_grid
-from amccl.ablations.stats import format_table, grid_verdict, summary
+from amccl.ablations.power import detectable_difference, seeds_needed
+from amccl.ablations.stats import format_table, grid_verdict, power_verdict, summary
 from amccl.ablations.variants import VARIANTS, variants_table
 from amccl.data import load_data
 from amccl.plotting import plot_grid
@@ -70,7 +73,8 @@ pd.set_option("display.width", 200, "display.max_columns", 30, "display.max_colw
 # %% [markdown]
 # ## The variants
 # Each variant is a config override (`amccl/ablations/variants.py` is the only place one is
-# defined); §6 are the paper's ablations, §7 cleaner versions of the reference code's quirks.
+# defined); §6 are the paper's ablations (with six modality ablations, `text_only` …
+# `no_vision`, which drop whole modalities), §7 cleaner versions of the reference code's quirks.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -157,6 +161,34 @@ p_table
 print(grid_verdict(summ, len(SEEDS)))
 
 # %% [markdown]
+# ## How many seeds? What a null result rules out
+# A paired t-test on n seeds finds a true mean difference Δ with probability 80 % (its
+# *power*, at α = 5 %, two-sided) only when Δ exceeds **detectable** = (a noncentral-t factor)
+# × s / √n, where s is the spread of the per-seed differences (`amccl.ablations.power`). So a
+# "n.s." reads: *nothing larger than ±detectable at this many seeds*; a smaller real effect is
+# not excluded. **seeds for Δ** is how many seeds the observed difference would need to be found
+# with 80 % power at its observed spread (`> 1000`: none that anyone would run). Holm's
+# correction across variants asks more of each test, so these are lower bounds.
+
+# %%
+POWER_METRICS = ["MAE", "Has0_acc_2"]
+beside = {m: pd.DataFrame({"Δ [95 % CI]": format_table(summ, "diff")[m],
+                           "detectable (80 %)": format_table(summ, "detectable")[m],
+                           "seeds for Δ": format_table(summ, "seeds_needed")[m]}) for m in POWER_METRICS}
+pd.concat(beside, axis=1)
+
+# %%
+for metric in METRICS:
+    print(power_verdict(summ, metric, unit="points (×100)"))
+
+# %%
+acc_pairs = summ[(summ["metric"] == "Has0_acc_2") & (summ["variant"] != "full")]
+spread = float(acc_pairs["diff_sd"].median())  # the typical spread of a variant's per-seed differences
+print(f"Has0_acc_2: with the median spread of the paired differences (s = {spread:.2f} points), "
+      f"{len(SEEDS)} seeds detect ±{detectable_difference(spread, len(SEEDS)):.2f} points, five seeds (MMSA) "
+      f"±{detectable_difference(spread, 5):.2f}; finding a 1-point change takes {seeds_needed(1.0, spread)} seeds.")
+
+# %% [markdown]
 # ## Figure: MAE and binary accuracy per variant
 # Diamonds: mean over seeds with its interval; dots: the seeds; grey band: `full`. Colour is
 # the Holm-corrected verdict against `full`; the Δ column on the right is the paired difference.
@@ -186,6 +218,37 @@ print(f"Has0_acc_2: {int(acc['significant'].sum())} of {len(acc) - 1} variants d
       f"the largest |Δ| is {spread:.2f} points, against a seed std of {acc.loc[acc['variant'] == 'full', 'std'].iloc[0]:.2f} for full.")
 
 # %% [markdown]
+# ## Tuning on the validation split only
+#
+# Which hyper-parameters are right for *this* data, chosen without looking at test? A small
+# seeded optuna study (TPE sampler, median pruning on the per-epoch validation MAE) over the
+# contrastive terms (`gamma`, `k`, `temperature`, `alpha`, `lambda_refine`) on the grid's
+# shrunk settings: each trial trains one seed and is scored by its best validation MAE; its
+# test split is never read (`fit(score_test=False)`). The study lives in SQLite beside the
+# grid and resumes when the cell is re-run. `python -m amccl tune` searches the full `paper`
+# space and then scores the best configuration on test over the seeds, once. The importances
+# (fANOVA) say which of the five terms moved the validation MAE in these trials.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+import optuna
+
+from amccl.plotting import plot_param_importances
+from amccl.tuning import run_study, trials_frame
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+TUNE_TRIALS = {"smoke": 3, "demo": 8, "paper": 30}[PROFILE]
+study = run_study(cfg, "contrastive", trials=TUNE_TRIALS, storage=GRID_DIR / "study.db", data=data)
+trials_frame(study)[["number", "state", "value", "gamma", "k", "temperature", "alpha", "lambda_refine", "duration_s"]]
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+fig = plot_param_importances(study)
+_ = save_figure(fig, "03_tuning_importances")
+print(f"best trial {study.best_trial.number}: validation MAE {study.best_value:.4f} with",
+      {k: round(v, 4) for k, v in study.best_params.items()})
+
+# %% [markdown]
 # ## The paper-scale grid: real data, a GPU or a Ray cluster
 #
 # The numbers above come from a shrunk, frozen-text run on synthetic data. The paper's grid
@@ -205,7 +268,7 @@ print(f"Has0_acc_2: {int(acc['significant'].sum())} of {len(acc) - 1} variants d
 # ```
 #
 # `--variants` takes names (`no_se no_cl`), `+` combinations (`no_se+no_refine`) or the
-# groups `paper` (§6), `clean` (§7) and `all`; `--set key=value` overrides any config field
+# groups `paper` (§6), `clean` (§7), `modality` and `all`; `--set key=value` overrides any config field
 # for every variant; `--list` prints the registry. `python -m amccl ablate --help` has the rest.
 # From Python the same grid is `run_grid(variants, seeds, cfg, out_dir=..., executor="ray",
 # ray_address="ray://head:10001", resources={"num_gpus": 0.25})`.

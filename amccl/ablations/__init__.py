@@ -8,6 +8,9 @@
 * :mod:`~amccl.ablations.stats` -- ``summary(rows)``: mean ± std ×100, the seed-paired
   difference to ``full`` with its interval, paired tests with Holm's correction;
   ``format_table`` prints it as a paper does.
+* :mod:`~amccl.ablations.power` -- how many seeds: the smallest paired difference a comparison
+  could detect (two-sided 5 %, 80 % power) and the seeds a given difference needs; ``summary``
+  reports both (``detectable``, ``seeds_needed``).
 * :mod:`~amccl.ablations.cli` -- the ``ablate`` command (``python -m amccl ablate --help``).
 
 The figure is :func:`amccl.plotting.plot_grid`. Torch is imported only when a run starts.

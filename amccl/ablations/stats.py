@@ -10,7 +10,12 @@ both runs share (data order, initialisation). Per variant and metric :func:`summ
   with its interval (``diff_ci_low/high``: a t-interval or a seeded percentile bootstrap);
 * ``p_value`` of a paired test (``ttest_rel`` or Wilcoxon's signed-rank test), ``p_holm``
   after Holm's correction across the variants of that metric, ``significant``
-  (``p_holm < alpha``) and a ``verdict``: ``better``/``worse`` (MAE: lower is better), ``n.s.``.
+  (``p_holm < alpha``) and a ``verdict``: ``better``/``worse`` (MAE: lower is better), ``n.s.``;
+* how many seeds (:mod:`~amccl.ablations.power`): ``diff_sd``, the sample std (ddof=1) of the
+  paired differences; ``detectable``, the smallest mean paired difference the paired t-test
+  finds with probability ``power`` (80 %) at ``alpha`` with these ``n_pairs`` and that spread;
+  ``seeds_needed`` to find the observed ``diff`` with that power. A ``n.s.`` reads: nothing
+  larger than ``detectable`` at these seeds (:func:`power_verdict` says it in a sentence).
 
 Intervals are per comparison (not Holm-adjusted); ``significant`` is. With five seeds the
 exact two-sided Wilcoxon test cannot go below p = 0.0625, so it never flags a difference at
@@ -29,11 +34,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from amccl.ablations.power import ALPHA, POWER, detectable_difference, format_seeds, null_reading, seeds_needed
 from amccl.metrics import LOWER_IS_BETTER, metric_columns
 
 SUMMARY_COLUMNS = ["variant", "metric", "n", "mean", "std", "mean_ci_low", "mean_ci_high",
                    "n_pairs", "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_holm",
-                   "significant", "verdict"]
+                   "significant", "verdict", "diff_sd", "detectable", "seeds_needed"]
+FORMATS = ("mean", "diff", "detectable", "seeds_needed")  # the cells format_table can print
 
 
 def holm(pvalues: Iterable[float]) -> np.ndarray:
@@ -65,6 +72,7 @@ def summary(
     n_boot: int = 10_000,
     random_state: int = 0,
     ddof: int = 0,
+    power: float = POWER,
 ) -> pd.DataFrame:
     """Mean ± std per variant and metric, and the paired difference to ``baseline``.
 
@@ -79,6 +87,8 @@ def summary(
         test: paired test, ``"t"`` (``scipy.stats.ttest_rel``) or ``"wilcoxon"``.
         ddof: delta degrees of freedom of ``std`` (0 = MMSA's ``np.std``, 1 = sample std).
             Intervals always use the sample std.
+        power: the power of ``detectable`` and ``seeds_needed`` (t-test at ``alpha``, per
+            comparison, whatever ``test`` is).
 
     Returns:
         A long ``DataFrame`` with :data:`SUMMARY_COLUMNS`, one row per (variant, metric), in
@@ -98,20 +108,25 @@ def summary(
                        mean=values.mean() if values.size else np.nan,
                        std=values.std(ddof=ddof) if values.size > max(ddof, 0) else np.nan,
                        mean_ci_low=low, mean_ci_high=high, n_pairs=0, diff=np.nan,
-                       diff_ci_low=np.nan, diff_ci_high=np.nan, p_value=np.nan)
+                       diff_ci_low=np.nan, diff_ci_high=np.nan, p_value=np.nan, diff_sd=np.nan,
+                       detectable=np.nan, seeds_needed=np.nan)
             if base is not None and variant != baseline:
                 diffs = (table[variant] - base).dropna().to_numpy()
                 rng = _rng(random_state, variant, metric, "diff")
                 rec.update(n_pairs=diffs.size, diff=diffs.mean() if diffs.size else np.nan,
                            p_value=paired_pvalue(diffs, test))
                 rec["diff_ci_low"], rec["diff_ci_high"] = _interval(diffs, alpha, method, n_boot, rng)
+                sd = diffs.std(ddof=1) if diffs.size > 1 else np.nan
+                rec.update(diff_sd=sd, detectable=detectable_difference(sd, diffs.size, alpha, power),
+                           seeds_needed=seeds_needed(rec["diff"], sd, alpha, power))
             block.append(rec)
         for rec, p_adj in zip(block, holm([r["p_value"] for r in block])):
             rec.update(p_holm=p_adj, significant=bool(p_adj < alpha))  # NaN compares False
             rec["verdict"] = _verdict(rec, metric, baseline)
         out.extend(block)
-    frame = pd.DataFrame(out, columns=SUMMARY_COLUMNS)
-    return frame.astype({"n": int, "n_pairs": int, "significant": bool})
+    frame = pd.DataFrame(out, columns=SUMMARY_COLUMNS).astype({"n": int, "n_pairs": int, "significant": bool})
+    frame.attrs.update(alpha=alpha, power=power, scale=scale)  # what power_verdict quotes
+    return frame
 
 
 def _check_inputs(rows: pd.DataFrame, metrics: Iterable[str] | None, baseline: str | None, alpha: float,
@@ -199,10 +214,13 @@ def format_table(summ: pd.DataFrame, value: str = "mean", decimals: int = 2) -> 
     Args:
         summ: :func:`summary`'s output.
         value: ``"mean"`` -> ``"85.31 ± 0.42"``; ``"diff"`` -> ``"-1.20 [-2.10, -0.30] *"``
-            (``*`` marks a Holm-significant difference; the baseline reads ``"—"``).
+            (``*`` marks a Holm-significant difference; the baseline reads ``"—"``);
+            ``"detectable"`` -> ``"±2.31"`` (the smallest difference these seeds find with the
+            summary's power); ``"seeds_needed"`` -> ``"14"`` seeds to find the observed Δ
+            (``"> 1000"`` beyond that).
     """
-    if value not in ("mean", "diff"):
-        raise ValueError(f"value must be 'mean' or 'diff', got {value!r}")
+    if value not in FORMATS:
+        raise ValueError(f"value must be one of {FORMATS}, got {value!r}")
 
     def num(x: float, signed: bool = False) -> str:
         return "nan" if x is None or np.isnan(x) else f"{x:{'+' if signed else ''}.{decimals}f}"
@@ -212,6 +230,10 @@ def format_table(summ: pd.DataFrame, value: str = "mean", decimals: int = 2) -> 
             return f"{num(r['mean'])} ± {num(r['std'])}"
         if r["verdict"] == "baseline":
             return "—"
+        if value == "detectable":
+            return f"±{num(r['detectable'])}"
+        if value == "seeds_needed":
+            return format_seeds(r["seeds_needed"])
         star = " *" if r["significant"] else ""
         return f"{num(r['diff'], True)} [{num(r['diff_ci_low'], True)}, {num(r['diff_ci_high'], True)}]{star}"
 
@@ -232,3 +254,24 @@ def grid_verdict(summ: pd.DataFrame, n_seeds: int, baseline: str = "full") -> st
                 f"data ({others['variant'].nunique()} variants × {summ['metric'].nunique()} metrics).")
     parts = [f"{r.variant} {r.verdict} on {r.metric} (Δ {r.diff:+.2f})" for r in sig.itertuples()]
     return f"Significant after Holm correction at {n_seeds} seeds: " + "; ".join(parts) + "; everything else n.s."
+
+
+def power_verdict(summ: pd.DataFrame, metric: str, baseline: str = "full", unit: str = "points") -> str:
+    """One sentence on the not-significant comparisons of ``metric`` in a :func:`summary`: how
+    large a difference they rule out at this many seeds ("no difference larger than ±X"), with
+    the range over variants when there are several."""
+    block = summ[(summ["metric"] == metric) & (summ["variant"] != baseline)]
+    if block.empty:
+        raise ValueError(f"the summary has no comparison for metric {metric!r}")
+    nulls = block[~block["significant"].astype(bool)]
+    if nulls.empty:
+        return f"{metric}: every variant differs significantly from `{baseline}`."
+    alpha, power = summ.attrs.get("alpha", ALPHA), summ.attrs.get("power", POWER)
+    det, pairs = nulls["detectable"].to_numpy(float), nulls["n_pairs"].to_numpy(int)
+    head = f"{metric}: {len(nulls)} of {len(block)} variants n.s. against `{baseline}`"
+    if len(nulls) == 1 or not np.isfinite(det).any() or np.nanmin(det) == np.nanmax(det):
+        return f"{head}; {null_reading(float(det[0]), int(pairs.min()), unit, alpha, power)}."
+    n = f"{pairs.min()}" if pairs.min() == pairs.max() else f"{pairs.min()}–{pairs.max()}"
+    return (f"{head}; no difference larger than ±{np.nanmin(det):.2f} to ±{np.nanmax(det):.2f} {unit} "
+            f"(median ±{np.nanmedian(det):.2f}) at {n} seeds ({power * 100:.0f} % power, two-sided alpha "
+            f"{alpha:g}); smaller effects are not excluded.")
