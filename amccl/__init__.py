@@ -35,10 +35,13 @@ results.py         ``History``, seed tables, the official-style CSVs (metrics ×
 compat.py          the paper code's checkpoints
 runtime.py         devices, seeds and RNG states, logging, progress bars, atomic writes
 data/              MMSA pickles (read safely, checked, cached), the embedded default, batches
-ablations/         variants, grids (local or Ray), paired statistics, the ``ablate`` command
-analysis/          embeddings, alignment measures, comparisons
+ablations/         variants (incl. modality), grids (local or Ray), paired statistics and power, ``ablate``
+analysis/          embeddings, alignment measures, comparisons, error analysis, the gamma sweep
+tuning/            validation-only optuna search: spaces, the study, local / Ray runners, ``tune``
+published/         published results with their sources, and the side-by-side with a run
+predict.py         predictions for label-less clips, the ``predict`` command
 plotting.py        every figure
-cli.py             ``python -m amccl train | evaluate | ablate``
+cli.py             ``python -m amccl train | evaluate | predict | ablate | tune``
 workbook.py        running and storing the notebooks
 =================  ======================================================================
 """

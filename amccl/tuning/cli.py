@@ -24,6 +24,9 @@ from amccl.tuning.space import DEFAULT_SPACE, SPACES
 EPILOG = """search spaces (--space):
 {spaces}
 
+runtime on 2 CPU cores, embedded default: --profile smoke --trials 3 --no-final about 28 s
+(5-8 s a trial); each final seed adds a run of the profile's length.
+
 --trials is the total the study should hold (complete + pruned trials): rerunning a study
 with 3 trials and --trials 5 runs 2 more. Trials never see the test split; only the final
 retraining of the best config (skip it with --no-final) is scored on test.
