@@ -31,9 +31,9 @@
 # and how many seeds the observed differences would need. The section at the end shows how to
 # run the paper-scale grid on real MOSI and a GPU or a Ray cluster.
 #
-# No GPU is needed. Runtime: ≈3.5 min in the `demo` profile (23 variants × 3 seeds on 2 CPU
-# cores; the frozen encoder's outputs are computed once for the whole grid), well under a
-# minute in `smoke`.
+# No GPU is needed. Runtime: ≈5 min in the `demo` profile (measured 301 s on 2 CPU cores: 23
+# variants × 3 seeds, then an 8-trial tuning study of ≈25 s; the frozen encoder's outputs are
+# computed once for the whole grid), well under a minute in `smoke`.
 
 # %% [markdown]
 # ## Profile and data
@@ -227,16 +227,22 @@ print(f"Has0_acc_2: {int(acc['significant'].sum())} of {len(acc) - 1} variants d
 # test split is never read (`fit(score_test=False)`). The study lives in SQLite beside the
 # grid and resumes when the cell is re-run. `python -m amccl tune` searches the full `paper`
 # space and then scores the best configuration on test over the seeds, once. The importances
-# (fANOVA) say which of the five terms moved the validation MAE in these trials.
+# (fANOVA) say which of the five terms moved the validation MAE in these trials; with a
+# handful of trials they are a first look at the study, not a finding (the `paper` profile
+# runs 30 trials, `python -m amccl tune` 50 by default).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
+import logging
+
 import optuna
 
 from amccl.plotting import plot_param_importances
+from amccl.runtime import get_logger
 from amccl.tuning import run_study, trials_frame
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
+get_logger(logging.WARNING)  # no per-trial log lines here (the table below has them)
 TUNE_TRIALS = {"smoke": 3, "demo": 8, "paper": 30}[PROFILE]
 study = run_study(cfg, "contrastive", trials=TUNE_TRIALS, storage=GRID_DIR / "study.db", data=data)
 trials_frame(study)[["number", "state", "value", "gamma", "k", "temperature", "alpha", "lambda_refine", "duration_s"]]
