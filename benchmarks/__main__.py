@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 import time
@@ -24,10 +23,12 @@ BENCHMARKS = {  # name: (script, extra args, extra args with --quick)
     "eval": ("bench_eval.py", [], ["--rounds", "1", "--cached-inner", "2"]),
     "gpu_pack": ("bench_gpu_pack.py", [], ["--runs", "2", "--epochs", "1"]),
 }
-# bench_data_epoch.py prints "  <way>  <rate> batches/s  <ratio>x"; its BatchLoader lines are
-# the data-epoch target (>= 10x per-sample loading).
-DATA_EPOCH_LINE = re.compile(r"^\s+(BatchLoader[^\d]*?)\s+([\d.]+) batches/s\s+([\d.]+)x")
-DATASET_LINE = re.compile(r"^(\w+)-shaped train split")
+# Retired targets (issue 14), each ">= 10x": the scripts still print their figures, the closing
+# targets table leaves them out (bench_loss.py's "target:" lines are dropped by this prefix).
+RETIRED = {
+    "loss fwd+bwd": "the loss is a few ms of a multi-hundred-ms training step (~0.2 %): no user feels it",
+    "data epoch": "an epoch of batches costs ~0.07 ms per batch against a 0.6-4 s step: no user feels it",
+}
 
 
 def run(name: str, quick: bool) -> list[str]:
@@ -41,7 +42,7 @@ def run(name: str, quick: bool) -> list[str]:
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=HERE.parent)
-    lines, dataset = [], None
+    lines = []
     for line in proc.stdout:
         if "Loading weights" in line:  # transformers' progress bar
             continue
@@ -49,16 +50,8 @@ def run(name: str, quick: bool) -> list[str]:
         lines.append(line.rstrip("\n"))
     proc.wait()
     print(f"=== {name}: exit {proc.returncode}, {time.perf_counter() - start:.0f} s", flush=True)
-    targets = [line[len("target: "):] for line in lines if line.startswith("target: ")]
-    if name == "data_epoch":
-        for line in lines:
-            found = DATASET_LINE.match(line)
-            dataset = found.group(1) if found else dataset
-            found = DATA_EPOCH_LINE.match(line)
-            if found and dataset:
-                ratio = float(found.group(3))
-                targets.append(f"data epoch, {dataset}: {found.group(1).strip()} vs per-sample DataLoader | "
-                               f"{ratio:.1f}x | >= 10x | {'met' if ratio >= 10 else 'not met'}")
+    targets = [line[len("target: "):] for line in lines
+               if line.startswith("target: ") and not line[len("target: "):].startswith(tuple(RETIRED))]
     if proc.returncode != 0:
         targets.append(f"{name} | failed (exit {proc.returncode}) | - | -")
     return targets
@@ -80,6 +73,8 @@ def main() -> None:
 
     print("\n=== targets")
     print(table(["target", "measured", "goal", "verdict"], [t.split(" | ") for t in targets]))
+    print("retired targets (figures still printed above): "
+          + "; ".join(f"{name} >= 10x ({why})" for name, why in RETIRED.items()))
 
 
 if __name__ == "__main__":

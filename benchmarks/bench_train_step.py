@@ -27,7 +27,8 @@ weights and give the same loss and gradients on the same batch (same dropout dra
 cached and uncached frozen text give the same outputs in eval mode.
 
 Usage: ``python benchmarks/bench_train_step.py`` (``--rounds``, ``--batch``, ``--threads``,
-``--device``, ``--compile`` adds ``ours fp32 + torch.compile(model)``).
+``--device``, ``--compile`` adds ``ours fp32 + torch.compile(model)``, ``--json PATH`` writes the
+figures, ``--text-encoder tiny-random`` for toy-size test runs).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import json
 import time
 
 import torch  # noqa: E402
@@ -193,6 +195,16 @@ def peak_memory(way: Way, device: torch.device) -> str:
     return f"{torch.cuda.max_memory_allocated(device) / 2**20:.0f} MiB"
 
 
+def write_json(path: str, res: dict, key: str, batch: int, memory: dict[str, str], device: torch.device) -> None:
+    """``{"device", "batch", "ways": {way: {"step_s", "samples_per_s", "peak_mem_mib"}}}`` (peak memory
+    None off a GPU); ``step_s`` is the median the ratios use (CPU time with one CPU thread, else wall)."""
+    ways = {name: {"step_s": r[key], "samples_per_s": batch / r[key],
+                   "peak_mem_mib": float(memory[name].split()[0]) if memory[name] != "-" else None}
+            for name, r in res.items()}
+    with open(path, "w") as f:
+        json.dump({"device": device.type, "batch": batch, "ways": ways}, f, indent=1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, default=64, help="B (MOSI's batch size by default)")
@@ -207,6 +219,9 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="add ours fp32 + torch.compile(model)")
     parser.add_argument("--bf16", action="store_true",
                         help="add the bf16 autocast ways on a CPU too (always added on a GPU)")
+    parser.add_argument("--text-encoder", default="minilm",
+                        help="text_encoder (default: the embedded minilm; tiny-random for toy-size test runs)")
+    parser.add_argument("--json", help="also write every way's figures to this JSON file")
     args = parser.parse_args()
     device = torch.device(args.device or ("cuda" if cuda_available() else "cpu"))
     if args.threads and device.type == "cpu":
@@ -216,7 +231,7 @@ def main() -> None:
         return
     print(machine_line(device))
     print(f"command: {command_line()}")
-    cfg = AMCCLConfig.for_dataset("mosi", text_encoder="minilm")  # the embedded encoder measured
+    cfg = AMCCLConfig.for_dataset("mosi", text_encoder=args.text_encoder)  # the embedded minilm by default
     frozen = cfg.replace(freeze_text=True)
     batch = random_batch(cfg, args.batch)
     torch.manual_seed(0)
@@ -273,6 +288,8 @@ def main() -> None:
           f"samples/s and ratios from the {'CPU' if cpu_clock else 'wall'} median")
     print(table(["way", "median step (wall)", "IQR (wall)", "median CPU", "samples/s", "vs straightforward",
                  "vs ours fp32", "peak GPU mem"], rows))
+    if args.json:
+        write_json(args.json, res, key, args.batch, memory, device)
     ratio = base / finetune
     verdict = "met" if ratio >= 0.99 else "not met"
     target(f"train step fp32, {device.type}: ours vs straightforward", f"{ratio:.3f}x ({key} median)",
