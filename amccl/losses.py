@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from amccl.config import AMCCLConfig
+from amccl.config import FEATURE_KEYS, AMCCLConfig
 
 # The parts amccl_loss returns, in the order the trainer logs them (``train_<part>``).
 LOSS_PARTS = ("loss", "l1", "contrastive", "inter", "intra", "refine", "margin")
@@ -35,7 +35,6 @@ T_, A_, V_ = 0, 1, 2
 INTER_PAIRS = ((V_, A_), (V_, T_), (T_, A_))
 INTRA_PAIRS = ((V_, V_), (A_, A_), (T_, T_))
 MODALITY_INDEX = {"text": T_, "audio": A_, "vision": V_}
-FEATURE_KEYS = {"text": "Feature_t", "audio": "Feature_a", "vision": "Feature_v"}
 
 
 def normalise_labels(labels: Tensor, dataset: str) -> Tensor:

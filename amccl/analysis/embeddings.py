@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from amccl.config import FEATURE_KEYS as UNIMODAL_FEATURE_KEYS
+from amccl.config import MODALITIES
+
 __all__ = ["MODALITIES", "Embeddings", "extract_embeddings", "modality_name"]
 
-MODALITIES: tuple[str, ...] = ("text", "audio", "vision")
-FEATURE_KEYS: dict[str, str] = {"text": "Feature_t", "audio": "Feature_a", "vision": "Feature_v",
-                                "fusion": "Feature_f"}
+FEATURE_KEYS: dict[str, str] = {**UNIMODAL_FEATURE_KEYS, "fusion": "Feature_f"}
 _ALIASES = {"t": "text", "a": "audio", "v": "vision", "f": "fusion", "video": "vision",
             **{key: name for name, key in FEATURE_KEYS.items()}}
 
