@@ -188,11 +188,19 @@ def _interval(values: np.ndarray, alpha: float, method: str, n_boot: int,
     n = values.size
     if n < 2:
         return float("nan"), float("nan")
-    mean = values.mean()
     if method == "bootstrap":
         means = values[rng.integers(0, n, size=(n_boot, n))].mean(axis=1)
         low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
         return float(low), float(high)
+    return t_interval(values, alpha)
+
+
+def t_interval(values: np.ndarray, alpha: float = 0.05) -> tuple[float, float]:
+    """The Student-t ``1 - alpha`` interval of the mean of ``values`` (N,); NaN for N < 2."""
+    n = values.size
+    if n < 2:
+        return float("nan"), float("nan")
+    mean = values.mean()
     half = sps.t.ppf(1 - alpha / 2, n - 1) * values.std(ddof=1) / np.sqrt(n)
     return float(mean - half), float(mean + half)
 

@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from amccl.ablations.power import POWER
+from amccl.ablations.stats import summary, t_interval
 
 GAMMA_FACTORS: tuple[float, ...] = (0.0, 1.0, 10.0, 100.0)  # × the paper's gamma
 SWEEP_VARIANTS: tuple[str, ...] = ("full", "positives_mean")
@@ -137,7 +137,7 @@ def sweep_summary(frame: pd.DataFrame, metrics: Sequence[str] = SWEEP_METRICS, a
             runs = block[block["gamma"] == gamma]
             for metric in metrics:
                 values = runs[metric].astype(float).dropna().to_numpy()
-                low, high = _t_interval(values, alpha)
+                low, high = t_interval(values, alpha)
                 out.append(dict(variant=variant, gamma=float(gamma), metric=metric, n=values.size,
                                 mean=values.mean() if values.size else np.nan, ci_low=low, ci_high=high))
     return pd.DataFrame(out, columns=["variant", "gamma", "metric", "n", "mean", "ci_low", "ci_high"])
@@ -158,13 +158,6 @@ def sweep_table(summ: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
     return table
 
 
-def _t_interval(values: np.ndarray, alpha: float) -> tuple[float, float]:
-    if values.size < 2:
-        return float("nan"), float("nan")
-    half = sps.t.ppf(1 - alpha / 2, values.size - 1) * values.std(ddof=1) / np.sqrt(values.size)
-    return float(values.mean() - half), float(values.mean() + half)
-
-
 # --- the verdict -------------------------------------------------------------------------------
 def paired_to_zero(frame: pd.DataFrame, variant: str, metrics: Sequence[str] = SWEEP_METRICS,
                    alpha: float = 0.05) -> pd.DataFrame:
@@ -172,8 +165,6 @@ def paired_to_zero(frame: pd.DataFrame, variant: str, metrics: Sequence[str] = S
     :func:`amccl.ablations.stats.summary` on fractions (``scale=1``) with the gammas as
     variants (labels ``f"{gamma:g}"``), so ``diff``, its interval, Holm's correction over the
     gammas and ``detectable`` are those of the ablation tables."""
-    from amccl.ablations.stats import summary
-
     block = frame[frame["variant"] == variant]
     if block.empty:
         raise ValueError(f"the sweep has no rows for variant {variant!r}")
