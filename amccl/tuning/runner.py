@@ -4,8 +4,9 @@ best configuration retrained over seeds and scored on test once.
 A worker (:func:`run_worker`) opens the study, builds the objective and runs trials until
 the study holds the total wanted; ``executor="local"`` runs one worker here, ``"ray"`` runs
 ``workers`` of them as Ray tasks (:class:`~amccl.ablations.ray_executor.RayExecutor` starts
-or joins Ray). Workers receive the data without its test split
-(:func:`amccl.train.without_test`).
+or joins Ray). :func:`run_study` hands the workers the data without its test split
+(:func:`amccl.train.without_test`), and every trial's ``fit(score_test=False)`` drops it again
+for data a worker loads itself.
 """
 
 from __future__ import annotations
@@ -55,12 +56,11 @@ def run_worker(spec: WorkerSpec, data: Any = None, num_threads: int | None = Non
     import torch
 
     from amccl.data import load_data
-    from amccl.train import without_test
 
     cfg = AMCCLConfig.from_dict(spec.config)
     if num_threads is not None:
         torch.set_num_threads(max(1, int(num_threads)))
-    data = without_test(load_data(cfg) if data is None else data)
+    data = load_data(cfg) if data is None else data  # the trials' fit(score_test=False) drops the test split
     space = get_space(spec.space, cfg)
     study = open_study(spec.storage, spec.study_name, cfg, space, spec.trial_seed, spec.seed, spec.pruner,
                        spec.worker)
