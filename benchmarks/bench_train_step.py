@@ -185,21 +185,23 @@ def check_same_step(a: Way, b: Way, cfg: AMCCLConfig, batch: dict, device: torch
     return float((la - lb).abs() / la.abs()), grad_diff
 
 
-def peak_memory(way: Way, device: torch.device) -> str:
+def peak_memory(way: Way, device: torch.device) -> float | None:
+    """Peak GPU memory (MiB) of one step of ``way``; None off a GPU."""
     if device.type != "cuda":
-        return "-"
+        return None
     torch.cuda.synchronize(device)
     torch.cuda.reset_peak_memory_stats(device)
     way.step()
     torch.cuda.synchronize(device)
-    return f"{torch.cuda.max_memory_allocated(device) / 2**20:.0f} MiB"
+    return torch.cuda.max_memory_allocated(device) / 2**20
 
 
-def write_json(path: str, res: dict, key: str, batch: int, memory: dict[str, str], device: torch.device) -> None:
+def write_json(path: str, res: dict, key: str, batch: int, memory: dict[str, float | None],
+               device: torch.device) -> None:
     """``{"device", "batch", "ways": {way: {"step_s", "samples_per_s", "peak_mem_mib"}}}`` (peak memory
     None off a GPU); ``step_s`` is the median the ratios use (CPU time with one CPU thread, else wall)."""
     ways = {name: {"step_s": r[key], "samples_per_s": batch / r[key],
-                   "peak_mem_mib": float(memory[name].split()[0]) if memory[name] != "-" else None}
+                   "peak_mem_mib": memory[name]}
             for name, r in res.items()}
     with open(path, "w") as f:
         json.dump({"device": device.type, "batch": batch, "ways": ways}, f, indent=1)
@@ -282,7 +284,8 @@ def main() -> None:
         r = res[w.name]
         rows.append([w.name, fmt_time(r["median"]), f"{fmt_time(r['q1'])} – {fmt_time(r['q3'])}",
                      fmt_time(r["cpu"]) if cpu_clock else "-", f"{args.batch / r[key]:.1f}",
-                     f"{base / r[key]:.2f}x", f"{finetune / r[key]:.2f}x", memory[w.name]])
+                     f"{base / r[key]:.2f}x", f"{finetune / r[key]:.2f}x",
+                     "-" if memory[w.name] is None else f"{memory[w.name]:.0f} MiB"])
     print(f"\ntraining step, MOSI shapes, B = {args.batch}, {args.rounds} rounds "
           f"(1 step per round for fine-tuning ways, {args.cheap_inner} for the others), device {device.type}; "
           f"samples/s and ratios from the {'CPU' if cpu_clock else 'wall'} median")
