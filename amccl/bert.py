@@ -221,6 +221,17 @@ def _fix_for(language: str) -> str:
             f"AMCCLConfig.for_dataset), or text_encoder={name} with {ENCODER_ENV[name]}=/path/to/{name}.")
 
 
+def token_id_overflows(data: Any, vocab_size: int) -> list[tuple[str, int, int]]:
+    """``(split, largest token id, first row holding it)`` for each split of ``data`` (its
+    ``items()``: an ``MMSAData`` or clips to predict) with a token id at or beyond ``vocab_size``."""
+    found = []
+    for name, split in data.items():
+        ids = np.asarray(split.text)[:, 0]  # (N, Lt) token ids
+        if ids.size and int(ids.max()) >= vocab_size:
+            found.append((name, int(ids.max()), int(np.argmax(ids.max(axis=1)))))
+    return found
+
+
 def check_encoder_data(cfg: Any, vocab_size: int, data: Any = None) -> None:
     """Refuse an encoder whose language or vocabulary does not fit ``data`` (or ``cfg.data_path``).
 
@@ -243,9 +254,9 @@ def check_encoder_data(cfg: Any, vocab_size: int, data: Any = None) -> None:
             f"read as other words. {_fix_for(file_language)}")
     if data is None:
         return
-    texts = {part: getattr(data, part).text for part in ("train", "valid", "test")}
-    top, split = max(((int(np.asarray(t[:, 0]).max()), part) for part, t in texts.items() if len(t)), default=(-1, ""))
-    if top >= vocab_size:
+    overflows = token_id_overflows(data, vocab_size)
+    if overflows:
+        split, top, _ = max(overflows, key=lambda found: (found[1], found[0]))
         language = file_language or DATASET_LANGUAGE[cfg.dataset]
         raise EncoderError(
             f"{cfg.dataset} data ({getattr(data, 'path', None) or data.source}): token id {top} in the {split} "

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from amccl.bert import token_id_overflows
 from amccl.data import DataError, MMSAClips, check_data_for_config, load_clips
 from amccl.data.default import config_shapes
 from amccl.evaluation import make_loader, run_split
@@ -38,13 +39,9 @@ COLUMNS = ("split", "id", "score", "polarity", "acc7_bin")
 def check_vocabulary(clips: MMSAClips, vocab_size: int) -> None:
     """Refuse token ids at or beyond the text encoder's ``vocab_size`` (the file was tokenised
     for another encoder); one line per split naming the file, split and key."""
-    problems = []
-    for name, split in clips.items():
-        ids = np.asarray(split.text)[:, 0]
-        if ids.size and int(ids.max()) >= vocab_size:
-            row = int(np.argmax(ids.max(axis=1)))
-            problems.append(f"{clips.path}: split '{name}', key 'text_bert': expected token ids < {vocab_size} "
-                            f"(the checkpoint's text encoder vocabulary), found {int(ids.max())} at row {row}")
+    problems = [f"{clips.path}: split '{name}', key 'text_bert': expected token ids < {vocab_size} "
+                f"(the checkpoint's text encoder vocabulary), found {top} at row {row}"
+                for name, top, row in token_id_overflows(clips, vocab_size)]
     if problems:
         raise DataError(problems)
 
