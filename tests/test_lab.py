@@ -41,7 +41,10 @@ def get(url: str) -> tuple[int, bytes]:
 def lab_url(tmp_path_factory):
     port = free_port()
     runtime = tmp_path_factory.mktemp("jupyter-runtime")
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(runtime), HF_HUB_OFFLINE="1")
+    # as `make lab` does: the repo's jupyter/ folder first on the config path
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(runtime), HF_HUB_OFFLINE="1",
+               JUPYTER_CONFIG_PATH=os.pathsep.join(filter(None, [str(REPO / "jupyter"),
+                                                                 os.environ.get("JUPYTER_CONFIG_PATH")])))
     cmd = [sys.executable, "-m", "jupyter", "lab", "notebooks/", "--no-browser", "--ip=127.0.0.1",
            f"--port={port}", f"--IdentityProvider.token={TOKEN}", "--ServerApp.port_retries=0"]
     if hasattr(os, "getuid") and os.getuid() == 0:
@@ -76,6 +79,7 @@ def test_the_four_notebooks_are_served_as_notebooks_with_the_project_kernel(lab_
     status, body = get(f"{lab_url}/api/contents/")
     listed = {item["name"]: item["type"] for item in json.loads(body)["content"]}
     assert all(listed.get(name) == "notebook" for name in NOTEBOOKS), listed
+    assert not [name for name in listed if name.endswith(".py")], f"jupytext twins listed beside their notebooks: {listed}"
     for name in NOTEBOOKS:
         status, body = get(f"{lab_url}/api/contents/{name}?content=1")
         notebook = json.loads(body)
