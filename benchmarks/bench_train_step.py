@@ -8,9 +8,10 @@ lengths), timed interleaved:
   written here: the same model forward, the *literal* loss (``tests/literal_loss.py``), a plain
   ``torch.optim.AdamW`` over the five groups of spec §4 with transformers' cosine schedule,
   and the usual ``loss.item()`` per step;
-* ``ours fp32`` -- what ``amccl.train`` does per batch: the same forward, the fused
-  ``amccl_loss``, the parts kept on the device (no host read), ``zero_grad(set_to_none)``,
-  ``amccl.optim.build_optimizer``'s AdamW + schedule;
+* ``ours fp32`` -- the loop body of ``amccl.train._train_epoch``, line for line: ``batch_to``,
+  the same forward, the batched ``amccl_loss``, the parts kept on the device with their
+  finiteness flags (checked at once on a CPU), ``zero_grad(set_to_none)``, the (disabled in
+  fp32) ``GradScaler``, ``amccl.optim.build_optimizer``'s AdamW (``foreach``) + schedule;
 * ``ours freeze_text + cache`` -- ``freeze_text=True`` (BERT without gradients) fed the
   ``text_feats`` rows of ``amccl.evaluation.text_cache_rows`` (built once, untimed);
 * ``ours freeze_text, no cache`` -- the frozen BERT run every step (reference ``use_finetune=False``);
@@ -22,12 +23,20 @@ On a CUDA device (``--device cuda``; the default when CUDA is present) it adds `
 ``ours freeze_text + cache bf16``, and reports peak GPU memory per way. Without CUDA those
 lines print ``skipped: no CUDA`` (``--bf16`` adds them on a CPU, with CPU autocast).
 
+Both fine-tuning ways move the batch to the device every step, as a training loop does.
+
 Checks printed before the timings: ``ours`` and ``straightforward`` start from the same
-weights and give the same loss and gradients on the same batch (same dropout draws);
-cached and uncached frozen text give the same outputs in eval mode.
+weights and give the same loss and gradients on the same batch (same dropout draws); ours
+and the plain ``torch.optim.AdamW`` give bit-identical weights after the same steps; cached
+and uncached frozen text give the same outputs in eval mode.
+
+``--profile N`` first runs N steps of the two fine-tuning ways with a clock between phases
+(batch to device, forward split by encoder, loss, zero_grad, backward, optimizer, schedule and
+logging) and N forward + backward passes of the BERT alone and of the audio + vision encoders
+alone (their backward shares of the full step's backward), and prints the medians.
 
 Usage: ``python benchmarks/bench_train_step.py`` (``--rounds``, ``--batch``, ``--threads``,
-``--device``, ``--compile`` adds ``ours fp32 + torch.compile(model)``, ``--json PATH`` writes the
+``--device``, ``--profile N``, ``--compile`` adds ``ours fp32 + torch.compile(model)``, ``--json PATH`` writes the
 figures, ``--text-encoder tiny-random`` for toy-size test runs).
 """
 
@@ -37,15 +46,18 @@ import argparse
 import contextlib
 import copy
 import json
+import statistics
 import time
+from collections import defaultdict
 
 import torch  # noqa: E402
 from common import command_line, cuda_available, fmt_time, interleaved, machine_line, table, target
 
 from amccl.config import AMCCLConfig  # noqa: E402
-from amccl.evaluation import text_cache_rows  # noqa: E402
+from amccl.evaluation import batch_to, text_cache_rows  # noqa: E402
 from amccl.losses import LOSS_PARTS, amccl_loss  # noqa: E402
 from amccl.model import AMCCL  # noqa: E402
+from amccl.optim import build_optimizer, parameter_groups  # noqa: E402
 from tests.literal_loss import literal_amccl_loss  # noqa: E402
 
 INPUTS = ("text", "audio", "vision", "audio_lengths", "vision_lengths")
@@ -84,14 +96,49 @@ def spec_groups(model: torch.nn.Module, cfg: AMCCLConfig) -> list[dict]:
     ]
 
 
+class Clock:
+    """Per-phase times of the steps it is handed: ``mark(phase)`` charges the time since the
+    previous mark (or ``start``) to ``phase``. Thread CPU time on a CPU (one thread: the work,
+    without preemption), synchronised wall time on a GPU."""
+
+    def __init__(self, device: torch.device | None = None) -> None:
+        self.device = device
+        self.times: dict[str, list[float]] = defaultdict(list)
+        self.last = 0.0
+
+    def _now(self) -> float:
+        if self.device is not None and self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            return time.perf_counter()
+        return time.thread_time()
+
+    def start(self) -> None:
+        self.last = self._now()
+
+    def mark(self, phase: str) -> None:
+        if self.device is None:  # the timing runs: no clock
+            return
+        now = self._now()
+        self.times[phase].append(now - self.last)
+        self.last = now
+
+    def medians(self) -> dict[str, float]:
+        """Median seconds per phase, summed over a step's marks of that phase."""
+        return {phase: statistics.median(t) for phase, t in self.times.items()}
+
+
+NO_CLOCK = Clock()
+
+
 class Way:
-    """One way of stepping: a model, its optimizer and a ``step()`` closure."""
+    """One way of stepping: a model, its optimizer and a ``step(clock=NO_CLOCK)`` closure."""
 
     def __init__(self, name: str, model: AMCCL, step, optimizer) -> None:
         self.name, self.model, self.step, self.optimizer = name, model, step, optimizer
 
 
 def straightforward(cfg: AMCCLConfig, state: dict, batch: dict, device: torch.device, total: int) -> Way:
+    """The spec's step as a user would write it with plain PyTorch and transformers."""
     from transformers import get_cosine_schedule_with_warmup
 
     model = AMCCL(cfg).to(device)
@@ -99,54 +146,75 @@ def straightforward(cfg: AMCCLConfig, state: dict, batch: dict, device: torch.de
     model.train()
     optimizer = torch.optim.AdamW(spec_groups(model, cfg))
     scheduler = get_cosine_schedule_with_warmup(optimizer, int(0.1 * total), total)
-    inputs = {k: batch[k].to(device) for k in INPUTS}
-    labels = batch["labels"].to(device)
     log: list[float] = []
 
-    def step():
+    def step(clock: Clock = NO_CLOCK):
+        inputs = {k: batch[k].to(device) for k in INPUTS}
+        labels = batch["labels"].to(device)
+        clock.mark("batch to device")
         outputs = model(**inputs)
+        clock.mark("forward: rest (checks, pooling, fusion, head)")
         loss = literal_amccl_loss(outputs, labels, cfg)["loss"]
+        clock.mark("loss")
         optimizer.zero_grad()
+        clock.mark("zero_grad")
         loss.backward()
+        clock.mark("backward")
         optimizer.step()
+        clock.mark("optimizer step")
         scheduler.step()
         log.append(loss.item())  # the usual per-step logging (a host-device sync on a GPU)
+        clock.mark("schedule + logging")
 
     return Way("straightforward fp32", model, step, optimizer)
 
 
 def ours(name: str, cfg: AMCCLConfig, state: dict, batch: dict, device: torch.device, total: int,
          amp: str = "off", text_cache: bool = False, compile_model: bool = False) -> Way:
-    """The trainer's per-batch work (amccl.train), on one fixed batch."""
-    from amccl.optim import build_optimizer
-
+    """The loop body of ``amccl.train._train_epoch``, on one fixed batch."""
     model = AMCCL(cfg).to(device)
     model.load_state_dict(state)
     if cfg.freeze_text:
         model.text_model.requires_grad_(False)
-    inputs = {k: batch[k].to(device, non_blocking=True) for k in INPUTS}
+    loader_batch = {**batch, "index": torch.arange(len(batch["labels"]))}  # what BatchLoader yields
     if text_cache:
-        inputs["text_feats"] = text_cache_rows(model, batch["text"], device=device).to(device)
+        loader_batch["text_feats"] = text_cache_rows(model, batch["text"], device=device)
     model.train()
     forward = torch.compile(model) if compile_model else model
     optimizer, scheduler = build_optimizer(model, cfg, total)
-    labels = batch["labels"].to(device, non_blocking=True)
+    scaler = torch.amp.GradScaler("cuda", enabled=False)  # the trainer's, off unless amp="fp16" on CUDA
     sums = torch.zeros(len(LOSS_PARTS), device=device)
+    flags: list[torch.Tensor] = []
+    check_now = device.type == "cpu"  # the trainer's _SYNC_FREE_DEVICES
     autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if amp == "bf16"
                 else contextlib.nullcontext())
 
-    def step():
+    def step(clock: Clock = NO_CLOCK):
         nonlocal sums
+        inputs, labels, _ = batch_to(loader_batch, device)
+        clock.mark("batch to device")
         with autocast:
             outputs = forward(**inputs)
-        outputs = {k: v.float() for k, v in outputs.items()}  # the loss runs in float32
-        losses = amccl_loss(outputs, labels, cfg)
-        parts = torch.stack([losses[k].detach() for k in LOSS_PARTS])  # kept on the device
+        clock.mark("forward: rest (checks, pooling, fusion, head)")
+        losses = amccl_loss({k: v.float() for k, v in outputs.items()}, labels, cfg)  # in float32
+        clock.mark("loss")
+        parts = torch.stack([torch.as_tensor(losses[k], device=device).detach().float() for k in LOSS_PARTS])
+        flags.append(torch.isfinite(parts))
+        if check_now and not bool(flags[-1].all()):
+            raise FloatingPointError("non-finite loss")
+        if len(flags) > 1000:  # the trainer keeps one epoch's flags
+            flags.clear()
+        clock.mark("ours only: loss parts kept + finiteness check")
         optimizer.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        optimizer.step()
+        clock.mark("zero_grad")
+        scaler.scale(losses["loss"]).backward()
+        clock.mark("backward")
+        scaler.step(optimizer)
+        scaler.update()
+        clock.mark("optimizer step")
         scheduler.step()
         sums += parts
+        clock.mark("schedule + logging")
 
     return Way(name, model, step, optimizer)
 
@@ -159,11 +227,100 @@ def encoders_only(cfg: AMCCLConfig, state: dict, batch: dict, device: torch.devi
     model.train()
     audio, vision = batch["audio"].to(device), batch["vision"].to(device)
 
-    def step():
+    def step(clock: Clock = NO_CLOCK):
         model.zero_grad(set_to_none=True)
-        (model.audio_model(audio).sum() + model.video_model(vision).sum()).backward()
+        clock.mark("zero_grad")
+        out = model.audio_model(audio).sum() + model.video_model(vision).sum()
+        clock.mark("forward")
+        out.backward()
+        clock.mark("backward")
 
     return Way("(part) audio + vision encoders", model, step, None)
+
+
+def bert_only(cfg: AMCCLConfig, state: dict, batch: dict, device: torch.device) -> Way:
+    """Only the fine-tuned BERT, forward + backward (train mode); for ``--profile``."""
+    model = AMCCL(cfg).to(device)
+    model.load_state_dict(state)
+    model.train()
+    text = batch["text"].to(device)
+
+    def step(clock: Clock = NO_CLOCK):
+        model.zero_grad(set_to_none=True)
+        clock.mark("zero_grad")
+        out = model.text_model(text).sum()
+        clock.mark("forward")
+        out.backward()
+        clock.mark("backward")
+
+    return Way("(part) BERT", model, step, None)
+
+
+ENCODERS = {"text_model": "forward: BERT", "audio_model": "forward: audio encoder",
+            "video_model": "forward: vision encoder"}
+
+
+def clock_encoders(model: AMCCL, clock: Clock) -> list:
+    """Forward hooks that charge each encoder's forward to its own phase; returns the handles."""
+    handles = []
+    for attr, phase in ENCODERS.items():
+        module = getattr(model, attr)
+        handles.append(module.register_forward_pre_hook(
+            lambda *_: clock.mark("forward: rest (checks, pooling, fusion, head)")))
+        handles.append(module.register_forward_hook(lambda *_, phase=phase: clock.mark(phase)))
+    return handles
+
+
+def profile(ways: list[Way], parts: list[Way], steps: int, device: torch.device) -> dict[str, dict[str, float]]:
+    """Median seconds per phase of ``steps`` clocked steps of each way, interleaved (after one
+    unclocked warm-up step each); ``parts`` (components run alone) too."""
+    clocks = {w.name: Clock(device) for w in ways + parts}
+    handles = [h for w in ways for h in clock_encoders(w.model, clocks[w.name])]
+    for w in ways + parts:
+        w.step()
+    for r in range(steps):
+        for w in (ways + parts if r % 2 == 0 else (ways + parts)[::-1]):
+            clocks[w.name].start()
+            w.step(clocks[w.name])
+    for h in handles:
+        h.remove()
+    return {name: clock.medians() for name, clock in clocks.items()}
+
+
+def print_profile(prof: dict[str, dict[str, float]], first: str, second: str) -> None:
+    """The phases of the two full ways side by side (ms, share of the second's step), then the
+    second's backward split by the components' alone-backward times."""
+    phases = list(dict.fromkeys([*prof[second], *prof[first]]))
+    totals = {w: sum(prof[w].values()) for w in (first, second)}
+    rows = [[p, *(f"{prof[w][p] * 1e3:.1f}" if p in prof[w] else "-" for w in (first, second)),
+             f"{prof[second].get(p, 0.0) / totals[second]:.1%}"] for p in phases]
+    rows.append(["step (sum of phases)", *(f"{totals[w] * 1e3:.1f}" for w in (first, second)), "100%"])
+    print(table(["phase (median ms)", first, second, f"share of {second}"], rows))
+    backward = prof[second]["backward"]
+    split = {"BERT": prof["(part) BERT"]["backward"],
+             "audio + vision encoders": prof["(part) audio + vision encoders"]["backward"]}
+    split["rest (heads, fusion, loss)"] = backward - sum(split.values())
+    print(f"{second} backward {backward * 1e3:.1f} ms, split by the components run alone: " + ", ".join(
+        f"{k} {v * 1e3:.1f} ms ({v / totals[second]:.1%} of the step)" for k, v in split.items()))
+
+
+def check_optimizer(model: AMCCL, cfg: AMCCLConfig, steps: int = 3) -> int:
+    """Elements that differ between ``build_optimizer``'s AdamW and a plain ``torch.optim.AdamW``
+    over the same groups and schedule (10 planned steps) after ``steps`` steps from the same
+    random gradients."""
+    from transformers import get_cosine_schedule_with_warmup
+
+    a, b = copy.deepcopy(model), copy.deepcopy(model)
+    plain = torch.optim.AdamW(parameter_groups(b, cfg))
+    pairs = (build_optimizer(a, cfg, 10), (plain, get_cosine_schedule_with_warmup(plain, int(cfg.warmup_ratio * 10), 10)))
+    for s in range(steps):
+        for m, (optimizer, scheduler) in zip((a, b), pairs):
+            g = torch.Generator().manual_seed(s)
+            for p in m.parameters():
+                p.grad = torch.randn(p.shape, generator=g).to(p.device)
+            optimizer.step()
+            scheduler.step()
+    return sum(int((pa != pb).sum()) for pa, pb in zip(a.parameters(), b.parameters()))
 
 
 def check_same_step(a: Way, b: Way, cfg: AMCCLConfig, batch: dict, device: torch.device) -> tuple[float, float]:
@@ -218,6 +375,8 @@ def main() -> None:
                              "jobs, a parallel region waits for a preempted thread; a 0.1 ms conv took "
                              "20 ms with 2 threads here). 0 = torch's default")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="first print a per-phase profile of N steps of the two fine-tuning ways (0: none)")
     parser.add_argument("--compile", action="store_true", help="add ours fp32 + torch.compile(model)")
     parser.add_argument("--bf16", action="store_true",
                         help="add the bf16 autocast ways on a CPU too (always added on a GPU)")
@@ -257,6 +416,8 @@ def main() -> None:
     loss_diff, grad_diff = check_same_step(ways[0], ways[1], cfg, batch, device)
     print(f"check: ours vs straightforward on the same batch and weights: loss rel. diff {loss_diff:.1e}, "
           f"max |grad diff| / max |grad| {grad_diff:.1e}")
+    print("check: ours' AdamW (foreach) vs plain torch.optim.AdamW, 3 steps from the same gradients: "
+          f"{check_optimizer(ways[1].model, cfg)} weights differ")
     with torch.no_grad():
         model = ways[2].model.eval()
         feats = text_cache_rows(model, batch["text"], device=device).to(device)
@@ -266,6 +427,12 @@ def main() -> None:
               f"{max(float((cached[k] - direct[k]).abs().max()) for k in cached):.1e}")
         model.train()
 
+    if args.profile:
+        prof = profile(ways[:2], [bert_only(cfg, state, batch, device), ways[4]], args.profile, device)
+        print(f"\nprofile, {args.profile} clocked steps per way, "
+              f"{'thread CPU time' if device.type == 'cpu' else 'synchronised wall time'}:")
+        print_profile(prof, "straightforward fp32", "ours fp32")
+        print()
     if args.compile:
         start = time.perf_counter()
         ways[5].step()

@@ -61,6 +61,34 @@ def test_optimizer_groups_hold_the_spec_parameters(tiny_cfg):
     assert "fusionBatchNorm.weight" in optimizer.param_groups[4]["names"]  # not BERT: lr_other
 
 
+def test_foreach_adamw_gives_the_per_parameter_loops_weights_bit_for_bit(tiny_cfg):
+    """build_optimizer's foreach AdamW (faster on a CPU) must not move a single bit of the run."""
+    torch.manual_seed(0)
+    ours = AMCCL(tiny_cfg)
+    plain = AMCCL(tiny_cfg)
+    plain.load_state_dict(ours.state_dict())
+    optimizer, _ = build_optimizer(ours, tiny_cfg, total_steps=10)
+    assert all(group["foreach"] for group in optimizer.param_groups)
+    reference = torch.optim.AdamW([dict(g, params=[dict(plain.named_parameters())[n] for n in names])
+                                   for g, names in _group_names(ours, optimizer)], foreach=False)
+    g = torch.Generator().manual_seed(1)
+    for _ in range(3):
+        grads = [torch.randn(p.shape, generator=g) for p in ours.parameters()]
+        for model, opt in ((ours, optimizer), (plain, reference)):
+            for p, grad in zip(model.parameters(), grads):
+                p.grad = grad.clone()
+            opt.step()
+    for (name, a), b in zip(ours.named_parameters(), plain.parameters()):
+        assert torch.equal(a, b), name
+
+
+def _group_names(model, optimizer):
+    """(the group's settings without params, its parameters' names) per optimizer group."""
+    names = {id(p): n for n, p in model.named_parameters()}
+    return [({k: v for k, v in group.items() if k not in ("params", "foreach")}, [names[id(p)] for p in group["params"]])
+            for group in optimizer.param_groups]
+
+
 def test_frozen_text_leaves_bert_groups_empty(tiny_cfg):
     cfg = tiny_cfg.replace(freeze_text=True)
     model = AMCCL(cfg)
