@@ -1,11 +1,15 @@
 """Every figure of the package; each function returns the matplotlib ``Figure``.
 
-Nothing is shown or saved implicitly (use :func:`save_figure`). Inputs are plain pandas
+Nothing is shown or saved implicitly (use :func:`save_figure`; ``tight=False`` for a fixed
+pixel size and byte-stable PNGs). Inputs are plain pandas
 DataFrames whose expected columns each docstring lists.
 
 * :func:`plot_learning_curves`: losses and validation metrics of a training ``History``;
+* :func:`plot_test_vs_constant`: test metrics of a run next to the constant predictor's;
 * :func:`plot_grid`: an ablation grid and its :func:`~amccl.ablations.stats.summary` as a
-  forest plot coloured by the Holm verdict;
+  forest plot coloured by the Holm verdict, with the difference the seeds can detect;
+* :func:`plot_alignment_table`: the alignment summary of several models
+  (:func:`~amccl.analysis.compare.compare_models`) as a colour-coded table;
 * :func:`plot_joint`, :func:`plot_models_side_by_side`: UMAP / t-SNE / PCA maps of the joint
   embedding space (:func:`~amccl.analysis.projection.project_joint`);
 * :func:`plot_gamma_sweep`: alignment, Spearman and test MAE against gamma
@@ -32,7 +36,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from amccl.metrics import ACC2_KEYS, LOWER_IS_BETTER
+from amccl.metrics import ACC2_KEYS, LOWER_IS_BETTER, UNSCALED, metric_columns
 
 if TYPE_CHECKING:
     from amccl.analysis.embeddings import Embeddings
@@ -44,11 +48,20 @@ VERDICT_LABELS = {"baseline": "baseline", "better": "significantly better", "wor
                   "n.s.": "not significant"}
 
 
-def save_figure(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
-    """Save ``fig`` (parents created, tight bounding box) and return the path."""
+def save_figure(fig: Figure, path: str | Path, dpi: int = 150, tight: bool = True) -> Path:
+    """Save ``fig`` (parents created) and return the path.
+
+    ``tight=True`` crops to the drawn content (the size varies with it). ``tight=False`` saves
+    the whole canvas, exactly ``figsize × dpi`` pixels, without the "Software" version entry in
+    the PNG metadata: unchanged pixels then give byte-identical files on re-runs.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    if tight:
+        fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    else:
+        with plt.rc_context({"savefig.bbox": "standard"}):  # whatever the caller's rcParams say
+            fig.savefig(path, dpi=dpi, metadata={"Software": None} if path.suffix.lower() == ".png" else None)
     return path
 
 
@@ -101,6 +114,74 @@ def plot_learning_curves(history: Any, epoch_col: str = "epoch", train_prefix: s
     return fig
 
 
+# --- test metrics against a constant predictor ----------------------------------------------
+_MODEL_COLORS = ("#4c72b0", "#a6a6a6", "#dd8452", "#55a868", "#8172b3", "#937860")  # run blue, constant grey
+_TICK_NAMES = {"MAE": "MAE\n(lower is better)", "R_squre": "R²"}
+
+
+def _metric_panels(table: pd.DataFrame) -> dict[str, list[str]]:
+    """The table's metric columns in display order (MOSI's or SIMS's, whichever has more of
+    them), split into accuracies and F1 (%) and the unscaled MAE / Corr / R²; empty panels dropped."""
+    cols = max(metric_columns(table, "mosi"), metric_columns(table, "sims"), key=len)
+    if not cols:
+        raise ValueError(f"no MMSA metric columns among {list(table.columns)}")
+    panels = {"accuracy and F1 (%)": [c for c in cols if c not in UNSCALED],
+              "error and correlation": [c for c in cols if c in UNSCALED]}
+    return {name: names for name, names in panels.items() if names}
+
+
+def _grouped_bars(ax: plt.Axes, table: pd.DataFrame, cols: list[str], fmt: str) -> None:
+    """One bar group per column of ``cols``, one bar per row of ``table`` (its colour from
+    :data:`_MODEL_COLORS`), each labelled with its value; an undefined (NaN) value gets no
+    bar but an "n/a" at 0."""
+    x, n = np.arange(len(cols)), len(table)
+    width = 0.8 / n
+    for i in range(n):
+        values = table.iloc[i][cols].to_numpy(float)
+        pos, ok = x + (i - (n - 1) / 2) * width, np.isfinite(values)
+        bars = ax.bar(pos[ok], values[ok], width * 0.95, color=_MODEL_COLORS[i % len(_MODEL_COLORS)])
+        ax.bar_label(bars, fmt=fmt, fontsize=7, padding=2, rotation=90 if n > 2 else 0)
+        for p in pos[~ok]:
+            ax.text(p, 0, "n/a", ha="center", va="bottom", fontsize=7, color="0.35")
+    ax.axhline(0.0, color="0.3", lw=0.8)
+    ax.set_xlim(-0.5, len(cols) - 0.5)  # also where only an "n/a" stands
+    ax.set_xticks(x, [_TICK_NAMES.get(c, c) for c in cols], fontsize=8)
+
+
+def plot_test_vs_constant(table: pd.DataFrame, title: str | None = None) -> Figure:
+    """Test metrics of a run next to a reference (notebook 02: the constant mean-label
+    predictor) as grouped bars, one colour per model (legend below), each bar labelled with
+    its value; left panel accuracies and F1 in % (0-100), right panel MAE (marked "lower is
+    better"), Corr and, for SIMS, R² on their own scale. An undefined value (the constant's
+    Corr) has no bar, only "n/a". Figure 10 × 3.6 in whatever the columns.
+
+    Args:
+        table: :func:`~amccl.metrics.format_table` output indexed by model name (one row per
+            model, usually two): accuracies / F1 ×100, MAE / Corr / R² as they are. Columns
+            other than MMSA metrics are ignored.
+    """
+    panels = _metric_panels(table)
+    ratios = [max(len(cols), 1.6) for cols in panels.values()]
+    fig, axes = plt.subplots(1, len(panels), figsize=(10.0, 3.6), squeeze=False, constrained_layout=True,
+                             gridspec_kw={"width_ratios": ratios})
+    for ax, (name, cols) in zip(axes[0], panels.items()):
+        percent = name.endswith("(%)")
+        _grouped_bars(ax, table, cols, "%.1f" if percent else "%.3f")
+        ax.set(title=name, ylabel="percent" if percent else "value")
+        if percent:
+            ax.set_ylim(0, 112)
+            ax.set_yticks(range(0, 101, 20))
+        else:
+            ax.margins(y=0.18)
+        ax.grid(axis="y", alpha=0.3)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=_MODEL_COLORS[i % len(_MODEL_COLORS)])
+               for i in range(len(table))]
+    fig.legend(handles, [str(m) for m in table.index], loc="outside lower center", ncol=len(table),
+               fontsize=9, frameon=False)
+    fig.suptitle(title or "test metrics: " + " vs ".join(map(str, table.index)), fontsize=10)
+    return fig
+
+
 # --- ablation intervals ----------------------------------------------------------------------
 def _forest(ax: plt.Axes, block: pd.DataFrame, value: str, marker: str = "o") -> np.ndarray:
     """One point with its ``{value}_ci_low/high`` interval per row of ``block``, first row on
@@ -121,9 +202,34 @@ def _verdict_handles(verdicts: Iterable[Any], marker: str = "o") -> list[Line2D]
             for k, label in VERDICT_LABELS.items() if k in present]
 
 
+def _detectable_lines(ax: plt.Axes, summ: pd.DataFrame, baseline: str, power: float) -> Line2D | None:
+    """Dotted vertical lines at the baseline mean ± the median ``detectable`` of the other
+    variants (``summ`` indexed by variant); returns their legend handle, None when there is
+    no finite ``detectable``."""
+    others = summ.drop(index=baseline)
+    finite = others["detectable"].to_numpy(float)
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0:
+        return None
+    det, centre = float(np.median(finite)), float(summ.loc[baseline, "mean"])
+    for x in (centre - det, centre + det):
+        ax.axvline(x, color=VERDICT_COLORS["baseline"], lw=1, ls=":", zorder=1)
+    return Line2D([], [], color=VERDICT_COLORS["baseline"], lw=1, ls=":",
+                  label=f"±detectable Δ ({power * 100:g} % power{_seed_count(others)})")
+
+
+def _seed_count(others: pd.DataFrame) -> str:
+    """', n seeds' (or ', n1–n2 seeds') from the ``n_pairs`` of the rows with a finite
+    ``detectable``; empty without that column."""
+    if "n_pairs" not in others.columns:
+        return ""
+    pairs = others.loc[np.isfinite(others["detectable"].to_numpy(float)), "n_pairs"].astype(int)
+    return f", {pairs.min()} seeds" if pairs.min() == pairs.max() else f", {pairs.min()}–{pairs.max()} seeds"
+
+
 def plot_grid(results: pd.DataFrame, metric: str, baseline: str | None = "full", scale: float = 100.0,
               alpha: float = 0.05, method: str = "t", order: Sequence[str] | None = None, ax=None,
-              title: str | None = None) -> Figure:
+              title: str | None = None, detectable: bool = True) -> Figure:
     """Per-variant ``metric``: mean ± interval (diamond), the seeds (dots), the baseline's
     interval (grey band); on the right ``Δ``, the seed-paired difference to the baseline with
     its interval (narrower than two bands' overlap suggests: shared seed luck cancels), ``*``
@@ -135,7 +241,12 @@ def plot_grid(results: pd.DataFrame, metric: str, baseline: str | None = "full",
         baseline, alpha, method: as :func:`~amccl.ablations.stats.summary`.
         order: variants top to bottom (default: the table's order, baseline first).
         ax: a matplotlib axes to draw on (default: a new figure).
+        detectable: when the summary has a ``detectable`` column, two dotted lines at the
+            baseline mean ± the median ``detectable`` over the other variants (the smallest
+            paired difference these seeds find with the summary's power, 80 % by default): a
+            not-significant Δ inside them is no evidence of "no effect".
     """
+    from amccl.ablations.power import POWER
     from amccl.ablations.stats import summary
 
     is_rows = "seed" in results.columns and "mean_ci_low" not in results.columns
@@ -154,11 +265,15 @@ def plot_grid(results: pd.DataFrame, metric: str, baseline: str | None = "full",
             fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(order) + 1.6))
         else:
             fig = ax.figure
+        extra_handles = []
         if baseline is not None and baseline in summ.index:
             base = summ.loc[baseline]
             ax.axvline(base["mean"], color=VERDICT_COLORS["baseline"], lw=1, ls="--", zorder=1)
             if np.isfinite(base["mean_ci_low"]):
                 ax.axvspan(base["mean_ci_low"], base["mean_ci_high"], color="0.85", zorder=0)
+            if detectable and "detectable" in summ.columns:
+                handle = _detectable_lines(ax, summ, baseline, summ.attrs.get("power", POWER))
+                extra_handles += [handle] if handle is not None else []
         y = _forest(ax, block, "mean", marker="D")
         for yi, rec in zip(y, block.to_dict("records")):
             if is_rows:
@@ -179,9 +294,58 @@ def plot_grid(results: pd.DataFrame, metric: str, baseline: str | None = "full",
         level = int(round((1 - alpha) * 100))
         ax.set_title(title or f"{metric}: mean and {level} % interval over seeds; Δ vs {baseline} "
                      f"(* Holm p < {alpha:g})", fontsize=9)
-        ax.legend(handles=_verdict_handles(block["verdict"], "D"), loc="lower left", bbox_to_anchor=(0, 1.06),
-                  ncol=4, fontsize=8, frameon=False)
+        handles = _verdict_handles(block["verdict"], "D") + extra_handles
+        ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.06),
+                  ncol=4 if len(handles) <= 4 else 3, fontsize=8, frameon=False)  # 5 in a row: too wide
         fig.tight_layout()
+    return fig
+
+
+# --- alignment summaries (amccl.analysis.compare) --------------------------------------------
+_ALIGN_LOWER = frozenset({"alignment", "uniformity"})  # Wang and Isola: lower is better
+
+
+def _column_goodness(values: pd.DataFrame) -> pd.DataFrame:
+    """Each column min-max scaled over the rows to [0, 1], 1 = the best row (lowest for
+    :data:`_ALIGN_LOWER`, else highest); 0.5 where a column's values are all equal; NaN stays."""
+    low, high = values.min(), values.max()
+    good = (values - low) / (high - low).replace(0.0, np.nan)
+    good = good.where(~(values.notna() & (high == low)), 0.5)
+    flip = [c for c in good.columns if c in _ALIGN_LOWER]
+    good[flip] = 1.0 - good[flip]
+    return good
+
+
+def plot_alignment_table(side: pd.DataFrame, title: str | None = None) -> Figure:
+    """A :func:`~amccl.analysis.compare.compare_models` table as an annotated heatmap: one row
+    per model, one column per summary metric, each cell its value (3 decimals; "n/a" for NaN)
+    coloured by how good it is among the models of that column (green best, red worst;
+    column-wise min-max, inverted for alignment and uniformity, where lower is better). The
+    headers carry ↑ (higher is better) or ↓ (lower is better); no colour bar. Figure size
+    depends only on the table's shape: (2.2 + 1.1 · columns) × (1.5 + 0.4 · rows) in.
+
+    Args:
+        side: index = model names, columns :data:`~amccl.analysis.compare.SUMMARY_COLUMNS`
+            (recall@1, recall@5, alignment, uniformity, silhouette, spearman) or some of them.
+    """
+    values = side.astype(float)
+    nrows, ncols = values.shape
+    fig, ax = plt.subplots(figsize=(2.2 + 1.1 * ncols, 1.5 + 0.4 * nrows), constrained_layout=True)
+    cmap = sns.color_palette("RdYlGn", as_cmap=True)
+    sns.heatmap(_column_goodness(values), annot=values.map(lambda v: f"{v:.3f}").to_numpy(), fmt="",
+                cmap=cmap, vmin=-0.3, vmax=1.3, cbar=False, linewidths=1.5, linecolor="white", ax=ax,
+                annot_kws={"fontsize": 9})  # limits beyond [0, 1]: muted ends, legible text
+    for (i, j) in zip(*np.nonzero(values.isna().to_numpy())):
+        ax.text(j + 0.5, i + 0.5, "n/a", ha="center", va="center", fontsize=9, color="0.4")
+    ax.xaxis.tick_top()
+    ax.set_xticks(np.arange(ncols) + 0.5, [f"{c} {'↓' if c in _ALIGN_LOWER else '↑'}" for c in values.columns],
+                  fontsize=9)
+    ax.tick_params(axis="both", length=0)
+    ax.tick_params(axis="y", rotation=0)
+    ax.set_ylabel("")
+    ax.set_xlabel("↑ higher is better · ↓ lower is better\ncolour: best (green) to worst (red) "
+                  "among the models, per column", fontsize=8, color="0.3")
+    ax.set_title(title or "alignment summary (means over modality pairs / modalities)", fontsize=10)
     return fig
 
 
