@@ -1,8 +1,9 @@
 """Run every benchmark, one process each, and print their tables and a closing targets table.
 
-Usage: ``python -m benchmarks`` (all, default sizes, about 8 minutes on 2 CPU cores),
+Usage: ``python -m benchmarks`` (all, default sizes, about 8 minutes on 2 CPU cores plus the
+grid's two 15-run grids),
 ``python -m benchmarks --quick`` (fewer rounds), ``python -m benchmarks loss eval``
-(some of: data_load, data_epoch, loss, train_step, eval, gpu_pack).
+(some of: data_load, data_epoch, loss, train_step, eval, gpu_pack, grid).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ BENCHMARKS = {  # name: (script, extra args, extra args with --quick)
     "train_step": ("bench_train_step.py", [], ["--rounds", "1", "--cheap-inner", "2"]),
     "eval": ("bench_eval.py", [], ["--rounds", "1", "--cached-inner", "2"]),
     "gpu_pack": ("bench_gpu_pack.py", [], ["--runs", "2", "--epochs", "1"]),
+    # the full 17 x 3 grid: ~8 min per way on 2 idle cores (about 9 s per demo run); here 5 x 3
+    "grid": ("bench_grid.py", ["--variants", "5"], ["--variants", "3", "--seeds", "2", "--epochs", "2"]),
 }
 # Retired targets (issue 14), each ">= 10x": the scripts still print their figures, the closing
 # targets table leaves them out (bench_loss.py's "target:" lines are dropped by this prefix).

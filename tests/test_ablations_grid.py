@@ -150,11 +150,23 @@ def test_save_runs_gives_each_run_its_directory_and_resumes_a_killed_run(cfg, tm
     ]
 
 
-def test_progress_lines(cfg, capsys):
+def test_progress_is_one_bar_over_the_runs(cfg, capsys, monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
     run_grid(["full", "no_se"], [1111], cfg, data=DATA, fit_fn=FakeFit(), progress=True)
     err = capsys.readouterr().err
-    assert "2 runs, 0 already in memory, 2 to run on the local executor" in err
-    assert "[2/2] no_se seed 1111: Has0_acc_2=" in err
+    assert "ablation grid: 2 runs, 0 already in memory, 2 to run on the local executor" in err
+    assert "ablation grid: 100%" in err and "2/2" in err and "last no_se seed 1111 MAE" in err
+    assert "[1/2]" not in err  # no per-run lines any more: the returned frame is the summary
+
+
+def test_no_bar_under_ci_nor_without_progress(cfg, capsys, monkeypatch):
+    monkeypatch.setenv("CI", "1")
+    run_grid(["full"], [1111], cfg, data=DATA, fit_fn=FakeFit(), progress=True)
+    err = capsys.readouterr().err
+    assert "1 to run" in err and "it/s" not in err and "run/s" not in err and "100%" not in err
+    monkeypatch.delenv("CI")
+    run_grid(["full"], [1111], cfg, data=DATA, fit_fn=FakeFit(), progress=False)
+    assert capsys.readouterr().err == ""
 
 
 def test_a_second_process_cannot_run_the_same_grid_directory(cfg, tmp_path):

@@ -45,11 +45,12 @@ def add_ablate_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", "--out-dir", dest="out", metavar="DIR", default=None,
                    help="grid directory (default: runs/ablate/<dataset>-<profile>); rerun to resume")
     p.add_argument("--save-runs", action="store_true", help="keep each run's files under out-dir/runs/")
-    p.add_argument("--executor", default="local", choices=("local", "ray"),
-                   help="run pairs in this process (local) or as Ray tasks (ray, optional extra)")
+    p.add_argument("--executor", default="local", choices=("local", "processes", "ray"),
+                   help="run pairs in this process (local), in worker processes on all cores of this machine "
+                        "(processes, one thread per run unless --num-cpus) or as Ray tasks (ray, optional extra)")
     p.add_argument("--ray-address", default=None, help="a Ray cluster (auto, ray://host:10001); default: local Ray")
     p.add_argument("--num-cpus", type=float, default=None,
-                   help="cores (and torch threads) per run; Ray default 1")
+                   help="cores (and torch threads) per run; processes and Ray default 1")
     p.add_argument("--num-gpus", type=float, default=None,
                    help="GPU share per Ray task, e.g. 0.25; default 0.25 when the cluster has GPUs")
     p.add_argument("--baseline", default=BASELINE, help=f"variant the others are compared to (default {BASELINE})")
@@ -60,7 +61,7 @@ def add_ablate_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--plot", nargs="*", default=None,
                    help="metrics to plot (default: the first metric and MAE; none: no figure)")
     p.add_argument("--list", action="store_true", help="print the variant registry and exit")
-    p.add_argument("--quiet", action="store_true", help="no per-run progress lines")
+    p.add_argument("--quiet", action="store_true", help="no progress bar over the runs")
     p.set_defaults(func=run_ablate)
     return p
 

@@ -8,8 +8,10 @@ torn line). The same call again resumes: pairs already in the CSV are not rerun,
 their stored config equals the one asked for (else it raises: rows of different settings
 never mix). A lock file keeps a second process out of a grid directory while one runs in it.
 
-Runs execute in this process (``local``) or as Ray tasks (``ray``, an optional extra:
-:class:`~amccl.ablations.ray_executor.RayExecutor`). A run depends only on its config, seed,
+Runs execute in this process (``local``), in worker processes on every core of this machine
+(``processes``, one thread per run by default:
+:class:`~amccl.ablations.process_executor.ProcessExecutor`) or as Ray tasks (``ray``, an
+optional extra: :class:`~amccl.ablations.ray_executor.RayExecutor`). A run depends only on its config, seed,
 data and torch's thread count (on CPU, the smoke grid's Corr moved in the 4th decimal between
 1 and 2 threads): both executors set it to ``num_cpus`` when given, so pass ``num_cpus`` when
 comparing (the local default keeps torch's setting, Ray's is 1 core per task).
@@ -33,9 +35,8 @@ import pandas as pd
 from amccl.ablations.variants import apply_variant, canonical_name, variant_overrides
 from amccl.checkpoint import config_differences
 from amccl.config import AMCCLConfig
-from amccl.metrics import HEADLINE_KEYS
 from amccl.results import flatten_meta
-from amccl.runtime import atomic_write
+from amccl.runtime import atomic_write, progress_bar, progress_enabled
 
 GRID_CSV = "grid.csv"
 KEY_COLUMNS = ("variant", "seed")
@@ -128,7 +129,8 @@ def _cell(value: Any) -> Any:
 # --- executors -------------------------------------------------------------------------------
 def make_executor(name: str = "local", ray_address: str | None = None, resources: dict[str, Any] | None = None,
                   **ray_kwargs: Any) -> Callable[..., Iterator[dict[str, Any]]]:
-    """``run(specs, data, fit_fn)`` yielding rows: ``local`` (this process, in order) or ``ray``.
+    """``run(specs, data, fit_fn)`` yielding rows: ``local`` (this process, in order),
+    ``processes`` (spawned workers on this machine's cores; ``workers=`` their number) or ``ray``.
 
     ``resources``: ``num_cpus``, ``num_gpus`` (fractions allowed), ``memory`` (bytes, Ray
     only) and ``resources`` (custom Ray resources).
@@ -143,12 +145,16 @@ def make_executor(name: str = "local", ray_address: str | None = None, resources
     if name == "local":  # torch threads = the run's num_cpus (at least 1; None: torch's setting)
         threads = None if resources.get("num_cpus") is None else max(1, int(resources["num_cpus"]))
         return lambda specs, data=None, fit_fn=None: (run_pair(s, data, fit_fn, threads) for s in specs)
+    if name == "processes":  # all cores of this machine, num_cpus (default 1) threads per run
+        from amccl.ablations.process_executor import ProcessExecutor
+
+        return ProcessExecutor(resources.get("num_cpus"), ray_kwargs.get("workers")).run
     if name == "ray":
         from amccl.ablations.ray_executor import RayExecutor
 
         return RayExecutor(ray_address, resources.get("num_cpus"), resources.get("num_gpus"),
                            resources.get("memory"), resources.get("resources"), **ray_kwargs).run
-    raise ValueError(f"unknown executor {name!r}; expected one of ('local', 'ray')")
+    raise ValueError(f"unknown executor {name!r}; expected one of ('local', 'processes', 'ray')")
 
 
 # --- the grid --------------------------------------------------------------------------------
@@ -191,7 +197,7 @@ def grid_specs(variants: Iterable[str], seeds: Iterable[int], cfg: AMCCLConfig,
 def run_grid(variants: Iterable[str], seeds: Iterable[int], cfg: AMCCLConfig, data: Any = None,
              out_dir: str | os.PathLike | None = None, executor: str = "local", ray_address: str | None = None,
              resources: dict[str, Any] | None = None, progress: bool = True, fit_fn: Callable | None = None,
-             save_runs: bool = False, **ray_kwargs: Any) -> pd.DataFrame:
+             save_runs: bool = False, progress_desc: str = "ablation grid", **ray_kwargs: Any) -> pd.DataFrame:
     """Train every (variant, seed) pair and return one row per pair (:func:`make_row`),
     variant-major in the order given, rows resumed from ``out_dir``'s CSV included.
 
@@ -204,12 +210,19 @@ def run_grid(variants: Iterable[str], seeds: Iterable[int], cfg: AMCCLConfig, da
             it through Ray's object store, so cluster nodes need not see ``cfg.data_path``.
         out_dir: where ``grid.csv`` (and with ``save_runs`` each run's files, in
             ``runs/<variant>/seed_<seed>``) go; ``None`` keeps rows in memory (no resumption).
-        executor, ray_address: ``"local"`` or ``"ray"``; a Ray cluster (``None``: a local Ray).
+        executor, ray_address: ``"local"``, ``"processes"`` or ``"ray"``; a Ray cluster
+            (``None``: a local Ray).
         resources: per run ``num_cpus`` (also torch's thread count, on both executors),
             ``num_gpus`` (fractional share, Ray), ``memory``, ``resources`` (Ray).
-        progress: print one line per finished run to stderr.
+        progress: a line saying how many runs are already done, then one tqdm bar over the
+            runs to do (done / total, elapsed, ETA, the last run's MAE): the notebook widget
+            where ipywidgets is installed, else a text bar on stderr; no bar under ``CI``
+            (:func:`~amccl.runtime.progress_enabled`). The runs' own fits show no bars; the
+            per-run summary is the returned frame (``seconds`` and every metric per run).
+        progress_desc: the bar's label (``gamma_sweep`` names each gamma's grid).
         fit_fn: the training function (default ``amccl.train.fit``); tests inject fakes.
-        **ray_kwargs: ``runtime_env``, ``local_cpus`` for :class:`~amccl.ablations.ray_executor.RayExecutor`.
+        **ray_kwargs: ``runtime_env``, ``local_cpus`` for :class:`~amccl.ablations.ray_executor.RayExecutor`;
+            ``workers`` for ``processes`` (default: cores // ``num_cpus``).
     """
     specs = grid_specs(variants, seeds, cfg, out_dir, save_runs)
     csv_path = Path(out_dir) / GRID_CSV if out_dir is not None else None
@@ -223,7 +236,7 @@ def run_grid(variants: Iterable[str], seeds: Iterable[int], cfg: AMCCLConfig, da
                 _check_same_config(spec, done[spec.key], csv_path)
         todo = [s for s in specs if s.key not in done]
         if progress:
-            _say(f"ablation grid: {len(specs)} runs, {len(specs) - len(todo)} already in "
+            _say(f"{progress_desc}: {len(specs)} runs, {len(specs) - len(todo)} already in "
                  f"{csv_path or 'memory'}, {len(todo)} to run on the {executor} executor")
         if todo:
             run = make_executor(executor, ray_address, resources, **ray_kwargs)
@@ -231,12 +244,12 @@ def run_grid(variants: Iterable[str], seeds: Iterable[int], cfg: AMCCLConfig, da
                 from amccl.data import load_data
 
                 data = load_data(cfg)
-            for i, row in enumerate(run(todo, data, fit_fn), start=1):
-                rows.append(row)
-                if csv_path is not None:
-                    write_grid(csv_path, rows)
-                if progress:
-                    _say(_progress_line(i, len(todo), row))
+            with _runs_bar(len(todo), progress, progress_desc) as bar:
+                for row in run(todo, data, fit_fn):
+                    rows.append(row)
+                    if csv_path is not None:
+                        write_grid(csv_path, rows)
+                    _advance(bar, row)
     done = _by_key(rows)
     return pd.DataFrame([done[s.key] for s in specs]).reset_index(drop=True)
 
@@ -279,9 +292,22 @@ def _check_same_config(spec: RunSpec, row: dict[str, Any], csv_path: Path | None
                          "Use another out_dir for these settings, or delete the file to start over.")
 
 
-def _progress_line(i: int, total: int, row: dict[str, Any]) -> str:
-    metrics = " ".join(f"{m}={row[m]:.4f}" for m in HEADLINE_KEYS if m in row)
-    return f"[{i}/{total}] {row['variant']} seed {row['seed']}: {metrics} ({row.get('seconds', 0):.1f} s)"
+@contextlib.contextmanager
+def _runs_bar(total: int, progress: bool, desc: str):
+    """A tqdm bar over ``total`` runs (disabled without ``progress`` or under ``CI``), closed on exit."""
+    bar = progress_bar(total=total, desc=desc, unit="run", disable=not progress_enabled(progress))
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+def _advance(bar: Any, row: dict[str, Any]) -> None:
+    """Count one finished run; the bar's postfix names it and its test MAE (a fraction)."""
+    mae = row.get("MAE")
+    bar.set_postfix_str(f"last {row['variant']} seed {row['seed']}"
+                        + (f" MAE {float(mae):.4f}" if isinstance(mae, (int, float)) else ""), refresh=False)
+    bar.update(1)
 
 
 def _say(line: str) -> None:

@@ -92,7 +92,7 @@ def gamma_sweep(cfg: Any, gammas: Sequence[float] | None = None, variants: Seque
         seeds: every run gets every seed (intervals need at least two).
         data: an ``MMSAData``; ``None`` loads ``cfg``'s once.
         out_dir: ``out_dir/gamma_<g>/grid.csv`` per gamma, resumed when called again.
-        progress: print one line per finished run.
+        progress: one progress bar per gamma over its runs (none under ``CI``).
         fit_fn: the training function (default ``amccl.train.fit``).
         **grid_kwargs: ``executor``, ``resources``, ... of :func:`~amccl.ablations.grid.run_grid`.
 
@@ -112,7 +112,7 @@ def gamma_sweep(cfg: Any, gammas: Sequence[float] | None = None, variants: Seque
         data = load_data(cfg)
     measured = partial(fit_and_measure, fit_fn=fit_fn)
     frames = [run_grid(variants, seeds, cfg.replace(gamma=g), data=data, fit_fn=measured, progress=progress,
-                       out_dir=None if out_dir is None else Path(out_dir) / f"gamma_{g:g}", **grid_kwargs)
+                       progress_desc=f"gamma {g:g}", out_dir=None if out_dir is None else Path(out_dir) / f"gamma_{g:g}", **grid_kwargs)
               for g in gammas]
     rows = pd.concat(frames, ignore_index=True)
     rows["gamma"] = [float(json.loads(c)["gamma"]) for c in rows["config"]]
