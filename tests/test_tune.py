@@ -232,3 +232,19 @@ def test_param_importances_figure(tmp_path, tiny_data):
     assert len(bars) == len(SPACES["contrastive"].params)
     assert sum(b.get_width() for b in bars) == pytest.approx(1.0)
     assert "4 complete trials" in fig.axes[0].get_title()
+
+
+@pytest.mark.parametrize("ci", [None, "true"])
+def test_progress_bar_counts_the_trials_with_the_best_value_and_stays_off_under_ci(tmp_path, tiny_data, capsys,
+                                                                                   monkeypatch, ci):
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    run_study(small_cfg(), "contrastive", trials=2, storage=tmp_path / "bar.db", data=tiny_data, fit_fn=fake_fit,
+              pruner="none", progress=True)
+    err = capsys.readouterr().err
+    if ci is None:
+        assert "trials: 100%" in err and "2/2" in err and "best_valid_MAE=" in err
+    else:
+        assert "trials" not in err

@@ -50,9 +50,10 @@ class WorkerSpec:
 
 
 def run_worker(spec: WorkerSpec, data: Any = None, num_threads: int | None = None,
-               fit_fn: Callable | None = None) -> int:
+               fit_fn: Callable | None = None, progress: bool = False) -> int:
     """Optimise ``spec``'s study until it is full; returns the trials this worker ran.
-    ``data=None`` loads the config's data; ``num_threads`` sets torch's thread count."""
+    ``data=None`` loads the config's data; ``num_threads`` sets torch's thread count;
+    ``progress``: a bar over the trials."""
     import torch
 
     from amccl.data import load_data
@@ -64,7 +65,8 @@ def run_worker(spec: WorkerSpec, data: Any = None, num_threads: int | None = Non
     space = get_space(spec.space, cfg)
     study = open_study(spec.storage, spec.study_name, cfg, space, spec.trial_seed, spec.seed, spec.pruner,
                        spec.worker)
-    return optimize(study, make_objective(cfg, space, data, spec.trial_seed, fit_fn), spec.total, spec.most)
+    return optimize(study, make_objective(cfg, space, data, spec.trial_seed, fit_fn), spec.total, spec.most,
+                    progress=progress)
 
 
 def run_on_ray(spec: WorkerSpec, workers: int | None = None, data: Any = None, address: str | None = None,
@@ -104,7 +106,7 @@ def run_study(cfg: AMCCLConfig, space: str = "paper", trials: int = 50, storage:
               study_name: str | None = None, data: Any = None, trial_seed: int | None = None, seed: int = 0,
               pruner: Any = "median", executor: str = "local", workers: int | None = None,
               ray_address: str | None = None, num_cpus: float | None = None, num_gpus: float | None = None,
-              fit_fn: Callable | None = None) -> optuna.Study:
+              fit_fn: Callable | None = None, progress: bool = False) -> optuna.Study:
     """Create or resume a study and run it until it holds ``trials`` complete or pruned trials.
 
     Args:
@@ -120,6 +122,7 @@ def run_study(cfg: AMCCLConfig, space: str = "paper", trials: int = 50, storage:
         executor: ``local`` (this process) or ``ray`` (``workers`` Ray tasks, ``num_cpus`` /
             ``num_gpus`` each, on ``ray_address`` or a local Ray).
         fit_fn: stands in for :func:`amccl.train.fit` (tests).
+        progress: a tqdm bar over this process's trials (local executor; never under ``CI``).
     """
     from amccl.train import without_test
 
@@ -132,7 +135,7 @@ def run_study(cfg: AMCCLConfig, space: str = "paper", trials: int = 50, storage:
     if data is not None:
         data = without_test(data)
     if executor == "local":
-        run_worker(spec, data, fit_fn=fit_fn)
+        run_worker(spec, data, fit_fn=fit_fn, progress=progress)
     elif executor == "ray":
         run_on_ray(spec, workers, data, ray_address, num_cpus, num_gpus)
     else:

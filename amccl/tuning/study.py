@@ -186,16 +186,25 @@ def make_objective(cfg: AMCCLConfig, space: SearchSpace, data: Any, trial_seed: 
 
 
 def optimize(study: optuna.Study, objective: Callable[[optuna.Trial], float], total: int,
-             most: int | None = None) -> int:
+             most: int | None = None, progress: bool = False) -> int:
     """Run trials until the study holds ``total`` complete or pruned ones (counting those of
     every process sharing it; concurrent processes may overshoot by the trials in flight), at
-    most ``most`` of them here. Returns how many this call ran."""
+    most ``most`` of them here; ``progress``: a tqdm bar over them with the best value so far.
+    Returns how many this call ran."""
+    from amccl.runtime import progress_bar, progress_enabled
+
     remaining = min(total - finished(study), most if most is not None else total)
     if remaining <= 0:
         return 0
     before = len(study.trials)
     stop = optuna.study.MaxTrialsCallback(total, states=COUNTED)
-    study.optimize(objective, n_trials=remaining, callbacks=[stop])
+    with progress_bar(total=remaining, desc="trials", unit="trial", disable=not progress_enabled(progress)) as bar:
+        def tick(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+            bar.update(1)
+            if any(t.state == TrialState.COMPLETE for t in study.trials):
+                bar.set_postfix(best_valid_MAE=f"{study.best_value:.4f}", refresh=False)
+
+        study.optimize(objective, n_trials=remaining, callbacks=[stop, tick])
     return len(study.trials) - before
 
 
