@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 from amccl.config import default_profile
@@ -20,6 +22,13 @@ NOTEBOOKS = ("01_data_inspection.ipynb", "02_training.ipynb", "03_ablations.ipyn
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 CHECK = "# NBVAL_CHECK_OUTPUT"
 PY_FORMAT = "py:percent"  # jupytext: each notebook has a .py twin in this format
+# The README's figures: written to docs/figures by `make demo` (the demo profile).
+GALLERY = ("02_learning_curves", "02_test_vs_constant", "02_confusion_acc7", "03_ablations_mae",
+           "04_side_by_side", "04_alignment_table", "04_gamma_sweep")
+GALLERY_DIR = REPO / "docs" / "figures"
+GALLERY_DPI = 100
+GALLERY_ENV = "AMCCL_GALLERY_DIR"
+GALLERY_MAX_BYTES = 2 * 1024 * 1024  # all of docs/figures together
 
 
 def run_dir() -> Path:
@@ -30,26 +39,57 @@ def run_dir() -> Path:
 
 
 def save_figure(fig, name: str) -> Path:
-    """Save ``fig`` as ``<run_dir>/figures/<name>.png`` (150 dpi) and return the path."""
+    """Save ``fig`` as ``<run_dir>/figures/<name>.png`` (150 dpi) and return the path.
+
+    A figure of :data:`GALLERY` is also written to ``AMCCL_GALLERY_DIR`` when that is set
+    (``make demo`` sets it to ``docs/figures``): at its own figure size and
+    :data:`GALLERY_DPI`, without a tight bounding box, so its pixel size never depends on the
+    numbers drawn and re-runs change only the pixels that moved.
+    """
     from amccl.plotting import save_figure as save
 
+    gallery = os.environ.get(GALLERY_ENV)
+    if gallery and name in GALLERY:
+        save(fig, Path(gallery) / f"{name}.png", dpi=GALLERY_DPI, tight=False)
     return save(fig, run_dir() / "figures" / f"{name}.png")
 
 
 def execute(notebook: Path, out_dir: Path, timeout: int = 1800) -> float:
     """Execute one notebook with the current interpreter's kernel; returns seconds taken."""
     import nbformat
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
 
     nb = nbformat.read(notebook, as_version=4)
     start = time.perf_counter()
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(notebook.parent)}})
-    try:
-        client.execute()
-    finally:
-        nbformat.write(nb, out_dir / notebook.name)  # keep what ran, even on failure
+    with tempfile.TemporaryDirectory(prefix="amccl-kernel-") as sockets:
+        # IPC sockets in a private folder: a local kernel needs no TCP port (and ipykernel
+        # then prints no warning about unencrypted TCP)
+        km = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "kernel"))
+        client = NotebookClient(nb, km=km, timeout=timeout, resources={"metadata": {"path": str(notebook.parent)}})
+        try:
+            client.execute()
+        finally:
+            nbformat.write(nb, out_dir / notebook.name)  # keep what ran, even on failure
+            if km.has_kernel:  # nbclient leaves a kernel manager it was given running
+                km.shutdown_kernel(now=False)
     return time.perf_counter() - start
+
+
+def cell_seconds(executed: Path) -> list[tuple[float, str]]:
+    """(seconds, first code line) of each executed code cell, slowest first (nbclient's timing)."""
+    import nbformat
+
+    timed = []
+    for cell in nbformat.read(executed, as_version=4).cells:
+        timing = cell.get("metadata", {}).get("execution", {})
+        begin, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+        if cell.cell_type == "code" and begin and end:
+            seconds = (datetime.fromisoformat(end.replace("Z", "+00:00"))
+                       - datetime.fromisoformat(begin.replace("Z", "+00:00"))).total_seconds()
+            lines = [line for line in cell.source.splitlines() if line.strip() and not line.startswith("#")]
+            timed.append((seconds, lines[0][:60] if lines else ""))
+    return sorted(timed, reverse=True)
 
 
 def store(notebook: Path, executed: Path) -> None:
@@ -86,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m amccl.workbook", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(REPO / "runs" / "workbook"), help="folder for executed notebooks and figures")
     parser.add_argument("--only", nargs="*", default=None, help="run only these notebooks (file names)")
+    parser.add_argument("--gallery", default=None, metavar="DIR",
+                        help=f"write the README's figures here (default: {GALLERY_DIR.relative_to(REPO)} in the "
+                             "demo profile, none otherwise)")
     parser.add_argument("--store", action="store_true",
                         help="maintainers: execute in the smoke profile and write the notebooks back "
                              "with only their checked outputs")
@@ -96,16 +139,44 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     os.environ["AMCCL_RUN_DIR"] = str(out)
     os.environ.setdefault("AMCCL_PROFILE", default_profile())
+    gallery = gallery_folder(os.environ["AMCCL_PROFILE"], args.gallery, args.store)
+    if gallery:
+        Path(gallery).mkdir(parents=True, exist_ok=True)
+        os.environ[GALLERY_ENV] = str(Path(gallery).resolve())
     total = 0.0
     for name in args.only or NOTEBOOKS:
         print(f"[workbook] {name} (profile {os.environ['AMCCL_PROFILE']}) ...", flush=True)
         seconds = execute(REPO / "notebooks" / name, out)
         total += seconds
         print(f"[workbook] {name} done in {seconds:.0f} s -> {out / name}", flush=True)
+        slow = [f"{t:.0f} s `{line}`" for t, line in cell_seconds(out / name)[:3] if t >= 10]
+        if slow:
+            print(f"[workbook]   slowest cells: {'; '.join(slow)}", flush=True)
         if args.store:
             store(REPO / "notebooks" / name, out / name)
     print(f"[workbook] all done in {total:.0f} s; figures in {out / 'figures'}")
+    if gallery:
+        print(gallery_report(Path(gallery)))
     return 0
+
+
+def gallery_folder(profile: str, explicit: str | None = None, store: bool = False) -> str | None:
+    """Where this run writes the README's figures: ``--gallery``, else ``docs/figures`` for a
+    demo run (the figures the README describes), else nowhere (smoke and paper runs)."""
+    if explicit:
+        return explicit
+    return str(GALLERY_DIR) if profile == "demo" and not store else None
+
+
+def gallery_report(folder: Path) -> str:
+    """One line on the README's figures in ``folder``: how many, their size, what is missing."""
+    files = [folder / f"{name}.png" for name in GALLERY]
+    present = [f for f in files if f.is_file()]
+    size = sum(f.stat().st_size for f in folder.glob("*.png"))
+    missing = [f.stem for f in files if not f.is_file()]
+    over = f" -- over the {GALLERY_MAX_BYTES // 2**20} MB budget" if size > GALLERY_MAX_BYTES else ""
+    return (f"[workbook] gallery: {len(present)} of {len(GALLERY)} figures in {folder}, {size / 1024:.0f} KB{over}"
+            + (f"; missing: {', '.join(missing)}" if missing else ""))
 
 
 if __name__ == "__main__":

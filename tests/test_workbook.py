@@ -35,3 +35,22 @@ def test_store_keeps_only_checked_outputs_with_a_positional_count(tmp_path):
     paired = (tmp_path / "stored.py").read_text()  # the jupytext pair, written after the notebook
     assert "# %% [markdown]\n# # title" in paired and "print(x)" in paired
     assert (tmp_path / "stored.py").stat().st_mtime_ns >= dst.stat().st_mtime_ns
+
+
+def test_executing_a_notebook_prints_nothing_on_stderr(tmp_path):
+    """No ipykernel warning (unencrypted TCP, parent exited) reaches make demo's log."""
+    import subprocess
+    import sys
+
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("print(1 + 1)")]
+    nbformat.write(nb, tmp_path / "t.ipynb")
+    (tmp_path / "out").mkdir()
+    code = (f"from pathlib import Path; from amccl.workbook import execute; "
+            f"execute(Path({str(tmp_path / 't.ipynb')!r}), Path({str(tmp_path / 'out')!r}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == ""
+    ran = nbformat.read(tmp_path / "out" / "t.ipynb", as_version=4)
+    assert ran.cells[0].outputs[0]["text"] == "2\n"
