@@ -115,8 +115,8 @@ def config_from_args(args: argparse.Namespace, base: AMCCLConfig | None = None) 
     from amccl.runtime import resolve_device
 
     try:
-        cfg = base if base is not None else AMCCLConfig.for_dataset(
-            args.dataset, profile=args.profile or ("paper" if args.data else default_profile()))
+        cfg = base if base is not None else AMCCLConfig.for_dataset(  # data_path: the file's Lt
+            args.dataset, profile=args.profile or ("paper" if args.data else default_profile()), data_path=args.data)
         if args.data is not None:
             cfg = cfg.replace(data_path=args.data)
         cfg = cfg.override(*args.overrides)

@@ -29,6 +29,11 @@ TINY_RANDOM = "tiny-random"  # a 2-layer, hidden-32 random BERT for fast tests (
 # The paper's text encoders (spec §2.1), by the language of the dataset's transcripts.
 DATASET_LANGUAGE: dict[str, str] = {"mosi": "en", "mosei": "en", "sims": "zh", "simsv2": "zh"}
 PAPER_ENCODERS: dict[str, str] = {"en": "bert-base-uncased", "zh": "bert-base-chinese"}
+# The embedded default's longest transcript in word pieces of the bert-base-uncased vocabulary,
+# [CLS] and [SEP] included (every slot of amccl.data.synthetic at its longest): the demo
+# profile's Lt on English data, so the text encoder does not run over padding (real files keep
+# the Lt of DATASET_SHAPES).
+EMBEDDED_TEXT_LEN = 17
 SIMSV2_NOTE = "SIMS-v2: not in the paper; SIMS's hyper-parameters with audio_heads=1 (our choice)"
 
 # (Lt, La, Lv, Da, Dv) of the MMSA processed files (spec §1).
@@ -79,7 +84,9 @@ _PAPER["simsv2"] = dict(_PAPER["sims"], audio_heads=1)
 # What each profile changes on top of the paper's values.
 _PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
     "paper": {},  # plus the paper's text encoder for the dataset's language (for_dataset)
-    "demo": dict(epochs=10, early_stop=4, synthetic_sizes=(480, 120, 240), text_encoder=MINILM),
+    # demo: a 256-wide audio/vision feed-forward (PyTorch's default, the paper's, is 2048): on 2
+    # CPU cores the encoders then cost a fraction of a step, and every model of the demo alike
+    "demo": dict(epochs=10, early_stop=4, synthetic_sizes=(480, 120, 240), text_encoder=MINILM, encoder_ff_dim=256),
     "smoke": dict(epochs=2, early_stop=2, batch_size=16, synthetic_sizes=(48, 16, 24),
                   text_encoder=MINILM),
 }
@@ -87,9 +94,14 @@ _PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
 
 # --- named presets: what a notebook runs at each profile (big_vision's local-run idea) ---------
 MMSA_SEEDS = (1111, 1112, 1113, 1114, 1115)  # the MMSA convention: five seeds, their mean
-# Frozen (cached) text, 24 steps per sequence, a 256-wide feed-forward: minutes on 2 CPU cores.
-SHRUNK_FROZEN_TEXT: dict[str, Any] = dict(freeze_text=True, text_len=24, audio_len=24, vision_len=24,
+# Frozen (cached) text, 24 audio/vision steps, a 256-wide feed-forward: minutes on 2 CPU cores.
+SHRUNK_FROZEN_TEXT: dict[str, Any] = dict(freeze_text=True, text_len=EMBEDDED_TEXT_LEN, audio_len=24, vision_len=24,
                                           encoder_ff_dim=256, batch_size=32)
+
+
+# One run of the demo's ablation grid (notebook 03), also the demo's seed table (notebook 02).
+# 8 epochs: at 4 these runs are still at the constant predictor's MAE, and an ablation shows nothing.
+DEMO_GRID_RUN: dict[str, Any] = dict(SHRUNK_FROZEN_TEXT, epochs=8, early_stop=8, synthetic_sizes=(240, 60, 120))
 
 
 @dataclass(frozen=True)
@@ -104,19 +116,19 @@ class Preset:
 PRESETS: dict[str, dict[str, Preset]] = {
     "seed_table": {  # notebook 02: the multi-seed table (frozen text outside the paper profile)
         "smoke": Preset({"freeze_text": True}, MMSA_SEEDS[:3]),
-        "demo": Preset({"freeze_text": True}, MMSA_SEEDS[:3]),
+        "demo": Preset(dict(DEMO_GRID_RUN), MMSA_SEEDS[:3]),  # exactly notebook 03's runs of `full`
         "paper": Preset({}, MMSA_SEEDS),
     },
     "ablation_grid": {  # notebook 03: every variant (smoke: three) over seeds, shrunk runs
         "smoke": Preset(dict(SHRUNK_FROZEN_TEXT, epochs=2, early_stop=2, synthetic_sizes=(48, 16, 32),
                              text_encoder=TINY_RANDOM), MMSA_SEEDS[:2], ("full", "no_se", "no_cl")),
-        "demo": Preset(dict(SHRUNK_FROZEN_TEXT, epochs=8, early_stop=8, synthetic_sizes=(240, 60, 120)),
-                       MMSA_SEEDS[:3]),
+        "demo": Preset(dict(DEMO_GRID_RUN), MMSA_SEEDS[:3]),
         "paper": Preset({}, MMSA_SEEDS),
     },
     "embedding_models": {  # notebook 04: the quick frozen-text pair (full and no_cl) it trains
         "smoke": Preset(dict(freeze_text=True, synthetic_sizes=(48, 16, 32), text_encoder=TINY_RANDOM),
                         MMSA_SEEDS[:1], ("full", "no_cl")),
+        # demo: 02's sequence lengths, so that 02's model is embedded on the same clips
         "demo": Preset(dict(freeze_text=True, epochs=6, early_stop=6), MMSA_SEEDS[:1], ("full", "no_cl")),
         "paper": Preset(dict(freeze_text=True, epochs=6, early_stop=6), MMSA_SEEDS[:1], ("full", "no_cl")),
     },
@@ -248,7 +260,8 @@ class AMCCLConfig:
             name: one of ``mosi``, ``mosei``, ``sims``, ``simsv2`` (ours, not the paper's:
                 see :attr:`hyperparameter_note`).
             profile: ``paper`` (spec values and the paper's BERT for the language), ``demo``
-                or ``smoke`` (both with the embedded MiniLM).
+                or ``smoke`` (both with the embedded MiniLM; ``demo`` on English data without
+                a ``data_path`` override takes ``text_len = EMBEDDED_TEXT_LEN``).
             **overrides: any field, e.g. ``gamma=0`` or ``text_encoder="minilm"``; unknown
                 names raise ``KeyError``.
         """
@@ -264,6 +277,8 @@ class AMCCLConfig:
         )
         values.update(_PAPER[name])
         values.update(_PROFILE_OVERRIDES[profile])
+        if profile == "demo" and overrides.get("data_path") is None and DATASET_LANGUAGE[name] == "en":
+            values["text_len"] = EMBEDDED_TEXT_LEN  # the embedded default: no padding-only columns
         cfg = cls(**values)
         return cfg.replace(**overrides) if overrides else cfg
 

@@ -134,7 +134,7 @@ def fit(
 
     # Set-up, in the reference's order of random draws (spec §8).
     seed_everything(seed)
-    with transformers_bars(show):
+    with transformers_bars(False):  # a local encoder loads in about a second: only the epoch bars show
         model = AMCCL(cfg).to(device)
     if cfg.freeze_text:
         model.text_model.requires_grad_(False)

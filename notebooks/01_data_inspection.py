@@ -43,6 +43,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 import torch
 
+from amccl.bert import load_tokenizer
 from amccl.config import AMCCLConfig, default_profile
 from amccl.data import feature_stats, label_counts, load_data, summary
 from amccl.data.summary import feature_verdict, truncation_verdict
@@ -67,7 +68,9 @@ for name, split in data.items():
 
 # %% [markdown]
 # The arrays have the MMSA layout the model expects: token ids/mask/segments `(N, 3, Lt)`,
-# audio `(N, La, Da)` and vision `(N, Lv, Dv)`.
+# audio `(N, La, Da)` and vision `(N, Lv, Dv)`. Real MOSI files have Lt = 50; the `demo`
+# profile writes the embedded default with Lt = 17, the longest sentence it can hold
+# (`amccl.config.EMBEDDED_TEXT_LEN`), so the text encoder never runs over padding-only columns.
 
 # %% [markdown]
 # ## Split summary
@@ -173,7 +176,7 @@ tokens = pd.concat([pd.DataFrame({"split": name, "tokens": split.text[:, 1].sum(
                     for name, split in data.items()], ignore_index=True)
 print(tokens.groupby("split", sort=False)["tokens"].describe()[["mean", "min", "50%", "max"]].round(2).to_string())
 print(f"\nLongest transcript: {int(tokens.tokens.max())} of Lt = {data.shapes[0]} tokens "
-      f"(truncated clips: {int((tokens.tokens >= data.shapes[0]).sum())})")
+      f"(clips filling every slot: {int((tokens.tokens >= data.shapes[0]).sum())})")
 
 # %%
 np.random.seed(0); torch.manual_seed(0)
@@ -185,7 +188,7 @@ save_figure(fig, "01_tokens")
 plt.show()
 
 # %%
-print("Verdict:", truncation_verdict(data))
+print("Verdict:", truncation_verdict(data, load_tokenizer(cfg.text_encoder)))
 
 # %%
 # NBVAL_CHECK_OUTPUT

@@ -37,3 +37,17 @@ def test_smoke_grid_gives_the_local_executors_rows_on_two_processes(tiny_data, t
     pd.testing.assert_frame_equal(stable(local), stable(spawned))  # bit-identical, timing aside
     assert len(read_grid(tmp_path / "processes")) == 4
     assert not local.loc[local.variant == "full", "MAE"].equals(local.loc[local.variant == "no_se", "MAE"])
+
+
+def test_a_second_grid_on_the_same_data_reuses_the_warm_workers(tiny_data):
+    from amccl.ablations import process_executor as px
+
+    cfg = AMCCLConfig.for_dataset("mosi", profile="smoke", text_encoder="tiny-random", epochs=1)
+    first = run_grid(["full"], [1111, 1112], cfg, data=tiny_data, executor="processes", workers=2, progress=False)
+    pool = px._POOL["pool"]
+    second = run_grid(["no_se"], [1111], cfg.replace(gamma=0.0), data=tiny_data, executor="processes", workers=2,
+                      progress=False)
+    assert px._POOL["pool"] is pool and len(first) == 2 and len(second) == 1
+    assert px.warm_pool(object(), 1, 2) is not pool  # other data: a new pool (workers start on first use)
+    px.close_pool()
+    assert px._POOL == {}

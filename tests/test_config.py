@@ -89,3 +89,17 @@ def test_the_smoke_switch(monkeypatch):
     monkeypatch.setenv("AMCCL_PROFILE", "huge")
     with pytest.raises(ValueError, match="AMCCL_PROFILE"):
         default_profile()
+
+
+def test_demo_presets_keep_what_the_notebooks_claim():
+    """The demo's time cuts never go below what notebooks 02-04 say they show."""
+    from amccl.config import preset
+
+    grid = preset("ablation_grid", "demo")
+    assert grid.variants is None and len(grid.seeds) >= 3  # 03: every variant over at least 3 seeds
+    assert len(preset("seed_table", "demo").seeds) >= 3
+    assert preset("seed_table", "demo").overrides == grid.overrides  # 02's spread is 03's noise
+    assert set(preset("embedding_models", "demo").variants) == {"full", "no_cl"}  # 04: trained vs no_cl
+    assert len(preset("gamma_sweep", "demo").seeds) >= 3
+    demo = AMCCLConfig.for_dataset("mosi", profile="demo")
+    assert not demo.freeze_text and demo.epochs >= 10  # 02 fine-tunes the text encoder

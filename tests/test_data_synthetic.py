@@ -163,9 +163,24 @@ def test_truncation_verdict_counts_full_transcripts():
     data = syn.synthetic_data("mosi", (3, 2, 2), seed=0)
     assert truncation_verdict(data) == "No transcript reaches Lt = 50 tokens, so truncation never cuts text here."
     data.train.text[0, 1] = 1
-    assert truncation_verdict(data) == "1 transcript reaches Lt = 50 tokens: they may be truncated."
+    assert truncation_verdict(data) == "1 transcript fills all Lt = 50 token slots: they may be truncated."
     data.test.text[:, 1] = 1
-    assert truncation_verdict(data) == "3 transcripts reach Lt = 50 tokens: they may be truncated."
+    assert truncation_verdict(data) == "3 transcripts fill all Lt = 50 token slots: they may be truncated."
+
+
+def test_truncation_verdict_with_the_tokenizer_counts_only_what_was_cut():
+    class Words:  # a tokenizer of whitespace words between [CLS] and [SEP]
+        def __call__(self, text):
+            return {"input_ids": [101, *range(len(text.split())), 102]}
+
+    data = syn.synthetic_data("mosi", (2, 2, 2), seed=0)
+    data.train.text[:, 1] = 1  # both train rows fill the 50 slots
+    data.train.raw_text = np.array(["w " * 48, "w " * 49], dtype=object)  # 50 and 51 tokens
+    assert truncation_verdict(data, Words()) == (
+        "2 transcripts fill all Lt = 50 token slots; 1 of them lost tokens to truncation.")
+    data.train.raw_text = np.array(["w " * 48, "w"], dtype=object)
+    assert truncation_verdict(data, Words()) == (
+        "2 transcripts fill all Lt = 50 token slots, and none is longer: truncation cuts no text here.")
 
 
 def test_feature_verdict_reads_the_measured_ranges():

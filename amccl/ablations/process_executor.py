@@ -5,23 +5,29 @@ demo's, frozen text) gain little from a second torch thread, so on ``C`` cores `
 num_cpus`` worker processes each training one run at a time with ``num_cpus`` threads finish
 a grid sooner than one process with ``C`` threads. Workers start with ``spawn`` (a fork of a
 process whose OpenMP pool is running can hang), receive the data once, and keep their own
-frozen-text cache for every run they train. Each run is :func:`~amccl.ablations.grid.run_pair`,
+frozen-text cache for every run they train. The pool outlives one grid: the next grid with the
+same data object, threads and workers (the gamma sweep's one grid per γ) reuses its warm
+workers instead of paying the start (imports, the cache) again; it closes when another grid
+needs other workers or data, or when this process exits. Each run is :func:`~amccl.ablations.grid.run_pair`,
 as in the local executor, so a row equals the local executor's with the same ``num_cpus``
 (timing aside).
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from amccl.ablations.grid import RunSpec, run_pair
 
 _WORKER: dict[str, Any] = {}  # this worker process's data and thread count
+_POOL: dict[str, Any] = {}  # the parent's warm pool: {"key": (id(data), threads, workers), "pool", "data"}
 
 
 def default_workers(num_cpus: int, cores: int | None = None) -> int:
@@ -32,8 +38,14 @@ def default_workers(num_cpus: int, cores: int | None = None) -> int:
 
 
 def _init_worker(data: Any, num_threads: int) -> None:
-    """Keep the grid's data; quiet the package logger (the rows say what each run did)."""
+    """Keep the grid's data; quiet the package logger (the rows say what each run did); leave
+    Ctrl-C (and a notebook kernel's interrupt or shutdown, sent to its process group) to the
+    parent, which cancels the runs not started and closes the pool."""
+    import signal
+
     import torch
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     from amccl.runtime import get_logger
 
@@ -44,6 +56,26 @@ def _init_worker(data: Any, num_threads: int) -> None:
 
 def _run(spec: RunSpec, fit_fn: Callable | None) -> dict[str, Any]:
     return run_pair(spec, _WORKER["data"], fit_fn, _WORKER["threads"])
+
+
+def warm_pool(data: Any, num_threads: int, workers: int) -> ProcessPoolExecutor:
+    """The pool for (``data``, threads, workers): the warm one when it matches, else a new one."""
+    key = (id(data), num_threads, workers)
+    if _POOL.get("key") != key or _POOL.get("data") is not data:
+        close_pool()
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_worker, initargs=(data, num_threads))
+        _POOL.update(key=key, pool=pool, data=data)  # holding data keeps its id from being reused
+    return _POOL["pool"]
+
+
+@atexit.register
+def close_pool() -> None:
+    """Shut the warm pool's workers down (at exit, or before a pool of other settings)."""
+    pool = _POOL.pop("pool", None)
+    _POOL.clear()
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class ProcessExecutor:
@@ -62,13 +94,14 @@ class ProcessExecutor:
         """Rows of ``specs`` in the order they finish (``data=None``: each run loads its config's)."""
         if not specs:
             return
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(min(self.workers, len(specs)), mp_context=context, initializer=_init_worker,
-                                 initargs=(data, self.num_cpus)) as pool:
-            futures = [pool.submit(_run, spec, fit_fn) for spec in specs]
-            try:
-                for future in as_completed(futures):
-                    yield future.result()
-            finally:
-                for future in futures:
-                    future.cancel()
+        pool = warm_pool(data, self.num_cpus, self.workers)
+        futures = [pool.submit(_run, spec, fit_fn) for spec in specs]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except BrokenProcessPool:
+            close_pool()  # a worker died (killed, out of memory): the next grid starts afresh
+            raise
+        finally:
+            for future in futures:
+                future.cancel()

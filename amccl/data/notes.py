@@ -108,6 +108,10 @@ def emit(notes: list[dict[str, Any]], stacklevel: int = 3) -> None:
             warnings.warn(note["message"], DataWarning, stacklevel=stacklevel)
 
 
+TEXT_LEN_HINT = ("; AMCCLConfig.for_dataset(dataset, profile, data_path=...) takes the file's Lt "
+                 "(the demo profile shortens Lt for the embedded default only)")
+
+
 def check_data_for_config(data: MMSAData, cfg: Any) -> None:
     """Refuse data a configuration cannot use; the default configuration accepts every loaded file.
 
@@ -127,6 +131,7 @@ def check_data_for_config(data: MMSAData, cfg: Any) -> None:
              ("vision_dim", dv, cfg.vision_dim, "==")]
     problems = [f"{where}: shapes (Lt, La, Lv, Da, Dv) = {tuple(data.shapes)} do not fit the configuration: "
                 f"expected {name} {op} {want}, found {found}"
+                + (TEXT_LEN_HINT if name == "text_len" else "")
                 for name, found, want, op in wants if not (found == want if op == "==" else found <= want)]
     flags = [flag for flag in LENGTH_VARIANTS if getattr(cfg, flag, False)]
     if flags:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -72,13 +72,26 @@ CENTRED_MEAN = 1.0  # feature_verdict: every |mean| at most this ...
 UNIT_STD = (0.2, 5.0)  # ... and every std in this range: "roughly centred with unit-scale spread"
 
 
-def truncation_verdict(data: MMSAData) -> str:
-    """Whether any transcript (all splits) fills the Lt token slots of ``text_bert`` and may be cut."""
+def truncation_verdict(data: MMSAData, tokenizer: Any = None) -> str:
+    """Whether any transcript (all splits) fills the Lt token slots of ``text_bert`` and may be cut.
+
+    A cut row still ends in [SEP], so the ids alone cannot tell; with ``tokenizer`` (the one
+    that wrote the file) the full rows' ``raw_text`` is tokenized again and the verdict counts
+    the transcripts that really lost tokens.
+    """
     lt = data.shapes[0]
-    full = sum(int((np.asarray(split.text[:, 1]).sum(axis=1) >= lt).sum()) for _, split in data.items())
-    if full == 0:
+    full = {name: np.flatnonzero(np.asarray(split.text[:, 1]).sum(axis=1) >= lt) for name, split in data.items()}
+    n_full = sum(len(rows) for rows in full.values())
+    if n_full == 0:
         return f"No transcript reaches Lt = {lt} tokens, so truncation never cuts text here."
-    return f"{full} transcript{'s reach' if full > 1 else ' reaches'} Lt = {lt} tokens: they may be truncated."
+    head = f"{n_full} transcript{'s fill' if n_full > 1 else ' fills'} all Lt = {lt} token slots"
+    if tokenizer is None:
+        return f"{head}: they may be truncated."
+    cut = sum(int(len(tokenizer(str(data.split(name).raw_text[i]))["input_ids"]) > lt)
+              for name, rows in full.items() for i in rows)
+    if cut == 0:
+        return f"{head}, and none is longer: truncation cuts no text here."
+    return f"{head}; {cut} of them lost tokens to truncation."
 
 
 def feature_verdict(stats: dict[str, pd.DataFrame], cleaned_total: int) -> str:
