@@ -53,7 +53,7 @@ def test_grid_and_plain_loop_agree_and_the_report_has_a_target(bench, tmp_path, 
     bench.report(spec, results, args)
     out = capsys.readouterr().out
     assert "| grid " in out and "| plain " in out and "largest abs difference 0.0e+00" in out
-    assert "target: ablation grid (2 runs) runs/hour vs plain fit loop |" in out and "identical" in out
+    assert "target: ablation grid (2 runs) runs/hour vs plain fit loop (torch threads 1) |" in out and "identical" in out
     saved = json.loads((tmp_path / "f.json").read_text())
     assert saved["runs"] == 2 and set(saved["runs_per_hour"]) == {"grid", "plain"}
 
