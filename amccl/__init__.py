@@ -35,7 +35,7 @@ results.py         ``History``, seed tables, the official-style CSVs (metrics ×
 compat.py          the paper code's checkpoints
 runtime.py         devices, seeds and RNG states, logging, progress bars, atomic writes
 data/              MMSA pickles (read safely, checked, cached), the embedded default, batches
-ablations/         variants (incl. modality), grids (local or Ray), paired statistics and power, ``ablate``
+ablations/         variants (incl. modality), grids (local, all cores, or Ray), paired statistics and power, ``ablate``
 analysis/          embeddings, alignment measures, comparisons, error analysis, the gamma sweep
 tuning/            validation-only optuna search: spaces, the study, local / Ray runners, ``tune``
 published/         published results with their sources, and the side-by-side with a run
