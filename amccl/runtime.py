@@ -192,17 +192,18 @@ def progress_enabled(progress: bool) -> bool:
 
 
 @contextlib.contextmanager
-def transformers_bars(enabled: bool):
-    """Show transformers' own progress bars ("Loading weights") only when ``enabled``."""
+def no_transformers_bars():
+    """Hide transformers' own progress bars ("Loading weights") inside the block: a local
+    encoder loads in about a second, and only the package's epoch bars should show."""
     from transformers.utils import logging as hf_logging
 
     was = hf_logging.is_progress_bar_enabled()
-    if was and not enabled:
+    if was:
         hf_logging.disable_progress_bar()
     try:
         yield
     finally:
-        if was and not enabled:
+        if was:
             hf_logging.enable_progress_bar()
 
 

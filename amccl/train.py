@@ -41,12 +41,12 @@ from amccl.results import History, paper_row, results_frame, summarize, write_re
 from amccl.runtime import (
     environment_info,
     get_logger,
+    no_transformers_bars,
     preserved_rng,
     progress_bar,
     progress_enabled,
     resolve_device,
     seed_everything,
-    transformers_bars,
 )
 
 # Devices where checking a loss for NaN every batch costs no synchronisation.
@@ -134,7 +134,7 @@ def fit(
 
     # Set-up, in the reference's order of random draws (spec §8).
     seed_everything(seed)
-    with transformers_bars(False):  # a local encoder loads in about a second: only the epoch bars show
+    with no_transformers_bars():
         model = AMCCL(cfg).to(device)
     if cfg.freeze_text:
         model.text_model.requires_grad_(False)

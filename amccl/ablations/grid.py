@@ -244,7 +244,8 @@ def run_grid(variants: Iterable[str], seeds: Iterable[int], cfg: AMCCLConfig, da
                 from amccl.data import load_data
 
                 data = load_data(cfg)
-            with _runs_bar(len(todo), progress, progress_desc) as bar:
+            with progress_bar(total=len(todo), desc=progress_desc, unit="run",
+                              disable=not progress_enabled(progress)) as bar:
                 for row in run(todo, data, fit_fn):
                     rows.append(row)
                     if csv_path is not None:
@@ -290,16 +291,6 @@ def _check_same_config(spec: RunSpec, row: dict[str, Any], csv_path: Path | None
         detail = ", ".join(changed[:5])
         raise ValueError(f"{csv_path} already holds run {spec.key} with a different config ({detail}). "
                          "Use another out_dir for these settings, or delete the file to start over.")
-
-
-@contextlib.contextmanager
-def _runs_bar(total: int, progress: bool, desc: str):
-    """A tqdm bar over ``total`` runs (disabled without ``progress`` or under ``CI``), closed on exit."""
-    bar = progress_bar(total=total, desc=desc, unit="run", disable=not progress_enabled(progress))
-    try:
-        yield bar
-    finally:
-        bar.close()
 
 
 def _advance(bar: Any, row: dict[str, Any]) -> None:

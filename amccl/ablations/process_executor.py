@@ -27,7 +27,7 @@ from typing import Any
 from amccl.ablations.grid import RunSpec, run_pair
 
 _WORKER: dict[str, Any] = {}  # this worker process's data and thread count
-_POOL: dict[str, Any] = {}  # the parent's warm pool: {"key": (id(data), threads, workers), "pool", "data"}
+_POOL: dict[str, Any] = {}  # the parent's warm pool: {"data", "settings": (threads, workers), "pool"}
 
 
 def default_workers(num_cpus: int, cores: int | None = None) -> int:
@@ -45,10 +45,9 @@ def _init_worker(data: Any, num_threads: int) -> None:
 
     import torch
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
     from amccl.runtime import get_logger
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(num_threads)
     get_logger(logging.WARNING)
     _WORKER.update(data=data, threads=num_threads)
@@ -60,12 +59,11 @@ def _run(spec: RunSpec, fit_fn: Callable | None) -> dict[str, Any]:
 
 def warm_pool(data: Any, num_threads: int, workers: int) -> ProcessPoolExecutor:
     """The pool for (``data``, threads, workers): the warm one when it matches, else a new one."""
-    key = (id(data), num_threads, workers)
-    if _POOL.get("key") != key or _POOL.get("data") is not data:
+    if "pool" not in _POOL or _POOL["data"] is not data or _POOL["settings"] != (num_threads, workers):
         close_pool()
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_init_worker, initargs=(data, num_threads))
-        _POOL.update(key=key, pool=pool, data=data)  # holding data keeps its id from being reused
+        _POOL.update(data=data, settings=(num_threads, workers), pool=pool)
     return _POOL["pool"]
 
 
