@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import torch  # noqa: E402
-from common import command_line, cuda_available, fmt_time, machine_line, table, target
+from common import child_result, command_line, cuda_available, fmt_time, machine_line, table, target
 
 
 def child(spec: dict) -> None:
@@ -66,12 +66,7 @@ def launch(spec: dict) -> tuple[subprocess.Popen, Any, Any]:
 def collect(run: tuple[subprocess.Popen, Any, Any]) -> dict:
     proc, out, err = run
     proc.wait()
-    out.seek(0)
-    err.seek(0)
-    for line in out.read().splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
-    raise RuntimeError(f"a run failed (exit {proc.returncode}):\n{err.read()[-2000:]}")
+    return child_result(proc.returncode, out, err, "a run")
 
 
 def main() -> None:

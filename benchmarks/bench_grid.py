@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import command_line, machine_line, table, target
+from common import child_result, command_line, machine_line, table, target
 
 WAYS = ("grid", "plain", "grid_local", "plain_nofiles")
 
@@ -121,12 +121,7 @@ def launch(way: str, spec: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", way, json.dumps(spec)],
                               stdout=out, stderr=err, text=True, env=env)
-        out.seek(0)
-        err.seek(0)
-        for line in out.read().splitlines():
-            if line.startswith("RESULT "):
-                return json.loads(line[len("RESULT "):])
-        raise RuntimeError(f"way {way} failed (exit {proc.returncode}):\n{err.read()[-3000:]}")
+        return child_result(proc.returncode, out, err, f"way {way}")
 
 
 def metric_difference(a: dict[str, dict[str, float]], b: dict[str, dict[str, float]]) -> tuple[float, list[str]]:

@@ -10,6 +10,7 @@ one run stay meaningful even when the absolute figures drift.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import statistics
@@ -17,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # runs from a checkout, installed or not
@@ -137,3 +139,15 @@ def command_line() -> str:
 def target(name: str, measured: str, goal: str, verdict: str) -> None:
     """One ``target:`` line; ``python -m benchmarks`` gathers them into its closing table."""
     print(f"target: {name} | {measured} | {goal} | {verdict}")
+
+
+def child_result(returncode: int | None, out: Any, err: Any, what: str) -> dict:
+    """The JSON a benchmark's child process printed as its ``RESULT {...}`` line on stdout;
+    ``out`` / ``err`` are its (rewound here) temporary files. Raises with the tail of its
+    stderr when no such line came (``what`` names the child in the message)."""
+    out.seek(0)
+    err.seek(0)
+    for line in out.read().splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    raise RuntimeError(f"{what} failed (exit {returncode}):\n{err.read()[-3000:]}")
