@@ -1,14 +1,19 @@
 """The GPU check in one go: CUDA-only tests, fp32 vs bf16 step, packed vs sequential runs, one table.
 
-Usage: ``bash benchmarks/gpu_check.sh [--quick]`` (or ``python benchmarks/gpu_check.py``) on a
-CUDA machine, under 8 minutes in all (each step has its own time budget, below). Steps, each in
-its own process, reusing the benchmark scripts and their options:
+Usage: ``bash benchmarks/gpu_check.sh [--quick] [--text-encoder NAME_OR_DIR]`` (or ``python
+benchmarks/gpu_check.py``) on a CUDA machine, under 8 minutes in all (each step has its own time
+budget, below). Steps, each in its own process, reusing the benchmark scripts and their options:
 
 1. ``tests``: pytest on the tests that skip without CUDA (``skipif(..., reason="needs CUDA")``),
    selected by this module acting as a pytest plugin (:func:`pytest_collection_modifyitems`);
 2. ``train_step``: ``bench_train_step.py`` at MOSI shapes (B = 64): ``ours fp32`` and ``ours bf16``
    (autocast) samples/s, and each one's peak ``torch.cuda.max_memory_allocated`` over one step;
 3. ``gpu_pack``: ``bench_gpu_pack.py``: K small MOSI trainings packed on the GPU vs one at a time.
+
+Steps 2 and 3 use the scripts' default text encoder, the embedded MiniLM, unless
+``--text-encoder`` names another (any ``AMCCLConfig.text_encoder``: a local BERT directory, e.g.
+the random-weight bert-base-shaped one of ``benchmarks/make_random_bert.py`` where the
+pretrained files are not at hand); the table's header names it.
 
 It then prints ONE markdown table with the figures and the two targets (bf16 step >= 2x fp32,
 packed >= 2x sequential throughput), each ``met`` / ``not met``, and writes it, with each step's
@@ -169,6 +174,9 @@ def output_dir() -> Path:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and runs")
+    parser.add_argument("--text-encoder", default=None, metavar="NAME_OR_DIR",
+                        help="text encoder of the train_step and gpu_pack steps (default: the scripts' own, "
+                             "the embedded minilm); a local BERT directory works")
     parser.add_argument("--allow-cpu", action="store_true", help=argparse.SUPPRESS)  # testing only
     parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # testing only: toy sizes
     args = parser.parse_args(argv)
@@ -186,15 +194,17 @@ def main(argv: list[str] | None = None) -> int:
         print(NO_CUDA_MESSAGE, file=sys.stderr)
         return NO_CUDA_STATUS
     size = "tiny" if args.tiny else "quick" if args.quick else "full"
+    encoder = args.text_encoder or ("tiny-random" if args.tiny else "minilm")
+    encoder_args = ["--text-encoder", args.text_encoder] if args.text_encoder else []  # after the size's: wins
     out = output_dir()
     out.mkdir(parents=True, exist_ok=True)
     steps = {
         "tests": run_step("tests", ["-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "-p",
                                     "benchmarks.gpu_check", *cuda_test_files()], BUDGET_S["tests"]),
         "train_step": run_step("train_step", ["benchmarks/bench_train_step.py", "--device", device, "--bf16",
-                                              *TRAIN_STEP_ARGS[size], "--json", str(out / "train_step.json")],
+                                              *TRAIN_STEP_ARGS[size], *encoder_args, "--json", str(out / "train_step.json")],
                                BUDGET_S["train_step"], out / "train_step.json"),
-        "gpu_pack": run_step("gpu_pack", ["benchmarks/bench_gpu_pack.py", *GPU_PACK_ARGS[size],
+        "gpu_pack": run_step("gpu_pack", ["benchmarks/bench_gpu_pack.py", *GPU_PACK_ARGS[size], *encoder_args,
                                           "--json", str(out / "gpu_pack.json")],
                              BUDGET_S["gpu_pack"], out / "gpu_pack.json"),
     }
@@ -202,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         (out / f"{step.name}.log").write_text(step.output)
     text = summary_table(steps, device)
     where = torch.cuda.get_device_name(0) if device == "cuda" else "CPU test mode: figures meaningless"
-    header = (f"GPU check ({size}, {where}, torch {torch.__version__}), "
+    header = (f"GPU check ({size}, {where}, torch {torch.__version__}, text encoder {encoder}), "
               f"{time.strftime('%Y-%m-%d %H:%M')}, {sum(s.seconds for s in steps.values()):.0f} s in all")
     print(f"\n=== summary\n{header}\n\n{text}")
     (out / "gpu_check.md").write_text(f"{header}\n\n{text}\n")

@@ -2,7 +2,7 @@
 # The GPU check in one go (see benchmarks/gpu_check.py): CUDA-only tests, fp32 vs bf16 training
 # step with peak memory, packed vs sequential small runs, one summary table (also written to
 # $OUT/gpu_check/ when OUT is set, else runs/gpu_check/). Under 8 minutes on a CUDA machine.
-# Usage: bash benchmarks/gpu_check.sh [--quick]
+# Usage: bash benchmarks/gpu_check.sh [--quick] [--text-encoder NAME_OR_DIR]
 # Exit status: 0 every step ran (see the table for the targets); 1 a step failed or ran past its
 # budget; 2 bad options; 3 no CUDA device (checked first, before anything heavy is imported).
 set -uo pipefail
