@@ -157,7 +157,7 @@ def plot_test_vs_constant(table: pd.DataFrame, title: str | None = None) -> Figu
 
     Args:
         table: :func:`~amccl.metrics.format_table` output indexed by model name (one row per
-            model, usually two): accuracies / F1 ×100, MAE / Corr / R² as they are. Columns
+            model, usually two): accuracies / F1 in %, MAE / Corr / R² as fractions. Columns
             other than MMSA metrics are ignored.
     """
     panels = _metric_panels(table)
