@@ -26,12 +26,12 @@ encoders.py        ``TextEncoder`` and the audio / vision ``SequenceEncoder``
 fusion.py          skip gates, SE block, Adaptive Multi-Scale Convolution
 model.py           ``AMCCL``: encoders, unimodal vectors, AMC fusion, head
 losses.py          the loss (L1 + gamma · fine-grained supervised contrastive), ``LOSS_PARTS``
-metrics.py         MMSA's metrics, their names, and the one display function ``format_table``
+metrics.py         MMSA's metrics, their names, and the one display for people (``format_table``)
 optim.py           AdamW over five parameter groups, the cosine schedule
 train.py           ``fit`` (one seed, top to bottom) and ``run_seeds``
 checkpoint.py      what ``best.pt`` / ``last.pt`` hold and how a resume reads them
 evaluation.py      the one loop over a split: scoring, embeddings, the frozen-text cache
-results.py         ``History``, seed tables, the official-style CSVs (metrics ×100, documented there)
+results.py         ``History``, seed tables, results CSVs (fractions), the official ×100 layout on request
 compat.py          the paper code's checkpoints
 runtime.py         devices, seeds and RNG states, logging, progress bars, atomic writes
 data/              MMSA pickles (read safely, checked, cached), the embedded default, batches

@@ -111,7 +111,7 @@ def save_last(run: Any, history: Any, finished: bool = False) -> None:
     }
     if finished:
         state.update(valid_metrics=to_plain(history.valid_metrics), test_metrics=to_plain(history.test_metrics),
-                     stopped_early=history.stopped_early,
+                     test_loss=history.test_loss, stopped_early=history.stopped_early,
                      test_predictions=to_plain(history.test_predictions.to_dict("list")))
     atomic_save(state, run.out / LAST)
 
@@ -146,6 +146,7 @@ def resume(run: Any, history: Any) -> bool:
     history.epochs = list(last["history"])
     if last["finished"]:
         history.valid_metrics, history.test_metrics = last["valid_metrics"], last["test_metrics"]
+        history.test_loss = last.get("test_loss")  # None in a last.pt from before it was kept
         history.stopped_early, history.best_epoch = last["stopped_early"], run.best_epoch
         history.test_predictions = pd.DataFrame(last["test_predictions"])
         run.model.load_state_dict(run.best_state)

@@ -30,6 +30,8 @@ from pathlib import Path
 
 from amccl.config import DATASETS, PROFILES, AMCCLConfig, default_profile
 
+DISPLAY_NOTE = "accuracies and F1 in %, MAE and Corr as fractions"  # how printed tables show metrics
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors: ``amccl train: error: ... (see --help)``."""
@@ -50,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train one run per seed and report the table papers print",
                            description="Train AMCCL as the paper did (spec §4), one run per seed; writes "
                            "seed_<seed>/{best.pt,last.pt,history.csv,predictions.csv}, results.csv and "
-                           "summary.csv (metrics ×100, mean ± std over seeds) into --out.")
+                           "summary.csv (metrics as fractions, mean and std over seeds) into --out and prints "
+                           "the seeds' table (accuracies and F1 in %, MAE and Corr as fractions). On a terminal "
+                           "progress bars; when stderr is a file or a pipe, one log line per epoch.")
     config_options(train)
     train.add_argument("--seeds", type=int, nargs="+", metavar="SEED", default=None,
                        help="seeds to run (default: the config's, 1111 1112 1113 1114 1115)")
@@ -58,12 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="output directory (default: runs/<dataset>-<profile>-<timestamp>)")
     train.add_argument("--resume", action="store_true",
                        help="continue the runs in --out from their last.pt; finished seeds are reused")
-    train.add_argument("--quiet", action="store_true", help="no progress bars, warnings only (CI)")
-    train.add_argument("--verbose", action="store_true", help="log one line per epoch")
+    train.add_argument("--official-csv", action="store_true",
+                       help="also write <dataset>-regression.csv in the paper code's layout: columns Model, Seed, "
+                            "gamma, every metric, Loss (test mean batch L1), each ×100 rounded to 2 (MAE 0.6959 -> "
+                            "69.59); the only file with ×100 numbers")
+    train.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines, warnings only")
+    train.add_argument("--verbose", action="store_true", help="debug log lines too")
 
     evaluate = sub.add_parser("evaluate", help="score a checkpoint on one split and write predictions.csv",
                               description="Evaluate our best.pt/last.pt or an official-code state dict "
-                              "(keys Model.*): prints the metrics (×100) and writes predictions.csv "
+                              "(keys Model.*): prints the metrics (accuracies and F1 in %, MAE and Corr as "
+                              "fractions) and writes predictions.csv "
                               "(id, label, prediction) and metrics.json into --out. The checkpoint holds every BERT "
                               "weight: no pretrained encoder directory is needed.")
     config_options(evaluate, required=False, profile=False)
@@ -137,7 +146,7 @@ def _message(err: BaseException) -> str:
 # --- commands ----------------------------------------------------------------------------
 def cmd_train(args) -> int:
     from amccl.published import comparison_text
-    from amccl.results import paper_row, summarize
+    from amccl.results import seed_table, write_official_csv
     from amccl.runtime import get_logger
     from amccl.train import run_seeds
 
@@ -152,14 +161,14 @@ def cmd_train(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2, sort_keys=True) + "\n")
     results = run_seeds(cfg, seeds=args.seeds, out_dir=out, resume=args.resume, progress=not args.quiet)
-    summary = summarize(results, cfg.dataset)
-    table = results.set_index("seed")[list(summary.columns)].round(2).astype(object)
-    table.loc["mean ± std"] = paper_row(summary)[list(summary.columns)]
-    print(f"{cfg.dataset} test metrics ×100 ({len(results)} seed(s), profile {cfg.profile}):")
+    table = seed_table(results, cfg.dataset)
+    print(f"{cfg.dataset} test metrics ({len(results)} seed(s), profile {cfg.profile}; {DISPLAY_NOTE}):")
     print(table.to_string())
-    print("".join(f"note: {note}\n" for note in summary.attrs.get("notes", [])), end="")
+    print("".join(f"note: {note}\n" for note in table.attrs.get("notes", [])), end="")
     print(comparison_text(results, cfg.dataset))  # published rows only for a published MMSA file (by hash)
     print(f"results: {out / 'results.csv'}  summary: {out / 'summary.csv'}")
+    if args.official_csv:
+        print(f"official layout (every metric ×100): {write_official_csv(results, out, cfg.dataset)}")
     return 0
 
 
@@ -201,8 +210,9 @@ def cmd_evaluate(args) -> int:
     (out / "metrics.json").write_text(json.dumps({"split": args.split, "checkpoint": str(path),
                                                   "loss": result.loss, **result.metrics, "encoder": encoder,
                                                   "note": NOTE_SEP.join(notes)}, indent=2) + "\n")
-    table = format_table(result.metrics, cfg.dataset, scale_all=True).T
-    table.columns = [f"{cfg.dataset} {args.split} ×100"]
+    table = format_table(result.metrics, cfg.dataset, text=True).T
+    table.columns = [f"{cfg.dataset} {args.split}"]
+    print(f"{DISPLAY_NOTE}:")
     print(table.to_string())
     print("".join(f"note: {note}\n" for note in notes), end="")
     print(f"predictions: {out / 'predictions.csv'}")

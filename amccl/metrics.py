@@ -12,9 +12,14 @@ evaluators, the functions every MSA paper's tables come from:
   ``Mult_acc_3``, ``Mult_acc_5``, ``F1_score``, ``MAE``, ``Corr``, ``R_squre`` (sic); the
   values are not rounded.
 
-Values are fractions (0.8312), never x100, everywhere in the package; :func:`format_table`
-is the one display (accuracies and F1 x100, MAE / Corr / R_squre as they are). The one place
-where every metric is x100 is the official-style seed table, see :mod:`amccl.results`.
+**One convention for numbers.** Values are fractions (0.8312), never ×100, in code and in
+every file the package writes (results, summaries, grids, metrics.json, tuning tables).
+People see them through one display, this module's (:func:`format_value`,
+:func:`format_mean_std`, :func:`format_table`): accuracies and F1 in % (``85.00``), MAE, Corr
+and R² as fractions (``0.7663``), as papers and MMSA's result tables print them; paired
+differences likewise (accuracies in points, MAE / Corr as fractions). The one file with every
+metric ×100 is the paper code's own CSV layout, written on request (``train --official-csv``,
+:func:`amccl.results.write_official_csv`).
 
 Exactness notes (where MMSA's results depend on details that are easy to lose):
 
@@ -50,7 +55,8 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score, r2_score
 
 __all__ = ["MOSI_KEYS", "SIMS_KEYS", "KNOWN_METRICS", "ACC2_KEYS", "HEADLINE_KEYS", "LOWER_IS_BETTER",
-           "compute_metrics", "primary_metrics", "metric_columns", "format_table", "metric_family"]
+           "compute_metrics", "primary_metrics", "metric_columns", "metric_family", "is_percent",
+           "display_scale", "display_digits", "display_unit", "format_value", "format_mean_std", "format_table"]
 
 # The metric names, in MMSA's display order; every other module takes them from here.
 MOSI_KEYS: tuple[str, ...] = (
@@ -62,7 +68,7 @@ SIMS_KEYS: tuple[str, ...] = (
     "F1_score", "MAE", "Corr", "R_squre",
 )
 KNOWN_METRICS: tuple[str, ...] = tuple(dict.fromkeys(MOSI_KEYS + SIMS_KEYS))
-UNSCALED: tuple[str, ...] = ("MAE", "Corr", "R_squre")  # displayed as they are, never x100
+UNSCALED: tuple[str, ...] = ("MAE", "Corr", "R_squre")  # displayed as fractions, never in %
 ACC2_KEYS: tuple[str, ...] = ("Has0_acc_2", "Non0_acc_2", "Mult_acc_2", "Mult_acc_2_weak")  # binary accuracies
 HEADLINE_KEYS: tuple[str, ...] = (*ACC2_KEYS[:3], "MAE", "Corr")  # a run's one-line summary
 LOWER_IS_BETTER = frozenset({"MAE"})  # every other metric: higher is better
@@ -232,33 +238,70 @@ def metric_columns(frame: pd.DataFrame, dataset: str | None = None) -> list[str]
     return [m for m in names if m in frame.columns]
 
 
-# --- display -----------------------------------------------------------------------------
+# --- display (for people; files and code keep fractions) ----------------------------------
+PERCENT_DIGITS = 2  # accuracies and F1 in %: 85.00
+FRACTION_DIGITS = 4  # MAE, Corr, R² (and any other number) as fractions: 0.7663, MMSA's 4 decimals
+
+
+def is_percent(metric: str) -> bool:
+    """Whether people see ``metric`` in %: MMSA's accuracies and F1 yes; MAE, Corr, R² and
+    names that are no MMSA metric (alignment, spearman, ...) no."""
+    return metric in KNOWN_METRICS and metric not in UNSCALED
+
+
+def display_scale(metric: str) -> float:
+    """100 for a metric shown in % (:func:`is_percent`), else 1."""
+    return 100.0 if is_percent(metric) else 1.0
+
+
+def display_digits(metric: str) -> int:
+    """Decimals people see: 2 for a metric in %, 4 for a fraction."""
+    return PERCENT_DIGITS if is_percent(metric) else FRACTION_DIGITS
+
+
+def display_unit(metric: str) -> str:
+    """The unit of a displayed *difference* of ``metric``: ``"points"`` (of %) or ``""``."""
+    return "points" if is_percent(metric) else ""
+
+
+def format_value(value: Any, metric: str, signed: bool = False) -> str:
+    """One value of ``metric`` (a fraction, or a difference of fractions) as people read it:
+    ``format_value(0.85, "Has0_acc_2") == "85.00"``, ``format_value(0.76634, "MAE") == "0.7663"``,
+    ``format_value(-0.0608, "MAE", signed=True) == "-0.0608"``; ``"nan"`` for NaN / None."""
+    if value is None or not np.isfinite(float(value)):
+        return "nan"
+    return f"{float(value) * display_scale(metric):{'+' if signed else ''}.{display_digits(metric)}f}"
+
+
+def format_mean_std(mean: Any, std: Any, metric: str) -> str:
+    """``mean ± std`` (fractions) as papers print it: ``"85.00 ± 1.20"`` for an accuracy,
+    ``"0.7663 ± 0.0485"`` for MAE."""
+    return f"{format_value(mean, metric)} ± {format_value(std, metric)}"
+
+
 def format_table(
     rows: pd.DataFrame | Mapping[str, float] | Iterable[Mapping[str, Any]],
     dataset: str,
-    scale: float = 100.0,
-    digits: int = 2,
-    scale_all: bool = False,
     aggregate: bool = False,
     ddof: int = 0,
+    text: bool = False,
 ) -> pd.DataFrame:
-    """The papers' display of metric rows: accuracies and F1 x ``scale``, in display order.
+    """The one display of metric rows for people: accuracies and F1 in % (2 decimals), MAE,
+    Corr and R² as fractions (4 decimals), in MMSA's display order.
 
     Args:
-        rows: one ``compute_metrics`` dict, a list of them (e.g. one per seed) or a
-            DataFrame with the metric keys as columns; other columns (seed, model ...) are
-            kept in front.
+        rows: fractions, as ``compute_metrics`` gives them: one dict, a list of them (e.g. one
+            per seed) or a DataFrame with the metric keys as columns; other columns (seed,
+            model ...) are kept in front.
         dataset: selects the keys and their order (:func:`primary_metrics`).
-        scale: factor for accuracies and F1 (100 gives percentages).
-        digits: decimals of the scaled values; unscaled MAE / Corr / R² keep ``digits + 2``.
-        scale_all: also scale MAE, Corr and R² (the official CSV's convention, see
-            :mod:`amccl.results`).
-        aggregate: return two rows, ``mean`` and ``std`` over the rows, instead (MMSA's
-            summary convention; ``ddof=0`` is MMSA's ``np.std``).
+        aggregate: mean and std over the rows instead (MMSA's summary convention; ``ddof=0``
+            is MMSA's ``np.std``): rows ``mean`` and ``std``, or with ``text`` one row
+            ``mean ± std`` of strings (:func:`format_mean_std`).
         ddof: delta degrees of freedom of the std when ``aggregate``.
+        text: strings (:func:`format_value`: ``"85.00"``, ``"0.7663"``) instead of rounded numbers.
 
     Returns:
-        DataFrame, numeric; columns: the kept extra columns then the metrics.
+        DataFrame; columns: the kept extra columns then the metrics.
     """
     frame = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(
         [dict(rows)] if isinstance(rows, Mapping) else [dict(r) for r in rows])
@@ -268,8 +311,12 @@ def format_table(
     extra = [c for c in frame.columns if c not in keys]
     values = frame[keys].astype(float)
     if aggregate:
-        values = pd.DataFrame({"mean": values.mean(), "std": values.std(ddof=ddof)}).T
-        extra = []
-    factors = pd.Series({k: (scale if (scale_all or k not in UNSCALED) else 1.0) for k in keys})
-    values = (values * factors).round({k: (digits if factors[k] != 1.0 else digits + 2) for k in keys})
+        mean, std = values.mean(), values.std(ddof=ddof)
+        if text:
+            return pd.DataFrame([{k: format_mean_std(mean[k], std[k], k) for k in keys}], index=["mean ± std"])
+        values, extra = pd.DataFrame({"mean": mean, "std": std}).T, []
+    if text:
+        values = values.apply(lambda col: col.map(lambda v: format_value(v, col.name)))
+    else:
+        values = (values * pd.Series({k: display_scale(k) for k in keys})).round({k: display_digits(k) for k in keys})
     return pd.concat([frame[extra], values], axis=1) if extra else values

@@ -36,7 +36,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from amccl.metrics import ACC2_KEYS, LOWER_IS_BETTER, UNSCALED, metric_columns
+from amccl.metrics import ACC2_KEYS, LOWER_IS_BETTER, UNSCALED, display_scale, format_value, is_percent, metric_columns
 
 if TYPE_CHECKING:
     from amccl.analysis.embeddings import Embeddings
@@ -157,7 +157,7 @@ def plot_test_vs_constant(table: pd.DataFrame, title: str | None = None) -> Figu
 
     Args:
         table: :func:`~amccl.metrics.format_table` output indexed by model name (one row per
-            model, usually two): accuracies / F1 ×100, MAE / Corr / R² as they are. Columns
+            model, usually two): accuracies / F1 in %, MAE / Corr / R² as fractions. Columns
             other than MMSA metrics are ignored.
     """
     panels = _metric_panels(table)
@@ -227,17 +227,19 @@ def _seed_count(others: pd.DataFrame) -> str:
     return f", {pairs.min()} seeds" if pairs.min() == pairs.max() else f", {pairs.min()}–{pairs.max()} seeds"
 
 
-def plot_grid(results: pd.DataFrame, metric: str, baseline: str | None = "full", scale: float = 100.0,
+def plot_grid(results: pd.DataFrame, metric: str, baseline: str | None = "full",
               alpha: float = 0.05, method: str = "t", order: Sequence[str] | None = None, ax=None,
               title: str | None = None, detectable: bool = True) -> Figure:
     """Per-variant ``metric``: mean ± interval (diamond), the seeds (dots), the baseline's
     interval (grey band); on the right ``Δ``, the seed-paired difference to the baseline with
     its interval (narrower than two bands' overlap suggests: shared seed luck cancels), ``*``
-    when Holm-significant. Colours give the Holm-corrected verdict.
+    when Holm-significant. Colours give the Holm-corrected verdict. Values on the one display
+    scale (:mod:`amccl.metrics`): accuracies and F1 in % (differences in points), MAE and Corr
+    as fractions.
 
     Args:
-        results: grid rows (one per variant and seed; ×``scale``) or a
-            :func:`~amccl.ablations.stats.summary` table (used as it is; no dots).
+        results: grid rows (one per variant and seed; fractions) or a
+            :func:`~amccl.ablations.stats.summary` table of them (used as it is; no dots).
         baseline, alpha, method: as :func:`~amccl.ablations.stats.summary`.
         order: variants top to bottom (default: the table's order, baseline first).
         ax: a matplotlib axes to draw on (default: a new figure).
@@ -250,11 +252,16 @@ def plot_grid(results: pd.DataFrame, metric: str, baseline: str | None = "full",
     from amccl.ablations.stats import summary
 
     is_rows = "seed" in results.columns and "mean_ci_low" not in results.columns
-    summ = (summary(results, [metric], baseline=baseline, scale=scale, alpha=alpha, method=method)
+    summ = (summary(results, [metric], baseline=baseline, alpha=alpha, method=method)
             if is_rows else results[results["metric"] == metric])
     if summ.empty:
         raise ValueError(f"the summary has no rows for metric {metric!r}")
-    summ = summ.set_index("variant")
+    text = summ.set_index("variant")  # fractions, for the Δ labels (format_value scales them)
+    scale = display_scale(metric)  # positions on the display scale: % or fractions
+    summ = text.copy()
+    shown = [c for c in ("mean", "std", "mean_ci_low", "mean_ci_high", "diff", "diff_ci_low", "diff_ci_high",
+                         "detectable") if c in summ.columns]
+    summ[shown] = summ[shown].astype(float) * scale
     order = list(order) if order is not None else list(summ.index)
     unknown = [v for v in order if v not in summ.index]
     if unknown:
@@ -281,14 +288,16 @@ def plot_grid(results: pd.DataFrame, metric: str, baseline: str | None = "full",
                 offsets = np.linspace(-0.18, 0.18, seeds.size) if seeds.size > 1 else np.zeros(1)
                 ax.scatter(seeds, yi + offsets, s=14, color="0.45", alpha=0.8, zorder=2, linewidths=0)
             if rec["variant"] != baseline and np.isfinite(rec.get("diff", np.nan)):
-                ci = f" [{rec['diff_ci_low']:+.2f}, {rec['diff_ci_high']:+.2f}]" if np.isfinite(rec["diff_ci_low"]) else ""
-                ax.annotate(f"Δ {rec['diff']:+.2f}{ci}{' *' if rec['significant'] else ''}", (1.0, yi),
+                low, high, diff = (format_value(text.at[rec["variant"], k], metric, signed=True)
+                                   for k in ("diff_ci_low", "diff_ci_high", "diff"))
+                ci = f" [{low}, {high}]" if np.isfinite(rec["diff_ci_low"]) else ""
+                ax.annotate(f"Δ {diff}{ci}{' *' if rec['significant'] else ''}", (1.0, yi),
                             xycoords=("axes fraction", "data"), xytext=(4, 0), textcoords="offset points",
                             va="center", fontsize=8, annotation_clip=False,
                             color=VERDICT_COLORS.get(rec["verdict"], VERDICT_COLORS["n.s."]))
         ax.set_yticks(y, order)
         ax.set_ylim(-0.7, len(order) - 0.3)
-        unit = f" (×{scale:g})" if is_rows and scale != 1 else ""
+        unit = " (%)" if is_percent(metric) else ""
         better = "lower is better" if metric in LOWER_IS_BETTER else "higher is better"
         ax.set(xlabel=f"{metric}{unit} — {better}", ylabel="variant")
         level = int(round((1 - alpha) * 100))

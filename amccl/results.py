@@ -3,12 +3,16 @@
 :class:`History` is ``fit``'s result. :func:`results_frame` turns one history per seed into
 rows (test metrics, seed, config, data file and hash, versions, device); :func:`summarize`
 gives each metric's mean and population std (``ddof=0``, MMSA's ``np.std``) over the seeds,
-:func:`paper_row` their ``mean ± std`` strings, :func:`write_results` the two CSV files.
+:func:`paper_row` their ``mean ± std`` strings, :func:`seed_table` the table ``train`` and
+``tune`` print, :func:`write_results` the two CSV files.
 
-**The official CSV's convention: every metric ×100.** Metrics are fractions everywhere else
-in the package (:func:`amccl.metrics.format_table` displays them the MMSA way). This module's
-seed table, kept comparable with the paper's own code (spec §4), holds *every* metric ×100 --
-MAE and Corr included -- and its CSVs round them to 2 decimals.
+**Numbers are fractions** (as :func:`amccl.metrics.compute_metrics` returns them, unrounded
+beyond MMSA's own 4 decimals of the MOSI metrics) in every frame and in ``results.csv`` and
+``summary.csv``; what people read goes through :mod:`amccl.metrics`' one display (accuracies
+and F1 in %, MAE and Corr as fractions). The one exception is asked for by name:
+:func:`write_official_csv` (``train --official-csv``) writes the paper code's CSV layout
+(spec §4), :data:`OFFICIAL_COLUMNS`, with *every* metric ×100 -- MAE, Corr and Loss included
+-- rounded to 2 decimals, so it compares cell for cell with the official code's files.
 
 Every row records the text encoder (``encoder``, ``encoder_hidden_size``, ``encoder_sha``, …,
 from ``History.meta["encoder"]``) and a ``note`` when the encoder is not the paper's BERT or
@@ -25,9 +29,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from amccl.metrics import metric_columns
+from amccl.metrics import format_mean_std, format_table, metric_columns
 
 NOTE_SEP = " | "  # between the notes of one row (a note may itself hold "; ")
+OFFICIAL_MODEL = "amccl"  # the Model cell of the official layout
+# The official layout's columns (spec §4); every number in it ×100, rounded to 2 decimals.
+OFFICIAL_COLUMNS = ("Model", "Seed", "gamma", "<the dataset's metrics, MMSA's order>", "Loss")
 
 
 @dataclass
@@ -41,6 +48,7 @@ class History:
             epoch's last step), ``seconds`` (wall time of the epoch, validation included).
         best_epoch: the epoch whose weights were restored (1-based).
         valid_metrics, test_metrics: metric dicts (fractions) of the best epoch.
+        test_loss: the test split's mean batch L1 of the best weights (None: not scored).
         config: ``cfg.to_dict()``. seed: the run's seed.
         meta: data path and sha256, package versions, device.
         stopped_early: ``True`` when early stopping ended the run before ``cfg.epochs``.
@@ -52,6 +60,7 @@ class History:
     best_epoch: int = 0
     valid_metrics: dict[str, float] = field(default_factory=dict)
     test_metrics: dict[str, float] = field(default_factory=dict)
+    test_loss: float | None = None
     config: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
@@ -69,11 +78,12 @@ class History:
         return pd.DataFrame(self.epochs).set_index("epoch") if self.epochs else pd.DataFrame()
 
     def result_row(self) -> dict[str, Any]:
-        """One flat row: seed, test metrics ×100 (the official CSV's convention, see the module
-        docstring), best epoch, data, versions, device, config."""
+        """One flat row: seed, test metrics (fractions), ``test_loss``, best epoch, data,
+        versions, device, config."""
         row: dict[str, Any] = {"seed": self.seed}
-        row.update({k: 100.0 * v for k, v in self.test_metrics.items()})
+        row.update(self.test_metrics)
         row.update(
+            test_loss=self.test_loss,
             best_epoch=self.best_epoch,
             epochs_run=len(self.epochs),
             seconds=round(float(sum(e["seconds"] for e in self.epochs)), 2),
@@ -123,55 +133,99 @@ def notes_of(results: pd.DataFrame) -> list[str]:
 
 
 def results_frame(histories: list[History]) -> pd.DataFrame:
-    """One row per seed (see :meth:`History.result_row`), metrics ×100 (module docstring), unrounded."""
+    """One row per seed (see :meth:`History.result_row`), metrics as fractions."""
     return pd.DataFrame([h.result_row() for h in histories])
+
+
+def dataset_of(results: pd.DataFrame, dataset: str | None = None) -> str | None:
+    """``dataset``, else the first value of a results frame's ``dataset`` column, else None."""
+    if dataset is None and "dataset" in results.columns and len(results):
+        return str(results["dataset"].iloc[0])
+    return dataset
 
 
 def summarize(results: pd.DataFrame, dataset: str | None = None) -> pd.DataFrame:
     """Mean and standard deviation (ddof=0, as MMSA) of every metric over the seeds.
 
     Args:
-        results: :func:`results_frame` output (metrics already ×100).
+        results: :func:`results_frame` output (fractions).
         dataset: picks and orders the metric columns; inferred from a ``dataset`` column.
 
     Returns:
-        A DataFrame with rows ``mean`` and ``std`` and one column per metric, rounded to 2
-        decimals -- the numbers papers print as ``mean ± std``; ``attrs["notes"]`` holds the
-        rows' notes (:func:`notes_of`), which :func:`paper_row` shows.
+        A DataFrame with rows ``mean`` and ``std`` and one column per metric, fractions, not
+        rounded -- the numbers papers print as ``mean ± std`` (:func:`paper_row`);
+        ``attrs["notes"]`` holds the rows' notes (:func:`notes_of`), which :func:`paper_row` shows.
     """
-    if dataset is None and "dataset" in results.columns and len(results):
-        dataset = str(results["dataset"].iloc[0])
+    dataset = dataset_of(results, dataset)
     cols = metric_columns(results, dataset)
     values = results[cols].to_numpy(dtype=np.float64)
     summary = pd.DataFrame([values.mean(axis=0), values.std(axis=0, ddof=0)], index=["mean", "std"], columns=cols)
-    summary = summary.round(2)
     summary.attrs["notes"] = notes_of(results)
     return summary
 
 
 def paper_row(summary: pd.DataFrame) -> pd.Series:
-    """The ``mean ± std`` strings of a :func:`summarize` table, one per metric, then ``note``
-    (the runs' notes joined by :data:`NOTE_SEP`) when the table has any."""
-    row = {c: f"{summary.at['mean', c]:.2f} ± {summary.at['std', c]:.2f}" for c in summary.columns}
+    """The ``mean ± std`` strings of a :func:`summarize` table, one per metric, in the one display
+    (:func:`amccl.metrics.format_mean_std`: ``85.00 ± 1.20`` for an accuracy, ``0.7663 ± 0.0485``
+    for MAE), then ``note`` (the runs' notes joined by :data:`NOTE_SEP`) when the table has any."""
+    row = {c: format_mean_std(summary.at["mean", c], summary.at["std", c], c) for c in summary.columns}
     if summary.attrs.get("notes"):
         row["note"] = NOTE_SEP.join(summary.attrs["notes"])
     return pd.Series(row, name="mean ± std")
 
 
+def seed_table(results: pd.DataFrame, dataset: str | None = None) -> pd.DataFrame:
+    """What ``train`` and ``tune`` print: one row per seed and a last ``mean ± std`` row, strings
+    in the one display (:func:`amccl.metrics.format_table`: accuracies and F1 in %, MAE and
+    Corr as fractions), indexed by seed; ``attrs["notes"]`` the runs' notes."""
+    dataset = dataset_of(results, dataset)
+    summary = summarize(results, dataset)
+    metrics = list(summary.columns)
+    table = format_table(results[["seed", *metrics]], dataset or "mosi", text=True).set_index("seed").astype(object)
+    table.loc["mean ± std"] = paper_row(summary)[metrics]
+    table.attrs["notes"] = summary.attrs.get("notes", [])
+    return table
+
+
 def write_results(results: pd.DataFrame, out_dir: str | Path, dataset: str | None = None) -> tuple[Path, Path]:
-    """Write ``results.csv`` (every seed, metrics ×100 rounded to 2, its ``note`` column) and
-    ``summary.csv`` (mean, std, mean ± std; a ``note`` column when the runs have notes)."""
+    """Write ``results.csv`` (every seed's row, metrics as fractions, its ``note`` column) and
+    ``summary.csv`` (rows ``mean`` and ``std``, fractions; a ``note`` column when the runs have
+    notes)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    rounded = results.copy()
-    cols = metric_columns(results, dataset)
-    rounded[cols] = rounded[cols].round(2)
     results_path, summary_path = out / "results.csv", out / "summary.csv"
-    rounded.to_csv(results_path, index=False)
+    results.to_csv(results_path, index=False)
     summary = summarize(results, dataset)
-    row = paper_row(summary)
-    table = pd.concat([summary.astype(object), row.to_frame().T])
-    if "note" in row:
-        table["note"] = row["note"]
+    table = summary.copy()
+    if summary.attrs.get("notes"):
+        table["note"] = NOTE_SEP.join(summary.attrs["notes"])
     table.to_csv(summary_path, index_label="statistic")
     return results_path, summary_path
+
+
+def official_frame(results: pd.DataFrame, dataset: str | None = None) -> pd.DataFrame:
+    """The paper code's CSV layout (spec §4) of a :func:`results_frame`: :data:`OFFICIAL_COLUMNS`
+    -- ``Model`` (``amccl``), ``Seed``, ``gamma``, every metric of ``dataset`` in MMSA's order,
+    ``Loss`` (the test split's mean batch L1) -- with every metric and ``Loss`` ×100, rounded
+    to 2 decimals (MAE 0.6959 -> 69.59). The only ×100 numbers the package writes."""
+    dataset = dataset_of(results, dataset)
+    metrics = metric_columns(results, dataset)
+    gamma = [json.loads(c).get("gamma") if isinstance(c, str) else None
+             for c in results.get("config", pd.Series([None] * len(results)))]
+    loss = results["test_loss"] if "test_loss" in results.columns else pd.Series([np.nan] * len(results))
+    table = pd.DataFrame({"Model": OFFICIAL_MODEL, "Seed": results["seed"].to_numpy(), "gamma": gamma})
+    for m in metrics:
+        table[m] = (100.0 * results[m].astype(float)).round(2).to_numpy()
+    table["Loss"] = (100.0 * loss.astype(float)).round(2).to_numpy()
+    return table
+
+
+
+def write_official_csv(results: pd.DataFrame, out_dir: str | Path, dataset: str | None = None) -> Path:
+    """Write :func:`official_frame` to ``out_dir/<dataset>-regression.csv``, the name of the
+    official code's result file (``results/normals/mosi-regression.csv``); every metric ×100."""
+    table = official_frame(results, dataset)
+    path = Path(out_dir) / f"{dataset_of(results, dataset) or OFFICIAL_MODEL}-regression.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(path, index=False)
+    return path

@@ -157,8 +157,13 @@ def preserved_rng():
 
 
 # --- logging and progress ---------------------------------------------------------------
+# Progress, three ways: a tqdm bar where one can be drawn (a terminal, a notebook's widget),
+# one plain log line per epoch / grid run / tuning trial where it cannot (stderr piped to a
+# file, ``nohup``, CI, a job scheduler: no \r, no escape codes), or nothing (``progress=False``).
 class _TqdmHandler(logging.StreamHandler):
-    """Writes through ``tqdm.write`` so log lines do not break open progress bars."""
+    """Writes through ``tqdm.write`` so log lines do not break open progress bars; with no
+    stream of its own it writes to whatever ``sys.stderr`` is at the time (a notebook's, a
+    test's capture)."""
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -175,6 +180,7 @@ def get_logger(level: int | None = None) -> logging.Logger:
     logger = logging.getLogger("amccl")
     if not any(getattr(h, "_amccl", False) for h in logger.handlers):
         handler = _TqdmHandler(sys.stderr)
+        handler.stream = None  # the current sys.stderr at each line (see _TqdmHandler)
         handler._amccl = True  # type: ignore[attr-defined]
         handler.setFormatter(logging.Formatter("%(asctime)s amccl %(levelname)s %(message)s", "%H:%M:%S"))
         logger.addHandler(handler)
@@ -186,9 +192,41 @@ def get_logger(level: int | None = None) -> logging.Logger:
     return logger
 
 
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (ipykernel), where tqdm draws its widget bar."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None or "ipykernel" not in sys.modules:
+        return False
+    try:
+        shell = ipython.get_ipython()
+    except Exception:  # noqa: BLE001 -- an odd IPython: no widget
+        return False
+    return shell is not None and hasattr(shell, "kernel")
+
+
+def can_draw_bars(stream: Any = None) -> bool:
+    """Whether a progress bar can be drawn on ``stream`` (default ``sys.stderr``): a Jupyter
+    kernel, or a stream that is a terminal. A file, a pipe (``2>&1 | tee``), ``nohup`` or a
+    job scheduler's log gets no bar (it would fill the log with \r-separated redraws)."""
+    if in_notebook():
+        return True
+    stream = sys.stderr if stream is None else stream
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
 def progress_enabled(progress: bool) -> bool:
-    """Progress bars are shown when asked for, never under CI (``CI`` set)."""
-    return bool(progress) and not os.environ.get("CI")
+    """Progress *bars*: when asked for, never under CI (``CI`` set), only where one can be
+    drawn (:func:`can_draw_bars`)."""
+    return bool(progress) and not os.environ.get("CI") and can_draw_bars()
+
+
+def progress_lines(progress: bool) -> bool:
+    """Progress asked for but no bar possible (:func:`progress_enabled` is False): the loops
+    then log one plain line per epoch, grid run or tuning trial through :func:`get_logger`."""
+    return bool(progress) and not progress_enabled(progress)
 
 
 @contextlib.contextmanager
@@ -208,7 +246,10 @@ def no_transformers_bars():
 
 
 def progress_bar(*args: Any, **kwargs: Any):
-    """A tqdm bar: the notebook widget where ipywidgets is installed, else the text bar."""
+    """A tqdm bar: the notebook widget inside Jupyter (where ipywidgets is installed), else the
+    text bar; disabled (it draws nothing, still counts) where no bar can be drawn on its
+    ``file`` (:func:`can_draw_bars`), whatever ``disable`` says."""
+    kwargs["disable"] = bool(kwargs.get("disable", False)) or not can_draw_bars(kwargs.get("file"))
     try:
         import ipywidgets  # noqa: F401
         from tqdm.auto import tqdm

@@ -45,6 +45,7 @@ from amccl.runtime import (
     preserved_rng,
     progress_bar,
     progress_enabled,
+    progress_lines,
     resolve_device,
     seed_everything,
 )
@@ -104,7 +105,11 @@ def fit(
             (test split) go; ``None`` writes nothing.
         resume: continue from ``out_dir/last.pt`` (same config and seed); a finished run is
             returned as it was, without training.
-        progress: tqdm bars for epochs and batches (never under ``CI``).
+        progress: tqdm bars for epochs and batches where a bar can be drawn (a terminal or a
+            notebook, never under ``CI``); elsewhere (stderr piped to a file, a job scheduler,
+            CI) one plain log line per epoch instead: epoch n/N, train loss, valid MAE, best
+            epoch, seconds (:func:`~amccl.runtime.progress_lines`). ``False``: neither, and the
+            run's start and end lines are DEBUG (grids and tuning trials log one line per run).
         device: overrides ``cfg.device`` (``auto``: CUDA, else MPS, else CPU).
         on_epoch_end: called as ``on_epoch_end(record, model)`` after each epoch's
             checkpoint is written (live plots, custom stopping by raising).
@@ -128,7 +133,8 @@ def fit(
         raise ValueError("resume=True needs the out_dir of the run to resume")
     data = _checked_data(cfg, data, score_test)
     device = resolve_device(device if device is not None else cfg.device)
-    show, log = progress_enabled(progress), get_logger()
+    show, lines, log = progress_enabled(progress), progress_lines(progress), get_logger()
+    say = log.info if progress else log.debug  # a grid's or a trial's fit: its caller logs one line
     if cfg.amp != "off" and device.type != "cuda":
         log.warning("amp=%s needs a CUDA device; running fp32 on %s", cfg.amp, device)
 
@@ -153,7 +159,7 @@ def fit(
     if resume and ckpt.resume(run, history):
         return _finished(run, history)
 
-    log.info("seed %d: %s on %s, %d epochs × %d batches (profile %s)", seed, cfg.dataset, device,
+    say("seed %d: %s on %s, %d epochs × %d batches (profile %s)", seed, cfg.dataset, device,
              cfg.epochs, len(train_loader), cfg.profile)
     bar = progress_bar(total=cfg.epochs, initial=run.epoch, desc=f"seed {seed}", disable=not show, unit="epoch")
     while run.epoch < cfg.epochs and run.epoch - run.best_epoch < cfg.early_stop:
@@ -172,6 +178,9 @@ def fit(
         ckpt.save_last(run, history)
         bar.update(1)
         bar.set_postfix(loss=f"{record['train_loss']:.4f}", valid_mae=f"{valid.metrics['MAE']:.4f}", best=run.best_epoch)
+        if lines:
+            log.info("seed %d epoch %d/%d: train loss %.4f, valid MAE %.4f, best epoch %d, %.1f s", seed, epoch,
+                     cfg.epochs, record["train_loss"], valid.metrics["MAE"], run.best_epoch, record["seconds"])
         if on_epoch_end is not None:
             with preserved_rng():  # a callback's draws never change the run (nor a resumed one)
                 on_epoch_end(record, model)
@@ -185,7 +194,7 @@ def fit(
     history.best_epoch, history.stopped_early = run.best_epoch, run.epoch < cfg.epochs
     if score_test:
         test = evaluate_split(model, splits["test"], cfg, device, shuffle=True, forward=run.forward)
-        history.test_metrics = ckpt.to_plain(test.metrics)
+        history.test_metrics, history.test_loss = ckpt.to_plain(test.metrics), float(test.loss)
         history.test_predictions = predictions_frame(data.test, test.predictions)
     else:
         history.test_predictions = predictions_frame(data.test, [])  # the empty split: nothing scored
@@ -195,7 +204,7 @@ def fit(
         history.to_frame().to_csv(run.out / "history.csv")
         if score_test:
             history.test_predictions.to_csv(run.out / "predictions.csv", index=False)
-    log.info("seed %d: best epoch %d of %d, %s MAE %.4f", seed, run.best_epoch, run.epoch,
+    say("seed %d: best epoch %d of %d, %s MAE %.4f", seed, run.best_epoch, run.epoch,
              *(("test", history.test_metrics["MAE"]) if score_test else ("valid", run.best_mae)))
     return _finished(run, history)
 
@@ -301,12 +310,13 @@ def run_seeds(
     """Train one run per seed (default ``cfg.seeds``: 1111-1115, the MMSA convention).
 
     Each seed writes into ``out_dir/seed_<seed>/``; ``out_dir`` also gets ``results.csv``
-    and ``summary.csv`` (the official-style CSVs of :func:`amccl.results.write_results`).
+    and ``summary.csv`` (:func:`amccl.results.write_results`, fractions).
 
     Returns:
-        The results DataFrame: one row per seed with the test metrics ×100 (unrounded), the
-        best epoch, seconds, data path and sha256, encoder, package versions, device and
-        config JSON. ``summarize(frame)`` gives the mean/std table.
+        The results DataFrame: one row per seed with the test metrics (fractions, as
+        ``compute_metrics`` gives them) and ``test_loss``, the best epoch, seconds, data path
+        and sha256, encoder, package versions, device and config JSON. ``summarize(frame)``
+        gives the mean/std table, ``seed_table(frame)`` the printed one.
     """
     seeds = list(cfg.seeds if seeds is None else seeds)
     data = _checked_data(cfg, data)

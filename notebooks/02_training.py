@@ -114,7 +114,7 @@ print(f"Verdict: training loss went from {first['train_loss']:.3f} (epoch 1) to 
 # %% [markdown]
 # ## Test metrics against a constant predictor
 #
-# MMSA's layout: accuracies and F1 ×100, MAE and Corr as they are. The constant predictor
+# MMSA's layout: accuracies and F1 in %, MAE and Corr as fractions. The constant predictor
 # always outputs the mean training label; its correlation is undefined (NaN) because its
 # output never varies.
 
@@ -170,17 +170,15 @@ seed_data = load_data(seed_cfg)  # demo: notebook 03's data (fewer clips, audio 
 results = run_seeds(seed_cfg, SEEDS, data=seed_data, out_dir=run_dir() / "02_training_seeds",
                     progress=SHOW_PROGRESS)
 metrics = primary_metrics(cfg.dataset)
-# run_seeds scales every metric x100 (the official CSV); back to fractions for MMSA's display.
-per_seed = format_table(pd.concat([results[["seed"]], results[metrics] / 100], axis=1), cfg.dataset)
+per_seed = format_table(results[["seed", *metrics]], cfg.dataset)  # fractions in, MMSA's display out
 print(f"{len(SEEDS)} seeds in {results['seconds'].sum():.0f} s")
 per_seed.set_index("seed")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-stats = format_table(results[metrics] / 100, cfg.dataset, aggregate=True)  # std with ddof=0, as MMSA
-seed_table = pd.DataFrame({m: [f"{stats.at['mean', m]:.{2 if m not in ('MAE', 'Corr') else 4}f} ± "
-                               f"{stats.at['std', m]:.{2 if m not in ('MAE', 'Corr') else 4}f}"] for m in metrics},
-                          index=[f"AMCCL, {len(SEEDS)} seeds"])
+stats = format_table(results[metrics], cfg.dataset, aggregate=True)  # std with ddof=0, as MMSA
+seed_table = format_table(results[metrics], cfg.dataset, aggregate=True, text=True)  # "85.00 ± 1.20", "0.7663 ± 0.0485"
+seed_table.index = [f"AMCCL, {len(SEEDS)} seeds"]
 seed_table
 
 # %%
@@ -192,9 +190,9 @@ print(f"Verdict: over {len(SEEDS)} seeds (text {'frozen' if seed_cfg.freeze_text
 # %% [markdown]
 # ## Beside the published numbers
 #
-# `side_by_side` puts this mean ± std (every metric ×100, the official CSV's units) above
+# `side_by_side` puts this mean ± std (accuracies and F1 in %, MAE and Corr as fractions) above
 # MMSA's five-seed reproductions of 11-13 models and the official AMCCL run (**one seed**),
-# with their sources; `data` marks the rows trained on MMSA's *aligned* features. It does so
+# with their sources, on the same scale; `data` marks the rows trained on MMSA's *aligned* features. It does so
 # only when the run's file is a published MMSA release by SHA-256 (`data.release`): numbers
 # on any other file, the embedded synthetic default included, are not comparable.
 

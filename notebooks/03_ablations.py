@@ -64,6 +64,7 @@ from IPython.display import display
 from amccl.ablations.grid import run_grid
 from amccl.ablations.power import detectable_difference, seeds_needed
 from amccl.ablations.stats import format_table, grid_verdict, power_verdict, summary
+from amccl.metrics import display_scale, format_value
 from amccl.ablations.variants import VARIANTS, variants_table
 from amccl.data import load_data
 from amccl.plotting import plot_grid
@@ -141,7 +142,8 @@ print(f"{rows['variant'].nunique()} variants, {rows['seed'].nunique()} seeds, {l
 
 # %% [markdown]
 # ## Summary table
-# Mean ± std over seeds (×100), then the seed-paired difference to `full` with its 95 %
+# Mean ± std over seeds (accuracies and F1 in %, MAE and Corr as fractions, as papers print
+# them), then the seed-paired difference to `full` (accuracies in points) with its 95 %
 # interval; `*` marks a difference that stays significant after Holm's correction across the
 # variants of that metric.
 
@@ -187,11 +189,12 @@ pd.concat(beside, axis=1)
 
 # %%
 for metric in METRICS:
-    print(power_verdict(summ, metric, unit="points (×100)"))
+    print(power_verdict(summ, metric))  # accuracies in points, MAE and Corr as fractions
 
 # %%
 acc_pairs = summ[(summ["metric"] == "Has0_acc_2") & (summ["variant"] != "full")]
-spread = float(acc_pairs["diff_sd"].median())  # the typical spread of a variant's per-seed differences
+# the typical spread of a variant's per-seed differences, in points (the summary holds fractions)
+spread = float(acc_pairs["diff_sd"].median()) * display_scale("Has0_acc_2")
 print(f"Has0_acc_2: with the median spread of the paired differences (s = {spread:.2f} points), "
       f"{len(SEEDS)} seeds detect ±{detectable_difference(spread, len(SEEDS)):.2f} points, five seeds (MMSA) "
       f"±{detectable_difference(spread, 5):.2f}; finding a 1-point change takes {seeds_needed(1.0, spread)} seeds.")
@@ -203,7 +206,7 @@ print(f"Has0_acc_2: with the median spread of the paired differences (s = {sprea
 
 # %%
 np.random.seed(0)
-fig = plot_grid(rows, "MAE", title=f"MAE ×100 ({PROFILE} profile, {len(SEEDS)} seeds; lower is better)")
+fig = plot_grid(rows, "MAE", title=f"MAE ({PROFILE} profile, {len(SEEDS)} seeds; lower is better)")
 _ = save_figure(fig, "03_ablations_mae")
 
 # %%
@@ -212,18 +215,20 @@ best = mae[mae["variant"] != "full"].sort_values("diff").iloc[0]
 worst = mae[mae["variant"] != "full"].sort_values("diff").iloc[-1]
 n_sig = int(mae["significant"].sum())
 print(f"MAE: {n_sig} of {len(mae) - 1} variants differ significantly from full; largest paired differences "
-      f"{best.variant} {best['diff']:+.2f} and {worst.variant} {worst['diff']:+.2f} (×100).")
+      f"{best.variant} {format_value(best['diff'], 'MAE', signed=True)} and "
+      f"{worst.variant} {format_value(worst['diff'], 'MAE', signed=True)}.")
 
 # %%
 np.random.seed(0)
-fig = plot_grid(rows, "Has0_acc_2", title=f"Has0_acc_2 ×100 ({PROFILE} profile, {len(SEEDS)} seeds)")
+fig = plot_grid(rows, "Has0_acc_2", title=f"Has0_acc_2, % ({PROFILE} profile, {len(SEEDS)} seeds)")
 _ = save_figure(fig, "03_ablations_acc2")
 
 # %%
 acc = summ[summ["metric"] == "Has0_acc_2"]
 spread = acc.loc[acc["variant"] != "full", "diff"].abs().max()
 print(f"Has0_acc_2: {int(acc['significant'].sum())} of {len(acc) - 1} variants differ significantly from full; "
-      f"the largest |Δ| is {spread:.2f} points, against a seed std of {acc.loc[acc['variant'] == 'full', 'std'].iloc[0]:.2f} for full.")
+      f"the largest |Δ| is {format_value(spread, 'Has0_acc_2')} points, against a seed std of "
+      f"{format_value(acc.loc[acc['variant'] == 'full', 'std'].iloc[0], 'Has0_acc_2')} for full.")
 
 # %% [markdown]
 # ## Tuning on the validation split only

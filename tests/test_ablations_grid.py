@@ -152,6 +152,7 @@ def test_save_runs_gives_each_run_its_directory_and_resumes_a_killed_run(cfg, tm
 
 def test_progress_is_one_bar_over_the_runs(cfg, capsys, monkeypatch):
     monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr("amccl.runtime.can_draw_bars", lambda stream=None: True)  # as on a terminal
     run_grid(["full", "no_se"], [1111], cfg, data=DATA, fit_fn=FakeFit(), progress=True)
     err = capsys.readouterr().err
     assert "ablation grid: 2 runs, 0 already in memory, 2 to run on the local executor" in err
@@ -161,9 +162,14 @@ def test_progress_is_one_bar_over_the_runs(cfg, capsys, monkeypatch):
 
 def test_no_bar_under_ci_nor_without_progress(cfg, capsys, monkeypatch):
     monkeypatch.setenv("CI", "1")
-    run_grid(["full"], [1111], cfg, data=DATA, fit_fn=FakeFit(), progress=True)
+    monkeypatch.setattr("amccl.runtime.can_draw_bars", lambda stream=None: True)
+    run_grid(["full", "no_se"], [1111], cfg, data=DATA, fit_fn=FakeFit(), progress=True)
     err = capsys.readouterr().err
-    assert "1 to run" in err and "it/s" not in err and "run/s" not in err and "100%" not in err
+    assert "2 to run" in err and "it/s" not in err and "run/s" not in err and "100%" not in err
+    # instead of a bar: one plain log line per finished run, no \r or escape codes
+    runs = [line for line in err.splitlines() if "ablation grid: run " in line]
+    assert len(runs) == 2 and "run 2/2 done: no_se seed 1111 MAE" in runs[1], err
+    assert "\r" not in err and "\x1b[" not in err
     monkeypatch.delenv("CI")
     run_grid(["full"], [1111], cfg, data=DATA, fit_fn=FakeFit(), progress=False)
     assert capsys.readouterr().err == ""
@@ -178,3 +184,11 @@ def test_a_second_process_cannot_run_the_same_grid_directory(cfg, tmp_path):
             run_grid(["full"], [1111], cfg, data=DATA, out_dir=tmp_path, fit_fn=FakeFit(), progress=False)
     rows = run_grid(["full"], [1111], cfg, data=DATA, out_dir=tmp_path, fit_fn=FakeFit(), progress=False)
     assert len(rows) == 1  # released: the grid runs
+
+
+def test_a_piped_stderr_gets_log_lines_not_a_bar(cfg, capsys, monkeypatch):
+    monkeypatch.delenv("CI", raising=False)  # capsys' stderr is no terminal: as under nohup or | tee
+    run_grid(["full", "no_se"], [1111], cfg, data=DATA, fit_fn=FakeFit(), progress=True)
+    err = capsys.readouterr().err
+    assert "100%" not in err and "\r" not in err and "\x1b[" not in err
+    assert len([line for line in err.splitlines() if "ablation grid: run " in line]) == 2

@@ -16,7 +16,7 @@ SEEDS = list(range(1111, 1119))  # 8 seeds
 
 
 def crafted_rows() -> pd.DataFrame:
-    """full: noisy baseline; shift: +0.02 (×100: +2) plus small noise; null: full plus
+    """full: noisy baseline; shift: +0.02 (2 points) plus small noise; null: full plus
     symmetric zero-mean noise (its differences average to exactly 0)."""
     rng = np.random.default_rng(0)
     base = 0.80 + rng.normal(0, 0.01, len(SEEDS))
@@ -36,26 +36,26 @@ def pick(summ: pd.DataFrame, variant: str, metric: str = "Has0_acc_2") -> pd.Ser
     return summ[(summ.variant == variant) & (summ.metric == metric)].iloc[0]
 
 
-def test_means_and_stds_are_the_crafted_ones_times_100():
+def test_means_and_stds_are_the_crafted_fractions():
     rows = crafted_rows()
     summ = summary(rows)
     assert list(summ.variant.unique()) == ["full", "shift", "null"]
     assert list(summ.metric.unique()) == ["Has0_acc_2", "MAE"]  # display order, not column order
     for variant in ("full", "shift", "null"):
-        values = rows.loc[rows.variant == variant, "Has0_acc_2"].to_numpy() * 100
+        values = rows.loc[rows.variant == variant, "Has0_acc_2"].to_numpy()
         rec = pick(summ, variant)
         assert rec["n"] == 8
         assert rec["mean"] == pytest.approx(values.mean(), abs=1e-12)
         assert rec["std"] == pytest.approx(values.std(ddof=0), abs=1e-12)  # MMSA's np.std
     assert pick(summary(rows, ddof=1), "full")["std"] == pytest.approx(
-        rows.loc[rows.variant == "full", "Has0_acc_2"].std(ddof=1) * 100)
+        rows.loc[rows.variant == "full", "Has0_acc_2"].std(ddof=1))
 
 
 def test_constant_shift_is_significant_and_its_interval_holds_the_shift():
     summ = summary(crafted_rows())
     rec = pick(summ, "shift")
-    assert rec["diff"] == pytest.approx(2.0, abs=0.1)
-    assert rec["diff_ci_low"] < 2.0 < rec["diff_ci_high"]
+    assert rec["diff"] == pytest.approx(0.02, abs=0.001)
+    assert rec["diff_ci_low"] < 0.02 < rec["diff_ci_high"]
     assert rec["diff_ci_low"] > 0
     assert rec["significant"] and rec["verdict"] == "better"
     # MAE rose by 2: lower is better, so the same shift is significantly worse.
@@ -74,7 +74,7 @@ def test_symmetric_zero_mean_noise_is_not_significant():
 def test_paired_t_interval_and_p_match_a_hand_computation():
     rows = crafted_rows()
     rec = pick(summary(rows, alpha=0.05), "shift")
-    wide = rows.pivot(index="seed", columns="variant", values="Has0_acc_2") * 100
+    wide = rows.pivot(index="seed", columns="variant", values="Has0_acc_2")
     d = (wide["shift"] - wide["full"]).to_numpy()
     half = sps.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
     assert rec["diff_ci_low"] == pytest.approx(d.mean() - half)
@@ -95,7 +95,7 @@ def test_pairing_finds_a_small_consistent_shift_that_seed_spread_hides():
     rec = pick(summary(rows), "tiny", "Corr")
     unpaired = sps.ttest_ind(rows[rows.variant == "tiny"].Corr, rows[rows.variant == "full"].Corr).pvalue
     assert unpaired > 0.5  # an unpaired test sees nothing
-    assert rec["significant"] and rec["diff"] == pytest.approx(0.4, abs=1e-9)
+    assert rec["significant"] and rec["diff"] == pytest.approx(0.004, abs=1e-11)
 
 
 def test_holm_matches_a_hand_computation():
@@ -118,7 +118,7 @@ def test_bootstrap_interval_is_seeded_and_independent_of_other_variants():
     a = pick(summary(rows, method="bootstrap", n_boot=2000), "shift")
     b = pick(summary(rows[rows.variant != "null"], method="bootstrap", n_boot=2000), "shift")
     assert a["diff_ci_low"] == b["diff_ci_low"] and a["diff_ci_high"] == b["diff_ci_high"]
-    assert a["diff_ci_low"] < 2.0 < a["diff_ci_high"] and a["diff_ci_low"] > 1.5
+    assert a["diff_ci_low"] < 0.02 < a["diff_ci_high"] and a["diff_ci_low"] > 0.015
     c = pick(summary(rows, method="bootstrap", n_boot=2000, random_state=7), "shift")
     assert c["diff_ci_low"] != a["diff_ci_low"]
 
@@ -136,8 +136,8 @@ def test_fewer_than_two_seeds_give_nan_not_errors():
     rec = pick(summ, "shift")
     assert rec["n"] == 1 and rec["n_pairs"] == 1
     assert np.isnan(rec["diff_ci_low"]) and np.isnan(rec["p_value"]) and not rec["significant"]
-    assert rec["diff"] == pytest.approx(100 * (one[one.variant == "shift"].Has0_acc_2.iloc[0]
-                                               - one[one.variant == "full"].Has0_acc_2.iloc[0]))
+    assert rec["diff"] == pytest.approx(one[one.variant == "shift"].Has0_acc_2.iloc[0]
+                                               - one[one.variant == "full"].Has0_acc_2.iloc[0])
 
 
 def test_pairs_use_only_the_seeds_both_variants_have():
@@ -171,9 +171,12 @@ def test_format_table_prints_mean_std_and_starred_differences():
     diffs = format_table(summ, "diff")
     assert list(means.index) == ["full", "shift", "null"] and list(means.columns) == ["Has0_acc_2", "MAE"]
     rec = pick(summ, "full")
-    assert means.loc["full", "Has0_acc_2"] == f"{rec['mean']:.2f} ± {rec['std']:.2f}"
+    assert means.loc["full", "Has0_acc_2"] == f"{100 * rec['mean']:.2f} ± {100 * rec['std']:.2f}"  # in %
+    mae = pick(summ, "full", "MAE")
+    assert means.loc["full", "MAE"] == f"{mae['mean']:.4f} ± {mae['std']:.4f}"  # a fraction
     assert diffs.loc["full", "MAE"] == "—"
     assert diffs.loc["shift", "Has0_acc_2"].startswith("+2.") and diffs.loc["shift", "Has0_acc_2"].endswith(" *")
+    assert diffs.loc["shift", "MAE"].startswith("+0.02") and diffs.loc["shift", "MAE"].endswith(" *")  # 4 decimals
     assert not diffs.loc["null", "Has0_acc_2"].endswith("*")
 
 
@@ -188,7 +191,11 @@ def test_plot_grid_draws_every_seed_and_labels_axes(tmp_path):
     assert [t.get_text() for t in ax.get_yticklabels()] == ["full", "shift", "null"]
     assert list(ax.get_yticks()) == [2, 1, 0]  # baseline on top
     assert any(t.get_text().startswith("Δ +2.") and t.get_text().endswith("*") for t in ax.texts)
-    assert "Has0_acc_2" in ax.get_xlabel() and ax.get_ylabel() == "variant"
+    assert ax.get_xlabel().startswith("Has0_acc_2 (%)") and ax.get_ylabel() == "variant"
+    assert 75 < ax.get_xlim()[0] < ax.get_xlim()[1] < 90  # percent, not fractions
+    mae_ax = plot_grid(rows, "MAE").axes[0]
+    assert mae_ax.get_xlabel().startswith("MAE —") and mae_ax.get_xlim()[1] < 1.5  # a fraction
+    assert any(t.get_text().startswith("Δ +0.02") for t in mae_ax.texts)
     fig.savefig(tmp_path / "fig.png")
     assert (tmp_path / "fig.png").stat().st_size > 0
 
@@ -199,13 +206,15 @@ def test_grid_verdict_names_the_significant_variants_or_says_none():
     from amccl.ablations.stats import grid_verdict
 
     rows = [dict(variant="full", metric="MAE", significant=False, verdict="baseline", diff=0.0),
-            dict(variant="no_se", metric="MAE", significant=True, verdict="worse", diff=2.5),
-            dict(variant="no_se", metric="Corr", significant=False, verdict="n.s.", diff=-1.0),
-            dict(variant="no_cl", metric="MAE", significant=False, verdict="n.s.", diff=0.4),
-            dict(variant="no_cl", metric="Corr", significant=True, verdict="better", diff=3.25)]
+            dict(variant="no_se", metric="MAE", significant=True, verdict="worse", diff=0.025),
+            dict(variant="no_se", metric="Corr", significant=False, verdict="n.s.", diff=-0.01),
+            dict(variant="no_cl", metric="MAE", significant=False, verdict="n.s.", diff=0.004),
+            dict(variant="no_cl", metric="Corr", significant=True, verdict="better", diff=0.0325),
+            dict(variant="no_cl", metric="Has0_acc_2", significant=True, verdict="worse", diff=-0.0125)]
     summ = pd.DataFrame(rows)
-    assert grid_verdict(summ, 5) == ("Significant after Holm correction at 5 seeds: no_se worse on MAE (Δ +2.50); "
-                                     "no_cl better on Corr (Δ +3.25); everything else n.s.")
+    assert grid_verdict(summ, 5) == ("Significant after Holm correction at 5 seeds: no_se worse on MAE (Δ +0.0250); "
+                                     "no_cl better on Corr (Δ +0.0325); no_cl worse on Has0_acc_2 (Δ -1.25 points); "
+                                     "everything else n.s.")
     none = summ.assign(significant=False)
     assert grid_verdict(none, 3) == ("No difference to `full` is significant after Holm correction at 3 seeds "
-                                     "on this data (2 variants × 2 metrics).")
+                                     "on this data (2 variants × 3 metrics).")

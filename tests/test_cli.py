@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,11 +23,13 @@ SMOKE = ["--set", "text_encoder=tiny-random"]
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """``python -m amccl train`` on the smoke profile, in a fresh interpreter."""
+    """``python -m amccl train`` on the smoke profile, in a fresh interpreter, its stderr piped
+    (not a terminal, as under ``nohup`` or ``2>&1 | tee``) and progress asked for."""
     out = tmp_path_factory.mktemp("cli") / "run"
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(REPO))
+    env.pop("CI", None)
     cmd = [sys.executable, "-m", "amccl", "train", "--dataset", "mosi", "--profile", "smoke",
-           "--seeds", "1111", *SMOKE, "--out", str(out), "--quiet"]
+           "--seeds", "1111", *SMOKE, "--out", str(out), "--official-csv"]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     return out, proc
@@ -41,9 +44,41 @@ def test_train_writes_the_run_and_prints_the_table(trained):
     assert "mean ± std" in proc.stdout and "Has0_acc_2" in proc.stdout
     results = pd.read_csv(out / "results.csv")
     best = torch.load(out / "seed_1111" / "best.pt", weights_only=True)
+    test = best["metrics"]["test"]
     assert best["config"]["profile"] == "smoke" and best["config"]["text_encoder"] == "tiny-random"
-    assert results.at[0, "MAE"] == pytest.approx(round(100 * best["metrics"]["test"]["MAE"], 2))
+    # the file holds fractions, exactly as compute_metrics returns them
+    assert results.at[0, "MAE"] == test["MAE"] and results.at[0, "MAE"] < 1.5
+    assert all(0 <= results.at[0, k] <= 1 for k in primary_metrics("mosi") if k not in ("MAE", "Corr"))
     assert len(pd.read_csv(out / "seed_1111" / "history.csv")) == 2  # smoke: 2 epochs
+    # printed for people: accuracies in %, MAE and Corr as fractions (MAE 0.9065 style)
+    table = proc.stdout.split("test metrics", 1)[1]
+    seed_line = next(line for line in table.splitlines() if line.startswith("1111"))
+    assert f"{100 * test['Has0_acc_2']:.2f}" in seed_line and f"{test['MAE']:.4f}" in seed_line
+    assert re.search(r"\b0\.\d{4} ± 0\.0000\b", table) and "×100" not in table.split("official layout")[0]
+
+
+@pytest.mark.slow
+def test_official_csv_holds_every_metric_times_100(trained):
+    out, proc = trained
+    official = pd.read_csv(out / "mosi-regression.csv")
+    best = torch.load(out / "seed_1111" / "best.pt", weights_only=True)["metrics"]["test"]
+    keys = primary_metrics("mosi")
+    assert list(official.columns) == ["Model", "Seed", "gamma", *keys, "Loss"]
+    assert (official.at[0, "Model"], official.at[0, "Seed"], official.at[0, "gamma"]) == ("amccl", 1111, 0.01)
+    for key in keys:
+        assert official.at[0, key] == pytest.approx(round(100 * best[key], 2)), key
+    assert 1 < official.at[0, "Loss"] < 1000  # the test loss ×100
+    assert "mosi-regression.csv" in proc.stdout
+
+
+@pytest.mark.slow
+def test_a_piped_log_has_plain_lines_only(trained):
+    _, proc = trained
+    err = proc.stderr
+    assert "\r" not in err and "\x1b[" not in err, err  # no bar redraws, no cursor escapes
+    epochs = [line for line in err.splitlines() if " epoch " in line and "/2:" in line]
+    assert len(epochs) == 2 and "valid MAE" in epochs[0] and "best epoch" in epochs[0], err
+    assert len(err.splitlines()) <= 2 * 3 + 4, err  # at most a few lines per epoch
 
 
 @pytest.mark.slow

@@ -253,9 +253,28 @@ def test_format_table_scales_accuracies_only_and_aggregates_like_mmsa():
     summary = format_table(rows, "mosi", aggregate=True)
     assert summary.loc["mean", "Has0_acc_2"] == 87.5
     assert summary.loc["std", "Has0_acc_2"] == 12.5
-    # the official CSV convention: every metric x100
-    assert format_table(rows, "mosi", scale_all=True).loc[0, "MAE"] == 50.0
     assert isinstance(format_table(rows[0], "mosi"), pd.DataFrame)
+    # as text: accuracies in % with 2 decimals, MAE / Corr as fractions with 4
+    text = format_table(rows, "mosi", text=True)
+    assert (text.loc[0, "Has0_acc_2"], text.loc[0, "MAE"], text.loc[1, "Corr"]) == ("75.00", "0.5000", "1.0000")
+    assert format_table(rows, "mosi", aggregate=True, text=True).loc["mean ± std", "Has0_acc_2"] == "87.50 ± 12.50"
+
+
+def test_one_display_for_people_on_a_hand_made_row():
+    from amccl.metrics import display_unit, format_mean_std, format_value
+
+    row = {"Has0_acc_2": 0.85, "Non0_F1_score": 0.93561, "Mult_acc_7": 0.625, "MAE": 0.90654, "Corr": 0.76634,
+           "R_squre": 0.5}
+    shown = {k: format_value(v, k) for k, v in row.items()}
+    assert shown == {"Has0_acc_2": "85.00", "Non0_F1_score": "93.56", "Mult_acc_7": "62.50", "MAE": "0.9065",
+                     "Corr": "0.7663", "R_squre": "0.5000"}
+    assert format_mean_std(0.85, 0.012, "Has0_acc_2") == "85.00 ± 1.20"
+    assert format_mean_std(0.7663, 0.0485, "MAE") == "0.7663 ± 0.0485"
+    assert format_value(-0.0608, "MAE", signed=True) == "-0.0608"  # a paired difference, as a fraction
+    assert format_value(0.0123, "Has0_acc_2", signed=True) == "+1.23" and display_unit("Has0_acc_2") == "points"
+    assert format_value(float("nan"), "Corr") == "nan" and format_value(0.81234, "alignment") == "0.8123"
+    sims = format_table({"Mult_acc_2": 0.8, "MAE": 0.4, "R_squre": 0.25}, "sims").iloc[0]
+    assert (sims["Mult_acc_2"], sims["MAE"], sims["R_squre"]) == (80.0, 0.4, 0.25)
 
 
 def test_nan_predictions_propagate_without_crashing():

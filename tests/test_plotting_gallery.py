@@ -132,7 +132,7 @@ def test_alignment_table_size_depends_only_on_the_shape():
 
 # --- plot_grid: the detectable difference ----------------------------------------------------
 def grid_rows() -> pd.DataFrame:
-    """full: the baseline; shift: +2 points (×100) with small noise; null: symmetric noise."""
+    """full: the baseline; shift: +2 points (+0.02) with small noise; null: symmetric noise."""
     rng = np.random.default_rng(0)
     seeds = range(1111, 1117)
     base = 0.80 + rng.normal(0, 0.01, 6)
@@ -151,7 +151,7 @@ def test_plot_grid_draws_the_detectable_difference_around_the_baseline():
 
     rows = grid_rows()
     summ = summary(rows, ["Has0_acc_2"]).set_index("variant")
-    base, det = summ.loc["full", "mean"], summ.loc[["shift", "null"], "detectable"].median()
+    base, det = 100 * summ.loc["full", "mean"], 100 * summ.loc[["shift", "null"], "detectable"].median()  # in %
     fig = plot_grid(rows, "Has0_acc_2")
     ax = fig.axes[0]
     assert dotted_positions(ax) == pytest.approx([base - det, base + det])

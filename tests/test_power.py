@@ -88,7 +88,7 @@ def test_null_reading_and_seed_formatting():
 
 
 def _rows() -> pd.DataFrame:
-    """full and two variants on 5 seeds; differences (×100) known exactly."""
+    """full and two variants on 5 seeds; differences (fractions) known exactly."""
     seeds = [1, 2, 3, 4, 5]
     base = np.array([0.80, 0.82, 0.78, 0.81, 0.79])
     shift = np.array([2.0, 2.2, 1.8, 2.1, 1.9]) / 100  # mean 2, sd ~0.158: clearly found
@@ -101,16 +101,16 @@ def _rows() -> pd.DataFrame:
 def test_summary_adds_detectable_and_seeds_needed_per_comparison():
     summ = summary(_rows(), ["Corr"])
     rec = summ.set_index("variant")
-    d_null = np.array([1.0, -1.0, 0.5, -0.5, 0.0])
+    d_null = np.array([1.0, -1.0, 0.5, -0.5, 0.0]) / 100
     assert rec.loc["null", "diff_sd"] == pytest.approx(d_null.std(ddof=1))
     assert rec.loc["null", "detectable"] == pytest.approx(detectable_effect(5) * d_null.std(ddof=1))
     assert rec.loc["null", "seeds_needed"] == math.inf  # mean difference exactly 0
-    d_shift = np.array([2.0, 2.2, 1.8, 2.1, 1.9])
+    d_shift = np.array([2.0, 2.2, 1.8, 2.1, 1.9]) / 100
     assert rec.loc["shift", "seeds_needed"] == seeds_needed(d_shift.mean(), d_shift.std(ddof=1)) == 2
     assert np.isnan(rec.loc["full", "detectable"]) and np.isnan(rec.loc["full", "seeds_needed"])
     assert summary(_rows(), ["Corr"], power=0.9).set_index("variant").loc["null", "detectable"] > rec.loc[
         "null", "detectable"]
-    assert format_table(summ, "detectable").loc["null", "Corr"] == f"±{rec.loc['null', 'detectable']:.2f}"
+    assert format_table(summ, "detectable").loc["null", "Corr"] == f"±{rec.loc['null', 'detectable']:.4f}"  # a fraction
     assert format_table(summ, "seeds_needed").loc["null", "Corr"] == "> 1000"
     assert format_table(summ, "seeds_needed").loc["full", "Corr"] == "—"
 
@@ -119,12 +119,15 @@ def test_power_verdict_reads_the_null_results():
     summ = summary(_rows(), ["Corr"])
     det = summ.set_index("variant").loc["null", "detectable"]
     assert power_verdict(summ, "Corr") == (
-        f"Corr: 1 of 2 variants n.s. against `full`; no difference larger than ±{det:.2f} points at 5 seeds "
+        f"Corr: 1 of 2 variants n.s. against `full`; no difference larger than ±{det:.4f} at 5 seeds "
         "(80 % power, two-sided alpha 0.05).")
     two = summ.assign(significant=False)
     low, high = sorted(two.loc[two.variant != "full", "detectable"])
     assert power_verdict(two, "Corr").startswith(
-        f"Corr: 2 of 2 variants n.s. against `full`; no difference larger than ±{low:.2f} to ±{high:.2f} points")
+        f"Corr: 2 of 2 variants n.s. against `full`; no difference larger than ±{low:.4f} to ±{high:.4f} (median")
+    acc = summary(_rows().rename(columns={"Corr": "Has0_acc_2"}), ["Has0_acc_2"])  # accuracies: in points
+    det_acc = acc.set_index("variant").loc["null", "detectable"]
+    assert f"no difference larger than ±{100 * det_acc:.2f} points at 5 seeds" in power_verdict(acc, "Has0_acc_2")
     assert power_verdict(summ.assign(significant=summ.variant != "full"), "Corr") == (
         "Corr: every variant differs significantly from `full`.")
     with pytest.raises(ValueError, match="MAE"):

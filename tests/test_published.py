@@ -58,19 +58,21 @@ def test_table_is_the_shared_markdown():
     assert not table.duplicated(["dataset", "model"]).any()
     for row in expected:
         (got,) = table[(table.dataset == row["dataset"]) & (table.model == row["model"])].to_dict("records")
-        for key, value in row.items():
-            assert got[key] == value, (row["dataset"], row["model"], key)
+        for key, value in row.items():  # the markdown's ×100 values, as fractions
+            want = pytest.approx(value / 100, abs=1e-12) if key in KNOWN_METRICS else value
+            assert got[key] == want, (row["dataset"], row["model"], key)
         published = {k for k in KNOWN_METRICS if k in row}
         assert all(np.isnan(got[k]) for k in KNOWN_METRICS if k in table.columns and k not in published)
 
 
 def test_a_few_rows_by_hand():
     mosi = published_results("mosi").set_index("model")
-    assert mosi.at["self_mm", "MAE"] == 70.80 and mosi.at["tetfn", "Corr"] == 79.84 and mosi.at["mfn", "aligned"]
-    assert mosi.at[OFFICIAL, "Has0_acc_2"] == 84.69 and mosi.at[OFFICIAL, "seeds"] == 1
+    # the CSV holds the sources' ×100 values; published_results gives fractions (MAE 70.80 -> 0.708)
+    assert mosi.at["self_mm", "MAE"] == 0.708 and mosi.at["tetfn", "Corr"] == 0.7984 and mosi.at["mfn", "aligned"]
+    assert mosi.at[OFFICIAL, "Has0_acc_2"] == 0.8469 and mosi.at[OFFICIAL, "seeds"] == 1
     sims = published_results("SIMS").set_index("model")
-    assert sims.at["ef_lstm", "Corr"] == 5.45 and sims.at["mtfn", "Mult_acc_3"] == 68.80
-    assert published_results("simsv2").set_index("model").at["mlmf", "F1_score"] == 77.3
+    assert sims.at["ef_lstm", "Corr"] == 0.0545 and sims.at["mtfn", "Mult_acc_3"] == 0.688
+    assert published_results("simsv2").set_index("model").at["mlmf", "F1_score"] == 0.773
 
 
 def test_every_row_has_a_source_and_a_seed_count():
@@ -93,8 +95,8 @@ def test_one_dataset_has_its_metric_names_in_display_order():
 
 
 def seed_results(sha256: str | None) -> pd.DataFrame:
-    """Two seeds' rows as ``results_frame`` gives them (metrics ×100), on the file ``sha256``."""
-    rows = [{"seed": seed, **{k: 70.0 + i + step for i, k in enumerate(MOSI_KEYS)}, "dataset": "mosi",
+    """Two seeds' rows as ``results_frame`` gives them (metrics as fractions), on the file ``sha256``."""
+    rows = [{"seed": seed, **{k: (70.0 + i + step) / 100 for i, k in enumerate(MOSI_KEYS)}, "dataset": "mosi",
              "data_sha256": sha256} for seed, step in ((1111, 0.0), (1112, 2.0))]
     return pd.DataFrame(rows)
 
@@ -113,9 +115,11 @@ def test_side_by_side_for_a_registered_file(tmp_path):
     assert list(table.columns) == [*MOSI_KEYS, "data", "seeds"] and table.index.name == "model"
     assert list(table.index) == [RUN_LABEL, *published_results("mosi").model]
     mine = table.loc[RUN_LABEL]
-    assert mine["Has0_acc_2"] == "71.00 ± 1.00" and mine["Corr"] == "78.00 ± 1.00"  # (70, 72) and (77, 79)
+    # one display for both: accuracies in % ((0.70, 0.72)), MAE and Corr as fractions ((0.77, 0.79))
+    assert mine["Has0_acc_2"] == "71.00 ± 1.00" and mine["Corr"] == "0.7800 ± 0.0100"
     assert (mine["data"], mine["seeds"]) == ("unaligned", "2")
-    assert table.loc["self_mm", "MAE"] == "70.80" and table.loc["ef_lstm", "Corr"] == "66.90"
+    assert table.loc["self_mm", "MAE"] == "0.7080" and table.loc["ef_lstm", "Corr"] == "0.6690"  # CSV: 70.80, 66.9
+    assert table.loc["self_mm", "Has0_acc_2"] == "83.44"
     assert table.loc["ef_lstm", "data"] == "aligned" and table.loc["lf_dnn", "data"] == "unaligned"
     assert table.loc[OFFICIAL, "seeds"] == "1" and table.loc["misa", "seeds"] == "5"
     assert table.attrs["release"] == "TEST MOSI tiny, published hash" and len(table.attrs["sources"]) == 2
@@ -157,8 +161,8 @@ def test_train_prints_the_comparison_only_for_a_published_file(tiny_data, tmp_pa
     assert main(argv) == 0
     out = capsys.readouterr().out
     if registered:
-        assert "published mosi results ×100 beside this run (MOSI unaligned_50, published hash)" in out
-        assert re.search(r"amccl \(official code\) +84\.69 +84\.65 .* unaligned +1\n", out)
+        assert "published mosi results beside this run (MOSI unaligned_50, published hash; accuracies" in out
+        assert re.search(r"amccl \(official code\) +84\.69 +84\.65 .* 0\.6959 +0\.7912 +unaligned +1\n", out)
         assert re.search(r"ef_lstm +77\.38 .* aligned +5\n", out) and "source: https://github.com/thuiar/MMSA" in out
     else:
         assert NOT_PUBLISHED in out.splitlines() and "ef_lstm" not in out

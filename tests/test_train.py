@@ -347,16 +347,18 @@ def test_run_seeds_rows_summary_and_csvs(tiny_cfg, tiny_data, tmp_path):
     tests = [torch.load(tmp_path / f"seed_{s}" / "best.pt", weights_only=True)["metrics"]["test"] for s in (1111, 1112)]
     keys = primary_metrics("mosi")
     for row, test in zip(results.to_dict("records"), tests):
-        assert {k: row[k] for k in keys} == pytest.approx({k: 100 * test[k] for k in keys})
+        assert {k: row[k] for k in keys} == {k: test[k] for k in keys}  # fractions, as compute_metrics
+    assert results["test_loss"].between(0, 10).all()
     summary = summarize(results, "mosi")
-    values = np.array([[100 * t[k] for k in keys] for t in tests])
-    np.testing.assert_allclose(summary.loc["mean", keys], np.round(values.mean(0), 2))
-    np.testing.assert_allclose(summary.loc["std", keys], np.round(values.std(0), 2))  # ddof=0, as MMSA
+    values = np.array([[t[k] for k in keys] for t in tests])
+    np.testing.assert_allclose(summary.loc["mean", keys], values.mean(0))  # not rounded
+    np.testing.assert_allclose(summary.loc["std", keys], values.std(0))  # ddof=0, as MMSA
     csv = pd.read_csv(tmp_path / "results.csv")
-    np.testing.assert_allclose(csv[keys].to_numpy(), np.round(values, 2))
+    np.testing.assert_allclose(csv[keys].to_numpy(), values)  # fractions in the file
+    assert (csv[[k for k in keys if k != "MAE"]] <= 1).all().all() and (csv["MAE"] < 1.5).all()
     table = pd.read_csv(tmp_path / "summary.csv", index_col=0)
-    assert list(table.index) == ["mean", "std", "mean ± std"]
-    assert table.at["mean ± std", "MAE"] == f"{summary.at['mean', 'MAE']:.2f} ± {summary.at['std', 'MAE']:.2f}"
+    assert list(table.index) == ["mean", "std"]
+    np.testing.assert_allclose(table.loc["mean", keys].to_numpy(float), values.mean(0))
 
 
 def test_logger_never_duplicates_lines():
@@ -417,3 +419,48 @@ def test_fit_records_the_files_notes_and_length_variants_refuse_it(tmp_path):
     assert history.meta["data_release"]["release"] == "not a published MMSA file"
     with pytest.raises(DataError, match=r"split 'train', key 'audio_lengths'.*last_valid_step"):
         fit(cfg.replace(last_valid_step=True), data, seed=1, progress=False)
+
+
+class _Terminal(io.StringIO):
+    """A stream that says it is a terminal (what a user's shell gives tqdm)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_gets_a_bar_and_a_pipe_gets_none(monkeypatch):
+    from amccl.runtime import can_draw_bars, progress_bar, progress_enabled, progress_lines
+
+    monkeypatch.delenv("CI", raising=False)
+    tty, pipe = _Terminal(), io.StringIO()
+    assert can_draw_bars(tty) and not can_draw_bars(pipe)
+    for stream in (tty, pipe):
+        with progress_bar(total=3, desc="epochs", file=stream) as bar:
+            for _ in range(3):
+                bar.update(1)
+    assert "epochs: 100%" in tty.getvalue() and "\r" in tty.getvalue()  # the bar, redrawn in place
+    assert pipe.getvalue() == ""  # a piped stream gets no bar at all
+    monkeypatch.setattr("amccl.runtime.can_draw_bars", lambda stream=None: False)  # stderr piped
+    assert not progress_enabled(True) and progress_lines(True) and not progress_lines(False)
+    monkeypatch.setattr("amccl.runtime.can_draw_bars", lambda stream=None: True)  # stderr a terminal
+    assert progress_enabled(True) and not progress_lines(True)
+    monkeypatch.setenv("CI", "1")
+    assert not progress_enabled(True) and progress_lines(True)  # CI: lines, never bars
+
+
+def test_fit_logs_one_plain_line_per_epoch_where_no_bar_can_be_drawn(tiny_cfg, tiny_data, monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr("amccl.runtime.can_draw_bars", lambda stream=None: False)
+    logger = get_logger(logging.INFO)
+    (handler,) = [h for h in logger.handlers if getattr(h, "_amccl", False)]
+    stream = io.StringIO()
+    monkeypatch.setattr(handler, "stream", stream)
+    fit(tiny_cfg.replace(epochs=2), tiny_data, seed=1111, progress=True)
+    lines = stream.getvalue().splitlines()
+    epochs = [line for line in lines if "seed 1111 epoch " in line]
+    assert len(epochs) == 2 and "epoch 2/2: train loss" in epochs[1] and "valid MAE" in epochs[1]
+    assert len(lines) == 4 and "\r" not in stream.getvalue()  # start, two epochs, end
+    stream.truncate(0)
+    stream.seek(0)
+    fit(tiny_cfg.replace(epochs=2), tiny_data, seed=1111, progress=False)  # a grid's or a trial's run
+    assert stream.getvalue() == ""

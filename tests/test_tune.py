@@ -241,10 +241,13 @@ def test_progress_bar_counts_the_trials_with_the_best_value_and_stays_off_under_
         monkeypatch.delenv("CI", raising=False)
     else:
         monkeypatch.setenv("CI", ci)
+    monkeypatch.setattr("amccl.runtime.can_draw_bars", lambda stream=None: True)  # stderr a terminal
     run_study(small_cfg(), "contrastive", trials=2, storage=tmp_path / "bar.db", data=tiny_data, fit_fn=fake_fit,
               pruner="none", progress=True)
     err = capsys.readouterr().err
     if ci is None:
         assert "trials: 100%" in err and "2/2" in err and "best_valid_MAE=" in err
-    else:
-        assert "trials" not in err
+    else:  # no bar: one plain log line per trial instead
+        lines = [line for line in err.splitlines() if "trials: " in line]
+        assert len(lines) == 2 and "trials: 2/2 done: trial 1 valid MAE" in lines[1] and "best " in lines[1], err
+        assert "%" not in err and "\r" not in err

@@ -5,9 +5,9 @@
 * :mod:`~amccl.ablations.grid` -- ``run_grid(variants, seeds, cfg, out_dir=...)``: every
   (variant, seed) pair, resumable, one CSV row per run, in this process or as Ray tasks
   (:mod:`~amccl.ablations.ray_executor`).
-* :mod:`~amccl.ablations.stats` -- ``summary(rows)``: mean ± std ×100, the seed-paired
+* :mod:`~amccl.ablations.stats` -- ``summary(rows)``: mean ± std (fractions), the seed-paired
   difference to ``full`` with its interval, paired tests with Holm's correction;
-  ``format_table`` prints it as a paper does.
+  ``format_table`` prints it as a paper does (accuracies in %, MAE and Corr as fractions).
 * :mod:`~amccl.ablations.power` -- how many seeds: the smallest paired difference a comparison
   could detect (two-sided 5 %, 80 % power) and the seeds a given difference needs; ``summary``
   reports both (``detectable``, ``seeds_needed``).

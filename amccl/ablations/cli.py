@@ -6,7 +6,7 @@
 
 ``amccl.cli`` registers it with :func:`add_ablate_parser` and dispatches to :func:`run_ablate`.
 Outputs in ``--out``: ``grid.csv`` (one row per run, written as runs finish; rerun the
-command to resume), ``summary.csv`` (:func:`~amccl.ablations.stats.summary`) and one
+command to resume), ``summary.csv`` (:func:`~amccl.ablations.stats.summary`, fractions) and one
 ``ablation_<metric>.png`` per ``--plot`` metric.
 """
 
@@ -88,7 +88,7 @@ def run_ablate(args: argparse.Namespace) -> int:
     from amccl.ablations.grid import run_grid
     from amccl.ablations.variants import variants_table
     from amccl.bert import check_run_encoder
-    from amccl.cli import config_from_args
+    from amccl.cli import DISPLAY_NOTE, config_from_args
     from amccl.results import notes_of
 
     if args.list:
@@ -110,9 +110,9 @@ def run_ablate(args: argparse.Namespace) -> int:
     summ.to_csv(out_dir / "summary.csv", index=False)
     level = int(round((1 - args.alpha) * 100))
     with pd.option_context("display.width", 250, "display.max_columns", 50):
-        print(f"\nmean ± std over seeds {seeds} (×100):")
+        print(f"\nmean ± std over seeds {seeds} ({DISPLAY_NOTE}):")
         print(stats.format_table(summ, "mean").to_string())
-        print(f"\ndifference to {args.baseline} [{level} % CI, paired by seed]; * = significant "
+        print(f"\ndifference to {args.baseline} [{level} % CI, paired by seed; accuracies in points]; * = significant "
               f"after Holm correction ({args.test}-test, alpha {args.alpha:g}):")
         print(stats.format_table(summ, "diff").to_string())
     for note in notes_of(rows):

@@ -115,14 +115,16 @@ def format_seeds(n: float, cap: int = 1000) -> str:
     return f"> {cap}" if n > cap else str(int(n))
 
 
-def null_reading(detectable: float, n: int, unit: str = "", alpha: float = ALPHA, power: float = POWER) -> str:
+def null_reading(detectable: float, n: int, unit: str = "", alpha: float = ALPHA, power: float = POWER,
+                 digits: int = 2) -> str:
     """The one-line reading of a not-significant comparison, e.g. ``"no difference larger than
-    ±1.23 points at 3 seeds (80 % power, two-sided alpha 0.05)"``; says when n is too small,
-    and when ``detectable`` is 0 (differences all exactly 0)."""
+    ±1.23 points at 3 seeds (80 % power, two-sided alpha 0.05)"`` (``detectable`` as shown,
+    ``digits`` decimals); says when n is too small, and when ``detectable`` is 0 (differences
+    all exactly 0)."""
     if n < 2 or not np.isfinite(detectable):
         return f"nothing can be said at {n} seed{'s' if n != 1 else ''}: a paired test needs at least 2"
     if detectable == 0:  # no spread and not significant: the differences were all exactly 0
         return f"no difference at all: identical on all {n} seeds"
     unit = f" {unit}" if unit else ""
-    return (f"no difference larger than ±{detectable:.2f}{unit} at {n} seeds "
+    return (f"no difference larger than ±{detectable:.{digits}f}{unit} at {n} seeds "
             f"({power * 100:.0f} % power, two-sided alpha {alpha:g})")

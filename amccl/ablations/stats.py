@@ -21,8 +21,10 @@ Intervals are per comparison (not Holm-adjusted); ``significant`` is. With five 
 exact two-sided Wilcoxon test cannot go below p = 0.0625, so it never flags a difference at
 alpha = 0.05: use the t-test (the default) or more seeds.
 
-Grid rows hold fractions; ``summary`` multiplies every metric by ``scale`` first (default 100,
-the official CSV's convention of ``amccl.results``; ``scale=1`` keeps fractions). No torch.
+Grid rows and ``summary`` hold fractions (as ``compute_metrics`` gives them); the printed
+tables and sentences (:func:`format_table`, :func:`grid_verdict`, :func:`power_verdict`) go
+through :mod:`amccl.metrics`' one display: accuracies and F1 in % and their differences in
+points, MAE and Corr (and their differences) as fractions. No torch.
 """
 
 from __future__ import annotations
@@ -35,7 +37,15 @@ import pandas as pd
 from scipy import stats as sps
 
 from amccl.ablations.power import ALPHA, POWER, detectable_difference, format_seeds, null_reading, seeds_needed
-from amccl.metrics import LOWER_IS_BETTER, metric_columns
+from amccl.metrics import (
+    LOWER_IS_BETTER,
+    display_digits,
+    display_scale,
+    display_unit,
+    format_mean_std,
+    format_value,
+    metric_columns,
+)
 
 SUMMARY_COLUMNS = ["variant", "metric", "n", "mean", "std", "mean_ci_low", "mean_ci_high",
                    "n_pairs", "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_holm",
@@ -65,7 +75,6 @@ def summary(
     rows: pd.DataFrame,
     metrics: Iterable[str] | None = None,
     baseline: str | None = "full",
-    scale: float = 100.0,
     alpha: float = 0.05,
     method: str = "t",
     test: str = "t",
@@ -80,7 +89,6 @@ def summary(
         rows: one row per (variant, seed) run, e.g. :func:`amccl.ablations.grid.run_grid`'s output.
         metrics: metric columns; default every MMSA metric present.
         baseline: the reference variant (``None``: no comparison columns are filled).
-        scale: multiplier for every metric (100: the official CSV's ×100; 1: fractions).
         alpha: 1 - confidence level of the intervals, and the significance level.
         method: ``"t"`` (Student-t intervals) or ``"bootstrap"`` (percentile bootstrap of the
             mean, ``n_boot`` resamples; seeded by ``random_state`` and the variant/metric names).
@@ -91,14 +99,15 @@ def summary(
             comparison, whatever ``test`` is).
 
     Returns:
-        A long ``DataFrame`` with :data:`SUMMARY_COLUMNS`, one row per (variant, metric), in
+        A long ``DataFrame`` with :data:`SUMMARY_COLUMNS` (values in the rows' unit: fractions
+        for grid rows), one row per (variant, metric), in
         the order variants first appear in ``rows`` (baseline first) and metrics are given.
         Fewer than two seeds (or pairs) give NaN intervals and p-values, never an error.
     """
     metrics, variants = _check_inputs(rows, metrics, baseline, alpha, method, test)
     out = []
     for metric in metrics:
-        table = rows.pivot(index="seed", columns="variant", values=metric).astype(float) * float(scale)
+        table = rows.pivot(index="seed", columns="variant", values=metric).astype(float)
         base = table[baseline] if baseline is not None else None
         block = []
         for variant in variants:
@@ -125,7 +134,7 @@ def summary(
             rec["verdict"] = _verdict(rec, metric, baseline)
         out.extend(block)
     frame = pd.DataFrame(out, columns=SUMMARY_COLUMNS).astype({"n": int, "n_pairs": int, "significant": bool})
-    frame.attrs.update(alpha=alpha, power=power, scale=scale)  # what power_verdict quotes
+    frame.attrs.update(alpha=alpha, power=power)  # what power_verdict quotes
     return frame
 
 
@@ -216,34 +225,35 @@ def _verdict(rec: dict, metric: str, baseline: str | None) -> str:
     return "better" if improved else "worse"
 
 
-def format_table(summ: pd.DataFrame, value: str = "mean", decimals: int = 2) -> pd.DataFrame:
-    """A paper-style wide table: one row per variant, one column per metric, strings.
+def format_table(summ: pd.DataFrame, value: str = "mean") -> pd.DataFrame:
+    """A paper-style wide table for people: one row per variant, one column per metric, strings
+    in :mod:`amccl.metrics`' one display (accuracies and F1 in %, their differences in points;
+    MAE and Corr, and their differences, as fractions).
 
     Args:
-        summ: :func:`summary`'s output.
-        value: ``"mean"`` -> ``"85.31 ± 0.42"``; ``"diff"`` -> ``"-1.20 [-2.10, -0.30] *"``
-            (``*`` marks a Holm-significant difference; the baseline reads ``"—"``);
-            ``"detectable"`` -> ``"±2.31"`` (the smallest difference these seeds find with the
-            summary's power); ``"seeds_needed"`` -> ``"14"`` seeds to find the observed Δ
-            (``"> 1000"`` beyond that).
+        summ: :func:`summary`'s output (fractions).
+        value: ``"mean"`` -> ``"85.31 ± 0.42"`` (MAE ``"0.7663 ± 0.0485"``); ``"diff"`` ->
+            ``"-1.20 [-2.10, -0.30] *"`` (MAE ``"-0.0608 [-0.1200, +0.0010]"``; ``*`` marks a
+            Holm-significant difference; the baseline reads ``"—"``); ``"detectable"`` ->
+            ``"±2.31"`` (the smallest difference these seeds find with the summary's power);
+            ``"seeds_needed"`` -> ``"14"`` seeds to find the observed Δ (``"> 1000"`` beyond that).
     """
     if value not in FORMATS:
         raise ValueError(f"value must be one of {FORMATS}, got {value!r}")
 
-    def num(x: float, signed: bool = False) -> str:
-        return "nan" if x is None or np.isnan(x) else f"{x:{'+' if signed else ''}.{decimals}f}"
-
     def cell(r: pd.Series) -> str:
+        metric = r["metric"]
         if value == "mean":
-            return f"{num(r['mean'])} ± {num(r['std'])}"
+            return format_mean_std(r["mean"], r["std"], metric)
         if r["verdict"] == "baseline":
             return "—"
         if value == "detectable":
-            return f"±{num(r['detectable'])}"
+            return f"±{format_value(r['detectable'], metric)}"
         if value == "seeds_needed":
             return format_seeds(r["seeds_needed"])
         star = " *" if r["significant"] else ""
-        return f"{num(r['diff'], True)} [{num(r['diff_ci_low'], True)}, {num(r['diff_ci_high'], True)}]{star}"
+        low, high = (format_value(r[k], metric, signed=True) for k in ("diff_ci_low", "diff_ci_high"))
+        return f"{format_value(r['diff'], metric, signed=True)} [{low}, {high}]{star}"
 
     cells = summ.assign(cell=summ.apply(cell, axis=1))
     table = cells.pivot(index="variant", columns="metric", values="cell")
@@ -254,20 +264,23 @@ def format_table(summ: pd.DataFrame, value: str = "mean", decimals: int = 2) -> 
 
 def grid_verdict(summ: pd.DataFrame, n_seeds: int, baseline: str = "full") -> str:
     """One sentence on a :func:`summary`: which variants differ significantly from
-    ``baseline`` after Holm correction (variant, better/worse, metric, Δ ×100), or that none do."""
+    ``baseline`` after Holm correction (variant, better/worse, metric, Δ: accuracies in points,
+    MAE and Corr as fractions), or that none do."""
     others = summ[summ["variant"] != baseline]
     sig = others[others["significant"].astype(bool)]
     if sig.empty:
         return (f"No difference to `{baseline}` is significant after Holm correction at {n_seeds} seeds on this "
                 f"data ({others['variant'].nunique()} variants × {summ['metric'].nunique()} metrics).")
-    parts = [f"{r.variant} {r.verdict} on {r.metric} (Δ {r.diff:+.2f})" for r in sig.itertuples()]
+    parts = [f"{r.variant} {r.verdict} on {r.metric} (Δ {format_value(r.diff, r.metric, signed=True)}"
+             + (f" {display_unit(r.metric)})" if display_unit(r.metric) else ")") for r in sig.itertuples()]
     return f"Significant after Holm correction at {n_seeds} seeds: " + "; ".join(parts) + "; everything else n.s."
 
 
-def power_verdict(summ: pd.DataFrame, metric: str, baseline: str = "full", unit: str = "points") -> str:
+def power_verdict(summ: pd.DataFrame, metric: str, baseline: str = "full", unit: str | None = None) -> str:
     """One sentence on the not-significant comparisons of ``metric`` in a :func:`summary`: how
     large a difference they rule out at this many seeds ("no difference larger than ±X"), with
-    the range over variants when there are several."""
+    the range over variants when there are several; X in the one display (accuracies in points,
+    MAE and Corr as fractions), ``unit`` by default the metric's (``points`` or none)."""
     block = summ[(summ["metric"] == metric) & (summ["variant"] != baseline)]
     if block.empty:
         raise ValueError(f"the summary has no comparison for metric {metric!r}")
@@ -276,10 +289,14 @@ def power_verdict(summ: pd.DataFrame, metric: str, baseline: str = "full", unit:
         return f"{metric}: every variant differs significantly from `{baseline}`."
     alpha, power = summ.attrs.get("alpha", ALPHA), summ.attrs.get("power", POWER)
     det, pairs = nulls["detectable"].to_numpy(float), nulls["n_pairs"].to_numpy(int)
+    unit = display_unit(metric) if unit is None else unit
     head = f"{metric}: {len(nulls)} of {len(block)} variants n.s. against `{baseline}`"
     if len(nulls) == 1 or not np.isfinite(det).any() or np.nanmin(det) == np.nanmax(det):
-        return f"{head}; {null_reading(float(det[0]), int(pairs.min()), unit, alpha, power)}."
+        shown = float(det[0]) * display_scale(metric)
+        return f"{head}; {null_reading(shown, int(pairs.min()), unit, alpha, power, display_digits(metric))}."
     n = f"{pairs.min()}" if pairs.min() == pairs.max() else f"{pairs.min()}–{pairs.max()}"
-    return (f"{head}; no difference larger than ±{np.nanmin(det):.2f} to ±{np.nanmax(det):.2f} {unit} "
-            f"(median ±{np.nanmedian(det):.2f}) at {n} seeds ({power * 100:.0f} % power, two-sided alpha "
+    low, high, median = (format_value(x, metric) for x in (np.nanmin(det), np.nanmax(det), np.nanmedian(det)))
+    return (f"{head}; no difference larger than ±{low} to ±{high}{' ' + unit if unit else ''} "
+            f"(median ±{median}) at {n} seeds ({power * 100:.0f} % power, two-sided alpha "
             f"{alpha:g}); smaller effects are not excluded.")
+

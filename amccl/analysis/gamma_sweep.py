@@ -162,7 +162,7 @@ def sweep_table(summ: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
 def paired_to_zero(frame: pd.DataFrame, variant: str, metrics: Sequence[str] = SWEEP_METRICS,
                    alpha: float = 0.05) -> pd.DataFrame:
     """Each larger gamma of ``variant`` against its smallest gamma (0), paired by seed:
-    :func:`amccl.ablations.stats.summary` on fractions (``scale=1``) with the gammas as
+    :func:`amccl.ablations.stats.summary` (fractions) with the gammas as
     variants (labels ``f"{gamma:g}"``), so ``diff``, its interval, Holm's correction over the
     gammas and ``detectable`` are those of the ablation tables."""
     block = frame[frame["variant"] == variant]
@@ -171,7 +171,7 @@ def paired_to_zero(frame: pd.DataFrame, variant: str, metrics: Sequence[str] = S
     labels = block["gamma"].map(lambda g: f"{g:g}")
     rows = block.assign(variant=labels).sort_values("gamma", kind="stable")
     return summary(rows[["variant", "seed", *metrics]], list(metrics), baseline=labels[block["gamma"].idxmin()],
-                   scale=1.0, alpha=alpha)
+                   alpha=alpha)
 
 
 def _movement(comp: pd.DataFrame, metric: str) -> tuple[pd.Series, pd.Series | None, pd.Series]:

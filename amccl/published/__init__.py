@@ -7,10 +7,13 @@
   a94e65d);
 * the official AMCCL code's MOSI run (``kaka-yjk/amccl`` at commit 5316a2f): **one seed** (8921).
 
-Units are those of :mod:`amccl.results`' seed table: every metric ×100, MAE and Corr included,
-with the values exactly as published (``66.9`` stays ``66.9``). Columns: ``dataset``, ``model``,
-the metric names of :mod:`amccl.metrics` (empty where a source does not report a metric),
-``aligned`` (the row used MMSA's aligned features), ``seeds``, ``note`` and ``source``.
+The CSV keeps the values exactly as published, in the sources' unit: every metric ×100, MAE
+and Corr included (``66.9`` stays ``66.9``: Corr 0.669). :func:`published_results` returns them
+as fractions, the package's one convention (÷100: Corr 0.669, MAE 0.7080), so they sit beside a
+run's numbers and print through the same display (:mod:`amccl.metrics`: accuracies and F1 in %,
+MAE and Corr as fractions). Columns: ``dataset``, ``model``, the metric names of
+:mod:`amccl.metrics` (empty where a source does not report a metric), ``aligned`` (the row used
+MMSA's aligned features), ``seeds``, ``note`` and ``source``.
 
 :func:`side_by_side` puts a run's ``mean ± std`` row above the published rows of its dataset,
 but only when the run's data file is a published MMSA release by SHA-256 (the registry
@@ -26,12 +29,13 @@ from typing import Any
 import pandas as pd
 
 from amccl.data.mmsa import release_of
-from amccl.metrics import KNOWN_METRICS, metric_columns
+from amccl.metrics import KNOWN_METRICS, format_value, metric_columns
 from amccl.results import paper_row, summarize
 
 __all__ = ["NOT_PUBLISHED", "published_results", "published_release", "side_by_side", "comparison_text"]
 
 CSV_NAME = "published_results.csv"
+CSV_SCALE = 100.0  # the CSV's values are ×100, as the sources print them
 NOT_PUBLISHED = "not a published MMSA file: no published comparison"
 RUN_LABEL = "AMCCL (this run)"
 
@@ -41,7 +45,8 @@ def published_results(dataset: str | None = None) -> pd.DataFrame:
 
     Returns:
         One row per (dataset, model), in the sources' order: ``dataset``, ``model``, the metric
-        columns (×100, as published; with ``dataset`` only that dataset's, in display order),
+        columns (fractions: the published ×100 values ÷ 100; with ``dataset`` only that
+        dataset's, in display order),
         ``aligned`` (bool), ``seeds`` (int), ``note`` (str, may be empty) and ``source`` (str).
 
     Raises:
@@ -50,6 +55,8 @@ def published_results(dataset: str | None = None) -> pd.DataFrame:
     with files(__name__).joinpath(CSV_NAME).open("r", encoding="utf-8") as handle:
         table = pd.read_csv(handle, dtype={"aligned": bool, "seeds": int}, keep_default_na=False,
                             na_values={m: [""] for m in KNOWN_METRICS})
+    metrics = [m for m in KNOWN_METRICS if m in table.columns]
+    table[metrics] = (table[metrics].astype(float) / CSV_SCALE).round(8)  # 84.69 -> 0.8469, no float dust
     if dataset is None:
         return table
     metrics = metric_columns(table, dataset)  # raises ValueError on an unknown name
@@ -85,11 +92,12 @@ def _setting(aligned: bool) -> str:
 def side_by_side(
     summary_or_results: pd.DataFrame, dataset: str, release: dict[str, Any] | str | None = None,
 ) -> pd.DataFrame | None:
-    """A run's ``mean ± std`` row beside the published rows of ``dataset`` (×100, same metric names).
+    """A run's ``mean ± std`` row beside the published rows of ``dataset``, both in the one
+    display (accuracies and F1 in %, MAE and Corr as fractions; same metric names).
 
     Args:
         summary_or_results: :func:`~amccl.results.summarize` output (rows ``mean``, ``std``) or
-            a :func:`~amccl.results.results_frame` (one row per seed, metrics ×100).
+            a :func:`~amccl.results.results_frame` (one row per seed, metrics as fractions).
         dataset: the run's dataset; picks the published rows and the metric columns.
         release: the run's file: a ``release_of`` dict or a SHA-256; default the results
             frame's ``data_sha256`` (a summary alone has none).
@@ -97,8 +105,8 @@ def side_by_side(
     Returns:
         None unless the file is a published MMSA release of ``dataset`` by hash. Otherwise a
         table of strings indexed by ``model``: first :data:`RUN_LABEL` (``mean ± std``), then
-        every published row (its value, 2 decimals; metrics the source does not report are
-        left out); ``data`` says ``aligned`` / ``unaligned`` (MMSA's Data Setting; the run's
+        every published row (:func:`~amccl.metrics.format_value`: ``84.69``, MAE ``0.6959``;
+        metrics the source does not report are left out); ``data`` says ``aligned`` / ``unaligned`` (MMSA's Data Setting; the run's
         from its file name), ``seeds`` how many seeds each row is (the official AMCCL row: 1).
         ``attrs["sources"]`` lists the distinct sources, ``attrs["release"]`` the run's file.
     """
@@ -115,7 +123,7 @@ def side_by_side(
     seeds = summary.attrs.get("seeds", "") if is_summary else len(frame)
     mine = {**paper_row(summary)[metrics].to_dict(),
             "data": _setting(record["file"].startswith("aligned")), "seeds": str(seeds)}
-    rows = [{m: f"{row[m]:.2f}" if pd.notna(row[m]) else "" for m in metrics}
+    rows = [{m: format_value(row[m], m) if pd.notna(row[m]) else "" for m in metrics}
             | {"data": _setting(row["aligned"]), "seeds": str(row["seeds"])} for _, row in published.iterrows()]
     table = pd.DataFrame([mine, *rows], index=pd.Index([RUN_LABEL, *published["model"]], name="model"))
     table.attrs.update(sources=list(dict.fromkeys(published["source"])), release=record["release"])
@@ -127,5 +135,6 @@ def comparison_text(summary_or_results: pd.DataFrame, dataset: str, release: dic
     table = side_by_side(summary_or_results, dataset, release)
     if table is None:
         return NOT_PUBLISHED
-    lines = [f"published {dataset} results ×100 beside this run ({table.attrs['release']}):", table.to_string()]
+    lines = [f"published {dataset} results beside this run ({table.attrs['release']}; accuracies and F1 in %, "
+             "MAE and Corr as fractions):", table.to_string()]
     return "\n".join(lines + [f"source: {source}" for source in table.attrs["sources"]])

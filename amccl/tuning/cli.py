@@ -172,11 +172,12 @@ def run_tune(args: argparse.Namespace) -> int:
 
 
 def _seed_table(results, dataset: str, profile: str) -> str:
-    """The best config's test metrics ×100 per seed and their mean ± std, with the notes."""
-    from amccl.results import paper_row, summarize
+    """The best config's test metrics per seed and their mean ± std (:func:`amccl.results.seed_table`:
+    accuracies and F1 in %, MAE and Corr as fractions), with the notes."""
+    from amccl.cli import DISPLAY_NOTE
+    from amccl.results import seed_table
 
-    summary = summarize(results, dataset)
-    table = results.set_index("seed")[list(summary.columns)].round(2).astype(object)
-    table.loc["mean ± std"] = paper_row(summary)[list(summary.columns)]
-    notes = "".join(f"\nnote: {note}" for note in summary.attrs.get("notes", []))
-    return f"best config on {dataset} test, ×100 ({len(results)} seed(s), profile {profile}):\n{table.to_string()}{notes}"
+    table = seed_table(results, dataset)
+    notes = "".join(f"\nnote: {note}" for note in table.attrs.get("notes", []))
+    return (f"best config on {dataset} test ({len(results)} seed(s), profile {profile}; {DISPLAY_NOTE}):\n"
+            f"{table.to_string()}{notes}")

@@ -122,7 +122,8 @@ def run_study(cfg: AMCCLConfig, space: str = "paper", trials: int = 50, storage:
         executor: ``local`` (this process) or ``ray`` (``workers`` Ray tasks, ``num_cpus`` /
             ``num_gpus`` each, on ``ray_address`` or a local Ray).
         fit_fn: stands in for :func:`amccl.train.fit` (tests).
-        progress: a tqdm bar over this process's trials (local executor; never under ``CI``).
+        progress: a tqdm bar over this process's trials (local executor; never under ``CI``), or one
+            log line per trial where no bar can be drawn (:func:`~amccl.runtime.progress_lines`).
     """
     from amccl.train import without_test
 

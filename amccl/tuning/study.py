@@ -189,9 +189,10 @@ def optimize(study: optuna.Study, objective: Callable[[optuna.Trial], float], to
              most: int | None = None, progress: bool = False) -> int:
     """Run trials until the study holds ``total`` complete or pruned ones (counting those of
     every process sharing it; concurrent processes may overshoot by the trials in flight), at
-    most ``most`` of them here; ``progress``: a tqdm bar over them with the best value so far.
-    Returns how many this call ran."""
-    from amccl.runtime import progress_bar, progress_enabled
+    most ``most`` of them here; ``progress``: a tqdm bar over them with the best value so far,
+    or, where no bar can be drawn (a log file, a pipe, CI), one plain log line per finished
+    trial (:func:`~amccl.runtime.progress_lines`). Returns how many this call ran."""
+    from amccl.runtime import get_logger, progress_bar, progress_enabled, progress_lines
 
     remaining = min(total - finished(study), most if most is not None else total)
     if remaining <= 0:
@@ -199,10 +200,19 @@ def optimize(study: optuna.Study, objective: Callable[[optuna.Trial], float], to
     before = len(study.trials)
     stop = optuna.study.MaxTrialsCallback(total, states=COUNTED)
     with progress_bar(total=remaining, desc="trials", unit="trial", disable=not progress_enabled(progress)) as bar:
+        lines, done = progress_lines(progress), [0]
+
         def tick(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
             bar.update(1)
-            if any(t.state == TrialState.COMPLETE for t in study.trials):
-                bar.set_postfix(best_valid_MAE=f"{study.best_value:.4f}", refresh=False)
+            done[0] += 1
+            best = study.best_value if any(t.state == TrialState.COMPLETE for t in study.trials) else None
+            if best is not None:
+                bar.set_postfix(best_valid_MAE=f"{best:.4f}", refresh=False)
+            if lines:
+                value = f"valid MAE {trial.value:.4f}" if trial.value is not None else trial.state.name.lower()
+                seconds = f", {trial.duration.total_seconds():.1f} s" if trial.duration else ""
+                get_logger().info("trials: %d/%d done: trial %d %s%s%s", done[0], remaining, trial.number, value,
+                                  f", best {best:.4f}" if best is not None else "", seconds)
 
         study.optimize(objective, n_trials=remaining, callbacks=[stop, tick])
     return len(study.trials) - before
