@@ -46,6 +46,7 @@ DATASET_SHAPES: dict[str, tuple[int, int, int, int, int]] = {
 SHAPE_FIELDS = ("text_len", "audio_len", "vision_len", "audio_dim", "vision_dim")  # (Lt, La, Lv, Da, Dv)
 SHAPE_SYMBOLS = ("Lt", "La", "Lv", "Da", "Dv")
 SHAPE_POLICIES = ("file", "paper")
+EMBEDDED_ONLY = ("synthetic_sizes", *SHAPE_FIELDS)  # preset values that only fit the embedded default
 DATASET_SPLIT_SIZES: dict[str, tuple[int, int, int]] = {
     "mosi": (1284, 229, 686),
     "mosei": (16326, 1871, 4659),
@@ -114,6 +115,12 @@ class Preset:
     overrides: dict[str, Any]
     seeds: tuple[int, ...]
     variants: tuple[str, ...] | None = None
+
+    def overrides_for(self, data_path: str | None) -> dict[str, Any]:
+        """The overrides of a run on ``data_path``: all of them for the embedded default (``None``);
+        for a real file, without the synthetic sizes and the shapes (shrunk lengths are the
+        embedded default's: a file's shapes are the file's)."""
+        return {k: v for k, v in self.overrides.items() if data_path is None or k not in EMBEDDED_ONLY}
 
 
 PRESETS: dict[str, dict[str, Preset]] = {
@@ -304,7 +311,10 @@ class AMCCLConfig:
                 or ``smoke`` (both with the embedded MiniLM; ``demo`` on English data without
                 a ``data_path`` override takes ``text_len = EMBEDDED_TEXT_LEN``).
             **overrides: any field, e.g. ``gamma=0`` or ``text_encoder="minilm"``; unknown
-                names raise ``KeyError``.
+                names raise ``KeyError``. With ``data_path`` (and ``shapes="file"``, the
+                default) a file whose (Lt, La, Lv, Da, Dv) are not the dataset's MMSA shapes
+                sets them first (:meth:`with_file_shapes`, from a header-only read of the
+                file), so overrides still win; ``shapes="paper"`` leaves them the paper's.
         """
         name = name.lower()
         if name not in DATASETS:
@@ -323,10 +333,14 @@ class AMCCLConfig:
         cfg = cls(**values)
         path, policy = overrides.get("data_path"), str(overrides.get("shapes", cfg.shapes))
         if path is not None and policy == "file":
+            from amccl.data import DataError
             from amccl.data.shapes import probe_shapes  # reads the file's headers, not its data
 
-            found = probe_shapes(os.path.expanduser(str(path)))
-            cfg = cfg.with_file_shapes(found) if found is not None else cfg  # None: the loader says why
+            try:
+                found = probe_shapes(os.path.expanduser(str(path)))
+            except DataError:  # missing or unreadable: the loader reports it, naming the file
+                found = None
+            cfg = cfg.with_file_shapes(found) if found is not None else cfg
         return cfg.replace(**overrides) if overrides else cfg
 
     def with_file_shapes(self, found: tuple[int, int, int, int, int]) -> AMCCLConfig:
