@@ -94,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_options(p: argparse.ArgumentParser, default: str | None = None, required: bool = True,
                    profile: bool = True) -> None:
-    """Add what :func:`config_from_args` reads: --dataset (``default``), --profile, --data, --set, --device."""
+    """Add what :func:`config_from_args` reads: --dataset (``default``), --profile and --strict-shapes
+    (with ``profile``), --data, --set, --device."""
     p.add_argument("--dataset", choices=DATASETS, required=required and default is None, default=default,
                    type=str.lower, help="dataset (its paper hyper-parameters and shapes)" + (
                        "" if required or default else "; required for state dicts, checked against our checkpoints"))
@@ -107,6 +108,11 @@ def config_options(p: argparse.ArgumentParser, default: str | None = None, requi
     p.add_argument("--data", metavar="PATH", default=None,
                    help="an MMSA processed pickle (e.g. MOSI/Processed/unaligned_50.pkl); "
                         "omitted: the embedded synthetic default")
+    if profile:  # evaluate takes the shapes from the checkpoint
+        p.add_argument("--strict-shapes", action="store_true",
+                       help="refuse a --data file whose shapes (Lt, La, Lv, Da, Dv) are not the dataset's MMSA "
+                            "shapes (shapes=paper). Default: take them from the file (and head counts that divide "
+                            "its widths); every result then says 'shapes from the file (...): not the paper's'")
     p.add_argument("--set", metavar="KEY=VALUE", nargs="+", default=[], dest="overrides",
                    help="config overrides (any AMCCLConfig field), e.g. --set gamma=0 se=false epochs=20 "
                         "freeze_text=true amp=bf16 text_encoder=/path/to/bert-base-uncased")
@@ -124,8 +130,10 @@ def config_from_args(args: argparse.Namespace, base: AMCCLConfig | None = None) 
     from amccl.runtime import resolve_device
 
     try:
-        cfg = base if base is not None else AMCCLConfig.for_dataset(  # data_path: the file's Lt
-            args.dataset, profile=args.profile or ("paper" if args.data else default_profile()), data_path=args.data)
+        shapes = "paper" if getattr(args, "strict_shapes", False) else _set_value(args.overrides, "shapes", "file")
+        cfg = base if base is not None else AMCCLConfig.for_dataset(  # data_path: the file's shapes
+            args.dataset, profile=args.profile or ("paper" if args.data else default_profile()), data_path=args.data,
+            shapes=shapes)
         if args.data is not None:
             cfg = cfg.replace(data_path=args.data)
         cfg = cfg.override(*args.overrides)
@@ -137,6 +145,12 @@ def config_from_args(args: argparse.Namespace, base: AMCCLConfig | None = None) 
     except (KeyError, TypeError, ValueError) as err:
         raise CLIError(_message(err)) from err
     return cfg
+
+
+def _set_value(assignments: list[str], key: str, default: str) -> str:
+    """The last ``key=value`` of ``--set`` for ``key`` (it must reach ``for_dataset`` itself), else ``default``."""
+    values = [item.split("=", 1)[1].strip() for item in assignments if item.split("=", 1)[0].strip() == key]
+    return values[-1] if values else default
 
 
 def _message(err: BaseException) -> str:

@@ -43,6 +43,10 @@ DATASET_SHAPES: dict[str, tuple[int, int, int, int, int]] = {
     "sims": (39, 400, 55, 33, 709),
     "simsv2": (50, 925, 232, 25, 177),
 }
+SHAPE_FIELDS = ("text_len", "audio_len", "vision_len", "audio_dim", "vision_dim")  # (Lt, La, Lv, Da, Dv)
+SHAPE_SYMBOLS = ("Lt", "La", "Lv", "Da", "Dv")
+SHAPE_POLICIES = ("file", "paper")
+EMBEDDED_ONLY = ("synthetic_sizes", *SHAPE_FIELDS)  # preset values that only fit the embedded default
 DATASET_SPLIT_SIZES: dict[str, tuple[int, int, int]] = {
     "mosi": (1284, 229, 686),
     "mosei": (16326, 1871, 4659),
@@ -112,6 +116,12 @@ class Preset:
     seeds: tuple[int, ...]
     variants: tuple[str, ...] | None = None
 
+    def overrides_for(self, data_path: str | None) -> dict[str, Any]:
+        """The overrides of a run on ``data_path``: all of them for the embedded default (``None``);
+        for a real file, without the synthetic sizes and the shapes (shrunk lengths are the
+        embedded default's: a file's shapes are the file's)."""
+        return {k: v for k, v in self.overrides.items() if data_path is None or k not in EMBEDDED_ONLY}
+
 
 PRESETS: dict[str, dict[str, Preset]] = {
     "seed_table": {  # notebook 02: the multi-seed table (frozen text outside the paper profile)
@@ -140,6 +150,41 @@ PRESETS: dict[str, dict[str, Preset]] = {
         "paper": Preset({}, MMSA_SEEDS, ("full", "positives_mean")),
     },
 }
+
+
+def is_mmsa_shapes(dataset: str, found: tuple[int, ...]) -> bool:
+    """Are (Lt, La, Lv, Da, Dv) = ``found`` the MMSA shapes of ``dataset``: its unaligned file's,
+    or its aligned file's (audio / vision length Lt, no longer than the unaligned one's)?"""
+    lt, la, lv, da, dv = DATASET_SHAPES[dataset]
+    flt, fla, flv, fda, fdv = found
+    return (flt, fda, fdv) == (lt, da, dv) and fla in (la, lt if lt <= la else la) and flv in (lv, lt if lt <= lv else lv)
+
+
+def fit_heads(heads: int, width: int) -> int:
+    """``heads`` when it divides ``width`` (the paper's count kept), else the largest divisor of
+    ``width`` below it (attention needs heads | width): ``fit_heads(4, 100) == 4``,
+    ``fit_heads(2, 73) == 1``, ``fit_heads(3, 10) == 2``."""
+    return max(h for h in range(1, max(1, min(heads, width)) + 1) if width % h == 0)
+
+
+def shapes_note(config: dict[str, Any]) -> str:
+    """What a run on a file with its own shapes must say (every result row, checkpoint and table).
+
+    ``config``: a ``to_dict()``. "" for the embedded default (no ``data_path``) and whenever
+    (Lt, La, Lv, Da, Dv) are the dataset's MMSA shapes; else e.g. ``"shapes from the file
+    (La=1, Lv=1, Da=73, Dv=100; audio_heads=1, vision_heads=4): not the paper's"``: each shape
+    that differs from the paper's, the head counts, and ``skip_net_reduction`` when it changed.
+    """
+    dataset = config.get("dataset")
+    if not config.get("data_path") or dataset not in DATASETS:
+        return ""
+    found = tuple(int(config.get(key, was)) for key, was in zip(SHAPE_FIELDS, DATASET_SHAPES[dataset]))
+    if is_mmsa_shapes(dataset, found):
+        return ""
+    shapes = [f"{sym}={value}" for sym, value, was in zip(SHAPE_SYMBOLS, found, DATASET_SHAPES[dataset]) if value != was]
+    knobs = [f"{key}={config[key]}" for key in ("audio_heads", "vision_heads", "skip_net_reduction")
+             if key in config and (key != "skip_net_reduction" or config[key] != _PAPER[dataset][key])]
+    return f"shapes from the file ({', '.join(shapes)}; {', '.join(knobs)}): not the paper's"
 
 
 def preset(name: str, profile: str | None = None) -> Preset:
@@ -180,6 +225,9 @@ class AMCCLConfig:
     vision_len: int = 50  # Lv
     audio_dim: int = 5  # Da (d_model of the audio transformer: 5 for MOSI, quirk of the paper)
     vision_dim: int = 20  # Dv
+    # "file": a real file whose shapes are not MMSA's sets the five above (and heads that cannot
+    # split its widths) from the file, with a note on every result; "paper": refuse such a file.
+    shapes: str = "file"
 
     # --- text encoder -----------------------------------------------------------------
     # The paper's name ("bert-base-uncased" / "bert-base-chinese", found via a directory of
@@ -263,7 +311,10 @@ class AMCCLConfig:
                 or ``smoke`` (both with the embedded MiniLM; ``demo`` on English data without
                 a ``data_path`` override takes ``text_len = EMBEDDED_TEXT_LEN``).
             **overrides: any field, e.g. ``gamma=0`` or ``text_encoder="minilm"``; unknown
-                names raise ``KeyError``.
+                names raise ``KeyError``. With ``data_path`` (and ``shapes="file"``, the
+                default) a file whose (Lt, La, Lv, Da, Dv) are not the dataset's MMSA shapes
+                sets them first (:meth:`with_file_shapes`, from a header-only read of the
+                file), so overrides still win; ``shapes="paper"`` leaves them the paper's.
         """
         name = name.lower()
         if name not in DATASETS:
@@ -280,7 +331,36 @@ class AMCCLConfig:
         if profile == "demo" and overrides.get("data_path") is None and DATASET_LANGUAGE[name] == "en":
             values["text_len"] = EMBEDDED_TEXT_LEN  # the embedded default: no padding-only columns
         cfg = cls(**values)
+        path, policy = overrides.get("data_path"), str(overrides.get("shapes", cfg.shapes))
+        if path is not None and policy == "file":
+            from amccl.data import DataError
+            from amccl.data.shapes import probe_shapes  # reads the file's headers, not its data
+
+            try:
+                found = probe_shapes(os.path.expanduser(str(path)))
+            except DataError:  # missing or unreadable: the loader reports it, naming the file
+                found = None
+            cfg = cfg.with_file_shapes(found) if found is not None else cfg
         return cfg.replace(**overrides) if overrides else cfg
+
+    def with_file_shapes(self, found: tuple[int, int, int, int, int]) -> AMCCLConfig:
+        """A copy that fits a file of shapes ``found`` = (Lt, La, Lv, Da, Dv) (``shapes="file"``).
+
+        A file with the dataset's MMSA shapes (unaligned or aligned, :func:`is_mmsa_shapes`),
+        or ``shapes="paper"``, changes nothing. Otherwise each of ``text_len`` .. ``vision_dim``
+        still at the paper's value takes the file's (a value set by hand is kept), and a head
+        count or ``skip_net_reduction`` that no longer fits the new widths becomes
+        :func:`fit_heads`' / the smallest width; :func:`shapes_note` then names the changes.
+        """
+        if self.shapes != "file" or is_mmsa_shapes(self.dataset, found):
+            return self
+        paper = DATASET_SHAPES[self.dataset]
+        changes = {key: value for key, value, was in zip(SHAPE_FIELDS, found, paper)
+                   if getattr(self, key) == was and value != was}
+        da, dv = changes.get("audio_dim", self.audio_dim), changes.get("vision_dim", self.vision_dim)
+        changes.update(audio_heads=fit_heads(self.audio_heads, da), vision_heads=fit_heads(self.vision_heads, dv),
+                       skip_net_reduction=min(self.skip_net_reduction, da, dv))
+        return self.replace(**changes)
 
     def replace(self, **changes: Any) -> AMCCLConfig:
         """A copy with ``changes`` applied; names and types are checked."""
@@ -308,6 +388,7 @@ class AMCCLConfig:
         checks = [
             (self.dataset in DATASETS, f"dataset must be one of {DATASETS}"),
             (self.profile in PROFILES, f"profile must be one of {PROFILES}"),
+            (self.shapes in SHAPE_POLICIES, f"shapes must be one of {SHAPE_POLICIES}"),
             (self.fusion in ("amc", "concat"), "fusion must be 'amc' or 'concat'"),
             (self.positives in ("weighted", "polarity"), "positives must be 'weighted' or 'polarity'"),
             (self.contrastive_mean in ("all", "positives"), "contrastive_mean must be 'all' or 'positives'"),
@@ -338,6 +419,11 @@ class AMCCLConfig:
     def hyperparameter_note(self) -> str:
         """"" when the dataset's values are the paper's; SIMS-v2's are ours (spec §4)."""
         return SIMSV2_NOTE if self.dataset == "simsv2" else ""
+
+    @property
+    def shapes_note(self) -> str:
+        """"" unless this config's shapes are not the dataset's MMSA shapes (:func:`shapes_note`)."""
+        return shapes_note(self.to_dict())
 
     @property
     def label_range(self) -> float:

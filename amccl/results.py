@@ -95,20 +95,21 @@ class History:
 
 
 def run_notes(config: dict[str, Any], encoder: dict[str, Any] | None) -> list[str]:
-    """Why a run's numbers are not the paper's: a substitute encoder, SIMS-v2's own values."""
+    """Why a run's numbers are not the paper's: a substitute encoder, SIMS-v2's own values, a
+    file's own shapes (:func:`amccl.config.shapes_note`)."""
+    from amccl.config import SIMSV2_NOTE, shapes_note
+
     notes = [encoder["note"]] if encoder and encoder.get("note") else []
     if config.get("dataset") == "simsv2":
-        from amccl.config import SIMSV2_NOTE
-
         notes.append(SIMSV2_NOTE)
-    return notes
+    return notes + [note for note in [shapes_note(config)] if note]
 
 
 def flatten_meta(meta: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     """A history's ``meta`` as flat row cells: ``meta["encoder"]`` becomes ``encoder`` (its name),
     ``encoder_hidden_size``, ``encoder_layers``, ``encoder_vocab_size``, ``encoder_sha``,
     ``encoder_substitute``; plus ``note`` (:func:`run_notes` joined by :data:`NOTE_SEP`) when there is one."""
-    flat = {k: v for k, v in meta.items() if k != "encoder"}
+    flat = {k: v for k, v in meta.items() if k not in ("encoder", "shapes_note")}  # the note: in ``note``
     encoder = meta.get("encoder") or None
     if encoder:
         flat["encoder"] = encoder.get("name")

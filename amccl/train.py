@@ -131,7 +131,7 @@ def fit(
     """
     if resume and out_dir is None:
         raise ValueError("resume=True needs the out_dir of the run to resume")
-    data = _checked_data(cfg, data, score_test)
+    cfg, data = _checked_data(cfg, data, score_test)
     device = resolve_device(device if device is not None else cfg.device)
     show, lines, log = progress_enabled(progress), progress_lines(progress), get_logger()
     say = log.info if progress else log.debug  # a grid's or a trial's fit: its caller logs one line
@@ -209,9 +209,11 @@ def fit(
     return _finished(run, history)
 
 
-def _checked_data(cfg: AMCCLConfig, data, score_test: bool = True) -> Any:
-    """``data`` (or ``cfg``'s, loaded), after the encoder and data checks that run before any work;
-    without ``score_test``, its test split is replaced by an empty one first (:func:`without_test`)."""
+def _checked_data(cfg: AMCCLConfig, data, score_test: bool = True) -> tuple[AMCCLConfig, Any]:
+    """``cfg`` fitted to the file's own shapes (:meth:`AMCCLConfig.with_file_shapes`, for a real file
+    and ``shapes="file"``) and ``data`` (or ``cfg``'s, loaded), after the encoder and data checks that
+    run before any work; without ``score_test``, the test split is replaced by an empty one first
+    (:func:`without_test`)."""
     check_run_encoder(cfg)  # the paper's encoder is there and the file's language fits
     if data is None:
         from amccl.data import load_data
@@ -220,9 +222,11 @@ def _checked_data(cfg: AMCCLConfig, data, score_test: bool = True) -> Any:
     if not score_test:
         data = without_test(data)
     if isinstance(data, MMSAData):
+        if cfg.data_path is not None:
+            cfg = cfg.with_file_shapes(data.shapes)  # unchanged for MMSA's shapes or shapes="paper"
         check_data_for_config(data, cfg)
         check_run_encoder(cfg, data)  # token ids within the encoder's vocabulary
-    return data
+    return cfg, data
 
 
 def without_test(data) -> Any:
@@ -299,7 +303,8 @@ def _data_meta(data, cfg: AMCCLConfig) -> dict[str, Any]:
         path = f"embedded:{cfg.dataset}(sizes={','.join(map(str, cfg.synthetic_sizes))}, seed={cfg.synthetic_seed})"
     return {"data_path": str(path), "data_sha256": getattr(data, "sha256", None),
             "data_source": getattr(data, "source", None), "data_release": getattr(data, "release", None),
-            "data_notes": list(getattr(data, "notes", []))}
+            "data_notes": list(getattr(data, "notes", [])), "data_shapes": list(getattr(data, "shapes", ())),
+            "shapes_note": cfg.shapes_note}
 
 
 def run_seeds(
@@ -319,7 +324,7 @@ def run_seeds(
         gives the mean/std table, ``seed_table(frame)`` the printed one.
     """
     seeds = list(cfg.seeds if seeds is None else seeds)
-    data = _checked_data(cfg, data)
+    cfg, data = _checked_data(cfg, data)
     histories = []
     for seed in seeds:
         run_dir = Path(out_dir) / f"seed_{seed}" if out_dir is not None else None

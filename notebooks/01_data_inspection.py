@@ -34,7 +34,9 @@
 #
 # `default_profile()` is the one smoke switch (`AMCCL_PROFILE`, else `smoke` under CI, else
 # `demo`). Leave `DATA_PATH = None` for the embedded synthetic default, or point it at a real
-# MMSA pickle.
+# MMSA pickle. A file of your own features whose shapes (Lt, La, Lv, Da, Dv) are not MMSA's sets
+# them in the config (with head counts that divide its widths); the cell then prints the note
+# every result of such a run carries (`shapes="paper"` refuses such a file instead).
 
 # %%
 import numpy as np
@@ -52,6 +54,8 @@ from amccl.workbook import save_figure
 PROFILE = default_profile()
 DATA_PATH = None  # set to your MMSA pickle, e.g. "~/MMSA/MOSI/Processed/unaligned_50.pkl"
 cfg = AMCCLConfig.for_dataset("mosi", profile=PROFILE, data_path=DATA_PATH)
+if cfg.shapes_note:
+    print(cfg.shapes_note)
 sns.set_theme(context="notebook", style="whitegrid")
 pd.set_option("display.width", 120)
 

@@ -96,9 +96,8 @@ table.set_index("variant")
 # %%
 # NBVAL_CHECK_OUTPUT
 grid = preset("ablation_grid", PROFILE)  # amccl.config.PRESETS; paper: the spec's settings (use a GPU)
-GRID_VARIANTS, SEEDS, GRID_OVERRIDES = list(grid.variants or VARIANTS), list(grid.seeds), dict(grid.overrides)
-if DATA_PATH is not None:
-    GRID_OVERRIDES = {k: v for k, v in GRID_OVERRIDES.items() if k not in ("synthetic_sizes",)}
+GRID_VARIANTS, SEEDS = list(grid.variants or VARIANTS), list(grid.seeds)
+GRID_OVERRIDES = grid.overrides_for(DATA_PATH)  # a real file keeps its own sizes and shapes
 
 cfg = AMCCLConfig.for_dataset("mosi", profile=PROFILE, data_path=DATA_PATH, **GRID_OVERRIDES)
 print(f"profile {PROFILE}: {len(GRID_VARIANTS)} variants × {len(SEEDS)} seeds = {len(GRID_VARIANTS) * len(SEEDS)} runs")

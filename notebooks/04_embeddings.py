@@ -84,7 +84,7 @@ pd.set_option("display.width", 200, "display.max_columns", 30)
 CHECKPOINT = run_dir() / "02_training" / "best.pt"
 SEED = 1111
 # settings of the models trained here: frozen text (cached), fewer epochs (amccl.config.PRESETS)
-QUICK = dict(preset("embedding_models", PROFILE).overrides)
+QUICK = preset("embedding_models", PROFILE).overrides_for(DATA_PATH)
 
 loaded = None
 if CHECKPOINT.exists() and PROFILE != "smoke":
@@ -228,9 +228,7 @@ print("Does training align the modalities at all? "
 # %%
 # NBVAL_CHECK_OUTPUT
 sweep_preset = preset("gamma_sweep", PROFILE)
-SWEEP_OVERRIDES = dict(sweep_preset.overrides)
-if DATA_PATH is not None:
-    SWEEP_OVERRIDES.pop("synthetic_sizes", None)
+SWEEP_OVERRIDES = sweep_preset.overrides_for(DATA_PATH)  # a real file keeps its own sizes and shapes
 sweep_cfg = AMCCLConfig.for_dataset("mosi", profile=PROFILE, data_path=DATA_PATH, **SWEEP_OVERRIDES)
 GAMMAS = sweep_gammas(sweep_cfg.gamma)  # 0, g, 10 g, 100 g
 print(f"γ = {GAMMAS}; variants {list(sweep_preset.variants)}; seeds {list(sweep_preset.seeds)}: "

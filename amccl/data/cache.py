@@ -98,6 +98,12 @@ def _read_manifest(path: str | Path) -> dict[str, Any] | None:
     return manifest
 
 
+def cached_file_shapes(path: str | Path) -> Shapes | None:
+    """The file's own (Lt, La, Lv, Da, Dv) as a fresh cache manifest of ``path`` records them, else ``None``."""
+    manifest = _read_manifest(path)
+    return tuple(int(v) for v in manifest["shapes"]) if manifest and len(manifest.get("shapes", ())) == 5 else None  # type: ignore[return-value]
+
+
 def read_cache(path: str | Path, dataset: str, shapes: Shapes, nonfinite: str = "error") -> MMSAData | None:
     """Memory-map the cache of ``path``; ``None`` when absent, stale, or built for other
     requested ``shapes`` or another ``nonfinite`` policy.

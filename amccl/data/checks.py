@@ -22,8 +22,9 @@ _CHUNK_BYTES = 16 << 20  # scan large arrays in blocks of about this size
 
 
 def shape_of(value: Any) -> tuple[int, ...]:
-    """Shape of an array, or of a list / tuple (as numpy would build it)."""
-    if isinstance(value, np.ndarray):
+    """Shape of an array (or of a header-only probe's stand-in for one), or of a list / tuple (as
+    numpy would build it)."""
+    if isinstance(value, np.ndarray) or (hasattr(value, "shape") and hasattr(value, "dtype")):
         return tuple(value.shape)
     if isinstance(value, (list, tuple)) and value and isinstance(value[0], (str, bytes)):
         return (len(value),)

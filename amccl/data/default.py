@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from amccl.data.mmsa import load_mmsa
+from amccl.data.shapes import probe_shapes
 from amccl.data.synthetic import RECIPE_VERSION, write_synthetic
-from amccl.data.types import MMSAData, Shapes
+from amccl.data.types import DataError, MMSAData, Shapes, UnsafePickleError
 
 AUTO_CACHE_BYTES = 512 << 20  # real files at least this big get the .npy cache by default
 
@@ -63,7 +64,10 @@ def load_data(cfg: Any, cache: bool | str = "auto") -> MMSAData:
     Args:
         cfg: an :class:`~amccl.config.AMCCLConfig`. ``data_path`` None -> the embedded
             synthetic default (``synthetic_sizes``, ``synthetic_seed``, ``text_encoder``'s
-            tokenizer); else that MMSA pickle, checked against ``data_sha256`` when set.
+            tokenizer); else that MMSA pickle, checked against ``data_sha256`` when set,
+            against the file's own shapes with ``shapes="file"`` when they are not MMSA's
+            (:meth:`~amccl.config.AMCCLConfig.with_file_shapes`; the config from
+            ``for_dataset(..., data_path=...)`` holds them already), else against the config's.
             The file's SHA-256 is always computed (in the single read pass, or once per
             ``.npy`` cache) and identified in ``data.release``; the odd values it holds are in
             ``data.notes``. Call :func:`~amccl.data.notes.check_data_for_config` before
@@ -82,7 +86,27 @@ def load_data(cfg: Any, cache: bool | str = "auto") -> MMSAData:
         data.source = "synthetic"
         return data
     path = Path(cfg.data_path).expanduser()
+    found = probe_shapes(path) if path.is_file() else None
+    if found is not None and cfg.shapes == "file":
+        shapes = config_shapes(cfg.with_file_shapes(found))  # what a config from for_dataset would hold
     if cache == "auto":
         cache = path.is_file() and path.stat().st_size >= AUTO_CACHE_BYTES
-    return load_mmsa(path, cfg.dataset, shapes=shapes, sha256=cfg.data_sha256, compute_hash=True,
-                     cache=bool(cache))
+    try:
+        return load_mmsa(path, cfg.dataset, shapes=shapes, sha256=cfg.data_sha256, compute_hash=True,
+                         cache=bool(cache))
+    except DataError as err:
+        hint = strict_shapes_hint(cfg, found)
+        if hint and not isinstance(err, UnsafePickleError):
+            raise DataError([*err.problems, hint]) from err
+        raise
+
+
+def strict_shapes_hint(cfg: Any, found: Shapes | None) -> str:
+    """For a ``shapes="paper"`` config refused by a file of its own shapes ``found``: how to run
+    it anyway (else "")."""
+    if cfg.shapes != "paper" or found is None or found == config_shapes(cfg):
+        return ""
+    symbols = ", ".join(f"{sym}={value}" for sym, value in zip(("Lt", "La", "Lv", "Da", "Dv"), found))
+    return (f"{cfg.data_path}: the file's own shapes are ({symbols}), not MMSA's {cfg.dataset} shapes "
+            f"{config_shapes(cfg)}; to train on them, drop --strict-shapes (shapes='file', the default): "
+            f"they are then taken from the file and every result says so")

@@ -1,0 +1,54 @@
+"""A file's shapes (Lt, La, Lv, Da, Dv), read without reading its data.
+
+:func:`probe_shapes` gives what :meth:`amccl.config.AMCCLConfig.for_dataset` and
+:func:`~amccl.data.load_data` need to take a file's own shapes (features a user extracted
+with another tool, utterance-level vectors): from the ``.npy`` cache's manifest when the
+file has a fresh one, else from one header-only pass (:func:`~amccl.data.pickles.probe_arrays`:
+array bytes are seeked over). Results are kept per process, keyed by the file's path, size and
+modification time, so the file is probed once.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from amccl.data.cache import cached_file_shapes
+from amccl.data.checks import shape_of
+from amccl.data.pickles import probe_arrays
+from amccl.data.types import SPLITS, DataError, Shapes
+
+_PROBED: dict[tuple[str, int, int], Shapes | None] = {}
+
+
+def probe_shapes(path: str | Path) -> Shapes | None:
+    """(Lt, La, Lv, Da, Dv) of the MMSA pickle ``path`` (of its first split: the loader checks
+    every split against them), or ``None`` when the file's layout is not one to read shapes
+    from (missing keys, wrong ranks: the loader then reports each problem).
+
+    Raises:
+        DataError: no such file; UnsafePickleError: a forbidden global (as the loader).
+    """
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _PROBED:
+        _PROBED[key] = cached_file_shapes(path) or shapes_of_raw(probe_arrays(path))
+    return _PROBED[key]
+
+
+def shapes_of_raw(raw: Any) -> Shapes | None:
+    """(Lt, La, Lv, Da, Dv) from an unpickled (or probed) MMSA dict's first split; ``None`` when
+    ``text_bert`` is not (N, 3, Lt) or audio / vision are not (N, L, D)."""
+    if not isinstance(raw, dict):
+        return None
+    split = next((raw[name] for name in SPLITS if isinstance(raw.get(name), dict)), None)
+    if split is None or not all(k in split for k in ("text_bert", "audio", "vision")):
+        return None
+    text, audio, vision = (shape_of(split[k]) for k in ("text_bert", "audio", "vision"))
+    if len(text) != 3 or len(audio) != 3 or len(vision) != 3 or min(*text[1:], *audio[1:], *vision[1:]) < 1:
+        return None
+    return (int(text[2]), int(audio[1]), int(vision[1]), int(audio[2]), int(vision[2]))
