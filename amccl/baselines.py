@@ -121,8 +121,9 @@ def text_features(cfg: Any, data: Any, device: Any = "cpu", seed: int = 0) -> di
     from amccl.config import MODALITIES
     from amccl.evaluation import with_text_cache
     from amccl.model import TEXT_MEAN_MASKED
+    from amccl.runtime import no_transformers_bars
 
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), no_transformers_bars():
         torch.manual_seed(seed)
         module = _frozen_text_module(cfg).to(device)
     frozen = cfg.replace(freeze_text=True, cache_text=True, modalities=MODALITIES)
@@ -306,7 +307,7 @@ def baseline_verdict(amccl: Mapping[str, float] | pd.DataFrame, table: pd.DataFr
             seeds beat the baseline.
         table: :func:`baseline_table`'s rows (fractions), scored on the same test split.
         dataset: picks the accuracy (:func:`accuracy_key`): ``Non0_acc_2`` or ``Mult_acc_2``.
-        label: what to call the AMCCL result.
+        label: what the header calls the AMCCL result (the lines call it AMCCL).
 
     Returns:
         A header line, then one line per baseline: "beats it on MAE and Non0_acc_2", "beats it
@@ -315,7 +316,7 @@ def baseline_verdict(amccl: Mapping[str, float] | pd.DataFrame, table: pd.DataFr
     """
     metrics = ("MAE", accuracy_key(dataset))
     n = len(amccl) if isinstance(amccl, pd.DataFrame) else 1
-    header = (f"{label} ({n} seeds, mean ± std)" if n > 1 else label) + " against each baseline on the same test split:"
+    header = (f"{label}, {n} seeds (mean ± std)" if n > 1 else label) + " against each baseline on the same test split:"
     lines = [header]
     for _, row in table.iterrows():
         readings = [_reading(_values(amccl, m), float(row[m]), m) for m in metrics]
@@ -327,5 +328,5 @@ def baseline_verdict(amccl: Mapping[str, float] | pd.DataFrame, table: pd.DataFr
         else:
             head = "does not beat it"
         alpha = f", ridge alpha {row['alpha']:g}" if "alpha" in row and np.isfinite(row["alpha"]) else ""
-        lines.append(f"- {row['baseline']}{alpha}: {label} {head}. " + "; ".join(text for _, text in readings) + ".")
+        lines.append(f"- {row['baseline']}{alpha}: AMCCL {head}. " + "; ".join(text for _, text in readings) + ".")
     return "\n".join(lines)

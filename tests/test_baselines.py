@@ -195,13 +195,13 @@ def test_verdict_of_seeds_reports_the_spread():
     seeds = pd.DataFrame({"seed": [1, 2, 3], "MAE": [0.6, 0.7, 0.8], "Non0_acc_2": [0.78, 0.80, 0.85]})
     text = baseline_verdict(seeds, TABLE, "mosi", label="AMCCL full")
     lines = text.splitlines()
-    assert lines[0] == "AMCCL full (3 seeds, mean ± std) against each baseline on the same test split:"
-    assert lines[1].startswith("- constant mean label: AMCCL full beats it on MAE and Non0_acc_2. "
+    assert lines[0] == "AMCCL full, 3 seeds (mean ± std) against each baseline on the same test split:"
+    assert lines[1].startswith("- constant mean label: AMCCL beats it on MAE and Non0_acc_2. "
                                "MAE 0.7000 ± 0.0816 against 0.9000, lower by 0.2000 (3 of 3 seeds lower; "
                                "the gap is larger than one seed std)")
     # the probe: MAE equal on average (not beaten), accuracy 81 % vs 80 % within the spread
     assert lines[2] == (
-        "- linear probe (text), ridge alpha 100: AMCCL full beats it on Non0_acc_2 only. MAE 0.7000 ± 0.0816 "
+        "- linear probe (text), ridge alpha 100: AMCCL beats it on Non0_acc_2 only. MAE 0.7000 ± 0.0816 "
         "against 0.7000, equal at this precision (1 of 3 seeds lower; the gap is within one seed std); Non0_acc_2 "
         "81.00 ± 2.94 % against 80.00 %, higher by 1.00 points (1 of 3 seeds higher; the gap is within one "
         "seed std).")
@@ -234,5 +234,5 @@ def test_ablate_writes_and_prints_the_baselines(tmp_path, capsys, monkeypatch):
     assert table["Has0_acc_2"].max() <= 1.0  # fractions in the file
     shown = f"{100 * table.at[1, 'Non0_acc_2']:.2f}"  # accuracies x100 on screen, MAE as it is
     assert "baselines on the same test split" in out and shown in out and f"{table.at[1, 'MAE']:.4f}" in out
-    assert "AMCCL full (2 seeds, mean ± std) against each baseline" in out
+    assert "AMCCL full, 2 seeds (mean ± std) against each baseline" in out
     assert "MAE 0.7100 ± 0.0100" in out and str(tmp_path / "baselines.csv") in out
