@@ -40,6 +40,7 @@ analysis/          embeddings, alignment measures, comparisons, error analysis, 
 tuning/            validation-only optuna search: spaces, the study, local / Ray runners, ``tune``
 published/         published results with their sources, and the side-by-side with a run
 predict.py         predictions for label-less clips, the ``predict`` command
+baselines.py       the constant and two ridge probes (text; early fusion) on the test split, the verdict
 plotting.py        every figure
 cli.py             ``python -m amccl train | evaluate | predict | ablate | tune``
 workbook.py        running and storing the notebooks

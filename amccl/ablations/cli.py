@@ -7,7 +7,9 @@
 ``amccl.cli`` registers it with :func:`add_ablate_parser` and dispatches to :func:`run_ablate`.
 Outputs in ``--out``: ``grid.csv`` (one row per run, written as runs finish; rerun the
 command to resume), ``summary.csv`` (:func:`~amccl.ablations.stats.summary`, fractions) and one
-``ablation_<metric>.png`` per ``--plot`` metric.
+``ablation_<metric>.png`` per ``--plot`` metric; with ``--baselines`` also ``baselines.csv``
+(:func:`amccl.baselines.baseline_table`, fractions: the constant and the two ridge probes on the
+same test split) and a verdict on whether the baseline variant beats each of them.
 """
 
 from __future__ import annotations
@@ -60,6 +62,9 @@ def add_ablate_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=0.05, help="significance level after Holm correction")
     p.add_argument("--plot", nargs="*", default=None,
                    help="metrics to plot (default: the first metric and MAE; none: no figure)")
+    p.add_argument("--baselines", action="store_true",
+                   help="also score the constant predictor and ridge probes (text; text+audio+vision) on the "
+                        "same test split: baselines.csv (fractions) and a verdict for the baseline variant")
     p.add_argument("--list", action="store_true", help="print the variant registry and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar over the runs")
     p.set_defaults(func=run_ablate)
@@ -117,6 +122,9 @@ def run_ablate(args: argparse.Namespace) -> int:
         print(stats.format_table(summ, "diff").to_string())
     for note in notes_of(rows):
         print(f"note: {note}")
+    written = [out_dir / "grid.csv", out_dir / "summary.csv"]
+    if args.baselines:
+        written.append(print_baselines(cfg, rows, args.baseline, out_dir))
 
     metrics = list(dict.fromkeys(summ["metric"]))
     plot_metrics = args.plot if args.plot is not None else [m for m in (metrics[0], "MAE") if m in metrics]
@@ -132,7 +140,27 @@ def run_ablate(args: argparse.Namespace) -> int:
             fig = plot_grid(rows, metric, baseline=args.baseline, alpha=args.alpha, method=args.ci)
             save_figure(fig, out_dir / f"ablation_{metric}.png", dpi=130)
             plt.close(fig)
-    print(f"\nwrote {out_dir / 'grid.csv'}, {out_dir / 'summary.csv'}"
-          + (f" and {len(plot_metrics)} figure(s)" if plot_metrics else ""))
+    print(f"\nwrote {', '.join(map(str, written))}" + (f" and {len(plot_metrics)} figure(s)" if plot_metrics else ""))
     return 0
+
+
+def print_baselines(cfg, rows, baseline: str, out_dir: Path) -> Path:
+    """Score the baselines (:func:`amccl.baselines.baseline_table`) on ``cfg``'s data, write
+    ``out_dir/baselines.csv`` (fractions), print them (accuracies and F1 ×100, MAE and Corr as
+    they are) and the verdict for the ``baseline`` variant's seeds; returns the CSV's path."""
+    import pandas as pd
+
+    from amccl.baselines import baseline_table, baseline_verdict
+    from amccl.data import load_data
+    from amccl.metrics import format_table
+    from amccl.runtime import atomic_write
+
+    table = baseline_table(cfg, load_data(cfg))
+    path = atomic_write(out_dir / "baselines.csv", lambda handle: table.to_csv(handle, index=False))
+    with pd.option_context("display.width", 250, "display.max_columns", 50):
+        print("\nbaselines on the same test split (accuracies and F1 ×100, MAE and Corr as they are; "
+              "ridge alpha chosen on validation):")
+        print(format_table(table, cfg.dataset).set_index("baseline").to_string())
+    print("\n" + baseline_verdict(rows[rows["variant"] == baseline], table, cfg.dataset, label=f"AMCCL {baseline}"))
+    return path
 

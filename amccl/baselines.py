@@ -1,0 +1,332 @@
+"""The baselines a reviewer asks for first, scored on the same test split as AMCCL.
+
+Three predictors, each scored with :func:`amccl.metrics.compute_metrics` (fractions):
+
+* **constant**: the mean training label for every clip (notebook 02's reference row);
+  :func:`constant_value` is the one place for a constant predictor (the gamma sweep's
+  ``constant_MAE`` takes the median, the best constant under L1, from it too).
+* **linear probe (text)**: ridge regression on the frozen text encoder's mean-pooled token
+  embeddings, the mean over the attention-masked valid tokens (H features). The encoder is
+  the run's own (``cfg.text_encoder``, pretrained weights, eval mode, so no dropout), run
+  through the package's frozen-text cache (:func:`amccl.evaluation.with_text_cache`, the rows
+  :meth:`amccl.model.AMCCL.text_summary` gives): a pretrained encoder's rows computed earlier
+  in the process (a frozen-text training run) are reused, not computed again.
+* **early-fusion probe (text+audio+vision)**: ridge on the same text features next to the
+  audio and the vision features, each averaged over the clip's valid frames (its length
+  clipped into [1, L]): H + Da + Dv features.
+
+Choices, stated once here: each probe is ``Pipeline(StandardScaler(), Ridge(alpha))`` fitted
+on the training split (features as float64). ``alpha`` is chosen on the validation split
+only: fitted on train for every alpha of the fixed log grid :data:`ALPHAS` (0.01 to 1e5, half
+a decade apart), the alpha with the lowest validation MAE (mean |prediction - label|,
+unrounded, predictions unclipped) wins; a tie goes to the smaller alpha (the first in the
+grid). The chosen alpha is reported. Test labels are read only by the final scoring (and the
+test features only by the final prediction); ``tests/test_baselines.py`` replaces them by NaN
+and absurd values and gets the same alphas and predictions.
+
+:func:`baseline_table` is the entry point (one row per baseline, fractions);
+:func:`baseline_verdict` says whether an AMCCL result (one run, or one row per seed) beats
+each baseline and by how much. For display use :func:`amccl.metrics.format_table`
+(accuracies and F1 x100, MAE and Corr as they are). Baselines use every feature the file
+has, whatever ``cfg.modalities`` says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from amccl.metrics import compute_metrics, metric_family, primary_metrics
+
+__all__ = ["ALPHAS", "BASELINE_NAMES", "BaselineResult", "ProbeFit", "constant_value", "frame_means",
+           "text_features", "probe_features", "fit_probe", "run_baselines", "baseline_table",
+           "baseline_verdict", "accuracy_key", "same_clips"]
+
+ALPHAS: tuple[float, ...] = tuple(float(10.0 ** e) for e in np.arange(-2.0, 5.01, 0.5))  # 0.01 ... 1e5
+CONSTANT, TEXT_PROBE, FUSION_PROBE = ("constant mean label", "linear probe (text)",
+                                      "early-fusion probe (text+audio+vision)")
+BASELINE_NAMES: tuple[str, ...] = (CONSTANT, TEXT_PROBE, FUSION_PROBE)
+_TIE = 0.5e-4  # half the last shown digit (MAE 0.0001, accuracy 0.01 points): below it, a tie
+_CHUNK = 1024  # clips per step of the frame means (bounds float64 memory on MOSEI-sized arrays)
+
+
+# --- the constant --------------------------------------------------------------------------------
+def constant_value(train_labels: Any, statistic: str = "mean") -> float:
+    """The constant predictor's output: the ``mean`` (notebook 02, :func:`baseline_table`) or
+    ``median`` (the best constant under L1; the gamma sweep's) of the (N,) training labels."""
+    labels = np.asarray(train_labels, dtype=np.float64).reshape(-1)
+    if statistic not in ("mean", "median"):
+        raise ValueError(f"statistic must be 'mean' or 'median', got {statistic!r}")
+    return float(np.mean(labels) if statistic == "mean" else np.median(labels))
+
+
+# --- features ------------------------------------------------------------------------------------
+def frame_means(x: Any, lengths: Any) -> np.ndarray:
+    """Mean of each clip's valid frames.
+
+    Args:
+        x: (N, L, D) audio or vision features (array or memory map).
+        lengths: (N,) lengths, clipped into [1, L] first (odd values a file may hold included).
+
+    Returns:
+        (N, D) float64: mean over the first ``clip(length, 1, L)`` frames of each clip.
+    """
+    x = np.asarray(x)
+    n, steps = x.shape[0], x.shape[1]
+    lengths = np.clip(np.asarray(lengths, dtype=np.int64).reshape(-1)[:n], 1, steps)
+    out = np.empty((n, x.shape[2]), dtype=np.float64)
+    for start in range(0, n, _CHUNK):
+        rows = slice(start, start + _CHUNK)
+        valid = (np.arange(steps)[None, :] < lengths[rows, None]).astype(np.float64)  # (n', L)
+        out[rows] = np.einsum("nl,nld->nd", valid, x[rows].astype(np.float64)) / lengths[rows, None]
+    return out
+
+
+def _frozen_text_module(cfg: Any):
+    """The run's text encoder alone, frozen, with AMCCL's own ``text_summary`` (the cache rows)."""
+    from torch import nn
+
+    from amccl.encoders import TextEncoder
+    from amccl.model import AMCCL
+
+    class FrozenText(nn.Module):
+        text_summary = AMCCL.text_summary  # [CLS], mean over all Lt, mean over valid tokens
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.text_model = TextEncoder(cfg.text_encoder, finetune=False)
+
+    return FrozenText()
+
+
+def text_features(cfg: Any, data: Any, device: Any = "cpu", seed: int = 0) -> dict[str, np.ndarray]:
+    """The frozen text encoder's mean over valid tokens, per split.
+
+    Args:
+        cfg: its ``text_encoder`` is loaded (pretrained weights; ``tiny-random`` draws random
+            weights from ``seed`` without touching the global RNG).
+        data: an ``MMSAData``; only the splits' ``text`` (N, 3, Lt) is read.
+        device: where the encoder runs.
+
+    Returns:
+        ``{split: (N, H) float64}`` for train, valid, test (the cache rows' masked mean,
+        computed in eval mode through :func:`amccl.evaluation.with_text_cache`).
+    """
+    import torch
+
+    from amccl.config import MODALITIES
+    from amccl.evaluation import with_text_cache
+    from amccl.model import TEXT_MEAN_MASKED
+    from amccl.runtime import no_transformers_bars
+
+    with torch.random.fork_rng(devices=[]), no_transformers_bars():
+        torch.manual_seed(seed)
+        module = _frozen_text_module(cfg).to(device)
+    frozen = cfg.replace(freeze_text=True, cache_text=True, modalities=MODALITIES)
+    splits = with_text_cache(module, data, frozen, torch.device(device))
+    return {name: split.text_feats[:, TEXT_MEAN_MASKED].double().cpu().numpy() for name, split in splits.items()}
+
+
+def probe_features(cfg: Any, data: Any, device: Any = "cpu", seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
+    """Both probes' inputs: ``{"text": {split: (N, H)}, "fusion": {split: (N, H + Da + Dv)}}``,
+    float64; fusion columns are [text | audio frame means | vision frame means]."""
+    text = text_features(cfg, data, device, seed)
+    fusion = {name: np.concatenate([text[name], frame_means(split.audio, split.audio_lengths),
+                                    frame_means(split.vision, split.vision_lengths)], axis=1)
+              for name, split in data.items()}
+    return {"text": text, "fusion": fusion}
+
+
+# --- the ridge probe -----------------------------------------------------------------------------
+@dataclass
+class ProbeFit:
+    """A fitted probe: the chosen ``alpha``, every alpha's validation MAE (grid order), the
+    fitted ``model`` (a scikit-learn Pipeline) and its test ``predictions`` (N_test,) float64."""
+
+    alpha: float
+    valid_mae: dict[float, float]
+    model: Any
+    predictions: np.ndarray
+
+
+def make_probe(alpha: float):
+    """``Pipeline(StandardScaler(), Ridge(alpha))``, the one probe model."""
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return Pipeline([("scale", StandardScaler()), ("ridge", Ridge(alpha=alpha))])
+
+
+def fit_probe(x_train: np.ndarray, y_train: np.ndarray, x_valid: np.ndarray, y_valid: np.ndarray,
+              x_test: np.ndarray, alphas: Sequence[float] = ALPHAS) -> ProbeFit:
+    """Fit a probe on train for each alpha, keep the lowest validation MAE, predict test.
+
+    Args:
+        x_train, x_valid, x_test: (N, F) features of each split; y_train, y_valid: (N,) labels.
+            No test labels: they cannot influence the fit.
+        alphas: the grid, tried in order (a tie keeps the first).
+
+    Returns:
+        :class:`ProbeFit` with the chosen alpha's model and its (N_test,) predictions.
+    """
+    if not len(alphas):
+        raise ValueError("alphas must hold at least one value")
+    y_train = np.asarray(y_train, dtype=np.float64).reshape(-1)
+    y_valid = np.asarray(y_valid, dtype=np.float64).reshape(-1)
+    maes: dict[float, float] = {}
+    best = None
+    for alpha in alphas:
+        model = make_probe(float(alpha)).fit(x_train, y_train)
+        maes[float(alpha)] = float(np.mean(np.abs(model.predict(x_valid) - y_valid)))
+        if best is None or maes[float(alpha)] < maes[best[0]]:
+            best = (float(alpha), model)
+    alpha, model = best
+    return ProbeFit(alpha, maes, model, np.asarray(model.predict(x_test), dtype=np.float64))
+
+
+# --- all baselines -------------------------------------------------------------------------------
+@dataclass
+class BaselineResult:
+    """One baseline on the test split: ``name``, ``metrics`` (``compute_metrics``, fractions),
+    ``alpha`` (NaN for the constant), ``n_features``, ``valid_MAE`` (its validation MAE;
+    the chosen alpha's for a probe) and its test ``predictions`` (N_test,)."""
+
+    name: str
+    metrics: dict[str, float]
+    alpha: float
+    n_features: int
+    valid_MAE: float
+    predictions: np.ndarray = field(repr=False)
+
+
+def run_baselines(cfg: Any, data: Any, alphas: Sequence[float] = ALPHAS, device: Any = "cpu",
+                  seed: int = 0) -> list[BaselineResult]:
+    """The constant, the text probe and the early-fusion probe on ``data``'s test split.
+
+    Args:
+        cfg: the run's config (``dataset`` for the metrics, ``text_encoder`` for the features).
+        data: an ``MMSAData``; train and valid labels fit the probes, test labels only score.
+        alphas: the ridge grid (:data:`ALPHAS`); device, seed: of :func:`text_features`.
+
+    Returns:
+        Three :class:`BaselineResult` in :data:`BASELINE_NAMES` order.
+    """
+    y = {name: np.asarray(split.labels, dtype=np.float64).reshape(-1) for name, split in data.items()}
+    const = constant_value(y["train"], "mean")
+    results = [BaselineResult(CONSTANT, {}, float("nan"), 0, float(np.mean(np.abs(y["valid"] - const))),
+                              np.full(len(data.test), const, dtype=np.float64))]
+    features = probe_features(cfg, data, device, seed)
+    for name, kind in ((TEXT_PROBE, "text"), (FUSION_PROBE, "fusion")):
+        x = features[kind]
+        probe = fit_probe(x["train"], y["train"], x["valid"], y["valid"], x["test"], alphas)
+        results.append(BaselineResult(name, {}, probe.alpha, int(x["train"].shape[1]), probe.valid_mae[probe.alpha],
+                                      probe.predictions))
+    for result in results:  # the only read of the test labels
+        result.metrics = compute_metrics(result.predictions, data.test.labels, cfg.dataset)
+    return results
+
+
+def baseline_table(cfg: Any, data: Any, alphas: Sequence[float] = ALPHAS, device: Any = "cpu",
+                   seed: int = 0) -> pd.DataFrame:
+    """:func:`run_baselines` as a table, fractions throughout.
+
+    Returns:
+        One row per baseline: ``baseline`` (name), the dataset's metric columns
+        (:func:`amccl.metrics.primary_metrics`), ``alpha`` (NaN for the constant),
+        ``n_features`` and ``valid_MAE``. Display: ``format_table(table, cfg.dataset)``.
+    """
+    rows = [{"baseline": r.name, **r.metrics, "alpha": r.alpha, "n_features": r.n_features, "valid_MAE": r.valid_MAE}
+            for r in run_baselines(cfg, data, alphas, device, seed)]
+    return pd.DataFrame(rows, columns=["baseline", *primary_metrics(cfg.dataset), "alpha", "n_features", "valid_MAE"])
+
+
+def same_clips(a: Any, b: Any) -> bool:
+    """Whether two ``MMSAData`` hold the same clips and features (then their baselines are equal)."""
+    if a is b:
+        return True
+    if tuple(a.shapes) != tuple(b.shapes) or a.dataset != b.dataset:
+        return False
+    keys = ("text", "audio", "vision", "audio_lengths", "vision_lengths", "labels")
+    return all(len(sa) == len(sb) and all(np.array_equal(np.asarray(getattr(sa, k)), np.asarray(getattr(sb, k)),
+                                                         equal_nan=k in ("labels",)) for k in keys)
+               for (_, sa), (_, sb) in zip(a.items(), b.items()))
+
+
+# --- the verdict ---------------------------------------------------------------------------------
+def accuracy_key(dataset: str) -> str:
+    """The binary accuracy a verdict reads: ``Non0_acc_2`` (MOSI / MOSEI) or ``Mult_acc_2`` (SIMS)."""
+    return "Non0_acc_2" if metric_family(dataset) == "mosi" else "Mult_acc_2"
+
+
+def _values(amccl: Mapping[str, float] | pd.DataFrame, metric: str) -> np.ndarray:
+    """AMCCL's values of ``metric``: one per seed (a frame's rows) or one (a mapping)."""
+    if isinstance(amccl, pd.DataFrame):
+        if metric not in amccl.columns:
+            raise KeyError(f"the AMCCL results have no {metric!r} column (columns: {list(amccl.columns)})")
+        return amccl[metric].astype(float).to_numpy()
+    return np.asarray([float(amccl[metric])])
+
+
+def _reading(values: np.ndarray, reference: float, metric: str) -> tuple[bool | None, str]:
+    """Whether AMCCL's ``values`` beat ``reference`` on ``metric`` (None: not comparable) and
+    the clause saying so, with the seed spread when there are several values."""
+    values = values[np.isfinite(values)]
+    if not values.size or not np.isfinite(reference):
+        return None, f"{metric} not comparable (undefined)"
+    lower = metric == "MAE"
+    scale, unit, digits = (1.0, "", 4) if lower else (100.0, " %", 2)
+    mean, std = float(values.mean()), float(values.std())  # ddof=0, MMSA's std over seeds
+    gap = (reference - mean) if lower else (mean - reference)  # > 0: AMCCL better
+    beats = gap >= _TIE  # a gap below the shown precision (MMSA's 4 decimals) is no win
+    shown = f"{mean * scale:.{digits}f}" + (f" ± {std * scale:.{digits}f}" if values.size > 1 else "")
+    text = f"{metric} {shown}{unit} against {reference * scale:.{digits}f}{unit}, "
+    if abs(gap) < _TIE:
+        text += "equal at this precision"
+    else:
+        word = ("lower" if lower else "higher") if beats else ("higher" if lower else "lower")
+        text += f"{word} by {abs(gap) * scale:.{digits}f}" + ("" if lower else " points")
+    if values.size > 1:
+        better = int(np.sum((values < reference) if lower else (values > reference)))
+        spread = "larger than" if abs(gap) > std else "within"
+        text += f" ({better} of {values.size} seeds {'lower' if lower else 'higher'}; the gap is {spread} one seed std)"
+    return beats, text
+
+
+def baseline_verdict(amccl: Mapping[str, float] | pd.DataFrame, table: pd.DataFrame, dataset: str,
+                     label: str = "AMCCL") -> str:
+    """Whether AMCCL beats each baseline, and by how much, on MAE and the binary accuracy.
+
+    Args:
+        amccl: one run's test metrics (a ``compute_metrics`` dict, fractions) or a DataFrame
+            with one row per seed (fractions); seeds give mean ± std (ddof=0) and how many
+            seeds beat the baseline.
+        table: :func:`baseline_table`'s rows (fractions), scored on the same test split.
+        dataset: picks the accuracy (:func:`accuracy_key`): ``Non0_acc_2`` or ``Mult_acc_2``.
+        label: what the header calls the AMCCL result (the lines call it AMCCL).
+
+    Returns:
+        A header line, then one line per baseline: "beats it on MAE and Non0_acc_2", "beats it
+        on MAE only",
+        ... followed by each metric's numbers (MAE as a fraction, the accuracy in %).
+    """
+    metrics = ("MAE", accuracy_key(dataset))
+    n = len(amccl) if isinstance(amccl, pd.DataFrame) else 1
+    header = (f"{label}, {n} seeds (mean ± std)" if n > 1 else label) + " against each baseline on the same test split:"
+    lines = [header]
+    for _, row in table.iterrows():
+        readings = [_reading(_values(amccl, m), float(row[m]), m) for m in metrics]
+        won = [m for m, (beats, _) in zip(metrics, readings) if beats]
+        if len(won) == len(metrics):
+            head = f"beats it on {' and '.join(metrics)}"
+        elif won:
+            head = f"beats it on {won[0]} only"
+        else:
+            head = "does not beat it"
+        alpha = f", ridge alpha {row['alpha']:g}" if "alpha" in row and np.isfinite(row["alpha"]) else ""
+        lines.append(f"- {row['baseline']}{alpha}: AMCCL {head}. " + "; ".join(text for _, text in readings) + ".")
+    return "\n".join(lines)
