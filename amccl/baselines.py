@@ -40,9 +40,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from amccl.metrics import compute_metrics, metric_family, primary_metrics
+from amccl.metrics import compute_metrics, format_table, metric_family, primary_metrics
 
-__all__ = ["ALPHAS", "BASELINE_NAMES", "BaselineResult", "ProbeFit", "constant_value", "frame_means",
+__all__ = ["ALPHAS", "BASELINE_NAMES", "BaselineResult", "ProbeFit", "baseline_report", "constant_value", "frame_means",
            "text_features", "probe_features", "fit_probe", "run_baselines", "baseline_table",
            "baseline_verdict", "accuracy_key", "same_clips"]
 
@@ -330,3 +330,16 @@ def baseline_verdict(amccl: Mapping[str, float] | pd.DataFrame, table: pd.DataFr
         alpha = f", ridge alpha {row['alpha']:g}" if "alpha" in row and np.isfinite(row["alpha"]) else ""
         lines.append(f"- {row['baseline']}{alpha}: AMCCL {head}. " + "; ".join(text for _, text in readings) + ".")
     return "\n".join(lines)
+
+
+def baseline_report(amccl: Mapping[str, float] | pd.DataFrame, table: pd.DataFrame, dataset: str,
+                    label: str = "AMCCL") -> str:
+    """What ``train`` and ``ablate --baselines`` print: the baselines' metrics for people
+    (:func:`amccl.metrics.format_table`: accuracies and F1 in %, MAE and Corr as fractions) with
+    each probe's chosen alpha, then :func:`baseline_verdict` of ``amccl`` against them."""
+    shown = format_table(table, dataset).set_index("baseline")[primary_metrics(dataset)]
+    alphas = ", ".join(f"{row.baseline} {row.alpha:g}" for row in table.itertuples() if np.isfinite(row.alpha))
+    with pd.option_context("display.width", 250, "display.max_columns", 50):
+        text = shown.to_string()
+    return (f"baselines on the same test split (accuracies and F1 in %, MAE and Corr as fractions; ridge alpha "
+            f"chosen on validation: {alphas}):\n{text}\n\n{baseline_verdict(amccl, table, dataset, label)}")

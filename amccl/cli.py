@@ -60,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seeds to run (default: the config's, 1111 1112 1113 1114 1115)")
     train.add_argument("--out", metavar="DIR", default=None,
                        help="output directory (default: runs/<dataset>-<profile>-<timestamp>)")
+    train.add_argument("--no-baselines", action="store_true",
+                       help="skip the baselines scored beside the seeds on the same test split (the constant, a ridge "
+                            "probe on the frozen text encoder's mean token embedding, and one on it with the mean audio "
+                            "and vision features; seconds on a CPU): the table, summary.csv's rows and baselines.csv")
     train.add_argument("--resume", action="store_true",
                        help="continue the runs in --out from their last.pt; finished seeds are reused")
     train.add_argument("--official-csv", action="store_true",
@@ -174,11 +178,20 @@ def cmd_train(args) -> int:
     get_logger(logging.WARNING if args.quiet else (logging.DEBUG if args.verbose else logging.INFO))
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2, sort_keys=True) + "\n")
-    results = run_seeds(cfg, seeds=args.seeds, out_dir=out, resume=args.resume, progress=not args.quiet)
+    results = run_seeds(cfg, seeds=args.seeds, out_dir=out, resume=args.resume, progress=not args.quiet,
+                        baselines=not args.no_baselines)
     table = seed_table(results, cfg.dataset)
     print(f"{cfg.dataset} test metrics ({len(results)} seed(s), profile {cfg.profile}; {DISPLAY_NOTE}):")
     print(table.to_string())
     print("".join(f"note: {note}\n" for note in table.attrs.get("notes", [])), end="")
+    if "baselines" in results.attrs:
+        import pandas as pd
+
+        from amccl.baselines import baseline_report
+        from amccl.metrics import primary_metrics
+
+        print("\n" + baseline_report(results[primary_metrics(cfg.dataset)], pd.DataFrame(results.attrs["baselines"]),
+                                     cfg.dataset))
     print(comparison_text(results, cfg.dataset))  # published rows only for a published MMSA file (by hash)
     print(f"results: {out / 'results.csv'}  summary: {out / 'summary.csv'}")
     if args.official_csv:

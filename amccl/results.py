@@ -190,14 +190,20 @@ def seed_table(results: pd.DataFrame, dataset: str | None = None) -> pd.DataFram
 
 def write_results(results: pd.DataFrame, out_dir: str | Path, dataset: str | None = None) -> tuple[Path, Path]:
     """Write ``results.csv`` (every seed's row, metrics as fractions, its ``note`` column) and
-    ``summary.csv`` (rows ``mean`` and ``std``, fractions; a ``note`` column when the runs have
-    notes)."""
+    ``summary.csv`` (rows ``mean`` and ``std``, then one row per baseline when
+    ``results.attrs["baselines"]`` holds :func:`amccl.baselines.baseline_table`'s records, which
+    also goes whole to ``baselines.csv``; fractions; a ``note`` column when the runs have notes)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results_path, summary_path = out / "results.csv", out / "summary.csv"
     results.to_csv(results_path, index=False)
     summary = summarize(results, dataset)
     table = summary.copy()
+    if results.attrs.get("baselines"):
+        baselines = pd.DataFrame(results.attrs["baselines"])
+        baselines.to_csv(out / "baselines.csv", index=False)
+        rows = baselines.set_index("baseline")[list(summary.columns)]
+        table = pd.concat([table, rows.rename(index=lambda name: f"baseline: {name}")])
     if summary.attrs.get("notes"):
         table["note"] = NOTE_SEP.join(summary.attrs["notes"])
     table.to_csv(summary_path, index_label="statistic")

@@ -310,12 +310,16 @@ def _data_meta(data, cfg: AMCCLConfig) -> dict[str, Any]:
 def run_seeds(
     cfg: AMCCLConfig, seeds: list[int] | tuple[int, ...] | None = None, data=None,
     out_dir: str | Path | None = None, resume: bool = False, progress: bool = True,
-    device: str | torch.device | None = None,
+    device: str | torch.device | None = None, baselines: bool = False,
 ) -> pd.DataFrame:
     """Train one run per seed (default ``cfg.seeds``: 1111-1115, the MMSA convention).
 
     Each seed writes into ``out_dir/seed_<seed>/``; ``out_dir`` also gets ``results.csv``
-    and ``summary.csv`` (:func:`amccl.results.write_results`, fractions).
+    and ``summary.csv`` (:func:`amccl.results.write_results`, fractions). With ``baselines``
+    the constant and the two ridge probes (:func:`amccl.baselines.baseline_table`) are scored
+    on the same test split after the seeds: ``results.attrs["baselines"]`` holds their table's
+    records (``pd.DataFrame(records)`` gives it back),
+    ``summary.csv`` a row each and ``out_dir/baselines.csv`` the whole table.
 
     Returns:
         The results DataFrame: one row per seed with the test metrics (fractions, as
@@ -332,6 +336,11 @@ def run_seeds(
         history.model = None  # keep memory flat over many seeds; weights are in best.pt
         histories.append(history)
     results = results_frame(histories)
+    if baselines:
+        from amccl.baselines import baseline_table
+
+        table = baseline_table(cfg, data, device=resolve_device(device or cfg.device))
+        results.attrs["baselines"] = table.to_dict("records")  # records: pandas compares attrs, a frame has no truth value
     if out_dir is not None:
         write_results(results, out_dir, cfg.dataset)
     get_logger().debug("%s over seeds %s:\n%s", cfg.dataset, seeds, paper_row(summarize(results, cfg.dataset)).to_string())

@@ -58,6 +58,23 @@ def test_train_writes_the_run_and_prints_the_table(trained):
 
 
 @pytest.mark.slow
+def test_train_scores_the_baselines_beside_the_seeds(trained):
+    out, proc = trained
+    baselines = pd.read_csv(out / "baselines.csv")
+    assert list(baselines["baseline"]) == ["constant mean label", "linear probe (text)",
+                                           "early-fusion probe (text+audio+vision)"]
+    summary = pd.read_csv(out / "summary.csv", index_col="statistic")
+    for row in baselines.itertuples():  # summary.csv: a row each, the same fractions
+        assert summary.at[f"baseline: {row.baseline}", "MAE"] == pytest.approx(row.MAE)
+    printed = proc.stdout.split("baselines on the same test split", 1)[1]
+    probe = baselines.iloc[2]
+    line = next(x for x in printed.splitlines() if x.startswith("early-fusion probe"))
+    assert f"{100 * probe['Non0_acc_2']:.2f}" in line and f"{probe['MAE']:.4f}" in line
+    assert "AMCCL against each baseline on the same test split:" in printed
+    assert "- linear probe (text), ridge alpha" in printed
+
+
+@pytest.mark.slow
 def test_official_csv_holds_every_metric_times_100(trained):
     out, proc = trained
     official = pd.read_csv(out / "mosi-regression.csv")

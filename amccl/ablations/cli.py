@@ -146,21 +146,13 @@ def run_ablate(args: argparse.Namespace) -> int:
 
 def print_baselines(cfg, rows, baseline: str, out_dir: Path) -> Path:
     """Score the baselines (:func:`amccl.baselines.baseline_table`) on ``cfg``'s data, write
-    ``out_dir/baselines.csv`` (fractions), print them (accuracies and F1 ×100, MAE and Corr as
-    they are) and the verdict for the ``baseline`` variant's seeds; returns the CSV's path."""
-    import pandas as pd
-
-    from amccl.baselines import baseline_table, baseline_verdict
+    ``out_dir/baselines.csv`` (fractions), print them and the verdict for the ``baseline``
+    variant's seeds (:func:`amccl.baselines.baseline_report`); returns the CSV's path."""
+    from amccl.baselines import baseline_report, baseline_table
     from amccl.data import load_data
-    from amccl.metrics import format_table
     from amccl.runtime import atomic_write
 
     table = baseline_table(cfg, load_data(cfg))
     path = atomic_write(out_dir / "baselines.csv", lambda handle: table.to_csv(handle, index=False))
-    with pd.option_context("display.width", 250, "display.max_columns", 50):
-        print("\nbaselines on the same test split (accuracies and F1 ×100, MAE and Corr as they are; "
-              "ridge alpha chosen on validation):")
-        print(format_table(table, cfg.dataset).set_index("baseline").to_string())
-    print("\n" + baseline_verdict(rows[rows["variant"] == baseline], table, cfg.dataset, label=f"AMCCL {baseline}"))
+    print("\n" + baseline_report(rows[rows["variant"] == baseline], table, cfg.dataset, label=f"AMCCL {baseline}"))
     return path
-
