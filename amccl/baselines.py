@@ -27,7 +27,7 @@ and absurd values and gets the same alphas and predictions.
 :func:`baseline_table` is the entry point (one row per baseline, fractions);
 :func:`baseline_verdict` says whether an AMCCL result (one run, or one row per seed) beats
 each baseline and by how much. For display use :func:`amccl.metrics.format_table`
-(accuracies and F1 x100, MAE and Corr as they are). Baselines use every feature the file
+(accuracies and F1 in %, MAE and Corr as fractions). Baselines use every feature the file
 has, whatever ``cfg.modalities`` says.
 """
 

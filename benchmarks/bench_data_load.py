@@ -4,6 +4,9 @@ Writes a synthetic MOSEI-shaped file in the real layout (numpy 1.x names, float3
 with the 768-d ``text`` features) scaled by ``--scale``, then loads it in fresh
 subprocesses, one per way, each reporting its wall time and ``ru_maxrss``:
 
+* ``shapes``      -- ``probe_shapes(path)``: the file's (Lt, La, Lv, Da, Dv) from one header-only
+  pass that seeks over the arrays' bytes (what ``for_dataset(..., data_path=...)`` reads; run
+  first, before any ``.npy`` cache exists);
 * ``reference``   -- the reference's way: ``pickle.load`` of the whole file once per split
   (three times) and ``astype(np.float32)`` copies of every array it keeps;
 * ``ours``        -- ``load_mmsa(path, "mosei")``: one restricted unpickle, in-place typing;
@@ -31,7 +34,7 @@ import time
 from pathlib import Path
 
 MOSEI_SIZES = (16326, 1871, 4659)
-MODES = ("reference", "ours", "ours+cache", "ours cached", "cached+read")
+MODES = ("shapes", "reference", "ours", "ours+cache", "ours cached", "cached+read")
 
 
 def _maxrss() -> int:
@@ -76,6 +79,13 @@ def child(mode: str, path: str) -> dict:
         before, start = _maxrss(), time.perf_counter()
         write_synthetic(path, "mosei", sizes, seed=0)
         return {"seconds": time.perf_counter() - start, "rss_before": before, "maxrss": _maxrss()}
+    if mode == "shapes":
+        from amccl.data.shapes import probe_shapes
+
+        before, start = _maxrss(), time.perf_counter()
+        shapes = probe_shapes(path)
+        assert shapes is not None and shapes[3:] == (74, 35), shapes
+        return {"seconds": time.perf_counter() - start, "rss_before": before, "maxrss": _maxrss(), "kept": 0}
     if mode == "reference":
         import numpy as np  # noqa: F401  (imported before the clock starts, like ours)
 
