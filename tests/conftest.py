@@ -12,6 +12,18 @@ import pytest  # noqa: E402
 from amccl.config import AMCCLConfig  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _amccl_log_level():
+    """Each test starts and ends with the package logger's level as it was: a CLI run in-process
+    with ``--quiet`` (``get_logger(WARNING)``) must not hide the INFO lines a later test reads."""
+    import logging
+
+    logger = logging.getLogger("amccl")
+    level = logger.level
+    yield
+    logger.setLevel(level)
+
+
 @pytest.fixture
 def tiny_cfg() -> AMCCLConfig:
     """MOSI shapes, smoke sizes (48/16/24 synthetic clips, 2 epochs, batch 16), tiny random BERT."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import pickle
 
 import numpy as np
@@ -21,6 +22,7 @@ from optuna.trial import TrialState
 from amccl.cli import _Parser
 from amccl.config import DATASETS, AMCCLConfig
 from amccl.results import History
+from amccl.runtime import get_logger
 from amccl.tuning import SPACES, best_config, get_space, load_study, run_study, trials_frame
 from amccl.tuning.cli import add_tune_parser, run_tune
 from amccl.tuning.runner import WorkerSpec, run_worker, split_trials
@@ -242,6 +244,7 @@ def test_progress_bar_counts_the_trials_with_the_best_value_and_stays_off_under_
     else:
         monkeypatch.setenv("CI", ci)
     monkeypatch.setattr("amccl.runtime.can_draw_bars", lambda stream=None: True)  # stderr a terminal
+    get_logger(logging.INFO)  # the lines are INFO (conftest restores the level after each test)
     run_study(small_cfg(), "contrastive", trials=2, storage=tmp_path / "bar.db", data=tiny_data, fit_fn=fake_fit,
               pruner="none", progress=True)
     err = capsys.readouterr().err
