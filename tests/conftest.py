@@ -16,9 +16,9 @@ from amccl.config import AMCCLConfig  # noqa: E402
 def _amccl_log_level():
     """Each test starts and ends with the package logger's level as it was: a CLI run in-process
     with ``--quiet`` (``get_logger(WARNING)``) must not hide the INFO lines a later test reads."""
-    import logging
+    from amccl.runtime import get_logger
 
-    logger = logging.getLogger("amccl")
+    logger = get_logger()  # configured first (its default INFO), so a test that configures it cannot undo that
     level = logger.level
     yield
     logger.setLevel(level)
