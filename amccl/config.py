@@ -333,8 +333,8 @@ class AMCCLConfig:
         cfg = cls(**values)
         path, policy = overrides.get("data_path"), str(overrides.get("shapes", cfg.shapes))
         if path is not None and policy == "file":
-            from amccl.data import DataError
             from amccl.data.shapes import probe_shapes  # reads the file's headers, not its data
+            from amccl.data.types import DataError
 
             try:
                 found = probe_shapes(os.path.expanduser(str(path)))
