@@ -40,7 +40,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from amccl.metrics import compute_metrics, format_table, metric_family, primary_metrics
+from amccl.metrics import (
+    DISPLAY_NOTE,
+    LOWER_IS_BETTER,
+    compute_metrics,
+    display_unit,
+    format_mean_std,
+    format_table,
+    format_value,
+    is_percent,
+    metric_family,
+    primary_metrics,
+)
 
 __all__ = ["ALPHAS", "BASELINE_NAMES", "BaselineResult", "ProbeFit", "baseline_report", "constant_value", "frame_means",
            "text_features", "probe_features", "fit_probe", "run_baselines", "baseline_table",
@@ -278,18 +289,18 @@ def _reading(values: np.ndarray, reference: float, metric: str) -> tuple[bool | 
     values = values[np.isfinite(values)]
     if not values.size or not np.isfinite(reference):
         return None, f"{metric} not comparable (undefined)"
-    lower = metric == "MAE"
-    scale, unit, digits = (1.0, "", 4) if lower else (100.0, " %", 2)
+    lower = metric in LOWER_IS_BETTER
+    unit = " %" if is_percent(metric) else ""
     mean, std = float(values.mean()), float(values.std())  # ddof=0, MMSA's std over seeds
     gap = (reference - mean) if lower else (mean - reference)  # > 0: AMCCL better
     beats = gap >= _TIE  # a gap below the shown precision (MMSA's 4 decimals) is no win
-    shown = f"{mean * scale:.{digits}f}" + (f" ± {std * scale:.{digits}f}" if values.size > 1 else "")
-    text = f"{metric} {shown}{unit} against {reference * scale:.{digits}f}{unit}, "
+    shown = format_mean_std(mean, std, metric) if values.size > 1 else format_value(mean, metric)
+    text = f"{metric} {shown}{unit} against {format_value(reference, metric)}{unit}, "
     if abs(gap) < _TIE:
         text += "equal at this precision"
     else:
         word = ("lower" if lower else "higher") if beats else ("higher" if lower else "lower")
-        text += f"{word} by {abs(gap) * scale:.{digits}f}" + ("" if lower else " points")
+        text += f"{word} by {format_value(abs(gap), metric)}" + (f" {display_unit(metric)}" if display_unit(metric) else "")
     if values.size > 1:
         better = int(np.sum((values < reference) if lower else (values > reference)))
         spread = "larger than" if abs(gap) > std else "within"
@@ -341,5 +352,5 @@ def baseline_report(amccl: Mapping[str, float] | pd.DataFrame, table: pd.DataFra
     alphas = ", ".join(f"{row.baseline} {row.alpha:g}" for row in table.itertuples() if np.isfinite(row.alpha))
     with pd.option_context("display.width", 250, "display.max_columns", 50):
         text = shown.to_string()
-    return (f"baselines on the same test split (accuracies and F1 in %, MAE and Corr as fractions; ridge alpha "
-            f"chosen on validation: {alphas}):\n{text}\n\n{baseline_verdict(amccl, table, dataset, label)}")
+    return (f"baselines on the same test split ({DISPLAY_NOTE}; ridge alpha chosen on validation: {alphas}):\n"
+            f"{text}\n\n{baseline_verdict(amccl, table, dataset, label)}")

@@ -30,8 +30,6 @@ from pathlib import Path
 
 from amccl.config import DATASETS, PROFILES, AMCCLConfig, default_profile
 
-DISPLAY_NOTE = "accuracies and F1 in %, MAE and Corr as fractions"  # how printed tables show metrics
-
 
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors: ``amccl train: error: ... (see --help)``."""
@@ -163,6 +161,7 @@ def _message(err: BaseException) -> str:
 
 # --- commands ----------------------------------------------------------------------------
 def cmd_train(args) -> int:
+    from amccl.metrics import DISPLAY_NOTE
     from amccl.published import comparison_text
     from amccl.results import seed_table, write_official_csv
     from amccl.runtime import get_logger
@@ -205,7 +204,7 @@ def cmd_evaluate(args) -> int:
     from amccl.compat import model_from_checkpoint
     from amccl.data import load_data
     from amccl.evaluation import evaluate_split, predictions_frame
-    from amccl.metrics import format_table
+    from amccl.metrics import DISPLAY_NOTE, format_table
     from amccl.results import NOTE_SEP, run_notes
     from amccl.runtime import resolve_device
 

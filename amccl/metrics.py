@@ -55,7 +55,7 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score, r2_score
 
 __all__ = ["MOSI_KEYS", "SIMS_KEYS", "KNOWN_METRICS", "ACC2_KEYS", "HEADLINE_KEYS", "LOWER_IS_BETTER",
-           "compute_metrics", "primary_metrics", "metric_columns", "metric_family", "is_percent",
+           "compute_metrics", "primary_metrics", "metric_columns", "metric_family", "DISPLAY_NOTE", "is_percent",
            "display_scale", "display_digits", "display_unit", "format_value", "format_mean_std", "format_table"]
 
 # The metric names, in MMSA's display order; every other module takes them from here.
@@ -239,6 +239,7 @@ def metric_columns(frame: pd.DataFrame, dataset: str | None = None) -> list[str]
 
 
 # --- display (for people; files and code keep fractions) ----------------------------------
+DISPLAY_NOTE = "accuracies and F1 in %, MAE and Corr as fractions"  # what printed tables say of their numbers
 PERCENT_DIGITS = 2  # accuracies and F1 in %: 85.00
 FRACTION_DIGITS = 4  # MAE, Corr, R² (and any other number) as fractions: 0.7663, MMSA's 4 decimals
 

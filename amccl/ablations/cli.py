@@ -93,7 +93,8 @@ def run_ablate(args: argparse.Namespace) -> int:
     from amccl.ablations.grid import run_grid
     from amccl.ablations.variants import variants_table
     from amccl.bert import check_run_encoder
-    from amccl.cli import DISPLAY_NOTE, config_from_args
+    from amccl.cli import config_from_args
+    from amccl.metrics import DISPLAY_NOTE
     from amccl.results import notes_of
 
     if args.list:

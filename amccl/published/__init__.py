@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from amccl.data.mmsa import release_of
-from amccl.metrics import KNOWN_METRICS, format_value, metric_columns
+from amccl.metrics import DISPLAY_NOTE, KNOWN_METRICS, format_value, metric_columns
 from amccl.results import paper_row, summarize
 
 __all__ = ["NOT_PUBLISHED", "published_results", "published_release", "side_by_side", "comparison_text"]
@@ -135,6 +135,6 @@ def comparison_text(summary_or_results: pd.DataFrame, dataset: str, release: dic
     table = side_by_side(summary_or_results, dataset, release)
     if table is None:
         return NOT_PUBLISHED
-    lines = [f"published {dataset} results beside this run ({table.attrs['release']}; accuracies and F1 in %, "
-             "MAE and Corr as fractions):", table.to_string()]
+    lines = [f"published {dataset} results beside this run ({table.attrs['release']}; {DISPLAY_NOTE}):",
+             table.to_string()]
     return "\n".join(lines + [f"source: {source}" for source in table.attrs["sources"]])

@@ -174,7 +174,7 @@ def run_tune(args: argparse.Namespace) -> int:
 def _seed_table(results, dataset: str, profile: str) -> str:
     """The best config's test metrics per seed and their mean ± std (:func:`amccl.results.seed_table`:
     accuracies and F1 in %, MAE and Corr as fractions), with the notes."""
-    from amccl.cli import DISPLAY_NOTE
+    from amccl.metrics import DISPLAY_NOTE
     from amccl.results import seed_table
 
     table = seed_table(results, dataset)
