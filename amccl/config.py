@@ -157,7 +157,11 @@ def is_mmsa_shapes(dataset: str, found: tuple[int, ...]) -> bool:
     or its aligned file's (audio / vision length Lt, no longer than the unaligned one's)?"""
     lt, la, lv, da, dv = DATASET_SHAPES[dataset]
     flt, fla, flv, fda, fdv = found
-    return (flt, fda, fdv) == (lt, da, dv) and fla in (la, lt if lt <= la else la) and flv in (lv, lt if lt <= lv else lv)
+
+    def length_ok(found_len: int, mmsa_len: int) -> bool:  # unaligned, or aligned onto the Lt text steps
+        return found_len == mmsa_len or found_len == lt <= mmsa_len
+
+    return (flt, fda, fdv) == (lt, da, dv) and length_ok(fla, la) and length_ok(flv, lv)
 
 
 def fit_heads(heads: int, width: int) -> int:

@@ -227,7 +227,6 @@ def official_frame(results: pd.DataFrame, dataset: str | None = None) -> pd.Data
     return table
 
 
-
 def write_official_csv(results: pd.DataFrame, out_dir: str | Path, dataset: str | None = None) -> Path:
     """Write :func:`official_frame` to ``out_dir/<dataset>-regression.csv``, the name of the
     official code's result file (``results/normals/mosi-regression.csv``); every metric ×100."""

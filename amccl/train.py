@@ -160,7 +160,7 @@ def fit(
         return _finished(run, history)
 
     say("seed %d: %s on %s, %d epochs × %d batches (profile %s)", seed, cfg.dataset, device,
-             cfg.epochs, len(train_loader), cfg.profile)
+        cfg.epochs, len(train_loader), cfg.profile)
     bar = progress_bar(total=cfg.epochs, initial=run.epoch, desc=f"seed {seed}", disable=not show, unit="epoch")
     while run.epoch < cfg.epochs and run.epoch - run.best_epoch < cfg.early_stop:
         start, epoch = time.perf_counter(), run.epoch + 1
@@ -205,7 +205,7 @@ def fit(
         if score_test:
             history.test_predictions.to_csv(run.out / "predictions.csv", index=False)
     say("seed %d: best epoch %d of %d, %s MAE %.4f", seed, run.best_epoch, run.epoch,
-             *(("test", history.test_metrics["MAE"]) if score_test else ("valid", run.best_mae)))
+        *(("test", history.test_metrics["MAE"]) if score_test else ("valid", run.best_mae)))
     return _finished(run, history)
 
 

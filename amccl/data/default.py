@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from amccl.config import SHAPE_SYMBOLS
 from amccl.data.mmsa import load_mmsa
 from amccl.data.shapes import probe_shapes
 from amccl.data.synthetic import RECIPE_VERSION, write_synthetic
@@ -86,8 +87,8 @@ def load_data(cfg: Any, cache: bool | str = "auto") -> MMSAData:
         data.source = "synthetic"
         return data
     path = Path(cfg.data_path).expanduser()
-    found = probe_shapes(path) if path.is_file() else None
-    if found is not None and cfg.shapes == "file":
+    found = probe_shapes(path) if cfg.shapes == "file" and path.is_file() else None
+    if found is not None:
         shapes = config_shapes(cfg.with_file_shapes(found))  # what a config from for_dataset would hold
     if cache == "auto":
         cache = path.is_file() and path.stat().st_size >= AUTO_CACHE_BYTES
@@ -95,18 +96,21 @@ def load_data(cfg: Any, cache: bool | str = "auto") -> MMSAData:
         return load_mmsa(path, cfg.dataset, shapes=shapes, sha256=cfg.data_sha256, compute_hash=True,
                          cache=bool(cache))
     except DataError as err:
-        hint = strict_shapes_hint(cfg, found)
-        if hint and not isinstance(err, UnsafePickleError):
+        hint = strict_shapes_hint(cfg, path) if not isinstance(err, UnsafePickleError) else ""
+        if hint:
             raise DataError([*err.problems, hint]) from err
         raise
 
 
-def strict_shapes_hint(cfg: Any, found: Shapes | None) -> str:
-    """For a ``shapes="paper"`` config refused by a file of its own shapes ``found``: how to run
-    it anyway (else "")."""
-    if cfg.shapes != "paper" or found is None or found == config_shapes(cfg):
+def strict_shapes_hint(cfg: Any, path: Path) -> str:
+    """For a ``shapes="paper"`` config that ``path`` was refused for: the file's own shapes and how
+    to run it anyway (else "")."""
+    if cfg.shapes != "paper" or not path.is_file():
         return ""
-    symbols = ", ".join(f"{sym}={value}" for sym, value in zip(("Lt", "La", "Lv", "Da", "Dv"), found))
+    found = probe_shapes(path)
+    if found is None or found == config_shapes(cfg):
+        return ""
+    symbols = ", ".join(f"{sym}={value}" for sym, value in zip(SHAPE_SYMBOLS, found))
     return (f"{cfg.data_path}: the file's own shapes are ({symbols}), not MMSA's {cfg.dataset} shapes "
             f"{config_shapes(cfg)}; to train on them, drop --strict-shapes (shapes='file', the default): "
             f"they are then taken from the file and every result says so")
