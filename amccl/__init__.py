@@ -43,6 +43,7 @@ predict.py         predictions for label-less clips, the ``predict`` command
 baselines.py       the constant and two ridge probes (text; early fusion) on the test split, the verdict
 plotting.py        every figure
 cli.py             ``python -m amccl train | evaluate | predict | ablate | tune``
+cli_options.py     the options every command shares (``--dataset`` .. ``--set``) and the config they build
 workbook.py        running and storing the notebooks
 =================  ======================================================================
 """

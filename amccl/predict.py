@@ -126,7 +126,7 @@ def add_predict_parser(subparsers) -> argparse.ArgumentParser:
 
 def run_predict(args: argparse.Namespace) -> int:
     """``python -m amccl predict``: write predictions.csv and print a one-line summary per split."""
-    from amccl.cli import CLIError
+    from amccl.cli_options import CLIError
 
     checkpoint, data = Path(args.checkpoint), Path(args.data)
     for flag, path in (("--checkpoint", checkpoint), ("--data", data)):

@@ -30,7 +30,7 @@ GROUPS = {
 
 def add_ablate_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``ablate`` sub-command to an ``argparse`` sub-parsers object and return it."""
-    from amccl.cli import config_options
+    from amccl.cli_options import config_options
 
     p = subparsers.add_parser(
         "ablate", help="run ablation variants over seeds and test which differences are real",
@@ -93,7 +93,7 @@ def run_ablate(args: argparse.Namespace) -> int:
     from amccl.ablations.grid import run_grid
     from amccl.ablations.variants import variants_table
     from amccl.bert import check_run_encoder
-    from amccl.cli import config_from_args
+    from amccl.cli_options import config_from_args
     from amccl.metrics import DISPLAY_NOTE
     from amccl.results import notes_of
 

@@ -44,7 +44,7 @@ everywhere; --no-final on all but one machine."""
 
 def add_tune_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``tune`` sub-command to an ``argparse`` sub-parsers object and return it."""
-    from amccl.cli import config_options
+    from amccl.cli_options import config_options
 
     spaces = "\n".join(f"  {s.name:<12} {s.doc}\n" + textwrap.fill(", ".join(s.params), 92, initial_indent=" " * 15,
                                                                   subsequent_indent=" " * 15)
@@ -109,7 +109,7 @@ def _header(study) -> str:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from amccl.cli import CLIError
+    from amccl.cli_options import CLIError
     from amccl.tuning.study import load_study
 
     try:
@@ -126,7 +126,7 @@ def run_tune(args: argparse.Namespace) -> int:
     import optuna
 
     from amccl.bert import check_run_encoder
-    from amccl.cli import CLIError, config_from_args
+    from amccl.cli_options import CLIError, config_from_args
     from amccl.data import load_data
     from amccl.runtime import get_logger
     from amccl.tuning.runner import default_out, default_study_name, retrain_best, run_study
