@@ -4,7 +4,9 @@
   ``variants_table()``.
 * :mod:`~amccl.ablations.grid` -- ``run_grid(variants, seeds, cfg, out_dir=...)``: every
   (variant, seed) pair, resumable, one CSV row per run, in this process or as Ray tasks
-  (:mod:`~amccl.ablations.ray_executor`).
+  (:mod:`~amccl.ablations.ray_executor`); one run's spec, training and row are
+  :mod:`~amccl.ablations.runs` (``RunSpec``, ``run_pair``, ``make_row``), below the grid and
+  its executors.
 * :mod:`~amccl.ablations.stats` -- ``summary(rows)``: mean ± std (fractions), the seed-paired
   difference to ``full`` with its interval, paired tests with Holm's correction;
   ``format_table`` prints it as a paper does (accuracies in %, MAE and Corr as fractions).

@@ -22,20 +22,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import sys
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from amccl.ablations.runs import RunSpec, config_json, run_pair
 from amccl.ablations.variants import apply_variant, canonical_name, variant_overrides
 from amccl.checkpoint import config_differences
 from amccl.config import AMCCLConfig
-from amccl.results import flatten_meta
 from amccl.runtime import atomic_write, get_logger, progress_bar, progress_enabled, progress_lines
 
 GRID_CSV = "grid.csv"
@@ -47,83 +44,6 @@ RESUME_IGNORES = frozenset({"seeds", "device"})
 # everything else in a row is a function of (config, seed, data) only.
 VOLATILE_COLUMNS = ("seconds", "finished_at", "host")
 _RESOURCE_KEYS = {"num_cpus", "num_gpus", "memory", "resources"}
-
-
-# --- one run ---------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RunSpec:
-    """One (variant, seed) run as plain data, so it pickles to a Ray worker unchanged."""
-
-    variant: str
-    seed: int
-    config: dict[str, Any]  # AMCCLConfig.to_dict() of the variant's config
-    overrides: dict[str, Any]  # the variant's overrides, recorded in the row
-    run_dir: str | None = None  # fit's out_dir (None: fit writes nothing)
-
-    @property
-    def key(self) -> tuple[str, int]:
-        return self.variant, self.seed
-
-
-def config_json(config: dict[str, Any]) -> str:
-    """The canonical JSON of a config dict (sorted keys), as stored in the ``config`` column."""
-    return json.dumps(config, sort_keys=True)
-
-
-def run_pair(spec: RunSpec, data: Any = None, fit_fn: Callable | None = None,
-             num_threads: int | None = None) -> dict[str, Any]:
-    """Train ``spec``'s variant with ``spec.seed`` on ``data`` (None: fit loads it) with
-    ``fit_fn`` (default ``amccl.train.fit``) and ``num_threads`` torch threads (None: torch's
-    setting; restored afterwards); return its row (:func:`make_row`). A ``run_dir`` holding
-    fit's ``last.pt`` (a run killed mid-training) makes fit resume from it."""
-    import torch
-
-    if fit_fn is None:
-        from amccl.train import fit as fit_fn
-    cfg, previous = AMCCLConfig.from_dict(spec.config), torch.get_num_threads()
-    if num_threads is not None:
-        torch.set_num_threads(max(1, int(num_threads)))
-    try:
-        threads, start = torch.get_num_threads(), time.perf_counter()
-        resume = spec.run_dir is not None and (Path(spec.run_dir) / "last.pt").exists()
-        history = fit_fn(cfg, data, seed=spec.seed, out_dir=spec.run_dir, progress=False,
-                         **({"resume": True} if resume else {}))
-        seconds = time.perf_counter() - start
-    finally:
-        torch.set_num_threads(previous)
-    return make_row(spec, history, seconds, threads)
-
-
-def make_row(spec: RunSpec, history: Any, seconds: float, threads: int | None = None) -> dict[str, Any]:
-    """A flat row: variant, seed, dataset, test metrics (fractions, as ``compute_metrics``
-    gives them), ``valid_*`` metrics of the best epoch, best_epoch, epochs_run, torch_threads,
-    the history's ``meta`` flattened by ``results.flatten_meta`` (data, encoder, versions,
-    device, ``note``), seconds, finished_at, host, overrides (JSON) and config (JSON)."""
-    if not history.test_metrics:
-        raise ValueError(f"run {spec.key}: the history has no test metrics")
-    valid = dict(getattr(history, "valid_metrics", None) or {})
-    epochs, meta = getattr(history, "epochs", None), getattr(history, "meta", None) or {}
-    return {
-        "variant": spec.variant, "seed": int(spec.seed), "dataset": spec.config.get("dataset"),
-        **{k: _cell(v) for k, v in dict(history.test_metrics).items()},
-        **{f"valid_{k}": _cell(v) for k, v in valid.items()},
-        "best_epoch": getattr(history, "best_epoch", None),
-        "epochs_run": len(epochs) if epochs is not None else None,
-        "torch_threads": threads,
-        **{str(k): _cell(v) for k, v in (flatten_meta(meta, spec.config).items() if isinstance(meta, dict) else ())},
-        "seconds": round(float(seconds), 3),
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "host": socket.gethostname(),
-        "overrides": json.dumps(spec.overrides, sort_keys=True),
-        "config": config_json(spec.config),
-    }
-
-
-def _cell(value: Any) -> Any:
-    """A CSV cell: tensors and numpy scalars as Python numbers, None kept, non-scalars as text."""
-    if hasattr(value, "item"):
-        value = value.item()
-    return value if value is None or isinstance(value, (int, float, str, bool)) else str(value)
 
 
 # --- executors -------------------------------------------------------------------------------
@@ -173,7 +93,8 @@ def read_grid(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def write_grid(path: str | os.PathLike, rows: Sequence[dict[str, Any]]) -> None:
-    """Write ``rows`` (:func:`make_row`'s column order) to ``path`` atomically (temp file + rename)."""
+    """Write ``rows`` (:func:`~amccl.ablations.runs.make_row`'s column order) to ``path`` atomically
+    (temp file + rename)."""
     csv = pd.DataFrame(list(rows)).to_csv(index=False)
     atomic_write(path, lambda handle: handle.write(csv.encode()))
 
@@ -198,7 +119,7 @@ def run_grid(variants: Iterable[str], seeds: Iterable[int], cfg: AMCCLConfig, da
              out_dir: str | os.PathLike | None = None, executor: str = "local", ray_address: str | None = None,
              resources: dict[str, Any] | None = None, progress: bool = True, fit_fn: Callable | None = None,
              save_runs: bool = False, progress_desc: str = "ablation grid", **ray_kwargs: Any) -> pd.DataFrame:
-    """Train every (variant, seed) pair and return one row per pair (:func:`make_row`),
+    """Train every (variant, seed) pair and return one row per pair (:func:`~amccl.ablations.runs.make_row`),
     variant-major in the order given, rows resumed from ``out_dir``'s CSV included.
 
     Args:

@@ -8,7 +8,7 @@ process whose OpenMP pool is running can hang), receive the data once, and keep 
 frozen-text cache for every run they train. The pool outlives one grid: the next grid with the
 same data object, threads and workers (the gamma sweep's one grid per γ) reuses its warm
 workers instead of paying the start (imports, the cache) again; it closes when another grid
-needs other workers or data, or when this process exits. Each run is :func:`~amccl.ablations.grid.run_pair`,
+needs other workers or data, or when this process exits. Each run is :func:`~amccl.ablations.runs.run_pair`,
 as in the local executor, so a row equals the local executor's with the same ``num_cpus``
 (timing aside).
 """
@@ -24,7 +24,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from amccl.ablations.grid import RunSpec, run_pair
+from amccl.ablations.runs import RunSpec, run_pair
 
 _WORKER: dict[str, Any] = {}  # this worker process's data and thread count
 _POOL: dict[str, Any] = {}  # the parent's warm pool: {"data", "settings": (threads, workers), "pool"}

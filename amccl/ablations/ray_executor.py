@@ -1,7 +1,7 @@
 """The Ray executor of an ablation grid: one Ray task per (variant, seed) run.
 
 :func:`amccl.ablations.grid.run_grid` uses it with ``executor="ray"``. Ray is an optional extra
-(``pip install "amccl[ray]"``). Tasks run :func:`~amccl.ablations.grid.run_pair`, the same
+(``pip install "amccl[ray]"``). Tasks run :func:`~amccl.ablations.runs.run_pair`, the same
 function as the local executor, with ``num_cpus`` torch threads, so equal ``num_cpus`` give
 rows identical to the local executor's (timing aside) on the same device.
 """
@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from amccl.ablations.grid import RunSpec, run_pair
+from amccl.ablations.runs import RunSpec, run_pair
 
 
 def _package_root() -> str:
