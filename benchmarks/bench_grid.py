@@ -1,6 +1,6 @@
 """A whole ablation grid in runs per hour: ``run_grid`` against a plain loop over ``fit``.
 
-The grid is notebook 03's demo grid: the 17 variants of spec §6 and §7 (``full`` first) x the
+The grid is notebook 03's demo grid: the 17 variants of docs/model.md §6 and §7 (``full`` first) x the
 first three MMSA seeds, with ``PRESETS["ablation_grid"]["demo"]``'s shrunk frozen-text runs
 (``SHRUNK_FROZEN_TEXT``, 8 epochs, 240 / 60 / 120 clips of the embedded default data, the
 embedded MiniLM encoder). Two ways, each in a fresh child process (neither inherits the
