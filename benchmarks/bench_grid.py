@@ -133,7 +133,7 @@ def metric_difference(a: dict[str, dict[str, float]], b: dict[str, dict[str, flo
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--variants", type=int, default=17, help="the first N of the 17 §6 + §7 variants")
+    parser.add_argument("--variants", type=int, default=17, help="the first N of the 17 variants of docs/model.md §6 + §7")
     parser.add_argument("--seeds", type=int, default=3, help="the first N MMSA seeds (1111, 1112, ...)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs per run (default: the demo preset's 8)")
     parser.add_argument("--sizes", type=int, nargs=3, default=None, metavar=("TRAIN", "VALID", "TEST"),
