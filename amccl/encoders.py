@@ -1,9 +1,4 @@
-"""Unimodal encoders (spec §2.1-2.2): the BERT text encoder and the audio/vision transformers.
-
-:class:`TextEncoder` wraps the BERT that :mod:`amccl.bert` finds offline (or builds from a
-checkpoint's shapes); :class:`SequenceEncoder` is the audio / vision encoder: x + a fixed
-sinusoidal table, then a post-norm ``nn.TransformerEncoder``.
-"""
+"""Unimodal encoders (docs/model.md §2.1-2.2): the BERT text encoder and the audio/vision transformers."""
 
 from __future__ import annotations
 
@@ -56,10 +51,7 @@ class TextEncoder(nn.Module):
 
 
 def sinusoidal_table(length: int, dim: int) -> Tensor:
-    """Fixed positional table PE (1, L, D): PE[p, 2i] = sin(p w_i), PE[p, 2i+1] = cos(p w_i).
-
-    ``w_i = 10000^(-2i/D)``; for odd D the last cos column is dropped.
-    """
+    """Fixed positional table PE (1, L, D) of docs/model.md §2.2 (odd D: the last cos column dropped)."""
     position = torch.arange(length, dtype=torch.float32).unsqueeze(1)
     div = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
     pe = torch.zeros(length, dim)
@@ -69,10 +61,7 @@ def sinusoidal_table(length: int, dim: int) -> Tensor:
 
 
 class PositionalEncoding(nn.Module):
-    """Adds the fixed sinusoidal table; no dropout (spec §2.2).
-
-    Shape: x (B, L, D) with L <= max_len -> (B, L, D).
-    """
+    """Adds the fixed sinusoidal table, no dropout. Shape: x (B, L, D) with L <= max_len -> (B, L, D)."""
 
     def __init__(self, dim: int, max_len: int) -> None:
         super().__init__()
@@ -83,12 +72,10 @@ class PositionalEncoding(nn.Module):
 
 
 class SequenceEncoder(nn.Module):
-    """Audio or vision encoder: x + PE, then a post-norm ``nn.TransformerEncoder``.
+    """Audio or vision encoder: x + PE, then a post-norm ``nn.TransformerEncoder`` (docs/model.md §2.2).
 
-    ``d_model`` is the raw feature size D (5 for MOSI audio), feed-forward 2048, ReLU,
-    dropout 0.1, batch-first. By default no padding mask is used (quirk of the reference);
-    with ``padding_mask=True`` frames at or after ``lengths`` are masked as keys
-    (True = may not attend, PyTorch's polarity).
+    ``padding_mask=True`` masks frames at or after ``lengths`` as keys (default: no mask, as the
+    reference).
 
     Args:
         dim: D. heads: attention heads (must divide D). layers: encoder layers.

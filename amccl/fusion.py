@@ -1,4 +1,4 @@
-"""Fusion blocks: the skip gates, the SE block and Adaptive Multi-Scale Convolution (spec §2.4-2.5)."""
+"""Fusion blocks: the skip gates, the SE block and Adaptive Multi-Scale Convolution (docs/model.md §2.4-2.5)."""
 
 from __future__ import annotations
 
@@ -7,21 +7,14 @@ from torch import Tensor, nn
 
 
 def kernel_channels(d: int, n: int) -> list[int]:
-    """Output channels of n branches that add up to d: branch i gets d // n + (i < d % n).
-
-    For 3 branches this is c_1 = d//3 + (d%3 > 0), c_3 = d//3 + (d%3 > 1), c_5 = d//3.
-    """
+    """Output channels of n branches that add up to d: branch i gets d // n + (i < d % n)."""
     return [d // n + (i < d % n) for i in range(n)]
 
 
 class SkipGate(nn.Module):
-    """A modality's skip gate: ``g = Sigmoid(W2 · ReLU(W1 · pooled))``.
+    """A modality's skip gate ``g = Sigmoid(W2 · ReLU(W1 · pooled))`` (docs/model.md §2.4).
 
-    Args:
-        channels: C, the encoder's output size (H, Da or Dv).
-        reduction: r; W1 maps C -> C // r (with bias), W2 maps C // r -> d (no bias).
-        out_dim: d.
-
+    Args: channels C (H, Da or Dv); reduction r (W1: C -> C // r); out_dim d.
     Shape: pooled (B, C) -> (B, d), values in (0, 1).
     """
 
@@ -44,10 +37,7 @@ class SkipGate(nn.Module):
 
 
 class SEBlock(nn.Module):
-    """Squeeze-and-excitation over channels: ``X ⊙ Sigmoid(W2 ReLU(W1 mean_pos(X)))``.
-
-    Shape: x (B, d, P) -> (B, d, P); W1: d -> d // reduction, W2: d // reduction -> d.
-    """
+    """Squeeze-and-excitation over channels (docs/model.md §2.5). Shape: x (B, d, P) -> (B, d, P)."""
 
     def __init__(self, channels: int, reduction: int = 16) -> None:
         super().__init__()
@@ -68,12 +58,7 @@ class SEBlock(nn.Module):
 
 
 class AMC(nn.Module):
-    """Adaptive Multi-Scale Convolution over the three modality vectors.
-
-    The d features are channels and the K = 3 modalities the length axis. A softmax over
-    ``Linear(d -> n)(mean over positions)`` weighs n parallel ``Conv1d(d -> c_k, k,
-    padding k // 2)`` branches per sample; the branches are concatenated on channels
-    (c_1 + ... + c_n = d), optionally rescaled by an SE block, and averaged over positions.
+    """Adaptive Multi-Scale Convolution over the three modality vectors (docs/model.md §2.5).
 
     Args:
         dim: d. kernels: branch kernel sizes, (1, 3, 5) in the paper.

@@ -1,22 +1,8 @@
-"""The AMCCL loss (spec §3): L1 + gamma · fine-grained supervised contrastive loss.
+"""The AMCCL loss (docs/model.md §3): L1 + gamma · fine-grained supervised contrastive loss.
 
-The positive-weight matrix P is built once per batch, the three feature sets are normalised
-once, and the six pair terms are computed together from the (6, B, B) stack of their
-similarity blocks; autograd differentiates it. ``tests/literal_loss.py`` transcribes the spec
-term by term, and the tests check that both give the same values and gradients.
-
-Pair terms for feature sets A, B (rows L2-normalised), S = A Bᵀ:
-
-* contrastive ``C(A,B) = mean_ij -log(exp(P_ij S_ij / T) / Σ_k exp(S_ik / T))``
-  (mean over all B×B entries, quirk; ``contrastive_mean="positives"`` averages over P > 0);
-* refine ``R(A,B) = -mean_ij(P_ij S_ij)``;  pair loss ``C + lambda_refine · R``;
-* margin ``Mg(A,B) = ReLU(alpha - (s_intra - s_inter))`` with ``s_inter = mean(P ⊙ A Bᵀ)``
-  and ``s_intra = (mean(P ⊙ A Aᵀ) + mean(P ⊙ B Bᵀ)) / 2``.
-
-``inter`` sums pair loss + margin over (v,a), (v,t), (t,a); ``intra`` sums pair loss over
-(v,v), (a,a), (t,t); ``L_cl = inter_weight · inter + intra_weight · intra``. With
-``cfg.modalities`` a strict subset (modality ablations) only the pairs among the kept
-modalities remain (:func:`modality_pairs`): one modality left has no inter term and no margin.
+P is built once per batch, the feature sets are normalised once, and every pair term comes
+from one stacked (n_pairs, B, B) tensor of similarity blocks; ``tests/literal_loss.py`` writes
+the terms out one by one, and the tests check both give the same values and gradients.
 """
 
 from __future__ import annotations
@@ -46,11 +32,7 @@ def normalise_labels(labels: Tensor, dataset: str) -> Tensor:
 
 
 def positive_weights(labels: Tensor, cfg: AMCCLConfig) -> Tensor:
-    """P (B, B): ``gain · exp(-D_ij / k)`` for same-sign pairs with ``D_ij <= k``, else 0.
-
-    D_ij = |u_i - u_j| on normalised labels; sign(0) = 0, so neutral is its own polarity.
-    With ``cfg.positives == "polarity"`` P is binary: 1 for every same-sign pair.
-    """
+    """P (B, B) of docs/model.md §3.1; ``cfg.positives == "polarity"``: 1 for every same-sign pair."""
     u = normalise_labels(labels, cfg.dataset)
     sign = torch.sign(u)
     same_sign = sign.unsqueeze(1) == sign.unsqueeze(0)
@@ -62,11 +44,10 @@ def positive_weights(labels: Tensor, cfg: AMCCLConfig) -> Tensor:
 
 
 def modality_pairs(modalities: tuple[str, ...]) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]:
-    """(inter, intra) pairs among ``modalities`` (in canonical order), as indices into their stack.
+    """(inter, intra) pairs among ``modalities`` (canonical order), as indices into their stack.
 
-    All three modalities give :data:`INTER_PAIRS`, :data:`INTRA_PAIRS`; ``("text", "vision")``
-    (stacked t, v) gives ``(((1, 0),), ((1, 1), (0, 0)))`` for (v,t) and (v,v), (t,t); one
-    modality gives no inter pair.
+    ``("text", "vision")`` (stacked t, v) gives ``(((1, 0),), ((1, 1), (0, 0)))``; one modality
+    gives no inter pair.
     """
     position = {MODALITY_INDEX[m]: i for i, m in enumerate(modalities)}
     inter = tuple((position[a], position[b]) for a, b in INTER_PAIRS if a in position and b in position)
@@ -81,7 +62,7 @@ def _pair_blocks(features: Tensor, pairs: tuple[tuple[int, int], ...]) -> Tensor
 
 
 def contrastive_terms(sim: Tensor, weights: Tensor, cfg: AMCCLConfig) -> Tensor:
-    """C(A,B) for each block: sim (n, B, B), P (B, B) -> (n,)."""
+    """C(A,B) for each block: sim (n, B, B), P (B, B) -> (n,); ``contrastive_mean="positives"``: mean over P > 0."""
     logits = sim / cfg.temperature
     nll = torch.logsumexp(logits, dim=2, keepdim=True) - weights * logits  # (n, B, B)
     if cfg.contrastive_mean == "positives":
@@ -99,11 +80,8 @@ def amccl_loss(outputs: dict[str, Tensor], labels: Tensor, cfg: AMCCLConfig) -> 
         cfg: supplies dataset, gamma, weights, k, gain, T, lambda_refine, alpha and switches.
 
     Returns:
-        The :data:`LOSS_PARTS`, 0-dim float32 tensors: ``loss`` (backpropagate this), ``l1``,
-        ``contrastive`` (L_cl), ``inter``, ``intra``, ``refine`` (Σ of R over the six pairs,
-        before lambda_refine) and ``margin`` (Σ of Mg over the three inter pairs); the pairs
-        are those among ``cfg.modalities`` (:func:`modality_pairs`). Nothing is read back to
-        the host.
+        The :data:`LOSS_PARTS`, 0-dim float32 tensors (``loss`` is the one to backpropagate;
+        docs/model.md §3.3); nothing is read back to the host.
     """
     pred = outputs["M"]
     with torch.autocast(pred.device.type, enabled=False):
@@ -120,10 +98,7 @@ def amccl_loss(outputs: dict[str, Tensor], labels: Tensor, cfg: AMCCLConfig) -> 
 def contrastive_parts(outputs: dict[str, Tensor], labels: Tensor, cfg: AMCCLConfig) -> dict[str, Tensor]:
     """L_cl and its parts (``contrastive``, ``inter``, ``intra``, ``refine``, ``margin``), float32.
 
-    Args:
-        outputs: ``Feature_t/a/v`` (B, d) of the model's dict (a dropped modality's is not read).
-        labels: (B,) labels on the features' device.
-        cfg: as for :func:`amccl_loss`.
+    ``outputs``: ``Feature_t/a/v`` (B, d) of the kept modalities; ``labels`` (B,) on their device.
     """
     feats = torch.stack([outputs[FEATURE_KEYS[m]] for m in cfg.modalities]).float()
     feats = F.normalize(feats, dim=2)  # (n_modalities, B, d), 3 by default

@@ -1,9 +1,6 @@
-"""The AMCCL model (spec §2): encoders, unimodal vectors, skip gates, AMC fusion and head.
+"""The AMCCL model (docs/model.md §2): encoders, unimodal vectors, skip gates, AMC fusion and head.
 
-Attribute names follow the reference implementation so that its checkpoints map one to one
-(``amccl.compat``): ``text_model``, ``audio_model``, ``video_model``, ``AMC``,
-``{text,audio,video}_skip_net``, ``post_{text,audio,video}_layer_1``,
-``post_fusion_layer_skip_connection``, ``post_fusion_layer_2/3``, ``fusionBatchNorm``.
+Attribute names are the reference's, so that its checkpoints load key for key (``amccl.compat``).
 """
 
 from __future__ import annotations
@@ -50,22 +47,17 @@ class AMCCL(nn.Module):
         - audio: (B, La', Da) with La' <= La; vision: (B, Lv', Dv) with Lv' <= Lv.
         - audio_lengths, vision_lengths: (B,) int true lengths, or None (= full length).
         - text_feats: optional (B, 3, H) frozen-text cache rows that replace the BERT pass.
-        - returns a dict: ``M`` (B, 1), ``Feature_t``, ``Feature_a``, ``Feature_v`` (B, d),
-          ``Feature_f`` (B, 3f).
+        - returns the dict of docs/model.md §2.7: ``M`` (B, 1), ``Feature_t/a/v`` (B, d), ``Feature_f`` (B, 3f).
 
-    Modality ablations (``cfg.modalities`` a strict subset): a dropped modality's encoder and
-    its dropout, W and skip gate are built (same draws, same ``state_dict`` keys) but never
-    called, so they draw no random numbers and get no gradient; zeros (B, d) stand in for its
-    h and g in fusion and head, and are its ``Feature_x``. Its inputs are still checked.
+    With ``cfg.modalities`` a strict subset, a dropped modality's layers are built but never
+    run; zeros (B, d) stand in for its h and g (docs/model.md §6). Its inputs are still checked.
     """
 
     def __init__(self, cfg: AMCCLConfig, text_config=None) -> None:
         super().__init__()
         self.cfg = cfg
         d, f = cfg.post_dim, cfg.post_fusion_dim
-        # Built in the reference's construction order (spec §8.2), so that one seed draws the
-        # reference's initial weights; ``_draw_unused`` stands for the layers it builds and
-        # never uses. Modules that draw nothing (dropouts, BatchNorm) sit where they read best.
+        # The reference's construction order (docs/model.md §8.2): one seed, its initial weights.
         self.text_model = TextEncoder(cfg.text_encoder, finetune=not cfg.freeze_text, config=text_config)
         hidden = self.text_model.hidden_size
         encoder_args = dict(layers=cfg.layers, ff_dim=cfg.encoder_ff_dim, dropout=cfg.encoder_dropout,
@@ -103,10 +95,7 @@ class AMCCL(nn.Module):
         mask = text[:, 1]
         return torch.stack([states[:, 0], states.mean(1), masked_mean(states, mask)], dim=1)
 
-    # Each modality runs in two stages: its encoder, summarised as (last, pooled), each
-    # (B, C), and then its unimodal vector h = ReLU(W drop(last)) and skip gate g = gate(pooled).
-    # ``forward`` runs the three encoders before any unimodal dropout, as the reference does
-    # (spec §8.5), so that one seed draws the reference's dropout masks.
+    # Each modality: its encoder, summarised as (last, pooled), then (h, g) from ``_vectors``.
     def _text_states(self, text: Tensor, text_feats: Tensor | None) -> tuple[Tensor, Tensor]:
         """([CLS] state, pooled mean), each (B, H); ``text_feats`` (B, 3, H) skips the BERT pass."""
         if text_feats is not None:
@@ -161,8 +150,7 @@ class AMCCL(nn.Module):
         return self.post_fusion_layer_3(hidden), feature_f
 
     def _batch_norm(self, x: Tensor) -> Tensor:
-        """fusionBatchNorm; a one-sample batch in training mode (which BatchNorm cannot
-        normalise) uses the running statistics and leaves them unchanged."""
+        """fusionBatchNorm; a one-sample training batch uses the running statistics (docs/model.md §2.8)."""
         bn = self.fusionBatchNorm
         if self.training and x.size(0) == 1:
             return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
@@ -178,11 +166,11 @@ class AMCCL(nn.Module):
             "audio": lambda: self._sequence_states(audio, audio_lengths, self.audio_model),
             "vision": lambda: self._sequence_states(vision, vision_lengths, self.video_model),
         }
-        # the kept encoders run before any unimodal dropout (spec §8.5), in text, audio, vision order
+        # the kept encoders run before any unimodal dropout (docs/model.md §8.5), in text, audio, vision order
         summaries = {m: encode() for m, encode in encoders.items() if m in self.cfg.modalities}
         vectors = {m: self._vectors(m, s) for m, s in summaries.items()}
         kept = next(iter(vectors.values()))  # zeros like a kept (h, g) stand in for a dropped one
-        (h_t, g_t), (h_a, g_a), (h_v, g_v) = (vectors[m] if m in vectors else _zeros_like(*kept) for m in encoders)
+        (h_t, g_t), (h_a, g_a), (h_v, g_v) = (vectors.get(m) or tuple(map(torch.zeros_like, kept)) for m in encoders)
         m, feature_f = self.head(self.fuse(h_t, h_a, h_v), (g_t, g_a, g_v))
         return {"M": m, "Feature_t": h_t, "Feature_a": h_a, "Feature_v": h_v, "Feature_f": feature_f}
 
@@ -213,13 +201,8 @@ class AMCCL(nn.Module):
                 f"skip_net_reduction={c.skip_net_reduction}")
 
 
-def _zeros_like(h: Tensor, g: Tensor) -> tuple[Tensor, Tensor]:
-    """Zeros standing in for a dropped modality's (h, g), each (B, d), like a kept one's."""
-    return torch.zeros_like(h), torch.zeros_like(g)
-
-
 def _draw_unused(layer: nn.Module) -> None:
-    """A layer the reference builds and never uses: built only for its initial draws (spec §8.2)."""
+    """A layer the reference builds and never uses: built only for its initial draws (docs/model.md §8.2)."""
     del layer
 
 

@@ -26,7 +26,7 @@ BENCHMARKS = {  # name: (script, extra args, extra args with --quick)
     # the full 17 x 3 grid: ~8 min per way on 2 idle cores (about 9 s per demo run); here 5 x 3
     "grid": ("bench_grid.py", ["--variants", "5", "--threads", "1"], ["--variants", "3", "--seeds", "2", "--epochs", "2", "--threads", "1"]),
 }
-# Retired targets (issue 14), each ">= 10x": the scripts still print their figures, the closing
+# Retired targets, each ">= 10x": the scripts still print their figures, the closing
 # targets table leaves them out (bench_loss.py's "target:" lines are dropped by this prefix).
 RETIRED = {
     "loss fwd+bwd": "the loss is a few ms of a multi-hundred-ms training step (~0.2 %): no user feels it",

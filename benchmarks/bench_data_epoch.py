@@ -6,7 +6,7 @@ it times full shuffled epochs of
 * ``DataLoader(MMSADataset(split), shuffle=True)`` -- per-sample dicts, default collate
   (``num_workers=0``), the usual PyTorch way and the reference's;
 * ``BatchLoader(split, shuffle=True)`` -- whole-batch tensors by indexing, the row indices
-  drawn by a ``DataLoader`` over ``range(N)`` so that the order is the reference's (spec §8);
+  drawn by a ``DataLoader`` over ``range(N)`` so that the order is the reference's (docs/model.md §8.1);
 * ``BatchLoader(..., generator=g)`` -- the same with one ``randperm`` per pass from a
   dedicated generator (not the reference's order; shows what the index loader costs);
 * ``BatchLoader(..., trim=True)`` -- also cut to each batch's longest length (only for

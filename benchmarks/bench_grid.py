@@ -1,6 +1,6 @@
 """A whole ablation grid in runs per hour: ``run_grid`` against a plain loop over ``fit``.
 
-The grid is notebook 03's demo grid: the 17 variants of spec §6 and §7 (``full`` first) x the
+The grid is notebook 03's demo grid: the 17 variants of docs/model.md §6 and §7 (``full`` first) x the
 first three MMSA seeds, with ``PRESETS["ablation_grid"]["demo"]``'s shrunk frozen-text runs
 (``SHRUNK_FROZEN_TEXT``, 8 epochs, 240 / 60 / 120 clips of the embedded default data, the
 embedded MiniLM encoder). Two ways, each in a fresh child process (neither inherits the
@@ -133,7 +133,7 @@ def metric_difference(a: dict[str, dict[str, float]], b: dict[str, dict[str, flo
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--variants", type=int, default=17, help="the first N of the 17 §6 + §7 variants")
+    parser.add_argument("--variants", type=int, default=17, help="the first N of the 17 variants of docs/model.md §6 + §7")
     parser.add_argument("--seeds", type=int, default=3, help="the first N MMSA seeds (1111, 1112, ...)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs per run (default: the demo preset's 8)")
     parser.add_argument("--sizes", type=int, nargs=3, default=None, metavar=("TRAIN", "VALID", "TEST"),

@@ -1,10 +1,10 @@
-"""Loss forward + backward: ``amccl_loss`` against the literal per-term transcription of spec §3.
+"""Loss forward + backward: ``amccl_loss`` against the literal per-term transcription of docs/model.md §3.
 
 At the MOSI and MOSEI batch and feature sizes (B = batch_size, d = post_dim of the paper's
 configs: 64 / 64 and 128 / 128) it times, interleaved, one forward + backward of
 
 * ``literal`` -- ``tests.literal_loss.literal_amccl_loss`` (the test oracle): every pair term
-  rebuilds P and re-normalises its features (spec §3 as written; the yardstick);
+  rebuilds P and re-normalises its features (docs/model.md §3 as written; the yardstick);
 * ``batched`` -- ``amccl.losses.amccl_loss``: P once, one normalisation, the six pair
   blocks batched, differentiated by autograd;
 * ``compiled`` (only with ``--compile``) -- ``torch.compile(amccl_loss)``; its one-off

@@ -1,4 +1,4 @@
-"""The test oracle: a literal, term-by-term transcription of the AMCCL loss (spec §3), as the
+"""The test oracle: a literal, term-by-term transcription of the AMCCL loss (docs/model.md §3), as the
 reference runs it.
 
 Every pair term rebuilds the positive-weight matrix from the labels and re-normalises its
@@ -18,7 +18,7 @@ from amccl.config import AMCCLConfig
 
 
 def literal_positive_weights(labels: Tensor, cfg: AMCCLConfig) -> Tensor:
-    """P (B, B) as spec §3 writes it: polarity mask, intensity distance, weights, diagonal."""
+    """P (B, B) as docs/model.md §3 writes it: polarity mask, intensity distance, weights, diagonal."""
     y = labels.reshape(-1).float()
     u = y if cfg.dataset.startswith("sims") else (y + 3) / 3 - 1
     u_i, u_j = u.view(-1, 1), u.view(1, -1)

@@ -1,4 +1,4 @@
-"""The fast paths give the reference numbers (issue 8).
+"""The fast paths give the reference numbers.
 
 Complements tests/test_losses.py (batched == literal at MOSI / MOSEI-d / SIMS sizes for the
 four loss variants) and tests/test_model.py (trimmed audio, cached text): here the paper's

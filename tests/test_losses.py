@@ -1,4 +1,5 @@
-"""Hand-computed checks of every loss term (spec §3), and fast path == literal path."""
+"""The loss of docs/model.md §3: every term of ``amccl.losses`` checked against a hand-computed value,
+and the batched loss equal to the term-by-term oracle ``tests/literal_loss.py``."""
 
 import math
 
@@ -7,7 +8,7 @@ import torch
 
 from amccl import AMCCLConfig
 from amccl.losses import amccl_loss, contrastive_terms, normalise_labels, positive_weights
-from tests.literal_loss import literal_amccl_loss, literal_margin, literal_pair_loss
+from tests.literal_loss import literal_amccl_loss
 
 
 def cfg_for(dataset="mosi", **kw):
@@ -79,10 +80,11 @@ def test_contrastive_and_refine_by_hand():
     expected_c = math.log(math.e + 1) - 0.75
     c = contrastive_terms(eye.unsqueeze(0), p, cfg)
     assert c.item() == pytest.approx(expected_c, rel=1e-6)
-    # refine = -mean(P ⊙ S) = -(1.5 + 1.5) / 4
-    pair, refine = literal_pair_loss(eye, eye, torch.tensor([-1.5, 1.5]), cfg)
-    assert refine.item() == pytest.approx(-0.75)
-    assert pair.item() == pytest.approx(expected_c + 4.0 * -0.75, rel=1e-6)
+    # text alone: the one pair term is (t, t). refine = -mean(P ⊙ S) = -(1.5 + 1.5) / 4
+    parts = amccl_loss(outputs(eye, None, None, torch.zeros(2, 1)), torch.tensor([-1.5, 1.5]),
+                       cfg.replace(modalities=("text",)))
+    assert parts["refine"].item() == pytest.approx(-0.75)
+    assert parts["intra"].item() == pytest.approx(expected_c + 4.0 * -0.75, rel=1e-6)  # C + lambda_refine · R
 
 
 def test_contrastive_mean_over_positives_only():
@@ -93,15 +95,21 @@ def test_contrastive_mean_over_positives_only():
     assert c.item() == pytest.approx(math.log(math.e + 1) - 1.5, rel=1e-6)
 
 
+def margin_of(a, b, y, alpha):
+    """The package's margin Mg(A, B) of the one inter pair (t, a), text and audio kept."""
+    cfg = cfg_for("mosi", alpha=alpha, modalities=("text", "audio"))
+    return amccl_loss(outputs(a, b, None, torch.zeros(len(y), 1)), y, cfg)["margin"]
+
+
 def test_margin_by_hand():
     y = torch.tensor([1.5, 1.5])  # P = 1.5 everywhere
     a = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
     b = torch.tensor([[0.0, 1.0], [0.0, 1.0]])
     # s_inter = mean(P ⊙ A Bᵀ) = 0; s_intra = (mean(1.5·1) + mean(1.5·1)) / 2 = 1.5
-    assert literal_margin(a, b, y, cfg_for("mosi", alpha=0.8)).item() == 0.0  # relu(0.8 - 1.5)
-    assert literal_margin(a, b, y, cfg_for("mosi", alpha=2.0)).item() == pytest.approx(0.5)
+    assert margin_of(a, b, y, alpha=0.8).item() == 0.0  # relu(0.8 - 1.5)
+    assert margin_of(a, b, y, alpha=2.0).item() == pytest.approx(0.5)
     # A = B: s_intra = s_inter -> margin = alpha
-    assert literal_margin(a, a, y, cfg_for("mosi", alpha=0.8)).item() == pytest.approx(0.8)
+    assert margin_of(a, a, y, alpha=0.8).item() == pytest.approx(0.8)
 
 
 def test_inter_intra_and_total_by_hand():

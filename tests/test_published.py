@@ -1,4 +1,4 @@
-"""Published results beside a run's own (issue 13): the shipped table is the shared markdown's,
+"""Published results beside a run's own: the shipped table is the shared markdown's,
 every row has a source, and the comparison appears only for a published MMSA file (by hash)."""
 
 from __future__ import annotations

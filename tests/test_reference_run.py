@@ -1,6 +1,6 @@
-"""One seed, one run (spec §8): initial weights, dropout masks and data order are the reference's.
+"""One seed, one run (docs/model.md §8): initial weights, dropout masks and data order are the reference's.
 
-Each test rebuilds what the reference does from the spec alone (§2, §4, §8 and the appendix)
+Each test rebuilds what the reference does from docs/model.md alone (§2, §4, §8 and the appendix)
 and compares it with ours bit for bit: the reference's layer sequence, its forward pass, a
 ``DataLoader(dataset, B, shuffle=True)`` per pass, and a plain training loop.
 """
@@ -26,7 +26,7 @@ from amccl.train import fit
 
 
 def _reference_layers(cfg: AMCCLConfig) -> dict[str, nn.Module]:
-    """The reference's modules in its construction order (spec §8.2), named as our keys."""
+    """The reference's modules in its construction order (docs/model.md §8.2), named as our keys."""
     d, f, r = cfg.post_dim, cfg.post_fusion_dim, cfg.skip_net_reduction
     layers: dict[str, nn.Module] = {"text_model.model": load_bert(cfg.text_encoder)}
     hidden = layers["text_model.model"].config.hidden_size
@@ -87,7 +87,7 @@ def _batch(cfg: AMCCLConfig, b: int = 6) -> dict[str, torch.Tensor]:
 
 
 def _reference_forward(model: AMCCL, text, audio, vision) -> torch.Tensor:
-    """Spec §2 in §8.5's order: the three encoders, the unimodal dropouts, the fusion dropout."""
+    """docs/model.md §2 in §8.5's order: the three encoders, the unimodal dropouts, the fusion dropout."""
     t = model.text_model(text)
     a = model.audio_model(audio)
     v = model.video_model(vision)
@@ -150,7 +150,7 @@ def test_two_passes_draw_what_a_shuffling_dataloader_draws(tiny_data):
 
 
 def _reference_fit(cfg: AMCCLConfig, data, seed: int) -> tuple[list[tuple[float, float]], int, dict]:
-    """A plain reference run (spec §4, §8) with ``DataLoader``s: per-epoch (valid loss, MAE),
+    """A plain reference run (docs/model.md §4, §8) with ``DataLoader``s: per-epoch (valid loss, MAE),
     the best epoch and the test metrics."""
     seed_everything(seed)
     loaders = {name: torch.utils.data.DataLoader(MMSADataset(getattr(data, name)), cfg.batch_size, shuffle=True)

@@ -1,4 +1,4 @@
-"""The trainer (spec §4): optimizer groups, schedule, early stopping, seeds, guards, results."""
+"""The trainer (docs/model.md §4): optimizer groups, schedule, early stopping, seeds, guards, results."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ DISTINCT = dict(lr_bert=1e-5, lr_audio=2e-4, lr_video=3e-4, lr_other=4e-4,
 
 
 def _spec_group(name: str) -> str:
-    """Spec §4's grouping, written independently of the trainer's code."""
+    """docs/model.md §4's grouping, written independently of the trainer's code."""
     if name.startswith("text_model."):
         return "bert_no_decay" if any(s in name for s in ("bias", "LayerNorm.bias", "LayerNorm.weight")) else "bert_decay"
     for prefix, group in (("audio_model.", "audio"), ("video_model.", "video")):
