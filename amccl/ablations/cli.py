@@ -6,7 +6,7 @@
 
 ``amccl.cli`` registers it with :func:`add_ablate_parser` and dispatches to :func:`run_ablate`.
 Outputs in ``--out``: ``grid.csv`` (one row per run, written as runs finish; rerun the
-command to resume), ``summary.csv`` (:func:`~amccl.ablations.stats.summary`, fractions) and one
+command to resume), ``summary.csv`` (:func:`~amccl.ablations.stats.paired_summary`, fractions) and one
 ``ablation_<metric>.png`` per ``--plot`` metric; with ``--baselines`` also ``baselines.csv``
 (:func:`amccl.baselines.baseline_table`, fractions: the constant and the two ridge probes on the
 same test split) and a verdict on whether the baseline variant beats each of them.
@@ -111,16 +111,16 @@ def run_ablate(args: argparse.Namespace) -> int:
     rows = run_grid(variants, seeds, cfg, out_dir=out_dir, executor=args.executor,
                     ray_address=args.ray_address, resources=resources or None,
                     progress=not args.quiet, save_runs=args.save_runs)
-    summ = stats.summary(rows, args.metrics, baseline=args.baseline, alpha=args.alpha,
+    summ = stats.paired_summary(rows, args.metrics, baseline=args.baseline, alpha=args.alpha,
                          method=args.ci, test=args.test)
     summ.to_csv(out_dir / "summary.csv", index=False)
     level = int(round((1 - args.alpha) * 100))
     with pd.option_context("display.width", 250, "display.max_columns", 50):
         print(f"\nmean ± std over seeds {seeds} ({DISPLAY_NOTE}):")
-        print(stats.format_table(summ, "mean").to_string())
+        print(stats.format_paired(summ, "mean").to_string())
         print(f"\ndifference to {args.baseline} [{level} % CI, paired by seed; accuracies in points]; * = significant "
               f"after Holm correction ({args.test}-test, alpha {args.alpha:g}):")
-        print(stats.format_table(summ, "diff").to_string())
+        print(stats.format_paired(summ, "diff").to_string())
     for note in notes_of(rows):
         print(f"note: {note}")
     written = [out_dir / "grid.csv", out_dir / "summary.csv"]

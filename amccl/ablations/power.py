@@ -1,4 +1,4 @@
-"""How many seeds? The power of the seed-paired comparisons of :func:`~amccl.ablations.stats.summary`.
+"""How many seeds? The power of the seed-paired comparisons of :func:`~amccl.ablations.stats.paired_summary`.
 
 A paired t-test on n seeds is a one-sample t-test of the n per-seed differences
 ``d_s = x_variant(s) - x_full(s)``, whose sample std (ddof=1) is ``sd``. Under a true mean

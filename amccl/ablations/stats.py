@@ -2,7 +2,7 @@
 
 MSA scores move by a point or more between seeds, so a variant is compared with the baseline
 on the *same* seeds: the per-seed difference ``x_variant(s) - x_full(s)`` removes the luck
-both runs share (data order, initialisation). Per variant and metric :func:`summary` gives
+both runs share (data order, initialisation). Per variant and metric :func:`paired_summary` gives
 
 * ``n``, ``mean``, ``std`` over seeds (ddof=0 as MMSA and ``amccl.results``; ``ddof=1`` for the
   sample std) and a ``1 - alpha`` interval of the mean (``mean_ci_low/high``);
@@ -22,7 +22,7 @@ exact two-sided Wilcoxon test cannot go below p = 0.0625, so it never flags a di
 alpha = 0.05: use the t-test (the default) or more seeds.
 
 Grid rows and ``summary`` hold fractions (as ``compute_metrics`` gives them); the printed
-tables and sentences (:func:`format_table`, :func:`grid_verdict`, :func:`power_verdict`) go
+tables and sentences (:func:`format_paired`, :func:`grid_verdict`, :func:`power_verdict`) go
 through :mod:`amccl.metrics`' one display: accuracies and F1 in % and their differences in
 points, MAE and Corr (and their differences) as fractions. No torch.
 """
@@ -50,7 +50,7 @@ from amccl.metrics import (
 SUMMARY_COLUMNS = ["variant", "metric", "n", "mean", "std", "mean_ci_low", "mean_ci_high",
                    "n_pairs", "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_holm",
                    "significant", "verdict", "diff_sd", "detectable", "seeds_needed"]
-FORMATS = ("mean", "diff", "detectable", "seeds_needed")  # the cells format_table can print
+FORMATS = ("mean", "diff", "detectable", "seeds_needed")  # the cells format_paired can print
 
 
 def holm(pvalues: Iterable[float]) -> np.ndarray:
@@ -71,7 +71,7 @@ def holm(pvalues: Iterable[float]) -> np.ndarray:
     return out
 
 
-def summary(
+def paired_summary(
     rows: pd.DataFrame,
     metrics: Iterable[str] | None = None,
     baseline: str | None = "full",
@@ -140,7 +140,7 @@ def summary(
 
 def _check_inputs(rows: pd.DataFrame, metrics: Iterable[str] | None, baseline: str | None, alpha: float,
                   method: str, test: str) -> tuple[list[str], list[str]]:
-    """Validate :func:`summary`'s arguments; return its metrics and variants (baseline first)."""
+    """Validate :func:`paired_summary`'s arguments; return its metrics and variants (baseline first)."""
     if method not in ("t", "bootstrap"):
         raise ValueError(f"method must be 't' or 'bootstrap', got {method!r}")
     if test not in ("t", "wilcoxon"):
@@ -225,13 +225,13 @@ def _verdict(rec: dict, metric: str, baseline: str | None) -> str:
     return "better" if improved else "worse"
 
 
-def format_table(summ: pd.DataFrame, value: str = "mean") -> pd.DataFrame:
+def format_paired(summ: pd.DataFrame, value: str = "mean") -> pd.DataFrame:
     """A paper-style wide table for people: one row per variant, one column per metric, strings
     in :mod:`amccl.metrics`' one display (accuracies and F1 in %, their differences in points;
     MAE and Corr, and their differences, as fractions).
 
     Args:
-        summ: :func:`summary`'s output (fractions).
+        summ: :func:`paired_summary`'s output (fractions).
         value: ``"mean"`` -> ``"85.31 ± 0.42"`` (MAE ``"0.7663 ± 0.0485"``); ``"diff"`` ->
             ``"-1.20 [-2.10, -0.30] *"`` (MAE ``"-0.0608 [-0.1200, +0.0010]"``; ``*`` marks a
             Holm-significant difference; the baseline reads ``"—"``); ``"detectable"`` ->
@@ -263,7 +263,7 @@ def format_table(summ: pd.DataFrame, value: str = "mean") -> pd.DataFrame:
 
 
 def grid_verdict(summ: pd.DataFrame, n_seeds: int, baseline: str = "full") -> str:
-    """One sentence on a :func:`summary`: which variants differ significantly from
+    """One sentence on a :func:`paired_summary`: which variants differ significantly from
     ``baseline`` after Holm correction (variant, better/worse, metric, Δ: accuracies in points,
     MAE and Corr as fractions), or that none do."""
     others = summ[summ["variant"] != baseline]
@@ -277,7 +277,7 @@ def grid_verdict(summ: pd.DataFrame, n_seeds: int, baseline: str = "full") -> st
 
 
 def power_verdict(summ: pd.DataFrame, metric: str, baseline: str = "full", unit: str | None = None) -> str:
-    """One sentence on the not-significant comparisons of ``metric`` in a :func:`summary`: how
+    """One sentence on the not-significant comparisons of ``metric`` in a :func:`paired_summary`: how
     large a difference they rule out at this many seeds ("no difference larger than ±X"), with
     the range over variants when there are several; X in the one display (accuracies in points,
     MAE and Corr as fractions), ``unit`` by default the metric's (``points`` or none)."""

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from amccl.ablations.power import POWER
-from amccl.ablations.stats import summary, t_interval
+from amccl.ablations.stats import paired_summary, t_interval
 
 GAMMA_FACTORS: tuple[float, ...] = (0.0, 1.0, 10.0, 100.0)  # × the paper's gamma
 SWEEP_VARIANTS: tuple[str, ...] = ("full", "positives_mean")
@@ -165,7 +165,7 @@ def sweep_table(summ: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
 def paired_to_zero(frame: pd.DataFrame, variant: str, metrics: Sequence[str] = SWEEP_METRICS,
                    alpha: float = 0.05) -> pd.DataFrame:
     """Each larger gamma of ``variant`` against its smallest gamma (0), paired by seed:
-    :func:`amccl.ablations.stats.summary` (fractions) with the gammas as
+    :func:`amccl.ablations.stats.paired_summary` (fractions) with the gammas as
     variants (labels ``f"{gamma:g}"``), so ``diff``, its interval, Holm's correction over the
     gammas and ``detectable`` are those of the ablation tables."""
     block = frame[frame["variant"] == variant]
@@ -173,7 +173,7 @@ def paired_to_zero(frame: pd.DataFrame, variant: str, metrics: Sequence[str] = S
         raise ValueError(f"the sweep has no rows for variant {variant!r}")
     labels = block["gamma"].map(lambda g: f"{g:g}")
     rows = block.assign(variant=labels).sort_values("gamma", kind="stable")
-    return summary(rows[["variant", "seed", *metrics]], list(metrics), baseline=labels[block["gamma"].idxmin()],
+    return paired_summary(rows[["variant", "seed", *metrics]], list(metrics), baseline=labels[block["gamma"].idxmin()],
                    alpha=alpha)
 
 
