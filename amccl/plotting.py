@@ -334,7 +334,7 @@ def plot_alignment_table(side: pd.DataFrame, title: str | None = None) -> Figure
     depends only on the table's shape: (2.2 + 1.1 · columns) × (1.5 + 0.4 · rows) in.
 
     Args:
-        side: index = model names, columns :data:`~amccl.analysis.compare.SUMMARY_COLUMNS`
+        side: index = model names, columns :data:`~amccl.analysis.compare.ALIGNMENT_COLUMNS`
             (recall@1, recall@5, alignment, uniformity, silhouette, spearman) or some of them.
     """
     values = side.astype(float)
@@ -421,9 +421,9 @@ def plot_joint(proj: pd.DataFrame, color_by: Sequence[str] = ("label", "modality
 def _summary_line(emb: Embeddings) -> str:
     """Mean cross-modal recall@1 and alignment, and mean silhouette, for a panel title."""
     from amccl.analysis.alignment import alignment_metrics
-    from amccl.analysis.compare import summary_row
+    from amccl.analysis.compare import alignment_row
 
-    row = summary_row(alignment_metrics(emb, ks=(1,)))
+    row = alignment_row(alignment_metrics(emb, ks=(1,)))
     return (f"R@1 {row['recall@1']:.3f} (chance {1 / len(emb):.3f}) · "
             f"align {row['alignment']:.2f} · sil {row['silhouette']:.2f}")
 

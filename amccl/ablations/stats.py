@@ -47,7 +47,7 @@ from amccl.metrics import (
     metric_columns,
 )
 
-SUMMARY_COLUMNS = ["variant", "metric", "n", "mean", "std", "mean_ci_low", "mean_ci_high",
+PAIRED_COLUMNS = ["variant", "metric", "n", "mean", "std", "mean_ci_low", "mean_ci_high",
                    "n_pairs", "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_holm",
                    "significant", "verdict", "diff_sd", "detectable", "seeds_needed"]
 FORMATS = ("mean", "diff", "detectable", "seeds_needed")  # the cells format_paired can print
@@ -99,7 +99,7 @@ def paired_summary(
             comparison, whatever ``test`` is).
 
     Returns:
-        A long ``DataFrame`` with :data:`SUMMARY_COLUMNS` (values in the rows' unit: fractions
+        A long ``DataFrame`` with :data:`PAIRED_COLUMNS` (values in the rows' unit: fractions
         for grid rows), one row per (variant, metric), in
         the order variants first appear in ``rows`` (baseline first) and metrics are given.
         Fewer than two seeds (or pairs) give NaN intervals and p-values, never an error.
@@ -133,7 +133,7 @@ def paired_summary(
             rec.update(p_holm=p_adj, significant=bool(p_adj < alpha))  # NaN compares False
             rec["verdict"] = _verdict(rec, metric, baseline)
         out.extend(block)
-    frame = pd.DataFrame(out, columns=SUMMARY_COLUMNS).astype({"n": int, "n_pairs": int, "significant": bool})
+    frame = pd.DataFrame(out, columns=PAIRED_COLUMNS).astype({"n": int, "n_pairs": int, "significant": bool})
     frame.attrs.update(alpha=alpha, power=power)  # what power_verdict quotes
     return frame
 

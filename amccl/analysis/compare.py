@@ -14,24 +14,24 @@ from collections.abc import Mapping
 import pandas as pd
 
 # column -> the rows it is averaged over: the modality pairs or the modalities
-SUMMARY_COLUMNS = {"recall@1": "pair", "recall@5": "pair", "alignment": "pair", "uniformity": "modality",
+ALIGNMENT_COLUMNS = {"recall@1": "pair", "recall@5": "pair", "alignment": "pair", "uniformity": "modality",
                    "silhouette": "modality", "spearman": "modality"}
 MARGIN = 0.02  # alignment and Spearman differences below this count as noise
 
 
-def summary_row(table: pd.DataFrame) -> dict[str, float]:
+def alignment_row(table: pd.DataFrame) -> dict[str, float]:
     """One model's row: recall@k and alignment averaged over the pairs, uniformity,
     silhouette and Spearman over the modalities (``table`` from ``alignment_metrics``; a
     column the table lacks, e.g. ``recall@5`` of ``ks=(1,)``, is left out)."""
     return {column: table.loc[table["kind"] == kind, column].mean()
-            for column, kind in SUMMARY_COLUMNS.items() if column in table}
+            for column, kind in ALIGNMENT_COLUMNS.items() if column in table}
 
 
 def compare_models(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """{model name: alignment_metrics table} -> one row per model, :data:`SUMMARY_COLUMNS`."""
-    side = pd.DataFrame({name: summary_row(table) for name, table in tables.items()}).T
+    """{model name: alignment_metrics table} -> one row per model, :data:`ALIGNMENT_COLUMNS`."""
+    side = pd.DataFrame({name: alignment_row(table) for name, table in tables.items()}).T
     side.index.name = "model (means over pairs / modalities)"
-    return side[list(SUMMARY_COLUMNS)]
+    return side[list(ALIGNMENT_COLUMNS)]
 
 
 def alignment_verdict(side: pd.DataFrame, a: str, b: str, n_clips: int, context: str = "one seed") -> str:

@@ -4,7 +4,7 @@
 seed at each gamma (default 0, the paper's gamma g = ``cfg.gamma``, 10 g and 100 g) through
 :func:`amccl.ablations.grid.run_grid` (resumable per gamma, same rows and executors), and
 measures every run's test split with :func:`~amccl.analysis.alignment_metrics` condensed as in
-:func:`~amccl.analysis.compare.summary_row`: ``alignment`` (mean over modality pairs of
+:func:`~amccl.analysis.compare.alignment_row`: ``alignment`` (mean over modality pairs of
 ``mean_i ||x̂_i - ŷ_i||^2``, lower = closer), ``spearman`` (distance/label Spearman, mean over
 modalities), ``recall@1``, ``uniformity``, ``silhouette``; next to the run's test ``MAE`` and
 ``constant_MAE``, the test MAE of always predicting the training labels' median (the best
@@ -52,13 +52,13 @@ def embedding_measures(model: Any, data: Any, cfg: Any, split: str = "test") -> 
     """:data:`EMBEDDING_COLUMNS` of ``model`` on ``split`` of ``data`` (the frozen-text cache
     is reused when ``cfg`` has one, so the text encoder does not run again)."""
     from amccl.analysis.alignment import alignment_metrics
-    from amccl.analysis.compare import summary_row
+    from amccl.analysis.compare import alignment_row
     from amccl.analysis.embeddings import extract_embeddings
     from amccl.evaluation import with_text_cache
 
     device = next(model.parameters()).device
     emb = extract_embeddings(model, with_text_cache(model, data, cfg, device)[split], split)
-    row = summary_row(alignment_metrics(emb, ks=(1,)))
+    row = alignment_row(alignment_metrics(emb, ks=(1,)))
     return {k: float(row[k]) for k in EMBEDDING_COLUMNS}
 
 
