@@ -4,12 +4,9 @@
     python -m amccl ablate --list                       # the variant registry
     python -m amccl ablate ... --executor ray --num-gpus 0.25 [--ray-address auto]
 
-``amccl.cli`` registers it with :func:`add_ablate_parser` and dispatches to :func:`run_ablate`.
-Outputs in ``--out``: ``grid.csv`` (one row per run, written as runs finish; rerun the
-command to resume), ``summary.csv`` (:func:`~amccl.ablations.stats.paired_summary`, fractions) and one
-``ablation_<metric>.png`` per ``--plot`` metric; with ``--baselines`` also ``baselines.csv``
-(:func:`amccl.baselines.baseline_table`, fractions: the constant and the two ridge probes on the
-same test split) and a verdict on whether the baseline variant beats each of them.
+Writes to ``--out``: ``grid.csv`` (rerun to resume), ``summary.csv``
+(:func:`~amccl.ablations.stats.paired_summary`), one ``ablation_<metric>.png`` per ``--plot``
+metric, and with ``--baselines`` ``baselines.csv`` and a verdict against them.
 """
 
 from __future__ import annotations

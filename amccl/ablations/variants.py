@@ -1,25 +1,16 @@
-"""Named ablation variants (spec §6), cleaner variants (spec §7) and modality ablations, each a config override.
+"""Named variants (docs/model.md §6, §7) and modality ablations, each a config override.
 
 This registry is the one place a variant is defined. A variant changes the config fields it
 names and nothing else; combine variants with ``+``::
 
-    >>> cfg = AMCCLConfig.for_dataset("mosi")
-    >>> apply_variant(cfg, "no_se+no_refine")      # se=False, lambda_refine=0
-    >>> variants_table()                           # name, section, overrides, description
+    >>> apply_variant(AMCCLConfig.for_dataset("mosi"), "no_se+no_refine")  # se=False, lambda_refine=0
+    >>> variants_table()                                                      # the registry
 
-``full`` is the paper's model (no override). Two variants that set the same field to
-different values (``kernel_1+kernel_3``) cannot be combined and raise ``ValueError``.
-
-Sections (the ``section`` column of :func:`variants_table`; docs/variants.md lists every variant):
-
-* ``§6`` (:data:`PAPER_VARIANTS`): the ablations the paper's claims rest on -- SE block, kernels,
-  kernel weights, fusion, and the loss terms.
-* ``§7`` (:data:`CLEAN_VARIANTS`): the cleaner variants of the reference's quirks.
-* ``modality`` (:data:`MODALITY_VARIANTS`, ours, not the paper's): ``text_only``, ``audio_only``,
-  ``vision_only``, ``no_text``, ``no_audio``, ``no_vision`` set ``modalities``. A dropped
-  modality's encoder never runs (no gradient, no random draws), zeros stand in for its h and g
-  in fusion and head, and the contrastive pairs involving it leave the loss. They combine with
-  the others (``no_audio+no_se``); two of them set ``modalities`` differently and conflict.
+Two variants that set one field differently (``kernel_1+kernel_3``) raise ``ValueError``. The
+``section`` of a variant: ``§6`` (:data:`PAPER_VARIANTS`, the paper's ablations), ``§7``
+(:data:`CLEAN_VARIANTS`, cleaner variants of the reference's quirks) or ``modality``
+(:data:`MODALITY_VARIANTS`: a dropped modality's encoder never runs, zeros stand in for its h
+and g, and its contrastive pairs leave the loss).
 """
 
 from __future__ import annotations
