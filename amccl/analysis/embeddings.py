@@ -1,10 +1,4 @@
-"""The features AMCCL aligns, collected for every clip of a split.
-
-:func:`extract_embeddings` runs a model over a split in eval mode, without gradients, in
-batches on the model's device, and returns an :class:`Embeddings`: ``Feature_t/a/v`` (the
-unimodal vectors h_t, h_a, h_v the contrastive loss aligns), ``Feature_f`` and the
-predictions, with each clip's id, row and label, in split order.
-"""
+"""The features AMCCL aligns, collected for every clip of a split (:func:`extract_embeddings`)."""
 
 from __future__ import annotations
 
@@ -82,7 +76,6 @@ class Embeddings:
         return getattr(self, modality_name(modality))
 
 
-# --- extraction ---------------------------------------------------------------------------
 def _default_batches(split_data: Any, batch_size: int, model: Any) -> Iterable[Mapping[str, Any]]:
     """``amccl.data.BatchLoader`` over the split in order; trims padding when it cannot matter."""
     from amccl.data import BatchLoader
@@ -102,23 +95,18 @@ def extract_embeddings(
 ) -> Embeddings:
     """``Feature_t/a/v/f`` and predictions of every clip of a split, in split order.
 
-    The model runs in eval mode under ``torch.no_grad()``; its train/eval mode is restored
-    afterwards, even on error. Batches are moved to ``device`` (default: the model's).
+    The model runs in eval mode without gradients (its mode restored afterwards, even on error).
 
     Args:
-        model: an :class:`amccl.model.AMCCL` or any module whose ``forward(text, audio,
-            vision, audio_lengths, vision_lengths, text_feats)`` returns ``M`` (B, 1) and
-            ``Feature_t/a/v`` (B, d) (``Feature_f`` (B, 3f) optional).
-        data: an :class:`amccl.data.MMSAData` (``data.split(split)`` is used) or one split.
-        split: ``train``, ``valid`` or ``test``.
-        batch_size: clips per forward pass.
+        model: an :class:`amccl.model.AMCCL` or a module whose forward returns ``M`` (B, 1) and
+            ``Feature_t/a/v`` (B, d) (``Feature_f`` optional).
+        data: an :class:`amccl.data.MMSAData` or one split.
         device: where to run; the model must already be there (default: its device).
-        batches: batch dicts to use instead of ``amccl.data.BatchLoader(split, batch_size,
-            shuffle=False)`` -- an iterable, or a callable ``(split_data, batch_size)`` giving
-            one. Each batch holds the forward inputs plus ``labels`` (B,) and ``index`` (B,).
+        batches: batch dicts (forward inputs, ``labels``, ``index``) instead of an in-order
+            ``BatchLoader``: an iterable, or a callable ``(split_data, batch_size)``.
 
     Returns:
-        :class:`Embeddings` sorted by split row; ``ids`` from the split's ``ids`` array.
+        :class:`Embeddings` sorted by split row.
     """
     import torch
 

@@ -1,21 +1,11 @@
 """Alignment against gamma: does a heavier contrastive loss align the modalities, and what does it cost?
 
-:func:`gamma_sweep` trains each variant (default ``full`` and ``positives_mean``) with each
-seed at each gamma (default 0, the paper's gamma g = ``cfg.gamma``, 10 g and 100 g) through
-:func:`amccl.ablations.grid.run_grid` (resumable per gamma, same rows and executors), and
-measures every run's test split with :func:`~amccl.analysis.alignment_metrics` condensed as in
-:func:`~amccl.analysis.compare.alignment_row`: ``alignment`` (mean over modality pairs of
-``mean_i ||x̂_i - ŷ_i||^2``, lower = closer), ``spearman`` (distance/label Spearman, mean over
-modalities), ``recall@1``, ``uniformity``, ``silhouette``; next to the run's test ``MAE`` and
-``constant_MAE``, the test MAE of always predicting the training labels' median (the best
-constant under L1).
-
-:func:`sweep_summary` gives mean and 95 % t-interval per (variant, gamma, metric) (the
-figure, :func:`amccl.plotting.plot_gamma_sweep`). :func:`sweep_verdict` reads the runs: every
-larger gamma against gamma = 0 *on the same seeds* (same initialisation and batch order, so
-seed luck cancels, as in the ablation tables: :func:`paired_to_zero`), Holm-corrected over the
-gammas: whether alignment and Spearman move, and from which gamma the test MAE degrades, as a
-share of the way to the constant predictor; a null result says how large a change it rules out.
+:func:`gamma_sweep` trains each variant with each seed at each gamma (default 0, g, 10 g, 100 g
+with g = ``cfg.gamma``) through :func:`amccl.ablations.grid.run_grid` and measures every run's
+test embeddings (:func:`~amccl.analysis.compare.alignment_row`) beside its test ``MAE`` and
+``constant_MAE`` (the training labels' median for every clip). :func:`sweep_summary` gives mean
+and t-interval per (variant, gamma, metric); :func:`sweep_verdict` tests every larger gamma
+against gamma = 0 on the same seeds, Holm-corrected over the gammas.
 """
 
 from __future__ import annotations
@@ -38,7 +28,6 @@ SWEEP_VARIANTS: tuple[str, ...] = ("full", "positives_mean")
 EMBEDDING_COLUMNS: tuple[str, ...] = ("alignment", "spearman", "recall@1", "uniformity", "silhouette")
 SWEEP_COLUMNS: tuple[str, ...] = ("variant", "gamma", "seed", *EMBEDDING_COLUMNS, "MAE", "Corr", "constant_MAE")
 SWEEP_METRICS: tuple[str, ...] = ("alignment", "spearman", "MAE")  # the figure's and verdict's
-LOWER_IS_CLOSER = frozenset({"alignment", "MAE"})
 
 
 def sweep_gammas(gamma: float, factors: Iterable[float] = GAMMA_FACTORS) -> list[float]:
@@ -49,8 +38,7 @@ def sweep_gammas(gamma: float, factors: Iterable[float] = GAMMA_FACTORS) -> list
 
 
 def embedding_measures(model: Any, data: Any, cfg: Any, split: str = "test") -> dict[str, float]:
-    """:data:`EMBEDDING_COLUMNS` of ``model`` on ``split`` of ``data`` (the frozen-text cache
-    is reused when ``cfg`` has one, so the text encoder does not run again)."""
+    """:data:`EMBEDDING_COLUMNS` of ``model`` on ``split`` of ``data`` (reusing a frozen-text cache)."""
     from amccl.analysis.alignment import alignment_metrics
     from amccl.analysis.compare import alignment_row
     from amccl.analysis.embeddings import extract_embeddings
@@ -64,8 +52,7 @@ def embedding_measures(model: Any, data: Any, cfg: Any, split: str = "test") -> 
 
 def fit_and_measure(cfg: Any, data: Any, seed: int, fit_fn: Callable | None = None, **kwargs: Any) -> Any:
     """``fit_fn(cfg, data, seed=seed, **kwargs)`` (default ``amccl.train.fit``) with
-    :func:`embedding_measures` of the best model added to ``history.test_metrics``, so that
-    :func:`~amccl.ablations.grid.run_grid` writes them into its rows."""
+    :func:`embedding_measures` of the best model added to ``history.test_metrics`` (grid rows)."""
     if fit_fn is None:
         from amccl.train import fit as fit_fn
     history = fit_fn(cfg, data, seed=seed, **kwargs)
@@ -74,8 +61,7 @@ def fit_and_measure(cfg: Any, data: Any, seed: int, fit_fn: Callable | None = No
 
 
 def constant_mae(data: Any) -> float:
-    """Test MAE of predicting the median training label for every clip
-    (:func:`amccl.baselines.constant_value`, the one place for a constant predictor)."""
+    """Test MAE of predicting the median training label (:func:`amccl.baselines.constant_value`)."""
     from amccl.baselines import constant_value
 
     test = np.asarray(data.test.labels, float).reshape(-1)
@@ -88,21 +74,18 @@ def gamma_sweep(cfg: Any, gammas: Sequence[float] | None = None, variants: Seque
     """Train every (gamma, variant, seed) and measure its test-split embeddings.
 
     Args:
-        cfg: the base config (its ``gamma`` is the paper's g).
-        gammas: the gammas; default :func:`sweep_gammas` (0, g, 10 g, 100 g).
-        variants: registry names (:mod:`amccl.ablations.variants`); a variant that sets gamma
-            itself (``no_cl``) keeps its own, which the ``gamma`` column then shows.
+        cfg: the base config (its ``gamma`` is g).
+        gammas: default :func:`sweep_gammas` (0, g, 10 g, 100 g).
+        variants: registry names; one that sets gamma itself (``no_cl``) keeps its own.
         seeds: every run gets every seed (intervals need at least two).
         data: an ``MMSAData``; ``None`` loads ``cfg``'s once.
         out_dir: ``out_dir/gamma_<g>/grid.csv`` per gamma, resumed when called again.
-        progress: one progress bar per gamma over its runs (none under ``CI``).
-        fit_fn: the training function (default ``amccl.train.fit``).
+        progress: one progress bar per gamma; fit_fn: default ``amccl.train.fit``.
         **grid_kwargs: ``executor``, ``resources``, ... of :func:`~amccl.ablations.grid.run_grid`.
 
     Returns:
-        One row per run, :data:`SWEEP_COLUMNS` first (``gamma`` as the run used it), then
-        the grid's other columns (every test metric, ``seconds``, ``config`` ...); rows in
-        gamma order, then variant, then seed.
+        One row per run, :data:`SWEEP_COLUMNS` (``gamma`` as the run used it) then the grid's
+        other columns; rows by gamma, variant, seed.
     """
     from amccl.ablations.grid import run_grid
 
@@ -161,13 +144,10 @@ def sweep_table(summ: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
     return table
 
 
-# --- the verdict -------------------------------------------------------------------------------
 def paired_to_zero(frame: pd.DataFrame, variant: str, metrics: Sequence[str] = SWEEP_METRICS,
                    alpha: float = 0.05) -> pd.DataFrame:
-    """Each larger gamma of ``variant`` against its smallest gamma (0), paired by seed:
-    :func:`amccl.ablations.stats.paired_summary` (fractions) with the gammas as
-    variants (labels ``f"{gamma:g}"``), so ``diff``, its interval, Holm's correction over the
-    gammas and ``detectable`` are those of the ablation tables."""
+    """Each larger gamma of ``variant`` against its smallest, paired by seed: a
+    :func:`amccl.ablations.stats.paired_summary` with the gammas (``f"{gamma:g}"``) as variants."""
     block = frame[frame["variant"] == variant]
     if block.empty:
         raise ValueError(f"the sweep has no rows for variant {variant!r}")
@@ -229,10 +209,9 @@ def _mae_reading(comp: pd.DataFrame, constant: float | None) -> str:
 
 
 def sweep_verdict(frame: pd.DataFrame, alpha: float = 0.05) -> str:
-    """One sentence per variant from the runs of :func:`gamma_sweep`: whether alignment and
-    distance/label Spearman move with gamma, and from which gamma the test MAE degrades toward
-    the constant predictor (``constant_MAE``), by seed-paired t-tests of every larger gamma
-    against gamma = 0 with Holm's correction over the gammas (:func:`paired_to_zero`)."""
+    """One sentence per variant of a :func:`gamma_sweep`: whether alignment and Spearman move
+    with gamma, and from which gamma the test MAE degrades toward ``constant_MAE``
+    (:func:`paired_to_zero`)."""
     constant = float(frame["constant_MAE"].iloc[0]) if "constant_MAE" in frame.columns else None
     parts = []
     for variant in dict.fromkeys(frame["variant"]):
