@@ -153,59 +153,40 @@ def paired_to_zero(frame: pd.DataFrame, variant: str, metrics: Sequence[str] = S
         raise ValueError(f"the sweep has no rows for variant {variant!r}")
     labels = block["gamma"].map(lambda g: f"{g:g}")
     rows = block.assign(variant=labels).sort_values("gamma", kind="stable")
-    return paired_summary(rows[["variant", "seed", *metrics]], list(metrics), baseline=labels[block["gamma"].idxmin()],
-                   alpha=alpha)
+    return paired_summary(rows[["variant", "seed", *metrics]], list(metrics),
+                          baseline=labels[block["gamma"].idxmin()], alpha=alpha)
 
 
-def _movement(comp: pd.DataFrame, metric: str) -> tuple[pd.Series, pd.Series | None, pd.Series]:
-    """gamma = 0's row, the first larger gamma whose paired difference is Holm-significant
-    (None: none is) and the largest gamma's row, of ``metric``."""
+_READINGS = {"alignment": ("alignment", "loosens", "tightens"), "spearman": ("distance/label Spearman", "rises", "falls"),
+             "MAE": ("test MAE", "degrades", "improves")}
+
+
+def _reading(comp: pd.DataFrame, metric: str, constant: float | None = None) -> str:
+    """How ``metric`` moves with gamma by the seed-paired tests against gamma = 0 (the first
+    Holm-significant gamma); for the test MAE also how far it moved toward ``constant``."""
+    name, up, down = _READINGS[metric]
     block = comp[comp["metric"] == metric]
-    ref, others = block.iloc[0], block.iloc[1:]
+    ref, last, others = block.iloc[0], block.iloc[-1], block.iloc[1:]
     clear = others[others["significant"].astype(bool)]
-    return ref, (clear.iloc[0] if len(clear) else None), block.iloc[-1]
-
-
-def _trend(comp: pd.DataFrame, metric: str) -> str:
-    """How ``metric`` moves with gamma, judged by the seed-paired tests against gamma = 0."""
-    words = {"alignment": ("loosens", "tightens"), "spearman": ("rises", "falls")}[metric]
-    name = "alignment" if metric == "alignment" else "distance/label Spearman"
-    ref, clear, last = _movement(comp, metric)
-    span = f"{ref['mean']:.3f} at γ = {ref['variant']} → {last['mean']:.3f} at γ = {last['variant']}"
-    if last["n_pairs"] < 2:
-        return f"{name} {span} (one seed: no test)"
-    if clear is None:
-        det = comp.loc[comp["metric"] == metric, "detectable"].iloc[1:].max()
-        return f"{name} shows no significant change ({span}; rules out changes beyond ±{det:.2f})"
-    return f"{name} {words[0] if clear['diff'] > 0 else words[1]} significantly from γ = {clear['variant']} on ({span})"
-
-
-def _share(value: float, ref: float, constant: float) -> str:
-    return f"{100 * (value - ref) / (constant - ref):.0f} %"
-
-
-def _mae_reading(comp: pd.DataFrame, constant: float | None) -> str:
-    """From which gamma the test MAE rises significantly above gamma = 0's, and how far each
-    gamma has moved toward the constant predictor's MAE."""
-    ref, clear, last = _movement(comp, "MAE")
     span = f"{ref['mean']:.3f} at γ = {ref['variant']} → {last['mean']:.3f} at γ = {last['variant']}"
     way = caveat = ""
-    if constant is not None and ref["mean"] >= constant:
-        caveat = f"; γ = {ref['variant']} itself is no better than the constant predictor's {constant:.3f}"
-    elif constant is not None:
+    if metric == "MAE" and constant is not None:
         upper = ref["mean_ci_high"] if np.isfinite(ref["mean_ci_high"]) else ref["mean"]
-        if upper >= constant:  # the constant lies inside gamma = 0's interval: a share would be noise
+        if ref["mean"] >= constant:
+            caveat = f"; γ = {ref['variant']} itself is no better than the constant predictor's {constant:.3f}"
+        elif upper >= constant:  # the constant lies inside gamma = 0's interval: a share would be noise
             caveat = (f"; at these seeds γ = {ref['variant']} is not clearly better than the constant "
                       f"predictor's {constant:.3f}")
         else:
-            way = f", {_share(last['mean'], ref['mean'], constant)} of the way to the constant predictor's {constant:.3f}"
+            share = 100 * (last["mean"] - ref["mean"]) / (constant - ref["mean"])
+            way = f", {share:.0f} % of the way to the constant predictor's {constant:.3f}"
     if last["n_pairs"] < 2:
-        return f"test MAE {span}{way} (one seed: no test{caveat})"
-    if clear is None:
-        det = comp.loc[comp["metric"] == "MAE", "detectable"].iloc[1:].max()
-        return f"test MAE shows no significant change ({span}{way}; rules out changes beyond ±{det:.2f}{caveat})"
-    change = "improves" if clear["diff"] < 0 else "degrades"
-    return f"test MAE {change} significantly from γ = {clear['variant']} on ({span}{way}{caveat})"
+        return f"{name} {span}{way} (one seed: no test{caveat})"
+    if clear.empty:
+        det = others["detectable"].max()
+        return f"{name} shows no significant change ({span}{way}; rules out changes beyond ±{det:.2f}{caveat})"
+    first = clear.iloc[0]
+    return f"{name} {up if first['diff'] > 0 else down} significantly from γ = {first['variant']} on ({span}{way}{caveat})"
 
 
 def sweep_verdict(frame: pd.DataFrame, alpha: float = 0.05) -> str:
@@ -218,7 +199,7 @@ def sweep_verdict(frame: pd.DataFrame, alpha: float = 0.05) -> str:
         comp = paired_to_zero(frame, variant, SWEEP_METRICS, alpha)
         if comp["variant"].nunique() < 2:
             raise ValueError(f"variant {variant!r} has one gamma only; a sweep needs at least two")
-        readings = [_trend(comp, m) for m in ("alignment", "spearman")] + [_mae_reading(comp, constant)]
+        readings = [_reading(comp, m, constant) for m in ("alignment", "spearman", "MAE")]
         parts.append(f"{variant}: " + "; ".join(readings) + ".")
     power = 100 * POWER
     return (f"Seed-paired against γ = 0 (t-test, Holm over the gammas, alpha {alpha:g}; 'rules out' = what "
