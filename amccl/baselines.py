@@ -249,18 +249,11 @@ def _reading(values: np.ndarray, reference: float, metric: str) -> tuple[bool | 
 
 def baseline_verdict(amccl: Mapping[str, float] | pd.DataFrame, table: pd.DataFrame, dataset: str,
                      label: str = "AMCCL") -> str:
-    """Whether AMCCL beats each baseline, and by how much, on MAE and the binary accuracy.
+    """Whether AMCCL beats each baseline of ``table`` (same test split), and by how much, on MAE
+    and the binary accuracy (:func:`accuracy_key`): a header line, then one line per baseline.
 
-    Args:
-        amccl: one run's test metrics (fractions) or one row per seed (then mean ± std and how
-            many seeds beat the baseline).
-        table: :func:`baseline_table`'s rows, scored on the same test split.
-        dataset: picks the accuracy (:func:`accuracy_key`).
-        label: what the header calls the AMCCL result.
-
-    Returns:
-        A header line, then one line per baseline ("beats it on MAE and Non0_acc_2", ...) with
-        each metric's numbers.
+    ``amccl`` is one run's test metrics, or one row per seed (then mean ± std and how many seeds
+    beat the baseline); ``label`` names it in the header.
     """
     metrics = ("MAE", accuracy_key(dataset))
     n = len(amccl) if isinstance(amccl, pd.DataFrame) else 1

@@ -160,8 +160,7 @@ def compute_metrics(pred: Any, true: Any, dataset: str) -> dict[str, float]:
     """MMSA's regression metrics of one split (docs/model.md §5), as fractions.
 
     Args:
-        pred: (N,) or (N, 1) predictions, torch tensor or array-like.
-        true: (N,) or (N, 1) labels, torch tensor or array-like.
+        pred, true: (N,) or (N, 1) predictions and labels, tensors or array-likes.
         dataset: ``mosi``, ``mosei``, ``sims`` or ``simsv2`` (case-insensitive).
 
     Returns:
@@ -239,19 +238,14 @@ def format_table(
     ddof: int = 0,
     text: bool = False,
 ) -> pd.DataFrame:
-    """The one display of metric rows for people: accuracies and F1 in % (2 decimals), MAE,
-    Corr and R² as fractions (4 decimals), in MMSA's display order.
+    """The one display of metric rows for people (fractions in; accuracies and F1 in % with 2
+    decimals, MAE, Corr and R² as fractions with 4), in MMSA's display order.
 
     Args:
-        rows: fractions: one dict, a list of them or a DataFrame; other columns (seed, model
-            ...) are kept in front.
+        rows: one dict, a list of them or a DataFrame; other columns are kept in front.
         dataset: selects the keys and their order (:func:`primary_metrics`).
-        aggregate: rows ``mean`` and ``std`` over the rows instead (std with ``ddof``; 0 is
-            MMSA's), or with ``text`` one row ``mean ± std``.
+        aggregate: rows ``mean`` and ``std`` (``ddof``) instead, or with ``text`` one ``mean ± std`` row.
         text: strings (:func:`format_value`) instead of rounded numbers.
-
-    Returns:
-        DataFrame; columns: the kept extra columns then the metrics.
     """
     frame = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(
         [dict(rows)] if isinstance(rows, Mapping) else [dict(r) for r in rows])

@@ -31,18 +31,14 @@ class History:
     """The result of one :func:`amccl.train.fit` call.
 
     Attributes:
-        epochs: one dict per finished epoch: ``epoch``, ``train_<part>`` for every loss part
-            (mean over batches), ``valid_loss`` (mean over batches of the batch L1),
-            ``valid_<metric>``, ``lr_<group>`` (each optimizer group's learning rate after the
-            epoch's last step), ``seconds`` (wall time of the epoch, validation included).
+        epochs: one dict per epoch: ``epoch``, ``train_<part>`` per loss part, ``valid_loss``,
+            ``valid_<metric>``, ``lr_<group>`` (after the epoch's last step), ``seconds``.
         best_epoch: the epoch whose weights were restored (1-based).
-        valid_metrics, test_metrics: metric dicts (fractions) of the best epoch.
-        test_loss: the test split's mean batch L1 of the best weights (None: not scored).
-        config: ``cfg.to_dict()``. seed: the run's seed.
-        meta: data path and sha256, package versions, device.
-        stopped_early: ``True`` when early stopping ended the run before ``cfg.epochs``.
-        test_predictions: a DataFrame with ``id``, ``label``, ``prediction`` for the test split.
-        model: the model with the best weights restored (not pickled with the history).
+        valid_metrics, test_metrics: the best epoch's metrics (fractions); test_loss: its test L1.
+        config: ``cfg.to_dict()``; seed; meta: data path and sha256, versions, device.
+        stopped_early: early stopping ended the run before ``cfg.epochs``.
+        test_predictions: ``id``, ``label``, ``prediction`` of the test split.
+        model: the model with the best weights (not pickled).
     """
 
     epochs: list[dict[str, Any]] = field(default_factory=list)

@@ -107,19 +107,14 @@ def run_grid(variants: Iterable[str], seeds: Iterable[int], cfg: AMCCLConfig, da
     variant-major in the order given, rows resumed from ``out_dir``'s CSV included.
 
     Args:
-        variants: registry names or ``+`` combinations, e.g. ``["full", "no_se+no_refine"]``.
-        seeds: every variant gets every seed, so differences pair by seed.
-        cfg: the base config (the ``full`` model).
-        data: an ``MMSAData``; ``None`` loads ``cfg``'s once, here (Ray tasks get it from the
-            object store).
-        out_dir: ``grid.csv`` (and with ``save_runs`` ``runs/<variant>/seed_<seed>``);
-            ``None`` keeps rows in memory (no resumption).
+        variants: registry names or ``+`` combinations; seeds: every variant gets every seed.
+        cfg: the base config (the ``full`` model); data: ``None`` loads ``cfg``'s once, here.
+        out_dir: ``grid.csv`` (and with ``save_runs`` ``runs/<variant>/seed_<seed>``); ``None``
+            keeps rows in memory (no resumption).
         executor, ray_address: ``"local"``, ``"processes"`` or ``"ray"``; a Ray cluster.
-        resources: per run ``num_cpus`` (also torch's threads), ``num_gpus``, ``memory``,
-            ``resources`` (Ray).
-        progress: a line on the runs already done, then a bar over the rest (one log line per
-            run where no bar can be drawn: :func:`~amccl.runtime.progress_lines`).
-        progress_desc: the bar's label.
+        resources: per run ``num_cpus`` (also torch's threads), ``num_gpus``, ``memory``, ``resources``.
+        progress: a line on the runs already done, then a bar (or one log line per run where no
+            bar can be drawn); progress_desc: the bar's label.
         fit_fn: the training function (default ``amccl.train.fit``).
         **ray_kwargs: ``runtime_env``, ``local_cpus`` (Ray); ``workers`` (``processes``).
     """

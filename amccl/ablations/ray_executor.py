@@ -26,16 +26,13 @@ class RayExecutor:
     """Runs each spec as a Ray task and yields rows as tasks finish.
 
     Args:
-        address: a Ray cluster (``"auto"``, ``"ray://host:10001"``); ``None`` starts a local
-            Ray with ``local_cpus`` CPUs (default: all) and stops it when done. An already
-            initialised Ray is reused and left running.
-        num_cpus: cores per task (default 1); also the task's torch thread count.
-        num_gpus: GPU share per task (0.25 packs four small runs on one GPU); ``None`` = 0.25
-            when the cluster has GPUs and the config's device is not ``"cpu"``, else 0.
-        memory, resources: passed to the task's Ray options.
-        runtime_env: default: locally, ``PYTHONPATH`` points workers at this ``amccl``; on a
-            cluster, this ``amccl`` is shipped as ``py_modules`` (pass ``{}`` to skip it).
-        local_cpus: CPUs of a locally started Ray.
+        address: a Ray cluster (``"auto"``, ``"ray://host:10001"``); ``None`` starts a local Ray
+            (``local_cpus`` CPUs) and stops it when done; a running Ray is reused and left running.
+        num_cpus: cores (and torch threads) per task, default 1.
+        num_gpus: GPU share per task; ``None`` = 0.25 when the cluster has GPUs and the config's
+            device is not ``"cpu"``, else 0.
+        memory, resources: the task's Ray options.
+        runtime_env: default: ``PYTHONPATH`` to this ``amccl`` locally, ``py_modules`` on a cluster.
     """
 
     def __init__(self, address: str | None = None, num_cpus: float | None = None,

@@ -66,20 +66,16 @@ def paired_summary(
     """Mean ± std per variant and metric, and the seed-paired difference to ``baseline``.
 
     Args:
-        rows: one row per (variant, seed) run, e.g. :func:`amccl.ablations.grid.run_grid`'s output.
-        metrics: metric columns; default every MMSA metric present.
-        baseline: the reference variant (``None``: no comparison columns are filled).
-        alpha: 1 - confidence level of the intervals, and the significance level.
-        method: ``"t"`` or ``"bootstrap"`` (percentile, ``n_boot`` resamples, seeded by
-            ``random_state`` and the variant/metric names).
-        test: paired test, ``"t"`` (``ttest_rel``) or ``"wilcoxon"``.
-        ddof: of ``std`` (0 = MMSA's ``np.std``); intervals use the sample std.
-        power: of ``detectable`` and ``seeds_needed`` (t-test at ``alpha``, whatever ``test`` is).
+        rows: one row per (variant, seed), e.g. :func:`amccl.ablations.grid.run_grid`'s output.
+        metrics: default every MMSA metric present; baseline: ``None`` fills no comparison.
+        alpha: 1 - confidence of the intervals, and the significance level.
+        method: ``"t"`` or ``"bootstrap"`` (``n_boot`` resamples seeded by ``random_state``).
+        test: ``"t"`` or ``"wilcoxon"``; ddof: of ``std`` (intervals use the sample std).
+        power: of ``detectable`` and ``seeds_needed`` (t-test at ``alpha``).
 
     Returns:
-        Long ``DataFrame``, :data:`PAIRED_COLUMNS`, one row per (variant, metric): variants in
-        order of appearance (baseline first), metrics as given; ``diff_sd`` is the sample std
-        of the paired differences. Fewer than two seeds give NaN intervals and p-values.
+        :data:`PAIRED_COLUMNS`, one row per (variant, metric), baseline first; NaN intervals and
+        p-values below two seeds.
     """
     metrics, variants = _check_inputs(rows, metrics, baseline, alpha, method, test)
     out = []

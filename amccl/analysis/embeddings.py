@@ -28,17 +28,9 @@ def modality_name(name: str) -> str:
 
 @dataclass
 class Embeddings:
-    """Features, predictions and labels of the N clips of one split (row i = one clip).
-
-    Attributes:
-        text, audio, vision: (N, d) ``Feature_t/a/v`` (h_t, h_a, h_v), float32.
-        labels: (N,) sentiment labels, float32.
-        fusion: (N, 3f) ``Feature_f``; (N, 0) when unknown.
-        pred: (N,) predictions ``M``; NaN when unknown.
-        ids: (N,) clip ids (``videoid$_$clipid``); the row numbers as strings when unknown.
-        index: (N,) rows of the split.
-        split: the split's name, if known.
-    """
+    """Features, predictions and labels of the N clips of one split (row i = one clip): ``text``,
+    ``audio``, ``vision`` (N, d) float32; ``labels`` (N,); ``fusion`` (N, 3f), else (N, 0); ``pred``
+    (N,), else NaN; ``ids`` (N,), else the rows as strings; ``index`` (N,) split rows; ``split``."""
 
     text: np.ndarray
     audio: np.ndarray
@@ -93,20 +85,11 @@ def extract_embeddings(
     device: Any = None,
     batches: Iterable[Mapping[str, Any]] | Callable[[Any, int], Iterable[Mapping[str, Any]]] | None = None,
 ) -> Embeddings:
-    """``Feature_t/a/v/f`` and predictions of every clip of a split, in split order.
+    """``Feature_t/a/v/f`` and predictions of every clip of a split, sorted by split row.
 
-    The model runs in eval mode without gradients (its mode restored afterwards, even on error).
-
-    Args:
-        model: an :class:`amccl.model.AMCCL` or a module whose forward returns ``M`` (B, 1) and
-            ``Feature_t/a/v`` (B, d) (``Feature_f`` optional).
-        data: an :class:`amccl.data.MMSAData` or one split.
-        device: where to run; the model must already be there (default: its device).
-        batches: batch dicts (forward inputs, ``labels``, ``index``) instead of an in-order
-            ``BatchLoader``: an iterable, or a callable ``(split_data, batch_size)``.
-
-    Returns:
-        :class:`Embeddings` sorted by split row.
+    The model runs in eval mode without gradients on ``device`` (default: its own), its mode
+    restored afterwards. ``data`` is an ``MMSAData`` or one split; ``batches`` (batch dicts with
+    ``labels`` and ``index``, or a callable ``(split_data, batch_size)``) replace the in-order loader.
     """
     import torch
 

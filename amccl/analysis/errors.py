@@ -20,16 +20,9 @@ LENGTH_COLUMNS = ("text_len", "audio_len", "vision_len")
 
 
 def error_table(predictions: pd.DataFrame, split: Any) -> pd.DataFrame:
-    """One row per clip: ids, labels, predictions, errors, bins, lengths and transcript.
-
-    Args:
-        predictions: ``id``, ``label``, ``prediction`` (e.g. ``predictions.csv``).
-        split: the :class:`~amccl.data.types.MMSASplit` they were made on (ids matched).
-
-    Returns:
-        In ``predictions``' order: ``id``, ``label``, ``prediction``, ``residual``,
-        ``abs_error``, ``true_bin``, ``pred_bin``, ``text_len`` (attention-mask tokens),
-        ``audio_len``, ``vision_len``, ``raw_text``.
+    """One row per clip of ``predictions`` (``id``, ``label``, ``prediction``) on ``split``, in
+    their order: ``residual``, ``abs_error``, ``true_bin``, ``pred_bin``, ``text_len``
+    (attention-mask tokens), ``audio_len``, ``vision_len``, ``raw_text``.
 
     Raises:
         KeyError: a prediction's id is not in the split.

@@ -74,18 +74,13 @@ def gamma_sweep(cfg: Any, gammas: Sequence[float] | None = None, variants: Seque
     """Train every (gamma, variant, seed) and measure its test-split embeddings.
 
     Args:
-        cfg: the base config (its ``gamma`` is g).
-        gammas: default :func:`sweep_gammas` (0, g, 10 g, 100 g).
+        cfg: the base config (its ``gamma`` is g); gammas: default 0, g, 10 g, 100 g.
         variants: registry names; one that sets gamma itself (``no_cl``) keeps its own.
-        seeds: every run gets every seed (intervals need at least two).
-        data: an ``MMSAData``; ``None`` loads ``cfg``'s once.
+        seeds, data, progress, fit_fn, **grid_kwargs: as :func:`~amccl.ablations.grid.run_grid`.
         out_dir: ``out_dir/gamma_<g>/grid.csv`` per gamma, resumed when called again.
-        progress: one progress bar per gamma; fit_fn: default ``amccl.train.fit``.
-        **grid_kwargs: ``executor``, ``resources``, ... of :func:`~amccl.ablations.grid.run_grid`.
 
     Returns:
-        One row per run, :data:`SWEEP_COLUMNS` (``gamma`` as the run used it) then the grid's
-        other columns; rows by gamma, variant, seed.
+        One row per run, :data:`SWEEP_COLUMNS` then the grid's columns, by gamma, variant, seed.
     """
     from amccl.ablations.grid import run_grid
 

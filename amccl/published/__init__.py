@@ -28,15 +28,9 @@ RUN_LABEL = "AMCCL (this run)"
 
 
 def published_results(dataset: str | None = None) -> pd.DataFrame:
-    """The published table, all datasets or one (``mosi``, ``mosei``, ``sims``, ``simsv2``).
-
-    Returns:
-        One row per (dataset, model): ``dataset``, ``model``, the metrics (fractions; with
-        ``dataset`` only its own, in display order), ``aligned``, ``seeds``, ``note``, ``source``.
-
-    Raises:
-        ValueError: an unknown dataset name.
-    """
+    """The published table (fractions), all datasets or one: ``dataset``, ``model``, the metrics
+    (one dataset's, in display order), ``aligned``, ``seeds``, ``note``, ``source``; ValueError
+    for an unknown dataset."""
     with files(__name__).joinpath(CSV_NAME).open("r", encoding="utf-8") as handle:
         table = pd.read_csv(handle, dtype={"aligned": bool, "seeds": int}, keep_default_na=False,
                             na_values={m: [""] for m in KNOWN_METRICS})
@@ -72,19 +66,13 @@ def _setting(aligned: bool) -> str:
 def side_by_side(
     summary_or_results: pd.DataFrame, dataset: str, release: dict[str, Any] | str | None = None,
 ) -> pd.DataFrame | None:
-    """A run's ``mean ± std`` row above the published rows of ``dataset``, in the one display.
+    """A run's ``mean ± std`` row above the published rows of ``dataset``, as strings indexed by
+    ``model`` (:data:`RUN_LABEL` first; ``data`` aligned / unaligned, ``seeds``), or None unless
+    the run's file is a published MMSA release of ``dataset``.
 
-    Args:
-        summary_or_results: :func:`~amccl.results.summarize` output or a
-            :func:`~amccl.results.results_frame`.
-        release: the run's file (a ``release_of`` dict or a SHA-256); default the results
-            frame's ``data_sha256`` (a summary alone has none).
-
-    Returns:
-        None unless the file is a published MMSA release of ``dataset``. Otherwise strings
-        indexed by ``model``: :data:`RUN_LABEL`, then the published rows (metrics a source
-        does not report left out), ``data`` (aligned / unaligned) and ``seeds``;
-        ``attrs["sources"]`` and ``attrs["release"]``.
+    ``summary_or_results`` is a :func:`~amccl.results.summarize` table or a results frame;
+    ``release`` (a ``release_of`` dict or a SHA-256) defaults to the frame's ``data_sha256``.
+    ``attrs`` hold ``sources`` and ``release``.
     """
     frame = summary_or_results
     is_summary = list(frame.index) == ["mean", "std"]
