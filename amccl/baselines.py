@@ -1,17 +1,13 @@
 """The baselines a reviewer asks for first, scored on the same test split as AMCCL.
 
-* **constant**: the mean training label for every clip (:func:`constant_value`, the one
-  constant predictor; the gamma sweep takes its median).
-* **linear probe (text)**: ridge on the frozen text encoder's mean over valid tokens (H
-  features), the run's own encoder through the frozen-text cache.
-* **early-fusion probe (text+audio+vision)**: ridge on those text features next to the audio
-  and vision features averaged over each clip's valid frames (H + Da + Dv features).
+* **constant**: the mean training label (:func:`constant_value`, the one constant predictor).
+* **linear probe (text)**: ridge on the frozen text encoder's mean over valid tokens (H).
+* **early-fusion probe (text+audio+vision)**: ridge on those features next to the audio and
+  vision features averaged over each clip's valid frames (H + Da + Dv).
 
-Each probe is ``Pipeline(StandardScaler(), Ridge(alpha))`` fitted on train; ``alpha`` is the
-one of :data:`ALPHAS` with the lowest validation MAE (a tie keeps the smaller). Test labels are
-read only by the final scoring. :func:`baseline_table` is the entry point (fractions);
-:func:`baseline_verdict` says whether AMCCL beats each baseline. Baselines use every feature the
-file has, whatever ``cfg.modalities`` says.
+Each probe is ``Pipeline(StandardScaler(), Ridge(alpha))`` fitted on train, ``alpha`` the one of
+:data:`ALPHAS` with the lowest validation MAE (ties: the smaller); test labels are read only to
+score. Baselines use every feature of the file, whatever ``cfg.modalities`` says.
 """
 
 from __future__ import annotations

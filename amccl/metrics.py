@@ -27,14 +27,10 @@ __all__ = ["MOSI_KEYS", "SIMS_KEYS", "KNOWN_METRICS", "ACC2_KEYS", "LOWER_IS_BET
            "display_scale", "display_digits", "display_unit", "format_value", "format_mean_std", "format_table"]
 
 # The metric names, in MMSA's display order; every other module takes them from here.
-MOSI_KEYS: tuple[str, ...] = (
-    "Has0_acc_2", "Has0_F1_score", "Non0_acc_2", "Non0_F1_score",
-    "Mult_acc_5", "Mult_acc_7", "MAE", "Corr",
-)
-SIMS_KEYS: tuple[str, ...] = (
-    "Mult_acc_2", "Mult_acc_2_weak", "Mult_acc_3", "Mult_acc_5",
-    "F1_score", "MAE", "Corr", "R_squre",
-)
+MOSI_KEYS: tuple[str, ...] = ("Has0_acc_2", "Has0_F1_score", "Non0_acc_2", "Non0_F1_score",
+                               "Mult_acc_5", "Mult_acc_7", "MAE", "Corr")
+SIMS_KEYS: tuple[str, ...] = ("Mult_acc_2", "Mult_acc_2_weak", "Mult_acc_3", "Mult_acc_5",
+                               "F1_score", "MAE", "Corr", "R_squre")
 KNOWN_METRICS: tuple[str, ...] = tuple(dict.fromkeys(MOSI_KEYS + SIMS_KEYS))
 UNSCALED: tuple[str, ...] = ("MAE", "Corr", "R_squre")  # displayed as fractions, never in %
 ACC2_KEYS: tuple[str, ...] = ("Has0_acc_2", "Non0_acc_2", "Mult_acc_2", "Mult_acc_2_weak")  # binary accuracies

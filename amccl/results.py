@@ -130,12 +130,8 @@ def dataset_of(results: pd.DataFrame, dataset: str | None = None) -> str | None:
 
 
 def summarize(results: pd.DataFrame, dataset: str | None = None) -> pd.DataFrame:
-    """Mean and std (ddof=0, as MMSA) of every metric over the seeds of a :func:`results_frame`.
-
-    Returns:
-        Rows ``mean`` and ``std``, one column per metric of ``dataset`` (default: the frame's),
-        fractions; ``attrs["notes"]`` the rows' notes (:func:`notes_of`).
-    """
+    """Mean and std (ddof=0, as MMSA) over the seeds of a :func:`results_frame`: rows ``mean`` and
+    ``std``, one column per metric of ``dataset``; ``attrs["notes"]`` the rows' notes."""
     dataset = dataset_of(results, dataset)
     cols = metric_columns(results, dataset)
     values = results[cols].to_numpy(dtype=np.float64)

@@ -130,8 +130,8 @@ def run_grid(variants: Iterable[str], seeds: Iterable[int], cfg: AMCCLConfig, da
                 _check_same_config(spec, done[spec.key], csv_path)
         todo = [s for s in specs if s.key not in done]
         if progress:
-            _say(f"{progress_desc}: {len(specs)} runs, {len(specs) - len(todo)} already in "
-                 f"{csv_path or 'memory'}, {len(todo)} to run on the {executor} executor")
+            print(f"{progress_desc}: {len(specs)} runs, {len(specs) - len(todo)} already in {csv_path or 'memory'}, "
+                  f"{len(todo)} to run on the {executor} executor", file=sys.stderr, flush=True)
         if todo:
             run = make_executor(executor, ray_address, resources, **ray_kwargs)
             if data is None:  # once here; Ray tasks get it from the object store
@@ -197,6 +197,3 @@ def _run_label(row: dict[str, Any], seconds: bool = False) -> str:
     return (f"{row['variant']} seed {row['seed']}" + (f" MAE {float(mae):.4f}" if isinstance(mae, (int, float)) else "")
             + (f", {float(took):.1f} s" if isinstance(took, (int, float)) else ""))
 
-
-def _say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)

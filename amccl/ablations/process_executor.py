@@ -69,12 +69,8 @@ def close_pool() -> None:
 
 
 class ProcessExecutor:
-    """Runs specs in ``workers`` spawned processes and yields rows as runs finish.
-
-    Args:
-        num_cpus: torch threads per run (default 1).
-        workers: processes (default: the cores available divided by ``num_cpus``).
-    """
+    """Runs specs in ``workers`` spawned processes (default: cores // ``num_cpus``), ``num_cpus``
+    torch threads each (default 1), and yields rows as runs finish."""
 
     def __init__(self, num_cpus: float | None = None, workers: int | None = None) -> None:
         self.num_cpus = max(1, int(num_cpus or 1))

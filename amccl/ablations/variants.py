@@ -1,16 +1,11 @@
 """Named variants (docs/model.md §6, §7) and modality ablations, each a config override.
 
 This registry is the one place a variant is defined. A variant changes the config fields it
-names and nothing else; combine variants with ``+``::
-
-    >>> apply_variant(AMCCLConfig.for_dataset("mosi"), "no_se+no_refine")  # se=False, lambda_refine=0
-    >>> variants_table()                                                      # the registry
-
-Two variants that set one field differently (``kernel_1+kernel_3``) raise ``ValueError``. The
-``section`` of a variant: ``§6`` (:data:`PAPER_VARIANTS`, the paper's ablations), ``§7``
-(:data:`CLEAN_VARIANTS`, cleaner variants of the reference's quirks) or ``modality``
-(:data:`MODALITY_VARIANTS`: a dropped modality's encoder never runs, zeros stand in for its h
-and g, and its contrastive pairs leave the loss).
+names and nothing else; ``apply_variant(cfg, "no_se+no_refine")`` combines two, and two that set
+one field differently (``kernel_1+kernel_3``) raise ``ValueError``. Sections: ``§6``
+(:data:`PAPER_VARIANTS`), ``§7`` (:data:`CLEAN_VARIANTS`, cleaner variants of the reference's
+quirks) and ``modality`` (:data:`MODALITY_VARIANTS`: a dropped modality's encoder never runs,
+zeros stand in for its h and g, and its contrastive pairs leave the loss).
 """
 
 from __future__ import annotations
@@ -82,11 +77,8 @@ MODALITY_VARIANTS: tuple[str, ...] = tuple(n for n, v in VARIANTS.items() if v.s
 
 
 def split_variant(spec: str) -> list[str]:
-    """The registered names in ``spec`` (``"no_se+no_refine"`` -> ``["no_se", "no_refine"]``).
-
-    Raises:
-        ValueError: an empty spec or a name not in :data:`VARIANTS` (with close matches).
-    """
+    """The registered names in ``spec`` (``"no_se+no_refine"`` -> ``["no_se", "no_refine"]``);
+    ValueError for an empty spec or an unknown name (with close matches)."""
     if not isinstance(spec, str):
         raise TypeError(f"a variant is a string such as 'no_se+no_refine', got {spec!r}")
     names = [part.strip() for part in spec.split(SEPARATOR)]
@@ -101,11 +93,8 @@ def split_variant(spec: str) -> list[str]:
 
 
 def variant_overrides(spec: str) -> dict[str, Any]:
-    """The merged config overrides of ``spec`` (``full`` contributes none).
-
-    Raises:
-        ValueError: unknown names, or two parts setting one field to different values.
-    """
+    """The merged config overrides of ``spec``; ValueError for unknown names or two parts that
+    set one field differently."""
     merged: dict[str, Any] = {}
     source: dict[str, str] = {}
     for name in split_variant(spec):

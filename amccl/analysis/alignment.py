@@ -1,14 +1,13 @@
 """Numbers for what the contrastive loss is meant to do: align modalities by sentiment.
 
-Every measure works on L2-normalised rows (an all-zero row stays zero); x_i, y_i are clip i in
-modalities X, Y:
+Every measure works on L2-normalised rows (an all-zero row stays zero); x_i, y_i are clip i:
 
 * ``recall@k`` (X -> Y): share of clips whose y_i is among the k rows most cosine-similar to
-  x_i, ties broken uniformly at random in expectation (exact and deterministic; collapsed
-  features score chance, k / N); ``mean_rank`` the expected rank of y_i.
+  x_i, ties broken at random in expectation (exact; collapsed features score chance, k / N);
+  ``mean_rank`` the expected rank of y_i.
 * ``alignment`` (Wang and Isola, 2020): ``mean_i ||x_i - y_i||^2``; ``modality_gap``: the
-  distance between the two centroids (Liang et al., 2022).
-* ``uniformity`` (Wang and Isola, t = 2): ``log mean_{i<j} exp(-2 ||x_i - x_j||^2)``.
+  distance between the two centroids (Liang et al., 2022); ``uniformity`` (Wang and Isola,
+  t = 2): ``log mean_{i<j} exp(-2 ||x_i - x_j||^2)``.
 * ``silhouette``: cosine silhouette of the polarity classes (neutral dropped below two clips).
 * ``spearman``: Spearman's rho between cosine distance and label distance over distinct pairs
   (a seeded subset above ``max_pairs``); positive when embedding distance follows sentiment.
@@ -158,17 +157,14 @@ def alignment_metrics(
     max_pairs: int = 200_000,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Alignment and sentiment-structure measures of the unimodal features (module docstring).
+    """The measures of the module docstring for every ordered pair and every modality.
 
-    Args:
-        emb: :class:`Embeddings`, or modality -> (N, d) features (then ``labels`` (N,)).
-        modalities: which modalities; every ordered pair is compared.
-        ks: the k of the ``recall@k`` columns; max_pairs, seed: of the Spearman subsample.
+    ``emb`` is :class:`Embeddings` or modality -> (N, d) features (then ``labels`` (N,));
+    ``ks`` the k of ``recall@k``; ``max_pairs`` and ``seed`` the Spearman subsample's.
 
     Returns:
-        DataFrame indexed by ``scope``: ordered pairs ``"text->audio"``, ... (``kind ==
-        "pair"``), then one row per modality (``kind == "modality"``); NaN where a column does
-        not apply. ``attrs`` hold n and seed.
+        Indexed by ``scope``: pairs ``"text->audio"``, ... (``kind == "pair"``), then modalities
+        (``kind == "modality"``); NaN where a column does not apply; ``attrs`` n and seed.
     """
     feats, lab = _as_features(emb, labels)
     names = [modality_name(m) for m in modalities]

@@ -102,12 +102,8 @@ def gamma_sweep(cfg: Any, gammas: Sequence[float] | None = None, variants: Seque
 
 
 def sweep_summary(frame: pd.DataFrame, metrics: Sequence[str] = SWEEP_METRICS, alpha: float = 0.05) -> pd.DataFrame:
-    """Mean and ``1 - alpha`` t-interval over seeds per (variant, gamma, metric).
-
-    Returns:
-        Long DataFrame: variant, gamma, metric, n, mean, ci_low, ci_high (NaN interval for
-        one seed), in variant order of ``frame`` and ascending gamma.
-    """
+    """Mean and ``1 - alpha`` t-interval over seeds per (variant, gamma, metric): variant, gamma,
+    metric, n, mean, ci_low, ci_high (NaN for one seed), by variant then ascending gamma."""
     missing = [c for c in ("variant", "gamma", "seed", *metrics) if c not in frame.columns]
     if missing:
         raise KeyError(f"the sweep frame has no {missing} column(s) (columns: {list(frame.columns)})")

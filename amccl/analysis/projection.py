@@ -63,14 +63,12 @@ def project_joint(
 ) -> pd.DataFrame:
     """2-D map of all modalities' normalised features in one joint space.
 
-    Args:
-        method: ``umap``, ``tsne`` or ``pca``; seed: of the clip subsample and the projection.
-        max_clips: at most this many clips (a seeded subset, all modalities kept); None: all.
-        n_neighbors: UMAP's neighbourhood size.
+    ``method``: ``umap``, ``tsne`` or ``pca``; ``max_clips``: a seeded subset of clips (all their
+    modalities kept; None: all); ``seed`` seeds the subset and the projection.
 
     Returns:
         One row per (clip, modality): ``x``, ``y``, ``modality``, ``label``, ``pred``, ``id``,
-        ``clip`` (row in ``emb``); ``attrs["method"]`` is the method used.
+        ``clip``; ``attrs["method"]`` the method used.
     """
     names = [modality_name(m) for m in modalities]
     rows = _sample_clips(len(emb), max_clips, seed)
