@@ -144,7 +144,7 @@ def test_single_kernel_has_one_branch_with_d_channels(full_model, k):
     assert convs == [f"conv{k}"]
     conv = getattr(model.AMC, f"conv{k}")
     assert (conv.in_channels, conv.out_channels, conv.kernel_size, conv.padding) == (d, d, (k,), (k // 2,))
-    # only the branch and the (now one-way) kernel-weight layer differ from the full model
+    # only the branch and the (one-way) kernel-weight layer differ from the full model
     assert fresh == {f"AMC.conv{k}.weight", f"AMC.conv{k}.bias",
                      "AMC.kernel_size_predictor.2.weight", "AMC.kernel_size_predictor.2.bias"}
     batch = make_batch(full_model.cfg)
@@ -317,7 +317,7 @@ def test_no_inter_and_no_intra_drop_one_sum(outputs, name, kept, weight):
 
 
 def hand_parts(outputs, cfg: AMCCLConfig, weights: torch.Tensor) -> dict[str, float]:
-    """Spec §3 written out for a given positive-weight matrix P (labels: LABELS)."""
+    """docs/model.md §3 written out for a given positive-weight matrix P (labels: LABELS)."""
     feats = {m: F.normalize(outputs[f"Feature_{m}"].float(), dim=1) for m in "tav"}
     w = {(a, b): (weights * (feats[a] @ feats[b].t())).mean() for a in "tav" for b in "tav"}
     nll = dict(zip([("v", "a"), ("v", "t"), ("t", "a"), ("v", "v"), ("a", "a"), ("t", "t")],

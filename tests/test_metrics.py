@@ -1,4 +1,4 @@
-"""MMSA metrics (spec §5) on hand-computed cases; every expected value is derived in a comment."""
+"""MMSA metrics (docs/model.md §5) on hand-computed cases; every expected value is derived in a comment."""
 
 from __future__ import annotations
 

@@ -39,7 +39,7 @@ def add_ablate_parser(subparsers) -> argparse.ArgumentParser:
     config_options(p, default="mosi", required=False)
     p.add_argument("--variants", nargs="+", default=["paper"],
                    help="variant names, '+' combinations (no_se+no_refine), or the groups "
-                        "paper (§6), clean (§7), modality (text_only … no_vision), all")
+                        "paper (docs/model.md §6), clean (§7), modality (text_only … no_vision), all")
     p.add_argument("--seeds", nargs="+", type=int, default=None, help="default: the config's seeds 1111-1115")
     p.add_argument("--out", "--out-dir", dest="out", metavar="DIR", default=None,
                    help="grid directory (default: runs/ablate/<dataset>-<profile>); rerun to resume")
