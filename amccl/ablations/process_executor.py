@@ -1,8 +1,8 @@
 """The process executor of an ablation grid: all cores of one machine, ``num_cpus`` threads per run.
 
-Workers start with ``spawn``, receive the data once and keep their frozen-text cache. The pool
-stays warm for the next grid with the same data object, threads and workers (the gamma sweep's
-one grid per gamma); it closes when a grid needs another pool, or at exit. Each run is
+Workers start with ``spawn`` (forking a running OpenMP pool can hang), receive the data once and
+keep their frozen-text cache. The pool stays warm for the next grid with the same data object,
+threads and workers; it closes when a grid needs another pool, or at exit. Each run is
 :func:`~amccl.ablations.runs.run_pair`, so rows equal the local executor's (timing aside).
 """
 

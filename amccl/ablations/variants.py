@@ -28,7 +28,7 @@ class Variant:
     name: str
     overrides: Mapping[str, Any]
     description: str
-    section: str = "§6"  # "§6" (the paper's ablations), "§7" (cleaner variants of the quirks) or "modality"
+    section: str = "§6"  # the table label: docs/model.md §6 (paper ablations), §7 (cleaner variants) or "modality"
 
 
 # name -> Variant. Order = display order of tables and figures.
