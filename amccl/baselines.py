@@ -1,34 +1,13 @@
 """The baselines a reviewer asks for first, scored on the same test split as AMCCL.
 
-Three predictors, each scored with :func:`amccl.metrics.compute_metrics` (fractions):
+* **constant**: the mean training label (:func:`constant_value`, the one constant predictor).
+* **linear probe (text)**: ridge on the frozen text encoder's mean over valid tokens (H).
+* **early-fusion probe (text+audio+vision)**: ridge on those features next to the audio and
+  vision features averaged over each clip's valid frames (H + Da + Dv).
 
-* **constant**: the mean training label for every clip (notebook 02's reference row);
-  :func:`constant_value` is the one place for a constant predictor (the gamma sweep's
-  ``constant_MAE`` takes the median, the best constant under L1, from it too).
-* **linear probe (text)**: ridge regression on the frozen text encoder's mean-pooled token
-  embeddings, the mean over the attention-masked valid tokens (H features). The encoder is
-  the run's own (``cfg.text_encoder``, pretrained weights, eval mode, so no dropout), run
-  through the package's frozen-text cache (:func:`amccl.evaluation.with_text_cache`, the rows
-  :meth:`amccl.model.AMCCL.text_summary` gives): a pretrained encoder's rows computed earlier
-  in the process (a frozen-text training run) are reused, not computed again.
-* **early-fusion probe (text+audio+vision)**: ridge on the same text features next to the
-  audio and the vision features, each averaged over the clip's valid frames (its length
-  clipped into [1, L]): H + Da + Dv features.
-
-Choices, stated once here: each probe is ``Pipeline(StandardScaler(), Ridge(alpha))`` fitted
-on the training split (features as float64). ``alpha`` is chosen on the validation split
-only: fitted on train for every alpha of the fixed log grid :data:`ALPHAS` (0.01 to 1e5, half
-a decade apart), the alpha with the lowest validation MAE (mean |prediction - label|,
-unrounded, predictions unclipped) wins; a tie goes to the smaller alpha (the first in the
-grid). The chosen alpha is reported. Test labels are read only by the final scoring (and the
-test features only by the final prediction); ``tests/test_baselines.py`` replaces them by NaN
-and absurd values and gets the same alphas and predictions.
-
-:func:`baseline_table` is the entry point (one row per baseline, fractions);
-:func:`baseline_verdict` says whether an AMCCL result (one run, or one row per seed) beats
-each baseline and by how much. For display use :func:`amccl.metrics.format_table`
-(accuracies and F1 in %, MAE and Corr as fractions). Baselines use every feature the file
-has, whatever ``cfg.modalities`` says.
+Each probe is ``Pipeline(StandardScaler(), Ridge(alpha))`` fitted on train, ``alpha`` the one of
+:data:`ALPHAS` with the lowest validation MAE (ties: the smaller); test labels are read only to
+score. Baselines use every feature of the file, whatever ``cfg.modalities`` says.
 """
 
 from __future__ import annotations
@@ -65,27 +44,16 @@ _TIE = 0.5e-4  # half the last shown digit (MAE 0.0001, accuracy 0.01 points): b
 _CHUNK = 1024  # clips per step of the frame means (bounds float64 memory on MOSEI-sized arrays)
 
 
-# --- the constant --------------------------------------------------------------------------------
 def constant_value(train_labels: Any, statistic: str = "mean") -> float:
-    """The constant predictor's output: the ``mean`` (notebook 02, :func:`baseline_table`) or
-    ``median`` (the best constant under L1; the gamma sweep's) of the (N,) training labels."""
+    """The constant predictor's output: the ``mean`` or ``median`` (best under L1) of the training labels."""
     labels = np.asarray(train_labels, dtype=np.float64).reshape(-1)
     if statistic not in ("mean", "median"):
         raise ValueError(f"statistic must be 'mean' or 'median', got {statistic!r}")
     return float(np.mean(labels) if statistic == "mean" else np.median(labels))
 
 
-# --- features ------------------------------------------------------------------------------------
 def frame_means(x: Any, lengths: Any) -> np.ndarray:
-    """Mean of each clip's valid frames.
-
-    Args:
-        x: (N, L, D) audio or vision features (array or memory map).
-        lengths: (N,) lengths, clipped into [1, L] first (odd values a file may hold included).
-
-    Returns:
-        (N, D) float64: mean over the first ``clip(length, 1, L)`` frames of each clip.
-    """
+    """(N, D) float64 mean of each clip's first ``clip(length, 1, L)`` frames of x (N, L, D)."""
     x = np.asarray(x)
     n, steps = x.shape[0], x.shape[1]
     lengths = np.clip(np.asarray(lengths, dtype=np.int64).reshape(-1)[:n], 1, steps)
@@ -115,18 +83,9 @@ def _frozen_text_module(cfg: Any):
 
 
 def text_features(cfg: Any, data: Any, device: Any = "cpu", seed: int = 0) -> dict[str, np.ndarray]:
-    """The frozen text encoder's mean over valid tokens, per split.
-
-    Args:
-        cfg: its ``text_encoder`` is loaded (pretrained weights; ``tiny-random`` draws random
-            weights from ``seed`` without touching the global RNG).
-        data: an ``MMSAData``; only the splits' ``text`` (N, 3, Lt) is read.
-        device: where the encoder runs.
-
-    Returns:
-        ``{split: (N, H) float64}`` for train, valid, test (the cache rows' masked mean,
-        computed in eval mode through :func:`amccl.evaluation.with_text_cache`).
-    """
+    """``{split: (N, H) float64}``: the frozen ``cfg.text_encoder``'s mean over valid tokens (eval
+    mode, through :func:`amccl.evaluation.with_text_cache`; ``tiny-random`` weights drawn from
+    ``seed`` without touching the global RNG)."""
     import torch
 
     from amccl.config import MODALITIES
@@ -152,7 +111,6 @@ def probe_features(cfg: Any, data: Any, device: Any = "cpu", seed: int = 0) -> d
     return {"text": text, "fusion": fusion}
 
 
-# --- the ridge probe -----------------------------------------------------------------------------
 @dataclass
 class ProbeFit:
     """A fitted probe: the chosen ``alpha``, every alpha's validation MAE (grid order), the
@@ -175,16 +133,8 @@ def make_probe(alpha: float):
 
 def fit_probe(x_train: np.ndarray, y_train: np.ndarray, x_valid: np.ndarray, y_valid: np.ndarray,
               x_test: np.ndarray, alphas: Sequence[float] = ALPHAS) -> ProbeFit:
-    """Fit a probe on train for each alpha, keep the lowest validation MAE, predict test.
-
-    Args:
-        x_train, x_valid, x_test: (N, F) features of each split; y_train, y_valid: (N,) labels.
-            No test labels: they cannot influence the fit.
-        alphas: the grid, tried in order (a tie keeps the first).
-
-    Returns:
-        :class:`ProbeFit` with the chosen alpha's model and its (N_test,) predictions.
-    """
+    """Fit a probe on train (N, F) for each alpha (a tie keeps the first), keep the lowest
+    validation MAE and predict test; no test labels, so they cannot influence the fit."""
     if not len(alphas):
         raise ValueError("alphas must hold at least one value")
     y_train = np.asarray(y_train, dtype=np.float64).reshape(-1)
@@ -200,7 +150,6 @@ def fit_probe(x_train: np.ndarray, y_train: np.ndarray, x_valid: np.ndarray, y_v
     return ProbeFit(alpha, maes, model, np.asarray(model.predict(x_test), dtype=np.float64))
 
 
-# --- all baselines -------------------------------------------------------------------------------
 @dataclass
 class BaselineResult:
     """One baseline on the test split: ``name``, ``metrics`` (``compute_metrics``, fractions),
@@ -217,16 +166,8 @@ class BaselineResult:
 
 def run_baselines(cfg: Any, data: Any, alphas: Sequence[float] = ALPHAS, device: Any = "cpu",
                   seed: int = 0) -> list[BaselineResult]:
-    """The constant, the text probe and the early-fusion probe on ``data``'s test split.
-
-    Args:
-        cfg: the run's config (``dataset`` for the metrics, ``text_encoder`` for the features).
-        data: an ``MMSAData``; train and valid labels fit the probes, test labels only score.
-        alphas: the ridge grid (:data:`ALPHAS`); device, seed: of :func:`text_features`.
-
-    Returns:
-        Three :class:`BaselineResult` in :data:`BASELINE_NAMES` order.
-    """
+    """The three baselines on ``data``'s test split, :class:`BaselineResult` in
+    :data:`BASELINE_NAMES` order (``device``, ``seed``: of :func:`text_features`)."""
     y = {name: np.asarray(split.labels, dtype=np.float64).reshape(-1) for name, split in data.items()}
     const = constant_value(y["train"], "mean")
     results = [BaselineResult(CONSTANT, {}, float("nan"), 0, float(np.mean(np.abs(y["valid"] - const))),
@@ -244,13 +185,8 @@ def run_baselines(cfg: Any, data: Any, alphas: Sequence[float] = ALPHAS, device:
 
 def baseline_table(cfg: Any, data: Any, alphas: Sequence[float] = ALPHAS, device: Any = "cpu",
                    seed: int = 0) -> pd.DataFrame:
-    """:func:`run_baselines` as a table, fractions throughout.
-
-    Returns:
-        One row per baseline: ``baseline`` (name), the dataset's metric columns
-        (:func:`amccl.metrics.primary_metrics`), ``alpha`` (NaN for the constant),
-        ``n_features`` and ``valid_MAE``. Display: ``format_table(table, cfg.dataset)``.
-    """
+    """:func:`run_baselines` as a table of fractions: ``baseline``, the dataset's metrics,
+    ``alpha`` (NaN for the constant), ``n_features``, ``valid_MAE``."""
     rows = [{"baseline": r.name, **r.metrics, "alpha": r.alpha, "n_features": r.n_features, "valid_MAE": r.valid_MAE}
             for r in run_baselines(cfg, data, alphas, device, seed)]
     return pd.DataFrame(rows, columns=["baseline", *primary_metrics(cfg.dataset), "alpha", "n_features", "valid_MAE"])
@@ -268,7 +204,6 @@ def same_clips(a: Any, b: Any) -> bool:
                for (_, sa), (_, sb) in zip(a.items(), b.items()))
 
 
-# --- the verdict ---------------------------------------------------------------------------------
 def accuracy_key(dataset: str) -> str:
     """The binary accuracy a verdict reads: ``Non0_acc_2`` (MOSI / MOSEI) or ``Mult_acc_2`` (SIMS)."""
     return "Non0_acc_2" if metric_family(dataset) == "mosi" else "Mult_acc_2"
@@ -310,20 +245,11 @@ def _reading(values: np.ndarray, reference: float, metric: str) -> tuple[bool | 
 
 def baseline_verdict(amccl: Mapping[str, float] | pd.DataFrame, table: pd.DataFrame, dataset: str,
                      label: str = "AMCCL") -> str:
-    """Whether AMCCL beats each baseline, and by how much, on MAE and the binary accuracy.
+    """Whether AMCCL beats each baseline of ``table`` (same test split), and by how much, on MAE
+    and the binary accuracy (:func:`accuracy_key`): a header line, then one line per baseline.
 
-    Args:
-        amccl: one run's test metrics (a ``compute_metrics`` dict, fractions) or a DataFrame
-            with one row per seed (fractions); seeds give mean ± std (ddof=0) and how many
-            seeds beat the baseline.
-        table: :func:`baseline_table`'s rows (fractions), scored on the same test split.
-        dataset: picks the accuracy (:func:`accuracy_key`): ``Non0_acc_2`` or ``Mult_acc_2``.
-        label: what the header calls the AMCCL result (the lines call it AMCCL).
-
-    Returns:
-        A header line, then one line per baseline: "beats it on MAE and Non0_acc_2", "beats it
-        on MAE only",
-        ... followed by each metric's numbers (MAE as a fraction, the accuracy in %).
+    ``amccl`` is one run's test metrics, or one row per seed (then mean ± std and how many seeds
+    beat the baseline); ``label`` names it in the header.
     """
     metrics = ("MAE", accuracy_key(dataset))
     n = len(amccl) if isinstance(amccl, pd.DataFrame) else 1
@@ -345,9 +271,8 @@ def baseline_verdict(amccl: Mapping[str, float] | pd.DataFrame, table: pd.DataFr
 
 def baseline_report(amccl: Mapping[str, float] | pd.DataFrame, table: pd.DataFrame, dataset: str,
                     label: str = "AMCCL") -> str:
-    """What ``train`` and ``ablate --baselines`` print: the baselines' metrics for people
-    (:func:`amccl.metrics.format_table`: accuracies and F1 in %, MAE and Corr as fractions) with
-    each probe's chosen alpha, then :func:`baseline_verdict` of ``amccl`` against them."""
+    """What ``train`` and ``ablate --baselines`` print: the baselines' metrics, each probe's alpha,
+    then :func:`baseline_verdict`."""
     shown = format_table(table, dataset).set_index("baseline")[primary_metrics(dataset)]
     alphas = ", ".join(f"{row.baseline} {row.alpha:g}" for row in table.itertuples() if np.isfinite(row.alpha))
     with pd.option_context("display.width", 250, "display.max_columns", 50):

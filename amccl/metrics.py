@@ -1,48 +1,16 @@
-"""The MMSA evaluation metrics of multimodal sentiment analysis (spec §5).
+"""The MMSA evaluation metrics (docs/model.md §5) and the one display of their numbers.
 
-``compute_metrics(pred, true, dataset)`` reproduces MMSA's ``MetricsTop`` regression
-evaluators, the functions every MSA paper's tables come from:
+``compute_metrics(pred, true, dataset)`` reproduces MMSA's ``MetricsTop`` regression evaluators:
+MOSI / MOSEI (:data:`MOSI_KEYS`, each value rounded to 4 decimals as MMSA does) and SIMS /
+SIMS-v2 (:data:`SIMS_KEYS`, unrounded). Inputs are compared in float32, as MMSA's tensors are.
+Where MMSA crashes or warns, the value is NaN: ``Non0_*`` with all labels zero,
+``Mult_acc_2_weak`` with no weak label, ``Corr`` of a constant, short or non-finite side,
+``R_squre`` below two samples. An empty input raises ``ValueError``.
 
-* MOSI / MOSEI (``__eval_mosei_regression``): ``Has0_acc_2``, ``Has0_F1_score``,
-  ``Non0_acc_2``, ``Non0_F1_score``, ``Mult_acc_5``, ``Mult_acc_7``, ``MAE``, ``Corr``;
-  each *metric value* is rounded to 4 decimals, as MMSA's ``round(x, 4)`` does. The
-  predictions and labels themselves are not rounded (MMSA never rounds them), so a
-  prediction of 0.00004 is positive for ``Non0`` and non-negative for ``Has0``.
-* SIMS / SIMS-v2 (``eval_sims_regression``): ``Mult_acc_2``, ``Mult_acc_2_weak``,
-  ``Mult_acc_3``, ``Mult_acc_5``, ``F1_score``, ``MAE``, ``Corr``, ``R_squre`` (sic); the
-  values are not rounded.
-
-**One convention for numbers.** Values are fractions (0.8312), never ×100, in code and in
-every file the package writes (results, summaries, grids, metrics.json, tuning tables).
-People see them through one display, this module's (:func:`format_value`,
-:func:`format_mean_std`, :func:`format_table`): accuracies and F1 in % (``85.00``), MAE, Corr
-and R² as fractions (``0.7663``), as papers and MMSA's result tables print them; paired
-differences likewise (accuracies in points, MAE / Corr as fractions). The one file with every
-metric ×100 is the paper code's own CSV layout, written on request (``train --official-csv``,
-:func:`amccl.results.write_official_csv`).
-
-Exactness notes (where MMSA's results depend on details that are easy to lose):
-
-* MMSA receives float32 tensors, so every comparison against a bin edge or threshold happens
-  in float32 (NumPy compares a float32 array with a Python float in float32). Inputs are
-  cast to float32 here for that reason: a SIMS label stored as float32(0.4) is inside the
-  weak subset (|t| <= 0.4) and float32(0.1) falls in the (-0.1, 0.1] bin, exactly as in
-  MMSA; a float64 comparison would put both elsewhere.
-* ``np.round`` rounds half to even: 2.5 -> 2, -0.5 -> -0, 0.5 -> 0, 1.5 -> 2.
-* ``accuracy_score`` and weighted ``f1_score`` come from scikit-learn, as in MMSA. They are
-  called with ``zero_division=0``, which is the value sklearn's default ``"warn"`` returns,
-  without the warning.
-
-Degenerate inputs, where MMSA crashes or spams warnings, give NaN here (documented choice):
-
-* all labels zero: ``Non0_acc_2`` and ``Non0_F1_score`` have no samples -> NaN (MMSA raises
-  an ``IndexError`` indexing with an empty float array);
-* no label with |t| <= 0.4: ``Mult_acc_2_weak`` -> NaN (MMSA divides by zero);
-* ``Corr`` is NaN when either side is constant, has fewer than two values or holds a
-  non-finite value (NumPy returns NaN there too, with a ``RuntimeWarning``);
-* ``R_squre`` is NaN with fewer than two samples (sklearn's value, without its warning);
-  otherwise it is sklearn's ``r2_score(t, p)`` unchanged (1.0 / 0.0 for constant labels);
-* an empty input raises ``ValueError``; NaN predictions propagate (``MAE`` = NaN).
+Values are fractions (0.8312) in code and in every file the package writes. People see them
+through this module's display (:func:`format_value`, :func:`format_mean_std`,
+:func:`format_table`): accuracies and F1 in % (``85.00``), MAE, Corr and R² as fractions
+(``0.7663``); differences likewise, accuracies in points.
 """
 
 from __future__ import annotations
@@ -54,23 +22,18 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score, r2_score
 
-__all__ = ["MOSI_KEYS", "SIMS_KEYS", "KNOWN_METRICS", "ACC2_KEYS", "HEADLINE_KEYS", "LOWER_IS_BETTER",
+__all__ = ["MOSI_KEYS", "SIMS_KEYS", "KNOWN_METRICS", "ACC2_KEYS", "LOWER_IS_BETTER",
            "compute_metrics", "primary_metrics", "metric_columns", "metric_family", "DISPLAY_NOTE", "is_percent",
            "display_scale", "display_digits", "display_unit", "format_value", "format_mean_std", "format_table"]
 
 # The metric names, in MMSA's display order; every other module takes them from here.
-MOSI_KEYS: tuple[str, ...] = (
-    "Has0_acc_2", "Has0_F1_score", "Non0_acc_2", "Non0_F1_score",
-    "Mult_acc_5", "Mult_acc_7", "MAE", "Corr",
-)
-SIMS_KEYS: tuple[str, ...] = (
-    "Mult_acc_2", "Mult_acc_2_weak", "Mult_acc_3", "Mult_acc_5",
-    "F1_score", "MAE", "Corr", "R_squre",
-)
+MOSI_KEYS: tuple[str, ...] = ("Has0_acc_2", "Has0_F1_score", "Non0_acc_2", "Non0_F1_score",
+                               "Mult_acc_5", "Mult_acc_7", "MAE", "Corr")
+SIMS_KEYS: tuple[str, ...] = ("Mult_acc_2", "Mult_acc_2_weak", "Mult_acc_3", "Mult_acc_5",
+                               "F1_score", "MAE", "Corr", "R_squre")
 KNOWN_METRICS: tuple[str, ...] = tuple(dict.fromkeys(MOSI_KEYS + SIMS_KEYS))
 UNSCALED: tuple[str, ...] = ("MAE", "Corr", "R_squre")  # displayed as fractions, never in %
 ACC2_KEYS: tuple[str, ...] = ("Has0_acc_2", "Non0_acc_2", "Mult_acc_2", "Mult_acc_2_weak")  # binary accuracies
-HEADLINE_KEYS: tuple[str, ...] = (*ACC2_KEYS[:3], "MAE", "Corr")  # a run's one-line summary
 LOWER_IS_BETTER = frozenset({"MAE"})  # every other metric: higher is better
 _MOSI_LIKE = ("mosi", "mosei")
 _SIMS_LIKE = ("sims", "simsv2")
@@ -83,7 +46,6 @@ SIMS_WEAK_LIMIT = 0.4
 ROUND_DIGITS = 4  # MMSA rounds the MOSI/MOSEI metric values to 4 decimals
 
 
-# --- inputs ------------------------------------------------------------------------------
 def _as_flat_float32(x: Any) -> np.ndarray:
     """A tensor (any device, with grad or not), array, list or scalar as a (N,) float32 array,
     flattened like MMSA's ``view(-1)``."""
@@ -105,10 +67,8 @@ def metric_family(dataset: str) -> str:
     return "mosi" if _dataset_key(dataset) in _MOSI_LIKE else "sims"
 
 
-# --- shared pieces -----------------------------------------------------------------------
 def _multiclass_acc(p_cls: np.ndarray, t_cls: np.ndarray) -> float:
-    """MMSA's ``__multiclass_acc``: share of equal ``np.round`` (half to even) classes of two
-    (N,) float arrays; NaN when empty."""
+    """MMSA's ``__multiclass_acc``: share of equal ``np.round`` (half to even) classes; NaN when empty."""
     if t_cls.size == 0:
         return float("nan")
     return float(np.mean(np.round(p_cls) == np.round(t_cls)))
@@ -129,8 +89,8 @@ def _binary_scores(p_pos: np.ndarray, t_pos: np.ndarray) -> tuple[float, float]:
 
 
 def _bin_right_closed(v: np.ndarray, edges: Sequence[float]) -> np.ndarray:
-    """MMSA's SIMS binning of v (N,) float32: class i where edges[i] < v <= edges[i+1], compared
-    in v's dtype; values outside (edges[0], edges[-1]] keep their own value, as in MMSA."""
+    """MMSA's SIMS binning of v (N,): class i where edges[i] < v <= edges[i+1], in v's dtype;
+    values outside (edges[0], edges[-1]] keep their own value, as in MMSA."""
     e = np.asarray(edges, dtype=v.dtype)
     out = v.copy()
     for i in range(len(e) - 1):
@@ -138,23 +98,17 @@ def _bin_right_closed(v: np.ndarray, edges: Sequence[float]) -> np.ndarray:
     return out
 
 
-# --- per-clip classes, as the metrics bin them -------------------------------------------
 POLARITIES: tuple[str, ...] = ("negative", "neutral", "positive")
 
 
 def acc7_bins(values: Any) -> np.ndarray:
-    """MMSA's Acc-7 class of each value: ``np.round(np.clip(v, -3, 3))`` in float32 (as
-    ``Mult_acc_7`` of :func:`amccl.metrics.compute_metrics`), as (N,) int64 in -3..3."""
+    """MMSA's Acc-7 class of each value (``np.round(np.clip(v, -3, 3))`` in float32), (N,) int64."""
     return np.round(np.clip(_as_flat_float32(values), -3.0, 3.0)).astype(np.int64)
 
 
 def polarity(values: Any, dataset: str = "mosi") -> np.ndarray:
-    """(N,) ``negative`` / ``neutral`` / ``positive`` by MMSA's convention for ``dataset``.
-
-    MOSI / MOSEI: the sign (``Non0_acc_2`` drops exact zeros, ``Has0_acc_2`` counts them
-    positive; here exactly 0 is ``neutral``). SIMS: ``Mult_acc_3``'s bins (-1.01, -0.1],
-    (-0.1, 0.1], (0.1, 1.01] after clipping to [-1, 1].
-    """
+    """(N,) ``negative`` / ``neutral`` / ``positive``: MOSI / MOSEI by sign (exactly 0 is
+    ``neutral``), SIMS by ``Mult_acc_3``'s bins after clipping to [-1, 1]."""
     v = _as_flat_float32(values)
     if metric_family(dataset) == "sims":
         classes = _bin_right_closed(np.clip(v, -1.0, 1.0), SIMS_EDGES_3).astype(np.int64)
@@ -163,7 +117,6 @@ def polarity(values: Any, dataset: str = "mosi") -> np.ndarray:
     return np.asarray(POLARITIES, dtype=object)[classes]
 
 
-# --- the two MMSA evaluators -------------------------------------------------------------
 def _mosi_metrics(p: np.ndarray, t: np.ndarray) -> dict[str, float]:
     """MMSA's ``__eval_mosei_regression`` on (N,) float32 predictions and labels."""
     mae = float(np.mean(np.abs(p - t)))
@@ -200,17 +153,14 @@ def _sims_metrics(p: np.ndarray, t: np.ndarray) -> dict[str, float]:
 
 
 def compute_metrics(pred: Any, true: Any, dataset: str) -> dict[str, float]:
-    """MMSA's regression metrics of one split (spec §5), as fractions.
+    """MMSA's regression metrics of one split (docs/model.md §5), as fractions.
 
     Args:
-        pred: (N,) or (N, 1) predictions, torch tensor or array-like.
-        true: (N,) or (N, 1) labels, torch tensor or array-like.
+        pred, true: (N,) or (N, 1) predictions and labels, tensors or array-likes.
         dataset: ``mosi``, ``mosei``, ``sims`` or ``simsv2`` (case-insensitive).
 
     Returns:
-        ``{name: float}`` in :func:`primary_metrics` order; MOSI/MOSEI values rounded to
-        4 decimals as MMSA does, SIMS values unrounded; NaN where a metric is undefined
-        (see the module docstring).
+        ``{name: float}`` in :func:`primary_metrics` order; NaN where a metric is undefined.
 
     Raises:
         ValueError: unknown dataset, empty input, or different sizes.
@@ -238,15 +188,13 @@ def metric_columns(frame: pd.DataFrame, dataset: str | None = None) -> list[str]
     return [m for m in names if m in frame.columns]
 
 
-# --- display (for people; files and code keep fractions) ----------------------------------
 DISPLAY_NOTE = "accuracies and F1 in %, MAE and Corr as fractions"  # what printed tables say of their numbers
 PERCENT_DIGITS = 2  # accuracies and F1 in %: 85.00
 FRACTION_DIGITS = 4  # MAE, Corr, R² (and any other number) as fractions: 0.7663, MMSA's 4 decimals
 
 
 def is_percent(metric: str) -> bool:
-    """Whether people see ``metric`` in %: MMSA's accuracies and F1 yes; MAE, Corr, R² and
-    names that are no MMSA metric (alignment, spearman, ...) no."""
+    """Whether people see ``metric`` in %: MMSA's accuracies and F1; not MAE, Corr, R² or non-MMSA names."""
     return metric in KNOWN_METRICS and metric not in UNSCALED
 
 
@@ -266,9 +214,8 @@ def display_unit(metric: str) -> str:
 
 
 def format_value(value: Any, metric: str, signed: bool = False) -> str:
-    """One value of ``metric`` (a fraction, or a difference of fractions) as people read it:
-    ``format_value(0.85, "Has0_acc_2") == "85.00"``, ``format_value(0.76634, "MAE") == "0.7663"``,
-    ``format_value(-0.0608, "MAE", signed=True) == "-0.0608"``; ``"nan"`` for NaN / None."""
+    """One value (or difference) of ``metric`` as people read it: ``0.85`` -> ``"85.00"`` for an
+    accuracy, ``0.76634`` -> ``"0.7663"`` for MAE; ``"nan"`` for NaN / None."""
     if value is None or not np.isfinite(float(value)):
         return "nan"
     return f"{float(value) * display_scale(metric):{'+' if signed else ''}.{display_digits(metric)}f}"
@@ -287,22 +234,14 @@ def format_table(
     ddof: int = 0,
     text: bool = False,
 ) -> pd.DataFrame:
-    """The one display of metric rows for people: accuracies and F1 in % (2 decimals), MAE,
-    Corr and R² as fractions (4 decimals), in MMSA's display order.
+    """The one display of metric rows for people (fractions in; accuracies and F1 in % with 2
+    decimals, MAE, Corr and R² as fractions with 4), in MMSA's display order.
 
     Args:
-        rows: fractions, as ``compute_metrics`` gives them: one dict, a list of them (e.g. one
-            per seed) or a DataFrame with the metric keys as columns; other columns (seed,
-            model ...) are kept in front.
+        rows: one dict, a list of them or a DataFrame; other columns are kept in front.
         dataset: selects the keys and their order (:func:`primary_metrics`).
-        aggregate: mean and std over the rows instead (MMSA's summary convention; ``ddof=0``
-            is MMSA's ``np.std``): rows ``mean`` and ``std``, or with ``text`` one row
-            ``mean ± std`` of strings (:func:`format_mean_std`).
-        ddof: delta degrees of freedom of the std when ``aggregate``.
-        text: strings (:func:`format_value`: ``"85.00"``, ``"0.7663"``) instead of rounded numbers.
-
-    Returns:
-        DataFrame; columns: the kept extra columns then the metrics.
+        aggregate: rows ``mean`` and ``std`` (``ddof``) instead, or with ``text`` one ``mean ± std`` row.
+        text: strings (:func:`format_value`) instead of rounded numbers.
     """
     frame = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(
         [dict(rows)] if isinstance(rows, Mapping) else [dict(r) for r in rows])

@@ -6,7 +6,7 @@ DataFrames whose expected columns each docstring lists.
 
 * :func:`plot_learning_curves`: losses and validation metrics of a training ``History``;
 * :func:`plot_test_vs_constant`: test metrics of a run next to the constant predictor's;
-* :func:`plot_grid`: an ablation grid and its :func:`~amccl.ablations.stats.summary` as a
+* :func:`plot_grid`: an ablation grid and its :func:`~amccl.ablations.stats.paired_summary` as a
   forest plot coloured by the Holm verdict, with the difference the seeds can detect;
 * :func:`plot_alignment_table`: the alignment summary of several models
   (:func:`~amccl.analysis.compare.compare_models`) as a colour-coded table;
@@ -239,8 +239,8 @@ def plot_grid(results: pd.DataFrame, metric: str, baseline: str | None = "full",
 
     Args:
         results: grid rows (one per variant and seed; fractions) or a
-            :func:`~amccl.ablations.stats.summary` table of them (used as it is; no dots).
-        baseline, alpha, method: as :func:`~amccl.ablations.stats.summary`.
+            :func:`~amccl.ablations.stats.paired_summary` table of them (used as it is; no dots).
+        baseline, alpha, method: as :func:`~amccl.ablations.stats.paired_summary`.
         order: variants top to bottom (default: the table's order, baseline first).
         ax: a matplotlib axes to draw on (default: a new figure).
         detectable: when the summary has a ``detectable`` column, two dotted lines at the
@@ -249,10 +249,10 @@ def plot_grid(results: pd.DataFrame, metric: str, baseline: str | None = "full",
             not-significant Δ inside them is no evidence of "no effect".
     """
     from amccl.ablations.power import POWER
-    from amccl.ablations.stats import summary
+    from amccl.ablations.stats import paired_summary
 
     is_rows = "seed" in results.columns and "mean_ci_low" not in results.columns
-    summ = (summary(results, [metric], baseline=baseline, alpha=alpha, method=method)
+    summ = (paired_summary(results, [metric], baseline=baseline, alpha=alpha, method=method)
             if is_rows else results[results["metric"] == metric])
     if summ.empty:
         raise ValueError(f"the summary has no rows for metric {metric!r}")
@@ -334,7 +334,7 @@ def plot_alignment_table(side: pd.DataFrame, title: str | None = None) -> Figure
     depends only on the table's shape: (2.2 + 1.1 · columns) × (1.5 + 0.4 · rows) in.
 
     Args:
-        side: index = model names, columns :data:`~amccl.analysis.compare.SUMMARY_COLUMNS`
+        side: index = model names, columns :data:`~amccl.analysis.compare.ALIGNMENT_COLUMNS`
             (recall@1, recall@5, alignment, uniformity, silhouette, spearman) or some of them.
     """
     values = side.astype(float)
@@ -421,9 +421,9 @@ def plot_joint(proj: pd.DataFrame, color_by: Sequence[str] = ("label", "modality
 def _summary_line(emb: Embeddings) -> str:
     """Mean cross-modal recall@1 and alignment, and mean silhouette, for a panel title."""
     from amccl.analysis.alignment import alignment_metrics
-    from amccl.analysis.compare import summary_row
+    from amccl.analysis.compare import alignment_row
 
-    row = summary_row(alignment_metrics(emb, ks=(1,)))
+    row = alignment_row(alignment_metrics(emb, ks=(1,)))
     return (f"R@1 {row['recall@1']:.3f} (chance {1 / len(emb):.3f}) · "
             f"align {row['alignment']:.2f} · sil {row['silhouette']:.2f}")
 

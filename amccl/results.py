@@ -1,22 +1,11 @@
 """What a run returns and how seeds become the table papers print.
 
-:class:`History` is ``fit``'s result. :func:`results_frame` turns one history per seed into
-rows (test metrics, seed, config, data file and hash, versions, device); :func:`summarize`
-gives each metric's mean and population std (``ddof=0``, MMSA's ``np.std``) over the seeds,
-:func:`paper_row` their ``mean ± std`` strings, :func:`seed_table` the table ``train`` and
-``tune`` print, :func:`write_results` the two CSV files.
-
-**Numbers are fractions** (as :func:`amccl.metrics.compute_metrics` returns them, unrounded
-beyond MMSA's own 4 decimals of the MOSI metrics) in every frame and in ``results.csv`` and
-``summary.csv``; what people read goes through :mod:`amccl.metrics`' one display (accuracies
-and F1 in %, MAE and Corr as fractions). The one exception is asked for by name:
-:func:`write_official_csv` (``train --official-csv``) writes the paper code's CSV layout
-(spec §4), :data:`OFFICIAL_COLUMNS`, with *every* metric ×100 -- MAE, Corr and Loss included
--- rounded to 2 decimals, so it compares cell for cell with the official code's files.
-
-Every row records the text encoder (``encoder``, ``encoder_hidden_size``, ``encoder_sha``, …,
-from ``History.meta["encoder"]``) and a ``note`` when the encoder is not the paper's BERT or
-the SIMS-v2 hyper-parameters are ours; the tables carry the notes.
+:class:`History` is ``fit``'s result; :func:`results_frame` makes one row per seed,
+:func:`summarize` the mean and std (ddof=0, MMSA's) over seeds, :func:`paper_row` their
+``mean ± std`` strings, :func:`seed_table` the table ``train`` prints and :func:`write_results`
+the CSV files. Numbers are fractions everywhere except :func:`write_official_csv`, the paper
+code's layout (docs/model.md §4) with every metric ×100. Each row records the text encoder and
+a ``note`` when the run's numbers are not the paper's setting.
 """
 
 from __future__ import annotations
@@ -33,7 +22,7 @@ from amccl.metrics import format_mean_std, format_table, metric_columns
 
 NOTE_SEP = " | "  # between the notes of one row (a note may itself hold "; ")
 OFFICIAL_MODEL = "amccl"  # the Model cell of the official layout
-# The official layout's columns (spec §4); every number in it ×100, rounded to 2 decimals.
+# The official layout's columns (docs/model.md §4); every number in it ×100, rounded to 2 decimals.
 OFFICIAL_COLUMNS = ("Model", "Seed", "gamma", "<the dataset's metrics, MMSA's order>", "Loss")
 
 
@@ -42,18 +31,14 @@ class History:
     """The result of one :func:`amccl.train.fit` call.
 
     Attributes:
-        epochs: one dict per finished epoch: ``epoch``, ``train_<part>`` for every loss part
-            (mean over batches), ``valid_loss`` (mean over batches of the batch L1),
-            ``valid_<metric>``, ``lr_<group>`` (each optimizer group's learning rate after the
-            epoch's last step), ``seconds`` (wall time of the epoch, validation included).
+        epochs: one dict per epoch: ``epoch``, ``train_<part>`` per loss part, ``valid_loss``,
+            ``valid_<metric>``, ``lr_<group>`` (after the epoch's last step), ``seconds``.
         best_epoch: the epoch whose weights were restored (1-based).
-        valid_metrics, test_metrics: metric dicts (fractions) of the best epoch.
-        test_loss: the test split's mean batch L1 of the best weights (None: not scored).
-        config: ``cfg.to_dict()``. seed: the run's seed.
-        meta: data path and sha256, package versions, device.
-        stopped_early: ``True`` when early stopping ended the run before ``cfg.epochs``.
-        test_predictions: a DataFrame with ``id``, ``label``, ``prediction`` for the test split.
-        model: the model with the best weights restored (not pickled with the history).
+        valid_metrics, test_metrics: the best epoch's metrics (fractions); test_loss: its test L1.
+        config: ``cfg.to_dict()``; seed; meta: data path and sha256, versions, device.
+        stopped_early: early stopping ended the run before ``cfg.epochs``.
+        test_predictions: ``id``, ``label``, ``prediction`` of the test split.
+        model: the model with the best weights (not pickled).
     """
 
     epochs: list[dict[str, Any]] = field(default_factory=list)
@@ -106,9 +91,8 @@ def run_notes(config: dict[str, Any], encoder: dict[str, Any] | None) -> list[st
 
 
 def flatten_meta(meta: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    """A history's ``meta`` as flat row cells: ``meta["encoder"]`` becomes ``encoder`` (its name),
-    ``encoder_hidden_size``, ``encoder_layers``, ``encoder_vocab_size``, ``encoder_sha``,
-    ``encoder_substitute``; plus ``note`` (:func:`run_notes` joined by :data:`NOTE_SEP`) when there is one."""
+    """A history's ``meta`` as flat row cells: ``encoder`` (its name) and ``encoder_<field>``,
+    plus ``note`` (:func:`run_notes` joined by :data:`NOTE_SEP`) when there is one."""
     flat = {k: v for k, v in meta.items() if k not in ("encoder", "shapes_note")}  # the note: in ``note``
     encoder = meta.get("encoder") or None
     if encoder:
@@ -146,17 +130,8 @@ def dataset_of(results: pd.DataFrame, dataset: str | None = None) -> str | None:
 
 
 def summarize(results: pd.DataFrame, dataset: str | None = None) -> pd.DataFrame:
-    """Mean and standard deviation (ddof=0, as MMSA) of every metric over the seeds.
-
-    Args:
-        results: :func:`results_frame` output (fractions).
-        dataset: picks and orders the metric columns; inferred from a ``dataset`` column.
-
-    Returns:
-        A DataFrame with rows ``mean`` and ``std`` and one column per metric, fractions, not
-        rounded -- the numbers papers print as ``mean ± std`` (:func:`paper_row`);
-        ``attrs["notes"]`` holds the rows' notes (:func:`notes_of`), which :func:`paper_row` shows.
-    """
+    """Mean and std (ddof=0, as MMSA) over the seeds of a :func:`results_frame`: rows ``mean`` and
+    ``std``, one column per metric of ``dataset``; ``attrs["notes"]`` the rows' notes."""
     dataset = dataset_of(results, dataset)
     cols = metric_columns(results, dataset)
     values = results[cols].to_numpy(dtype=np.float64)
@@ -166,9 +141,8 @@ def summarize(results: pd.DataFrame, dataset: str | None = None) -> pd.DataFrame
 
 
 def paper_row(summary: pd.DataFrame) -> pd.Series:
-    """The ``mean ± std`` strings of a :func:`summarize` table, one per metric, in the one display
-    (:func:`amccl.metrics.format_mean_std`: ``85.00 ± 1.20`` for an accuracy, ``0.7663 ± 0.0485``
-    for MAE), then ``note`` (the runs' notes joined by :data:`NOTE_SEP`) when the table has any."""
+    """The ``mean ± std`` strings of a :func:`summarize` table (``85.00 ± 1.20``, MAE
+    ``0.7663 ± 0.0485``), then ``note`` when the table has notes."""
     row = {c: format_mean_std(summary.at["mean", c], summary.at["std", c], c) for c in summary.columns}
     if summary.attrs.get("notes"):
         row["note"] = NOTE_SEP.join(summary.attrs["notes"])
@@ -177,8 +151,7 @@ def paper_row(summary: pd.DataFrame) -> pd.Series:
 
 def seed_table(results: pd.DataFrame, dataset: str | None = None) -> pd.DataFrame:
     """What ``train`` and ``tune`` print: one row per seed and a last ``mean ± std`` row, strings
-    in the one display (:func:`amccl.metrics.format_table`: accuracies and F1 in %, MAE and
-    Corr as fractions), indexed by seed; ``attrs["notes"]`` the runs' notes."""
+    (:func:`amccl.metrics.format_table`), indexed by seed; ``attrs["notes"]`` the runs' notes."""
     dataset = dataset_of(results, dataset)
     summary = summarize(results, dataset)
     metrics = list(summary.columns)
@@ -189,10 +162,9 @@ def seed_table(results: pd.DataFrame, dataset: str | None = None) -> pd.DataFram
 
 
 def write_results(results: pd.DataFrame, out_dir: str | Path, dataset: str | None = None) -> tuple[Path, Path]:
-    """Write ``results.csv`` (every seed's row, metrics as fractions, its ``note`` column) and
-    ``summary.csv`` (rows ``mean`` and ``std``, then one row per baseline when
-    ``results.attrs["baselines"]`` holds :func:`amccl.baselines.baseline_table`'s records, which
-    also goes whole to ``baselines.csv``; fractions; a ``note`` column when the runs have notes)."""
+    """Write ``results.csv`` (every seed's row) and ``summary.csv`` (``mean``, ``std``, then one
+    row per baseline of ``results.attrs["baselines"]``, which also go to ``baselines.csv``; a
+    ``note`` column when the runs have notes); fractions."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results_path, summary_path = out / "results.csv", out / "summary.csv"
@@ -211,10 +183,9 @@ def write_results(results: pd.DataFrame, out_dir: str | Path, dataset: str | Non
 
 
 def official_frame(results: pd.DataFrame, dataset: str | None = None) -> pd.DataFrame:
-    """The paper code's CSV layout (spec §4) of a :func:`results_frame`: :data:`OFFICIAL_COLUMNS`
-    -- ``Model`` (``amccl``), ``Seed``, ``gamma``, every metric of ``dataset`` in MMSA's order,
-    ``Loss`` (the test split's mean batch L1) -- with every metric and ``Loss`` ×100, rounded
-    to 2 decimals (MAE 0.6959 -> 69.59). The only ×100 numbers the package writes."""
+    """The paper code's CSV layout (docs/model.md §4) of a :func:`results_frame`:
+    :data:`OFFICIAL_COLUMNS`, every metric and ``Loss`` (test mean batch L1) ×100, rounded to 2
+    decimals (MAE 0.6959 -> 69.59)."""
     dataset = dataset_of(results, dataset)
     metrics = metric_columns(results, dataset)
     gamma = [json.loads(c).get("gamma") if isinstance(c, str) else None
@@ -228,8 +199,7 @@ def official_frame(results: pd.DataFrame, dataset: str | None = None) -> pd.Data
 
 
 def write_official_csv(results: pd.DataFrame, out_dir: str | Path, dataset: str | None = None) -> Path:
-    """Write :func:`official_frame` to ``out_dir/<dataset>-regression.csv``, the name of the
-    official code's result file (``results/normals/mosi-regression.csv``); every metric ×100."""
+    """Write :func:`official_frame` to ``out_dir/<dataset>-regression.csv`` (the official file name)."""
     table = official_frame(results, dataset)
     path = Path(out_dir) / f"{dataset_of(results, dataset) or OFFICIAL_MODEL}-regression.csv"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -63,7 +63,7 @@ from IPython.display import display
 
 from amccl.ablations.grid import run_grid
 from amccl.ablations.power import detectable_difference, seeds_needed
-from amccl.ablations.stats import format_table, grid_verdict, power_verdict, summary
+from amccl.ablations.stats import format_paired, grid_verdict, paired_summary, power_verdict
 from amccl.metrics import display_scale, format_value
 from amccl.ablations.variants import VARIANTS, variants_table
 from amccl.data import load_data
@@ -148,15 +148,15 @@ print(f"{rows['variant'].nunique()} variants, {rows['seed'].nunique()} seeds, {l
 
 # %%
 METRICS = ["Has0_acc_2", "Non0_F1_score", "Mult_acc_7", "MAE", "Corr"]
-summ = summary(rows, METRICS, baseline="full", alpha=0.05)
-means = format_table(summ, "mean")
+summ = paired_summary(rows, METRICS, baseline="full", alpha=0.05)
+means = format_paired(summ, "mean")
 means
 
 # %% [markdown]
 # ### Differences to `full` (Δ [95 % CI], `*` = Holm-significant)
 
 # %%
-format_table(summ, "diff")
+format_paired(summ, "diff")
 
 # %% [markdown]
 # ### Holm-corrected p-values and verdicts
@@ -181,9 +181,9 @@ print(grid_verdict(summ, len(SEEDS)))
 
 # %%
 POWER_METRICS = ["MAE", "Has0_acc_2"]
-beside = {m: pd.DataFrame({"Δ [95 % CI]": format_table(summ, "diff")[m],
-                           "detectable (80 %)": format_table(summ, "detectable")[m],
-                           "seeds for Δ": format_table(summ, "seeds_needed")[m]}) for m in POWER_METRICS}
+beside = {m: pd.DataFrame({"Δ [95 % CI]": format_paired(summ, "diff")[m],
+                           "detectable (80 %)": format_paired(summ, "detectable")[m],
+                           "seeds for Δ": format_paired(summ, "seeds_needed")[m]}) for m in POWER_METRICS}
 pd.concat(beside, axis=1)
 
 # %%

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from amccl.ablations.cli import add_ablate_parser, expand_variants
-from amccl.ablations.variants import CLEAN_VARIANTS, PAPER_VARIANTS
+from amccl.ablations.variants import CLEAN_VARIANTS, MODALITY_VARIANTS, PAPER_VARIANTS
 from amccl.cli import main
 
 
@@ -32,7 +32,7 @@ def test_variant_groups_expand_with_the_baseline_first():
     assert expand_variants(["no_se", "full", "no_se"]) == ["full", "no_se"]
     assert expand_variants(["paper"]) == list(PAPER_VARIANTS)
     assert expand_variants(["clean", "no_cl"]) == ["full", *CLEAN_VARIANTS, "no_cl"]
-    assert expand_variants(["modality"]) == ["full", "text_only", "audio_only", "vision_only", "no_text", "no_audio", "no_vision"]
+    assert expand_variants(["modality"]) == ["full", *MODALITY_VARIANTS]
     assert expand_variants(["full + no_refine"]) == ["full", "no_refine"]
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from amccl.ablations.stats import format_table, holm, paired_pvalue, summary
+from amccl.ablations.stats import format_paired, holm, paired_pvalue, paired_summary
 
 SEEDS = list(range(1111, 1119))  # 8 seeds
 
@@ -38,7 +38,7 @@ def pick(summ: pd.DataFrame, variant: str, metric: str = "Has0_acc_2") -> pd.Ser
 
 def test_means_and_stds_are_the_crafted_fractions():
     rows = crafted_rows()
-    summ = summary(rows)
+    summ = paired_summary(rows)
     assert list(summ.variant.unique()) == ["full", "shift", "null"]
     assert list(summ.metric.unique()) == ["Has0_acc_2", "MAE"]  # display order, not column order
     for variant in ("full", "shift", "null"):
@@ -47,12 +47,12 @@ def test_means_and_stds_are_the_crafted_fractions():
         assert rec["n"] == 8
         assert rec["mean"] == pytest.approx(values.mean(), abs=1e-12)
         assert rec["std"] == pytest.approx(values.std(ddof=0), abs=1e-12)  # MMSA's np.std
-    assert pick(summary(rows, ddof=1), "full")["std"] == pytest.approx(
+    assert pick(paired_summary(rows, ddof=1), "full")["std"] == pytest.approx(
         rows.loc[rows.variant == "full", "Has0_acc_2"].std(ddof=1))
 
 
 def test_constant_shift_is_significant_and_its_interval_holds_the_shift():
-    summ = summary(crafted_rows())
+    summ = paired_summary(crafted_rows())
     rec = pick(summ, "shift")
     assert rec["diff"] == pytest.approx(0.02, abs=0.001)
     assert rec["diff_ci_low"] < 0.02 < rec["diff_ci_high"]
@@ -64,7 +64,7 @@ def test_constant_shift_is_significant_and_its_interval_holds_the_shift():
 
 
 def test_symmetric_zero_mean_noise_is_not_significant():
-    rec = pick(summary(crafted_rows()), "null")
+    rec = pick(paired_summary(crafted_rows()), "null")
     assert rec["diff"] == pytest.approx(0.0, abs=1e-9)
     assert rec["diff_ci_low"] < 0 < rec["diff_ci_high"]
     assert rec["p_value"] > 0.9 and rec["p_holm"] > 0.9
@@ -73,14 +73,14 @@ def test_symmetric_zero_mean_noise_is_not_significant():
 
 def test_paired_t_interval_and_p_match_a_hand_computation():
     rows = crafted_rows()
-    rec = pick(summary(rows, alpha=0.05), "shift")
+    rec = pick(paired_summary(rows, alpha=0.05), "shift")
     wide = rows.pivot(index="seed", columns="variant", values="Has0_acc_2")
     d = (wide["shift"] - wide["full"]).to_numpy()
     half = sps.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d))
     assert rec["diff_ci_low"] == pytest.approx(d.mean() - half)
     assert rec["diff_ci_high"] == pytest.approx(d.mean() + half)
     assert rec["p_value"] == pytest.approx(sps.ttest_rel(wide["shift"], wide["full"]).pvalue)
-    base = pick(summary(rows), "full")
+    base = pick(paired_summary(rows), "full")
     assert np.isnan(base["p_value"]) and base["verdict"] == "baseline" and not base["significant"]
 
 
@@ -92,7 +92,7 @@ def test_pairing_finds_a_small_consistent_shift_that_seed_spread_hides():
         + [dict(variant="tiny", seed=s, Corr=b + 0.004 + 0.0005 * (-1) ** i)
            for i, (s, b) in enumerate(zip(SEEDS, base))]
     )
-    rec = pick(summary(rows), "tiny", "Corr")
+    rec = pick(paired_summary(rows), "tiny", "Corr")
     unpaired = sps.ttest_ind(rows[rows.variant == "tiny"].Corr, rows[rows.variant == "full"].Corr).pvalue
     assert unpaired > 0.5  # an unpaired test sees nothing
     assert rec["significant"] and rec["diff"] == pytest.approx(0.004, abs=1e-11)
@@ -107,7 +107,7 @@ def test_holm_matches_a_hand_computation():
 
 
 def test_holm_is_applied_across_variants_per_metric():
-    summ = summary(crafted_rows())
+    summ = paired_summary(crafted_rows())
     for metric in ("Has0_acc_2", "MAE"):
         block = summ[(summ.metric == metric) & (summ.variant != "full")]
         np.testing.assert_allclose(block.p_holm, holm(block.p_value))
@@ -115,16 +115,16 @@ def test_holm_is_applied_across_variants_per_metric():
 
 def test_bootstrap_interval_is_seeded_and_independent_of_other_variants():
     rows = crafted_rows()
-    a = pick(summary(rows, method="bootstrap", n_boot=2000), "shift")
-    b = pick(summary(rows[rows.variant != "null"], method="bootstrap", n_boot=2000), "shift")
+    a = pick(paired_summary(rows, method="bootstrap", n_boot=2000), "shift")
+    b = pick(paired_summary(rows[rows.variant != "null"], method="bootstrap", n_boot=2000), "shift")
     assert a["diff_ci_low"] == b["diff_ci_low"] and a["diff_ci_high"] == b["diff_ci_high"]
     assert a["diff_ci_low"] < 0.02 < a["diff_ci_high"] and a["diff_ci_low"] > 0.015
-    c = pick(summary(rows, method="bootstrap", n_boot=2000, random_state=7), "shift")
+    c = pick(paired_summary(rows, method="bootstrap", n_boot=2000, random_state=7), "shift")
     assert c["diff_ci_low"] != a["diff_ci_low"]
 
 
 def test_wilcoxon_option():
-    summ = summary(crafted_rows(), test="wilcoxon")
+    summ = paired_summary(crafted_rows(), test="wilcoxon")
     assert pick(summ, "shift")["p_value"] == pytest.approx(2 / 2**8)  # exact: all 8 signs positive
     assert not pick(summ, "null")["significant"]
 
@@ -132,7 +132,7 @@ def test_wilcoxon_option():
 def test_fewer_than_two_seeds_give_nan_not_errors():
     rows = crafted_rows()
     one = rows[rows.seed == SEEDS[0]]
-    summ = summary(one)
+    summ = paired_summary(one)
     rec = pick(summ, "shift")
     assert rec["n"] == 1 and rec["n_pairs"] == 1
     assert np.isnan(rec["diff_ci_low"]) and np.isnan(rec["p_value"]) and not rec["significant"]
@@ -143,7 +143,7 @@ def test_fewer_than_two_seeds_give_nan_not_errors():
 def test_pairs_use_only_the_seeds_both_variants_have():
     rows = crafted_rows()
     rows = rows[~((rows.variant == "shift") & rows.seed.isin(SEEDS[:3]))]
-    rec = pick(summary(rows), "shift")
+    rec = pick(paired_summary(rows), "shift")
     assert rec["n"] == 5 and rec["n_pairs"] == 5
 
 
@@ -156,19 +156,19 @@ def test_constant_differences_have_p_zero_or_one():
 def test_bad_inputs_raise_clear_errors():
     rows = crafted_rows()
     with pytest.raises(ValueError, match="same \\(variant, seed\\)"):
-        summary(pd.concat([rows, rows.iloc[:1]]))
+        paired_summary(pd.concat([rows, rows.iloc[:1]]))
     with pytest.raises(ValueError, match="baseline 'nope'"):
-        summary(rows, baseline="nope")
+        paired_summary(rows, baseline="nope")
     with pytest.raises(KeyError, match="metrics not in rows"):
-        summary(rows, metrics=["Mult_acc_7"])
+        paired_summary(rows, metrics=["Mult_acc_7"])
     with pytest.raises(ValueError, match="method"):
-        summary(rows, method="jackknife")
+        paired_summary(rows, method="jackknife")
 
 
 def test_format_table_prints_mean_std_and_starred_differences():
-    summ = summary(crafted_rows())
-    means = format_table(summ, "mean")
-    diffs = format_table(summ, "diff")
+    summ = paired_summary(crafted_rows())
+    means = format_paired(summ, "mean")
+    diffs = format_paired(summ, "diff")
     assert list(means.index) == ["full", "shift", "null"] and list(means.columns) == ["Has0_acc_2", "MAE"]
     rec = pick(summ, "full")
     assert means.loc["full", "Has0_acc_2"] == f"{100 * rec['mean']:.2f} ± {100 * rec['std']:.2f}"  # in %

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from amccl.analysis import alignment_verdict, compare_models, modality_separation, separation_verdict
-from amccl.analysis.compare import summary_row
+from amccl.analysis.compare import alignment_row
 
 
 def metrics_table(recall1, alignment, spearman):
@@ -17,8 +17,8 @@ def metrics_table(recall1, alignment, spearman):
     return pd.DataFrame(rows)
 
 
-def test_summary_row_averages_pairs_and_modalities_separately():
-    row = summary_row(metrics_table(0.1, 1.0, 0.2))
+def test_alignment_row_averages_pairs_and_modalities_separately():
+    row = alignment_row(metrics_table(0.1, 1.0, 0.2))
     assert row == pytest.approx({"recall@1": 0.11, "recall@5": 0.35, "alignment": 1.1, "uniformity": -2.0,
                                  "silhouette": 0.2, "spearman": 0.25})
 

@@ -147,10 +147,10 @@ def dotted_positions(ax) -> list[float]:
 
 
 def test_plot_grid_draws_the_detectable_difference_around_the_baseline():
-    from amccl.ablations.stats import summary
+    from amccl.ablations.stats import paired_summary
 
     rows = grid_rows()
-    summ = summary(rows, ["Has0_acc_2"]).set_index("variant")
+    summ = paired_summary(rows, ["Has0_acc_2"]).set_index("variant")
     base, det = 100 * summ.loc["full", "mean"], 100 * summ.loc[["shift", "null"], "detectable"].median()  # in %
     fig = plot_grid(rows, "Has0_acc_2")
     ax = fig.axes[0]
@@ -161,15 +161,15 @@ def test_plot_grid_draws_the_detectable_difference_around_the_baseline():
 
 
 def test_plot_grid_detectable_off_or_missing_draws_no_dotted_lines():
-    from amccl.ablations.stats import summary
+    from amccl.ablations.stats import paired_summary
 
     rows = grid_rows()
     off = plot_grid(rows, "Has0_acc_2", detectable=False).axes[0]
     assert dotted_positions(off) == []
     assert not any("detectable" in t.get_text() for t in off.get_legend().get_texts())
-    old = summary(rows, ["Has0_acc_2"]).drop(columns=["detectable"])  # a summary from before the column
+    old = paired_summary(rows, ["Has0_acc_2"]).drop(columns=["detectable"])  # a summary from before the column
     assert dotted_positions(plot_grid(old, "Has0_acc_2").axes[0]) == []
-    summ = summary(rows, ["Has0_acc_2"], power=0.9)  # a summary table works too, its power quoted
+    summ = paired_summary(rows, ["Has0_acc_2"], power=0.9)  # a summary table works too, its power quoted
     ax = plot_grid(summ, "Has0_acc_2").axes[0]
     assert len(dotted_positions(ax)) == 2
     assert ax.get_legend().get_texts()[-1].get_text() == "±detectable Δ (90 % power, 6 seeds)"

@@ -16,7 +16,7 @@ from amccl.ablations.power import (
     paired_power,
     seeds_needed,
 )
-from amccl.ablations.stats import format_table, power_verdict, summary
+from amccl.ablations.stats import format_paired, paired_summary, power_verdict
 
 SM = TTestPower()  # the one-sample (= paired) t-test
 
@@ -99,7 +99,7 @@ def _rows() -> pd.DataFrame:
 
 
 def test_summary_adds_detectable_and_seeds_needed_per_comparison():
-    summ = summary(_rows(), ["Corr"])
+    summ = paired_summary(_rows(), ["Corr"])
     rec = summ.set_index("variant")
     d_null = np.array([1.0, -1.0, 0.5, -0.5, 0.0]) / 100
     assert rec.loc["null", "diff_sd"] == pytest.approx(d_null.std(ddof=1))
@@ -108,15 +108,15 @@ def test_summary_adds_detectable_and_seeds_needed_per_comparison():
     d_shift = np.array([2.0, 2.2, 1.8, 2.1, 1.9]) / 100
     assert rec.loc["shift", "seeds_needed"] == seeds_needed(d_shift.mean(), d_shift.std(ddof=1)) == 2
     assert np.isnan(rec.loc["full", "detectable"]) and np.isnan(rec.loc["full", "seeds_needed"])
-    assert summary(_rows(), ["Corr"], power=0.9).set_index("variant").loc["null", "detectable"] > rec.loc[
+    assert paired_summary(_rows(), ["Corr"], power=0.9).set_index("variant").loc["null", "detectable"] > rec.loc[
         "null", "detectable"]
-    assert format_table(summ, "detectable").loc["null", "Corr"] == f"±{rec.loc['null', 'detectable']:.4f}"  # a fraction
-    assert format_table(summ, "seeds_needed").loc["null", "Corr"] == "> 1000"
-    assert format_table(summ, "seeds_needed").loc["full", "Corr"] == "—"
+    assert format_paired(summ, "detectable").loc["null", "Corr"] == f"±{rec.loc['null', 'detectable']:.4f}"  # a fraction
+    assert format_paired(summ, "seeds_needed").loc["null", "Corr"] == "> 1000"
+    assert format_paired(summ, "seeds_needed").loc["full", "Corr"] == "—"
 
 
 def test_power_verdict_reads_the_null_results():
-    summ = summary(_rows(), ["Corr"])
+    summ = paired_summary(_rows(), ["Corr"])
     det = summ.set_index("variant").loc["null", "detectable"]
     assert power_verdict(summ, "Corr") == (
         f"Corr: 1 of 2 variants n.s. against `full`; no difference larger than ±{det:.4f} at 5 seeds "
@@ -125,7 +125,7 @@ def test_power_verdict_reads_the_null_results():
     low, high = sorted(two.loc[two.variant != "full", "detectable"])
     assert power_verdict(two, "Corr").startswith(
         f"Corr: 2 of 2 variants n.s. against `full`; no difference larger than ±{low:.4f} to ±{high:.4f} (median")
-    acc = summary(_rows().rename(columns={"Corr": "Has0_acc_2"}), ["Has0_acc_2"])  # accuracies: in points
+    acc = paired_summary(_rows().rename(columns={"Corr": "Has0_acc_2"}), ["Has0_acc_2"])  # accuracies: in points
     det_acc = acc.set_index("variant").loc["null", "detectable"]
     assert f"no difference larger than ±{100 * det_acc:.2f} points at 5 seeds" in power_verdict(acc, "Has0_acc_2")
     assert power_verdict(summ.assign(significant=summ.variant != "full"), "Corr") == (

@@ -1,5 +1,5 @@
-"""Published results beside a run's own: the shipped table is the shared markdown's,
-every row has a source, and the comparison appears only for a published MMSA file (by hash)."""
+"""Published results beside a run's own: the shipped table reads back as fractions, every row has
+a source, and the comparison appears only for a published MMSA file (by hash)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,7 @@ from amccl.published import NOT_PUBLISHED, RUN_LABEL, comparison_text, published
 from amccl.results import summarize
 from tests.test_data_mmsa import make_raw
 
-MARKDOWN = Path(__file__).resolve().parent.parent.parent / "shared" / "PUBLISHED_RESULTS.md"
-SECTIONS = {"MOSI": "mosi", "MOSEI": "mosei", "SIMS": "sims", "SIMSv2": "simsv2", "AMCCL (official code)": "mosi"}
+CSV = Path(__file__).resolve().parent.parent / "amccl" / "published" / "published_results.csv"
 OFFICIAL = "amccl (official code)"
 
 
@@ -30,39 +29,17 @@ def own_registry(monkeypatch):
     monkeypatch.setattr(mmsa_module, "RELEASES", dict(mmsa_module.RELEASES))
 
 
-def markdown_rows() -> list[dict]:
-    """Every table row of the shared markdown: dataset, model, aligned and the metric values."""
-    if not MARKDOWN.is_file():
-        pytest.skip(f"{MARKDOWN} is absent")
-    rows, dataset, header = [], None, None
-    for line in MARKDOWN.read_text().splitlines():
-        title = re.fullmatch(r"- (.+)", line.strip())
-        if title and title.group(1) in SECTIONS:
-            dataset, header = SECTIONS[title.group(1)], None
-        elif dataset and line.startswith("|"):
-            cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            if header is None:
-                header = cells
-            elif not cells[0].startswith(":"):
-                record = dict(zip(header, cells))
-                model = OFFICIAL if record["Model"].startswith("amccl") else record["Model"]
-                rows.append({"dataset": dataset, "model": model, "aligned": record.pop("Data Setting") == "Aligned",
-                             **{k: float(v) for k, v in record.items() if k in KNOWN_METRICS}})
-    return rows
-
-
-def test_table_is_the_shared_markdown():
-    expected = markdown_rows()
+def test_table_reads_the_shipped_csv_as_fractions():
+    raw = pd.read_csv(CSV, keep_default_na=False)  # the sources' ×100 values, "" where not reported
     table = published_results()
-    assert len(table) == len(expected) == 49
+    assert len(table) == len(raw) == 49
     assert not table.duplicated(["dataset", "model"]).any()
-    for row in expected:
-        (got,) = table[(table.dataset == row["dataset"]) & (table.model == row["model"])].to_dict("records")
-        for key, value in row.items():  # the markdown's ×100 values, as fractions
-            want = pytest.approx(value / 100, abs=1e-12) if key in KNOWN_METRICS else value
-            assert got[key] == want, (row["dataset"], row["model"], key)
-        published = {k for k in KNOWN_METRICS if k in row}
-        assert all(np.isnan(got[k]) for k in KNOWN_METRICS if k in table.columns and k not in published)
+    assert list(table[["dataset", "model", "seeds", "note", "source"]].itertuples(index=False)) == list(
+        raw[["dataset", "model", "seeds", "note", "source"]].itertuples(index=False))
+    assert table["aligned"].tolist() == (raw["aligned"].astype(str) == "True").tolist()
+    for key in (k for k in KNOWN_METRICS if k in raw.columns):
+        for cell, got in zip(raw[key], table[key]):
+            assert np.isnan(got) if cell == "" else got == pytest.approx(float(cell) / 100, abs=1e-12), key
 
 
 def test_a_few_rows_by_hand():

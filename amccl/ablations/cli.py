@@ -4,12 +4,9 @@
     python -m amccl ablate --list                       # the variant registry
     python -m amccl ablate ... --executor ray --num-gpus 0.25 [--ray-address auto]
 
-``amccl.cli`` registers it with :func:`add_ablate_parser` and dispatches to :func:`run_ablate`.
-Outputs in ``--out``: ``grid.csv`` (one row per run, written as runs finish; rerun the
-command to resume), ``summary.csv`` (:func:`~amccl.ablations.stats.summary`, fractions) and one
-``ablation_<metric>.png`` per ``--plot`` metric; with ``--baselines`` also ``baselines.csv``
-(:func:`amccl.baselines.baseline_table`, fractions: the constant and the two ridge probes on the
-same test split) and a verdict on whether the baseline variant beats each of them.
+Writes to ``--out``: ``grid.csv`` (rerun to resume), ``summary.csv``
+(:func:`~amccl.ablations.stats.paired_summary`), one ``ablation_<metric>.png`` per ``--plot``
+metric, and with ``--baselines`` ``baselines.csv`` and a verdict against them.
 """
 
 from __future__ import annotations
@@ -42,7 +39,7 @@ def add_ablate_parser(subparsers) -> argparse.ArgumentParser:
     config_options(p, default="mosi", required=False)
     p.add_argument("--variants", nargs="+", default=["paper"],
                    help="variant names, '+' combinations (no_se+no_refine), or the groups "
-                        "paper (§6), clean (§7), modality (text_only … no_vision), all")
+                        "paper (docs/model.md §6), clean (§7), modality (text_only … no_vision), all")
     p.add_argument("--seeds", nargs="+", type=int, default=None, help="default: the config's seeds 1111-1115")
     p.add_argument("--out", "--out-dir", dest="out", metavar="DIR", default=None,
                    help="grid directory (default: runs/ablate/<dataset>-<profile>); rerun to resume")
@@ -111,16 +108,16 @@ def run_ablate(args: argparse.Namespace) -> int:
     rows = run_grid(variants, seeds, cfg, out_dir=out_dir, executor=args.executor,
                     ray_address=args.ray_address, resources=resources or None,
                     progress=not args.quiet, save_runs=args.save_runs)
-    summ = stats.summary(rows, args.metrics, baseline=args.baseline, alpha=args.alpha,
+    summ = stats.paired_summary(rows, args.metrics, baseline=args.baseline, alpha=args.alpha,
                          method=args.ci, test=args.test)
     summ.to_csv(out_dir / "summary.csv", index=False)
     level = int(round((1 - args.alpha) * 100))
     with pd.option_context("display.width", 250, "display.max_columns", 50):
         print(f"\nmean ± std over seeds {seeds} ({DISPLAY_NOTE}):")
-        print(stats.format_table(summ, "mean").to_string())
+        print(stats.format_paired(summ, "mean").to_string())
         print(f"\ndifference to {args.baseline} [{level} % CI, paired by seed; accuracies in points]; * = significant "
               f"after Holm correction ({args.test}-test, alpha {args.alpha:g}):")
-        print(stats.format_table(summ, "diff").to_string())
+        print(stats.format_paired(summ, "diff").to_string())
     for note in notes_of(rows):
         print(f"note: {note}")
     written = [out_dir / "grid.csv", out_dir / "summary.csv"]

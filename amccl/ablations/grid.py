@@ -3,18 +3,11 @@
     >>> cfg = AMCCLConfig.for_dataset("mosi", profile="demo")
     >>> rows = run_grid(["full", "no_se", "no_cl"], [1111, 1112, 1113], cfg, out_dir="runs/abl")
 
-Each finished run's row goes to ``out_dir/grid.csv`` at once (rewritten atomically: never a
-torn line). The same call again resumes: pairs already in the CSV are not rerun, provided
-their stored config equals the one asked for (else it raises: rows of different settings
-never mix). A lock file keeps a second process out of a grid directory while one runs in it.
-
-Runs execute in this process (``local``), in worker processes on every core of this machine
-(``processes``, one thread per run by default:
-:class:`~amccl.ablations.process_executor.ProcessExecutor`) or as Ray tasks (``ray``, an
-optional extra: :class:`~amccl.ablations.ray_executor.RayExecutor`). A run depends only on its config, seed,
-data and torch's thread count (on CPU, the smoke grid's Corr moved in the 4th decimal between
-1 and 2 threads): both executors set it to ``num_cpus`` when given, so pass ``num_cpus`` when
-comparing (the local default keeps torch's setting, Ray's is 1 core per task).
+Each finished row goes to ``out_dir/grid.csv`` at once (atomically). The same call again
+resumes: pairs already in the CSV are not rerun if their stored config equals the one asked for
+(else it raises). A lock file keeps a second process out of a running grid. Runs execute here
+(``local``), in worker processes (``processes``) or as Ray tasks (``ray``). A run depends on its
+config, seed, data and torch's thread count: pass ``num_cpus`` when comparing executors.
 """
 
 from __future__ import annotations
@@ -37,24 +30,17 @@ from amccl.runtime import atomic_write, get_logger, progress_bar, progress_enabl
 
 GRID_CSV = "grid.csv"
 KEY_COLUMNS = ("variant", "seed")
-# Config fields ignored when a stored row is matched against the run a call asks for: the
-# list of seeds a preset carries (the row's own seed is the key) and the device name.
+# Config fields a stored row need not match to be resumed: the preset's seed list, the device.
 RESUME_IGNORES = frozenset({"seeds", "device"})
-# Row columns that change from one execution of the same run to the next (timing, place);
-# everything else in a row is a function of (config, seed, data) only.
+# Row columns that differ between two executions of one run; the rest depends on (config, seed, data).
 VOLATILE_COLUMNS = ("seconds", "finished_at", "host")
 _RESOURCE_KEYS = {"num_cpus", "num_gpus", "memory", "resources"}
 
 
-# --- executors -------------------------------------------------------------------------------
 def make_executor(name: str = "local", ray_address: str | None = None, resources: dict[str, Any] | None = None,
                   **ray_kwargs: Any) -> Callable[..., Iterator[dict[str, Any]]]:
-    """``run(specs, data, fit_fn)`` yielding rows: ``local`` (this process, in order),
-    ``processes`` (spawned workers on this machine's cores; ``workers=`` their number) or ``ray``.
-
-    ``resources``: ``num_cpus``, ``num_gpus`` (fractions allowed), ``memory`` (bytes, Ray
-    only) and ``resources`` (custom Ray resources).
-    """
+    """``run(specs, data, fit_fn)`` yielding rows: ``local`` (in order), ``processes`` or ``ray``.
+    ``resources``: ``num_cpus``, ``num_gpus`` (fractional), ``memory``, ``resources`` (Ray)."""
     resources = dict(resources or {})
     unknown = set(resources) - _RESOURCE_KEYS
     if unknown:
@@ -77,7 +63,6 @@ def make_executor(name: str = "local", ray_address: str | None = None, resources
     raise ValueError(f"unknown executor {name!r}; expected one of ('local', 'processes', 'ray')")
 
 
-# --- the grid --------------------------------------------------------------------------------
 def read_grid(path: str | os.PathLike) -> pd.DataFrame:
     """The rows of a grid CSV (a directory means its ``grid.csv``); empty if none exists."""
     path = Path(path)
@@ -93,8 +78,7 @@ def read_grid(path: str | os.PathLike) -> pd.DataFrame:
 
 
 def write_grid(path: str | os.PathLike, rows: Sequence[dict[str, Any]]) -> None:
-    """Write ``rows`` (:func:`~amccl.ablations.runs.make_row`'s column order) to ``path`` atomically
-    (temp file + rename)."""
+    """Write ``rows`` (:func:`~amccl.ablations.runs.make_row`'s columns) to ``path`` atomically."""
     csv = pd.DataFrame(list(rows)).to_csv(index=False)
     atomic_write(path, lambda handle: handle.write(csv.encode()))
 
@@ -119,32 +103,20 @@ def run_grid(variants: Iterable[str], seeds: Iterable[int], cfg: AMCCLConfig, da
              out_dir: str | os.PathLike | None = None, executor: str = "local", ray_address: str | None = None,
              resources: dict[str, Any] | None = None, progress: bool = True, fit_fn: Callable | None = None,
              save_runs: bool = False, progress_desc: str = "ablation grid", **ray_kwargs: Any) -> pd.DataFrame:
-    """Train every (variant, seed) pair and return one row per pair (:func:`~amccl.ablations.runs.make_row`),
+    """Train every (variant, seed) pair; one row per pair (:func:`~amccl.ablations.runs.make_row`),
     variant-major in the order given, rows resumed from ``out_dir``'s CSV included.
 
     Args:
-        variants: names from :data:`~amccl.ablations.variants.VARIANTS` or ``+``
-            combinations, e.g. ``["full", "no_se", "no_se+no_refine"]``.
-        seeds: every variant gets every seed, so differences can be paired by seed.
-        cfg: the base config (the ``full`` model); each variant overrides its own fields.
-        data: an ``MMSAData``; ``None`` loads ``cfg``'s data once, here. Ray tasks receive
-            it through Ray's object store, so cluster nodes need not see ``cfg.data_path``.
-        out_dir: where ``grid.csv`` (and with ``save_runs`` each run's files, in
-            ``runs/<variant>/seed_<seed>``) go; ``None`` keeps rows in memory (no resumption).
-        executor, ray_address: ``"local"``, ``"processes"`` or ``"ray"``; a Ray cluster
-            (``None``: a local Ray).
-        resources: per run ``num_cpus`` (also torch's thread count, on both executors),
-            ``num_gpus`` (fractional share, Ray), ``memory``, ``resources`` (Ray).
-        progress: a line saying how many runs are already done, then one tqdm bar over the
-            runs to do (done / total, elapsed, ETA, the last run's MAE): the notebook widget
-            where ipywidgets is installed, else a text bar on a terminal's stderr; where no
-            bar can be drawn (a log file, a pipe, CI: :func:`~amccl.runtime.progress_lines`)
-            one plain log line per finished run instead. The runs' own fits show no bars; the
-            per-run summary is the returned frame (``seconds`` and every metric per run).
-        progress_desc: the bar's label (``gamma_sweep`` names each gamma's grid).
-        fit_fn: the training function (default ``amccl.train.fit``); tests inject fakes.
-        **ray_kwargs: ``runtime_env``, ``local_cpus`` for :class:`~amccl.ablations.ray_executor.RayExecutor`;
-            ``workers`` for ``processes`` (default: cores // ``num_cpus``).
+        variants: registry names or ``+`` combinations; seeds: every variant gets every seed.
+        cfg: the base config (the ``full`` model); data: ``None`` loads ``cfg``'s once, here.
+        out_dir: ``grid.csv`` (and with ``save_runs`` ``runs/<variant>/seed_<seed>``); ``None``
+            keeps rows in memory (no resumption).
+        executor, ray_address: ``"local"``, ``"processes"`` or ``"ray"``; a Ray cluster.
+        resources: per run ``num_cpus`` (also torch's threads), ``num_gpus``, ``memory``, ``resources``.
+        progress: a line on the runs already done, then a bar (or one log line per run where no
+            bar can be drawn); progress_desc: the bar's label.
+        fit_fn: the training function (default ``amccl.train.fit``).
+        **ray_kwargs: ``runtime_env``, ``local_cpus`` (Ray); ``workers`` (``processes``).
     """
     specs = grid_specs(variants, seeds, cfg, out_dir, save_runs)
     csv_path = Path(out_dir) / GRID_CSV if out_dir is not None else None
@@ -158,8 +130,8 @@ def run_grid(variants: Iterable[str], seeds: Iterable[int], cfg: AMCCLConfig, da
                 _check_same_config(spec, done[spec.key], csv_path)
         todo = [s for s in specs if s.key not in done]
         if progress:
-            _say(f"{progress_desc}: {len(specs)} runs, {len(specs) - len(todo)} already in "
-                 f"{csv_path or 'memory'}, {len(todo)} to run on the {executor} executor")
+            print(f"{progress_desc}: {len(specs)} runs, {len(specs) - len(todo)} already in {csv_path or 'memory'}, "
+                  f"{len(todo)} to run on the {executor} executor", file=sys.stderr, flush=True)
         if todo:
             run = make_executor(executor, ray_address, resources, **ray_kwargs)
             if data is None:  # once here; Ray tasks get it from the object store
@@ -173,10 +145,11 @@ def run_grid(variants: Iterable[str], seeds: Iterable[int], cfg: AMCCLConfig, da
                     rows.append(row)
                     if csv_path is not None:
                         write_grid(csv_path, rows)
-                    _advance(bar, row)
+                    bar.set_postfix_str(f"last {_run_label(row)}", refresh=False)
+                    bar.update(1)
                     if lines:
                         get_logger().info("%s: run %d/%d done: %s", progress_desc, finished, len(todo),
-                                          _run_summary(row))
+                                          _run_label(row, seconds=True))
     done = _by_key(rows)
     return pd.DataFrame([done[s.key] for s in specs]).reset_index(drop=True)
 
@@ -188,8 +161,7 @@ def _by_key(rows: list[dict[str, Any]]) -> dict[tuple[str, int], dict[str, Any]]
 
 @contextlib.contextmanager
 def _grid_lock(out_dir: Path):
-    """Hold an exclusive lock on ``out_dir`` while a grid runs in it (POSIX; elsewhere a no-op),
-    so two processes never resume the same grid at once and overwrite each other's rows."""
+    """Hold an exclusive lock on ``out_dir`` while a grid runs in it (POSIX; elsewhere a no-op)."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
@@ -219,20 +191,9 @@ def _check_same_config(spec: RunSpec, row: dict[str, Any], csv_path: Path | None
                          "Use another out_dir for these settings, or delete the file to start over.")
 
 
-def _run_summary(row: dict[str, Any]) -> str:
-    """``"no_se seed 1111 MAE 0.8123"`` (the test MAE, a fraction), then its seconds when known."""
-    mae, seconds = row.get("MAE"), row.get("seconds")
+def _run_label(row: dict[str, Any], seconds: bool = False) -> str:
+    """``"no_se seed 1111 MAE 0.8123"`` (the test MAE, a fraction), then ``", 12.3 s"`` if asked."""
+    mae, took = row.get("MAE"), row.get("seconds") if seconds else None
     return (f"{row['variant']} seed {row['seed']}" + (f" MAE {float(mae):.4f}" if isinstance(mae, (int, float)) else "")
-            + (f", {float(seconds):.1f} s" if isinstance(seconds, (int, float)) else ""))
+            + (f", {float(took):.1f} s" if isinstance(took, (int, float)) else ""))
 
-
-def _advance(bar: Any, row: dict[str, Any]) -> None:
-    """Count one finished run; the bar's postfix names it and its test MAE (a fraction)."""
-    mae = row.get("MAE")
-    bar.set_postfix_str(f"last {row['variant']} seed {row['seed']}"
-                        + (f" MAE {float(mae):.4f}" if isinstance(mae, (int, float)) else ""), refresh=False)
-    bar.update(1)
-
-
-def _say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)

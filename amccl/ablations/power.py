@@ -1,23 +1,12 @@
-"""How many seeds? The power of the seed-paired comparisons of :func:`~amccl.ablations.stats.summary`.
+"""How many seeds? The power of the seed-paired t-tests of :func:`~amccl.ablations.stats.paired_summary`.
 
-A paired t-test on n seeds is a one-sample t-test of the n per-seed differences
-``d_s = x_variant(s) - x_full(s)``, whose sample std (ddof=1) is ``sd``. Under a true mean
-difference ``delta`` its statistic follows a noncentral t with ``n - 1`` degrees of freedom
-and noncentrality ``delta / sd · sqrt(n)``, so (two-sided, level ``alpha``)::
-
-    power(delta) = P(T > t_crit) + P(T < -t_crit),    t_crit = t_{1 - alpha/2, n-1}
-
-* :func:`detectable_difference`: the smallest ``delta`` found with probability ``power``
-  (default 80 %) at ``alpha`` (5 %) with n pairs and spread ``sd``: a not-significant result
-  rules out (at that power) differences larger than this, and nothing smaller.
-* :func:`seeds_needed`: the fewest seeds that find a given ``delta`` with that power.
-* :func:`null_reading`: the one-line reading of a null result.
-
-Both match ``statsmodels.stats.power.TTestPower`` (``alternative="two-sided"``) wherever its
-solver converges (below about 5 pairs at small alpha its noncentral-t tail turns NaN; the far
-tail is taken here by symmetry, so small n works). The level is
-per comparison; Holm's correction over m variants asks more of the smallest p-value, so the
-differences it lets through are larger still. No torch.
+On n pairs whose differences have sample std ``sd``, a true mean difference ``delta`` gives a
+noncentral t statistic (``n - 1`` degrees of freedom, noncentrality ``delta / sd · sqrt(n)``):
+:func:`detectable_difference` is the smallest ``delta`` found with probability ``power`` at
+two-sided level ``alpha``, :func:`seeds_needed` the fewest seeds that find a given ``delta``,
+:func:`null_reading` the one-line reading of a null result. They match ``statsmodels``'
+``TTestPower`` where its solver converges (and work at small n, where it turns NaN). The level
+is per comparison; Holm's correction asks more. No torch.
 """
 
 from __future__ import annotations
@@ -63,18 +52,9 @@ def detectable_effect(n: int, alpha: float = ALPHA, power: float = POWER) -> flo
 
 
 def detectable_difference(sd_diff: float, n: int, alpha: float = ALPHA, power: float = POWER) -> float:
-    """The smallest mean paired difference (units of ``sd_diff``) detected with probability
-    ``power`` at level ``alpha`` by a two-sided paired t-test on ``n`` seed pairs.
-
-    Args:
-        sd_diff: sample std (ddof=1) of the per-seed differences.
-        n: number of seed pairs.
-
-    Returns:
-        ``detectable_effect(n) · sd_diff``; NaN for n < 2 or an unknown (NaN) spread; 0 when
-        the differences do not vary (any constant shift then counts, as in
-        :func:`~amccl.ablations.stats.paired_pvalue`).
-    """
+    """The smallest mean paired difference a two-sided paired t-test on ``n`` pairs finds with
+    probability ``power`` at level ``alpha``: ``detectable_effect(n) · sd_diff`` (``sd_diff``:
+    sample std of the differences); NaN for n < 2 or a NaN spread; 0 for no spread."""
     _check_levels(alpha, power)
     if n < 2 or not np.isfinite(sd_diff):
         return float("nan")
@@ -84,13 +64,9 @@ def detectable_difference(sd_diff: float, n: int, alpha: float = ALPHA, power: f
 
 
 def seeds_needed(delta: float, sd_diff: float, alpha: float = ALPHA, power: float = POWER) -> int | float:
-    """The fewest seeds (pairs, at least 2) for which a two-sided paired t-test finds a true
-    mean difference ``delta`` with probability ``power`` when the differences have std ``sd_diff``.
-
-    Returns:
-        An ``int``; ``2`` when ``sd_diff`` is 0 and ``delta`` is not; ``math.inf`` when
-        ``delta`` is 0 (nothing to find); NaN when ``delta`` or ``sd_diff`` is NaN.
-    """
+    """The fewest pairs (at least 2) with which a two-sided paired t-test finds a true mean
+    difference ``delta`` with probability ``power`` (differences' std ``sd_diff``): an ``int``;
+    2 when ``sd_diff`` is 0; ``math.inf`` when ``delta`` is 0; NaN when either is NaN."""
     _check_levels(alpha, power)
     if not (np.isfinite(delta) and np.isfinite(sd_diff)):
         return float("nan")
@@ -117,10 +93,9 @@ def format_seeds(n: float, cap: int = 1000) -> str:
 
 def null_reading(detectable: float, n: int, unit: str = "", alpha: float = ALPHA, power: float = POWER,
                  digits: int = 2) -> str:
-    """The one-line reading of a not-significant comparison, e.g. ``"no difference larger than
-    ±1.23 points at 3 seeds (80 % power, two-sided alpha 0.05)"`` (``detectable`` as shown,
-    ``digits`` decimals); says when n is too small, and when ``detectable`` is 0 (differences
-    all exactly 0)."""
+    """The reading of a not-significant comparison, e.g. ``"no difference larger than ±1.23
+    points at 3 seeds (80 % power, two-sided alpha 0.05)"``; says when n is too small or the
+    differences were all 0."""
     if n < 2 or not np.isfinite(detectable):
         return f"nothing can be said at {n} seed{'s' if n != 1 else ''}: a paired test needs at least 2"
     if detectable == 0:  # no spread and not significant: the differences were all exactly 0

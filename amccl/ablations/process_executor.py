@@ -1,16 +1,9 @@
-"""The process executor of an ablation grid: all cores of one machine, one thread per run.
+"""The process executor of an ablation grid: all cores of one machine, ``num_cpus`` threads per run.
 
-:func:`amccl.ablations.grid.run_grid` uses it with ``executor="processes"``. Small models (the
-demo's, frozen text) gain little from a second torch thread, so on ``C`` cores ``C //
-num_cpus`` worker processes each training one run at a time with ``num_cpus`` threads finish
-a grid sooner than one process with ``C`` threads. Workers start with ``spawn`` (a fork of a
-process whose OpenMP pool is running can hang), receive the data once, and keep their own
-frozen-text cache for every run they train. The pool outlives one grid: the next grid with the
-same data object, threads and workers (the gamma sweep's one grid per γ) reuses its warm
-workers instead of paying the start (imports, the cache) again; it closes when another grid
-needs other workers or data, or when this process exits. Each run is :func:`~amccl.ablations.runs.run_pair`,
-as in the local executor, so a row equals the local executor's with the same ``num_cpus``
-(timing aside).
+Workers start with ``spawn`` (forking a running OpenMP pool can hang), receive the data once and
+keep their frozen-text cache. The pool stays warm for the next grid with the same data object,
+threads and workers; it closes when a grid needs another pool, or at exit. Each run is
+:func:`~amccl.ablations.runs.run_pair`, so rows equal the local executor's (timing aside).
 """
 
 from __future__ import annotations
@@ -38,9 +31,8 @@ def default_workers(num_cpus: int, cores: int | None = None) -> int:
 
 
 def _init_worker(data: Any, num_threads: int) -> None:
-    """Keep the grid's data; quiet the package logger (the rows say what each run did); leave
-    Ctrl-C (and a notebook kernel's interrupt or shutdown, sent to its process group) to the
-    parent, which cancels the runs not started and closes the pool."""
+    """Keep the grid's data, quiet the logger, and leave Ctrl-C to the parent (which cancels
+    the runs not started)."""
     import signal
 
     import torch
@@ -77,12 +69,8 @@ def close_pool() -> None:
 
 
 class ProcessExecutor:
-    """Runs specs in ``workers`` spawned processes and yields rows as runs finish.
-
-    Args:
-        num_cpus: torch threads per run (default 1).
-        workers: processes (default: the cores available divided by ``num_cpus``).
-    """
+    """Runs specs in ``workers`` spawned processes (default: cores // ``num_cpus``), ``num_cpus``
+    torch threads each (default 1), and yields rows as runs finish."""
 
     def __init__(self, num_cpus: float | None = None, workers: int | None = None) -> None:
         self.num_cpus = max(1, int(num_cpus or 1))

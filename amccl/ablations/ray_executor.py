@@ -1,9 +1,7 @@
-"""The Ray executor of an ablation grid: one Ray task per (variant, seed) run.
+"""The Ray executor of an ablation grid (``pip install "amccl[ray]"``): one Ray task per run.
 
-:func:`amccl.ablations.grid.run_grid` uses it with ``executor="ray"``. Ray is an optional extra
-(``pip install "amccl[ray]"``). Tasks run :func:`~amccl.ablations.runs.run_pair`, the same
-function as the local executor, with ``num_cpus`` torch threads, so equal ``num_cpus`` give
-rows identical to the local executor's (timing aside) on the same device.
+Tasks run :func:`~amccl.ablations.runs.run_pair` with ``num_cpus`` torch threads, so rows equal
+the local executor's (timing aside) on the same device.
 """
 
 from __future__ import annotations
@@ -28,18 +26,13 @@ class RayExecutor:
     """Runs each spec as a Ray task and yields rows as tasks finish.
 
     Args:
-        address: a Ray cluster (``"auto"``, ``"ray://host:10001"``); ``None`` starts a local
-            Ray with ``local_cpus`` CPUs (default: all) and stops it when done. An already
-            initialised Ray is reused and left running.
-        num_cpus: cores per task (default 1); also the task's torch thread count.
-        num_gpus: GPU share per task (fractional: 0.25 packs four small MOSI runs on one GPU);
-            ``None`` = 0.25 when the cluster has GPUs and the config's device is not ``"cpu"``,
-            else 0.
-        memory, resources: passed to the task's Ray options.
-        runtime_env: Ray runtime environment. Default: locally, ``PYTHONPATH`` points the
-            workers at this ``amccl``; on a cluster, this ``amccl`` directory is shipped as a
-            ``py_modules`` entry (install amccl on the nodes and pass ``{}`` to skip it).
-        local_cpus: CPUs of a locally started Ray.
+        address: a Ray cluster (``"auto"``, ``"ray://host:10001"``); ``None`` starts a local Ray
+            (``local_cpus`` CPUs) and stops it when done; a running Ray is reused and left running.
+        num_cpus: cores (and torch threads) per task, default 1.
+        num_gpus: GPU share per task; ``None`` = 0.25 when the cluster has GPUs and the config's
+            device is not ``"cpu"``, else 0.
+        memory, resources: the task's Ray options.
+        runtime_env: default: ``PYTHONPATH`` to this ``amccl`` locally, ``py_modules`` on a cluster.
     """
 
     def __init__(self, address: str | None = None, num_cpus: float | None = None,

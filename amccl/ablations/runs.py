@@ -1,11 +1,5 @@
-"""One run of an ablation grid: its spec, running it, and the row it becomes.
-
-:class:`RunSpec` is one (variant, seed) as plain data (it pickles to a worker process or a
-Ray task unchanged), :func:`run_pair` trains it and :func:`make_row` flattens its history into
-a ``grid.csv`` row. :mod:`amccl.ablations.grid` plans and resumes grids of them; its
-executors (:mod:`~amccl.ablations.process_executor`, :mod:`~amccl.ablations.ray_executor`)
-run them elsewhere and import them from here, below the grid.
-"""
+"""One run of an ablation grid: its spec (:class:`RunSpec`, plain data that pickles to a worker),
+training it (:func:`run_pair`) and its ``grid.csv`` row (:func:`make_row`)."""
 
 from __future__ import annotations
 
@@ -43,10 +37,9 @@ def config_json(config: dict[str, Any]) -> str:
 
 def run_pair(spec: RunSpec, data: Any = None, fit_fn: Callable | None = None,
              num_threads: int | None = None) -> dict[str, Any]:
-    """Train ``spec``'s variant with ``spec.seed`` on ``data`` (None: fit loads it) with
-    ``fit_fn`` (default ``amccl.train.fit``) and ``num_threads`` torch threads (None: torch's
-    setting; restored afterwards); return its row (:func:`make_row`). A ``run_dir`` holding
-    fit's ``last.pt`` (a run killed mid-training) makes fit resume from it."""
+    """Train ``spec`` on ``data`` (None: fit loads it) with ``fit_fn`` (default
+    ``amccl.train.fit``) and ``num_threads`` torch threads (None: torch's); return its row
+    (:func:`make_row`). A ``run_dir`` holding ``last.pt`` makes fit resume from it."""
     import torch
 
     if fit_fn is None:
@@ -66,10 +59,9 @@ def run_pair(spec: RunSpec, data: Any = None, fit_fn: Callable | None = None,
 
 
 def make_row(spec: RunSpec, history: Any, seconds: float, threads: int | None = None) -> dict[str, Any]:
-    """A flat row: variant, seed, dataset, test metrics (fractions, as ``compute_metrics``
-    gives them), ``valid_*`` metrics of the best epoch, best_epoch, epochs_run, torch_threads,
-    the history's ``meta`` flattened by ``results.flatten_meta`` (data, encoder, versions,
-    device, ``note``), seconds, finished_at, host, overrides (JSON) and config (JSON)."""
+    """A flat row: variant, seed, dataset, test metrics, ``valid_*`` metrics of the best epoch
+    (fractions), best_epoch, epochs_run, torch_threads, the flattened ``meta``
+    (:func:`~amccl.results.flatten_meta`), seconds, finished_at, host, overrides and config (JSON)."""
     if not history.test_metrics:
         raise ValueError(f"run {spec.key}: the history has no test metrics")
     valid = dict(getattr(history, "valid_metrics", None) or {})

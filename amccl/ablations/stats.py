@@ -1,30 +1,14 @@
-"""Which ablation differences are real: seed-paired statistics of a results grid.
+"""Seed-paired statistics of an ablation grid: which differences to the baseline are real.
 
-MSA scores move by a point or more between seeds, so a variant is compared with the baseline
-on the *same* seeds: the per-seed difference ``x_variant(s) - x_full(s)`` removes the luck
-both runs share (data order, initialisation). Per variant and metric :func:`summary` gives
+A variant is compared with the baseline on the *same* seeds (docs/model.md §6), so the luck both
+runs share cancels. Per variant and metric :func:`paired_summary` gives the mean ± std over
+seeds, the mean paired difference with its interval, a paired test with Holm's correction over
+the variants, a verdict, and the power columns of :mod:`~amccl.ablations.power`. Intervals are
+per comparison; ``significant`` is Holm-adjusted. With five seeds the exact Wilcoxon test cannot
+go below p = 0.0625: use the t-test (the default) or more seeds.
 
-* ``n``, ``mean``, ``std`` over seeds (ddof=0 as MMSA and ``amccl.results``; ``ddof=1`` for the
-  sample std) and a ``1 - alpha`` interval of the mean (``mean_ci_low/high``);
-* ``diff``: the mean paired difference to the baseline over the ``n_pairs`` seeds both have,
-  with its interval (``diff_ci_low/high``: a t-interval or a seeded percentile bootstrap);
-* ``p_value`` of a paired test (``ttest_rel`` or Wilcoxon's signed-rank test), ``p_holm``
-  after Holm's correction across the variants of that metric, ``significant``
-  (``p_holm < alpha``) and a ``verdict``: ``better``/``worse`` (MAE: lower is better), ``n.s.``;
-* how many seeds (:mod:`~amccl.ablations.power`): ``diff_sd``, the sample std (ddof=1) of the
-  paired differences; ``detectable``, the smallest mean paired difference the paired t-test
-  finds with probability ``power`` (80 %) at ``alpha`` with these ``n_pairs`` and that spread;
-  ``seeds_needed`` to find the observed ``diff`` with that power. A ``n.s.`` reads: nothing
-  larger than ``detectable`` at these seeds (:func:`power_verdict` says it in a sentence).
-
-Intervals are per comparison (not Holm-adjusted); ``significant`` is. With five seeds the
-exact two-sided Wilcoxon test cannot go below p = 0.0625, so it never flags a difference at
-alpha = 0.05: use the t-test (the default) or more seeds.
-
-Grid rows and ``summary`` hold fractions (as ``compute_metrics`` gives them); the printed
-tables and sentences (:func:`format_table`, :func:`grid_verdict`, :func:`power_verdict`) go
-through :mod:`amccl.metrics`' one display: accuracies and F1 in % and their differences in
-points, MAE and Corr (and their differences) as fractions. No torch.
+Rows and summaries hold fractions; :func:`format_paired`, :func:`grid_verdict` and
+:func:`power_verdict` print through :mod:`amccl.metrics`' one display. No torch.
 """
 
 from __future__ import annotations
@@ -47,18 +31,14 @@ from amccl.metrics import (
     metric_columns,
 )
 
-SUMMARY_COLUMNS = ["variant", "metric", "n", "mean", "std", "mean_ci_low", "mean_ci_high",
+PAIRED_COLUMNS = ["variant", "metric", "n", "mean", "std", "mean_ci_low", "mean_ci_high",
                    "n_pairs", "diff", "diff_ci_low", "diff_ci_high", "p_value", "p_holm",
                    "significant", "verdict", "diff_sd", "detectable", "seeds_needed"]
-FORMATS = ("mean", "diff", "detectable", "seeds_needed")  # the cells format_table can print
+FORMATS = ("mean", "diff", "detectable", "seeds_needed")  # the cells format_paired can print
 
 
 def holm(pvalues: Iterable[float]) -> np.ndarray:
-    """Holm's step-down adjusted p-values, in the input order; NaN entries stay NaN.
-
-    With the m finite p-values sorted, p_(1) <= ... <= p_(m):
-    ``adj_(i) = max_{j <= i} min(1, (m - j + 1) · p_(j))``.
-    """
+    """Holm's step-down adjusted p-values, in the input order; NaN entries stay NaN."""
     p = np.asarray(list(pvalues), dtype=float)
     out = np.full(p.shape, np.nan)
     finite = np.flatnonzero(~np.isnan(p))
@@ -71,7 +51,7 @@ def holm(pvalues: Iterable[float]) -> np.ndarray:
     return out
 
 
-def summary(
+def paired_summary(
     rows: pd.DataFrame,
     metrics: Iterable[str] | None = None,
     baseline: str | None = "full",
@@ -83,26 +63,19 @@ def summary(
     ddof: int = 0,
     power: float = POWER,
 ) -> pd.DataFrame:
-    """Mean ± std per variant and metric, and the paired difference to ``baseline``.
+    """Mean ± std per variant and metric, and the seed-paired difference to ``baseline``.
 
     Args:
-        rows: one row per (variant, seed) run, e.g. :func:`amccl.ablations.grid.run_grid`'s output.
-        metrics: metric columns; default every MMSA metric present.
-        baseline: the reference variant (``None``: no comparison columns are filled).
-        alpha: 1 - confidence level of the intervals, and the significance level.
-        method: ``"t"`` (Student-t intervals) or ``"bootstrap"`` (percentile bootstrap of the
-            mean, ``n_boot`` resamples; seeded by ``random_state`` and the variant/metric names).
-        test: paired test, ``"t"`` (``scipy.stats.ttest_rel``) or ``"wilcoxon"``.
-        ddof: delta degrees of freedom of ``std`` (0 = MMSA's ``np.std``, 1 = sample std).
-            Intervals always use the sample std.
-        power: the power of ``detectable`` and ``seeds_needed`` (t-test at ``alpha``, per
-            comparison, whatever ``test`` is).
+        rows: one row per (variant, seed), e.g. :func:`amccl.ablations.grid.run_grid`'s output.
+        metrics: default every MMSA metric present; baseline: ``None`` fills no comparison.
+        alpha: 1 - confidence of the intervals, and the significance level.
+        method: ``"t"`` or ``"bootstrap"`` (``n_boot`` resamples seeded by ``random_state``).
+        test: ``"t"`` or ``"wilcoxon"``; ddof: of ``std`` (intervals use the sample std).
+        power: of ``detectable`` and ``seeds_needed`` (t-test at ``alpha``).
 
     Returns:
-        A long ``DataFrame`` with :data:`SUMMARY_COLUMNS` (values in the rows' unit: fractions
-        for grid rows), one row per (variant, metric), in
-        the order variants first appear in ``rows`` (baseline first) and metrics are given.
-        Fewer than two seeds (or pairs) give NaN intervals and p-values, never an error.
+        :data:`PAIRED_COLUMNS`, one row per (variant, metric), baseline first; NaN intervals and
+        p-values below two seeds.
     """
     metrics, variants = _check_inputs(rows, metrics, baseline, alpha, method, test)
     out = []
@@ -133,14 +106,14 @@ def summary(
             rec.update(p_holm=p_adj, significant=bool(p_adj < alpha))  # NaN compares False
             rec["verdict"] = _verdict(rec, metric, baseline)
         out.extend(block)
-    frame = pd.DataFrame(out, columns=SUMMARY_COLUMNS).astype({"n": int, "n_pairs": int, "significant": bool})
+    frame = pd.DataFrame(out, columns=PAIRED_COLUMNS).astype({"n": int, "n_pairs": int, "significant": bool})
     frame.attrs.update(alpha=alpha, power=power)  # what power_verdict quotes
     return frame
 
 
 def _check_inputs(rows: pd.DataFrame, metrics: Iterable[str] | None, baseline: str | None, alpha: float,
                   method: str, test: str) -> tuple[list[str], list[str]]:
-    """Validate :func:`summary`'s arguments; return its metrics and variants (baseline first)."""
+    """Validate :func:`paired_summary`'s arguments; return its metrics and variants (baseline first)."""
     if method not in ("t", "bootstrap"):
         raise ValueError(f"method must be 't' or 'bootstrap', got {method!r}")
     if test not in ("t", "wilcoxon"):
@@ -169,12 +142,8 @@ def _check_inputs(rows: pd.DataFrame, metrics: Iterable[str] | None, baseline: s
 
 
 def paired_pvalue(diffs: np.ndarray, test: str = "t") -> float:
-    """Two-sided p-value that the paired differences ``diffs`` are centred on zero.
-
-    ``t``: one-sample t-test of the differences (= ``ttest_rel``); ``wilcoxon``: the
-    signed-rank test. Fewer than two differences give NaN. Differences that are all equal
-    have no spread: p = 1 if they are all zero, else 0 (a constant shift).
-    """
+    """Two-sided p-value (``t`` or ``wilcoxon``) that ``diffs`` are centred on zero; NaN for
+    fewer than two; equal differences: 1 if all zero, else 0 (a constant shift)."""
     diffs = np.asarray(diffs, dtype=float)
     if diffs.size < 2:
         return float("nan")
@@ -186,22 +155,18 @@ def paired_pvalue(diffs: np.ndarray, test: str = "t") -> float:
 
 
 def _rng(random_state: int, *names: str) -> np.random.Generator:
-    """A bootstrap stream per (variant, metric, quantity): results do not depend on which
-    other variants or metrics are in the table."""
+    """A bootstrap stream per (variant, metric, quantity), whatever else is in the table."""
     return np.random.default_rng([random_state, zlib.crc32("\x1f".join(names).encode())])
 
 
 def _interval(values: np.ndarray, alpha: float, method: str, n_boot: int,
               rng: np.random.Generator) -> tuple[float, float]:
     """A 1 - alpha interval of the mean of ``values``; NaN for fewer than two values."""
-    n = values.size
-    if n < 2:
-        return float("nan"), float("nan")
-    if method == "bootstrap":
-        means = values[rng.integers(0, n, size=(n_boot, n))].mean(axis=1)
-        low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
-        return float(low), float(high)
-    return t_interval(values, alpha)
+    if method != "bootstrap" or values.size < 2:
+        return t_interval(values, alpha)
+    means = values[rng.integers(0, values.size, size=(n_boot, values.size))].mean(axis=1)
+    low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+    return float(low), float(high)
 
 
 def t_interval(values: np.ndarray, alpha: float = 0.05) -> tuple[float, float]:
@@ -225,19 +190,11 @@ def _verdict(rec: dict, metric: str, baseline: str | None) -> str:
     return "better" if improved else "worse"
 
 
-def format_table(summ: pd.DataFrame, value: str = "mean") -> pd.DataFrame:
-    """A paper-style wide table for people: one row per variant, one column per metric, strings
-    in :mod:`amccl.metrics`' one display (accuracies and F1 in %, their differences in points;
-    MAE and Corr, and their differences, as fractions).
-
-    Args:
-        summ: :func:`summary`'s output (fractions).
-        value: ``"mean"`` -> ``"85.31 ± 0.42"`` (MAE ``"0.7663 ± 0.0485"``); ``"diff"`` ->
-            ``"-1.20 [-2.10, -0.30] *"`` (MAE ``"-0.0608 [-0.1200, +0.0010]"``; ``*`` marks a
-            Holm-significant difference; the baseline reads ``"—"``); ``"detectable"`` ->
-            ``"±2.31"`` (the smallest difference these seeds find with the summary's power);
-            ``"seeds_needed"`` -> ``"14"`` seeds to find the observed Δ (``"> 1000"`` beyond that).
-    """
+def format_paired(summ: pd.DataFrame, value: str = "mean") -> pd.DataFrame:
+    """A :func:`paired_summary` as strings, one row per variant and one column per metric:
+    ``value`` ``"mean"`` -> ``"85.31 ± 0.42"``; ``"diff"`` -> ``"-1.20 [-2.10, -0.30] *"`` (``*``:
+    Holm-significant; the baseline reads ``"—"``); ``"detectable"`` -> ``"±2.31"``;
+    ``"seeds_needed"`` -> ``"14"`` (``"> 1000"`` beyond that)."""
     if value not in FORMATS:
         raise ValueError(f"value must be one of {FORMATS}, got {value!r}")
 
@@ -263,9 +220,8 @@ def format_table(summ: pd.DataFrame, value: str = "mean") -> pd.DataFrame:
 
 
 def grid_verdict(summ: pd.DataFrame, n_seeds: int, baseline: str = "full") -> str:
-    """One sentence on a :func:`summary`: which variants differ significantly from
-    ``baseline`` after Holm correction (variant, better/worse, metric, Δ: accuracies in points,
-    MAE and Corr as fractions), or that none do."""
+    """One sentence: which variants of a :func:`paired_summary` differ significantly from
+    ``baseline`` after Holm correction (better/worse, metric, Δ), or that none do."""
     others = summ[summ["variant"] != baseline]
     sig = others[others["significant"].astype(bool)]
     if sig.empty:
@@ -277,10 +233,9 @@ def grid_verdict(summ: pd.DataFrame, n_seeds: int, baseline: str = "full") -> st
 
 
 def power_verdict(summ: pd.DataFrame, metric: str, baseline: str = "full", unit: str | None = None) -> str:
-    """One sentence on the not-significant comparisons of ``metric`` in a :func:`summary`: how
-    large a difference they rule out at this many seeds ("no difference larger than ±X"), with
-    the range over variants when there are several; X in the one display (accuracies in points,
-    MAE and Corr as fractions), ``unit`` by default the metric's (``points`` or none)."""
+    """One sentence on the not-significant comparisons of ``metric`` in a :func:`paired_summary`:
+    the difference they rule out ("no difference larger than ±X"; a range over several variants),
+    ``unit`` by default the metric's (``points`` or none)."""
     block = summ[(summ["metric"] == metric) & (summ["variant"] != baseline)]
     if block.empty:
         raise ValueError(f"the summary has no comparison for metric {metric!r}")

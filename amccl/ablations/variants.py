@@ -1,25 +1,11 @@
-"""Named ablation variants (spec §6), cleaner variants (spec §7) and modality ablations, each a config override.
+"""Named variants (docs/model.md §6, §7) and modality ablations, each a config override.
 
 This registry is the one place a variant is defined. A variant changes the config fields it
-names and nothing else; combine variants with ``+``::
-
-    >>> cfg = AMCCLConfig.for_dataset("mosi")
-    >>> apply_variant(cfg, "no_se+no_refine")      # se=False, lambda_refine=0
-    >>> variants_table()                           # name, section, overrides, description
-
-``full`` is the paper's model (no override). Two variants that set the same field to
-different values (``kernel_1+kernel_3``) cannot be combined and raise ``ValueError``.
-
-Sections (the ``section`` column of :func:`variants_table`; docs/variants.md lists every variant):
-
-* ``§6`` (:data:`PAPER_VARIANTS`): the ablations the paper's claims rest on -- SE block, kernels,
-  kernel weights, fusion, and the loss terms.
-* ``§7`` (:data:`CLEAN_VARIANTS`): the cleaner variants of the reference's quirks.
-* ``modality`` (:data:`MODALITY_VARIANTS`, ours, not the paper's): ``text_only``, ``audio_only``,
-  ``vision_only``, ``no_text``, ``no_audio``, ``no_vision`` set ``modalities``. A dropped
-  modality's encoder never runs (no gradient, no random draws), zeros stand in for its h and g
-  in fusion and head, and the contrastive pairs involving it leave the loss. They combine with
-  the others (``no_audio+no_se``); two of them set ``modalities`` differently and conflict.
+names and nothing else; ``apply_variant(cfg, "no_se+no_refine")`` combines two, and two that set
+one field differently (``kernel_1+kernel_3``) raise ``ValueError``. Sections: ``§6``
+(:data:`PAPER_VARIANTS`), ``§7`` (:data:`CLEAN_VARIANTS`, cleaner variants of the reference's
+quirks) and ``modality`` (:data:`MODALITY_VARIANTS`: a dropped modality's encoder never runs,
+zeros stand in for its h and g, and its contrastive pairs leave the loss).
 """
 
 from __future__ import annotations
@@ -42,7 +28,7 @@ class Variant:
     name: str
     overrides: Mapping[str, Any]
     description: str
-    section: str = "§6"  # "§6" (the paper's ablations), "§7" (cleaner variants of the quirks) or "modality"
+    section: str = "§6"  # the table label: docs/model.md §6 (paper ablations), §7 (cleaner variants) or "modality"
 
 
 # name -> Variant. Order = display order of tables and figures.
@@ -91,11 +77,8 @@ MODALITY_VARIANTS: tuple[str, ...] = tuple(n for n, v in VARIANTS.items() if v.s
 
 
 def split_variant(spec: str) -> list[str]:
-    """The registered names in ``spec`` (``"no_se+no_refine"`` -> ``["no_se", "no_refine"]``).
-
-    Raises:
-        ValueError: an empty spec or a name not in :data:`VARIANTS` (with close matches).
-    """
+    """The registered names in ``spec`` (``"no_se+no_refine"`` -> ``["no_se", "no_refine"]``);
+    ValueError for an empty spec or an unknown name (with close matches)."""
     if not isinstance(spec, str):
         raise TypeError(f"a variant is a string such as 'no_se+no_refine', got {spec!r}")
     names = [part.strip() for part in spec.split(SEPARATOR)]
@@ -110,11 +93,8 @@ def split_variant(spec: str) -> list[str]:
 
 
 def variant_overrides(spec: str) -> dict[str, Any]:
-    """The merged config overrides of ``spec`` (``full`` contributes none).
-
-    Raises:
-        ValueError: unknown names, or two parts setting one field to different values.
-    """
+    """The merged config overrides of ``spec``; ValueError for unknown names or two parts that
+    set one field differently."""
     merged: dict[str, Any] = {}
     source: dict[str, str] = {}
     for name in split_variant(spec):

@@ -1,29 +1,16 @@
 """Numbers for what the contrastive loss is meant to do: align modalities by sentiment.
 
-All measures work on L2-normalised features (rows on the unit sphere, as the loss sees them;
-an all-zero row, e.g. a dead ReLU vector, stays zero). For N clips and modalities X, Y with
-rows x_i, y_i of the same clip i:
+Every measure works on L2-normalised rows (an all-zero row stays zero); x_i, y_i are clip i:
 
-* **retrieval** ``recall@k`` (X -> Y): the share of clips whose own y_i is among the k
-  gallery rows most cosine-similar to x_i. Ties (equal similarities, e.g. collapsed
-  features) are broken uniformly at random *in expectation*, so the value is exact and
-  deterministic: with g rows strictly more similar and e other rows tied with y_i, clip i
-  contributes ``clip(k - g, 0, e + 1) / (e + 1)``. Collapsed features therefore score chance,
-  k / N, not 1. ``mean_rank`` is the expected rank of y_i (1 = perfect, (N + 1) / 2 = chance).
-* **alignment** (Wang and Isola, 2020, alpha = 2): ``mean_i ||x_i - y_i||^2`` (0 = matched
-  rows coincide, 4 = opposite).
-* **modality_gap**: the distance between the two modalities' mean vectors (Liang et al.,
-  2022); 0 when the clouds share a centre.
-* **uniformity** (Wang and Isola, t = 2): ``log mean_{i<j} exp(-2 ||x_i - x_j||^2)`` within a
-  modality; 0 for collapsed features, about -4 + 8/d for uniform points on the sphere in d
-  dimensions, -4 at best in high dimension.
-* **silhouette**: scikit-learn's silhouette score (cosine distance) of the polarity classes
-  negative / neutral / positive (label < 0, = 0, > 0); the neutral class is dropped when it
-  has fewer than two clips; NaN when fewer than two classes remain.
-* **spearman**: Spearman's rho between the cosine distance of two clips and the distance of
-  their labels |l_i - l_j|, over distinct pairs (i < j within a modality; i != j across two
-  modalities, x_i against y_j); positive when embedding distance follows sentiment distance.
-  Above ``max_pairs`` pairs a seeded random subset is used. NaN for constant input.
+* ``recall@k`` (X -> Y): share of clips whose y_i is among the k rows most cosine-similar to
+  x_i, ties broken at random in expectation (exact; collapsed features score chance, k / N);
+  ``mean_rank`` the expected rank of y_i.
+* ``alignment`` (Wang and Isola, 2020): ``mean_i ||x_i - y_i||^2``; ``modality_gap``: the
+  distance between the two centroids (Liang et al., 2022); ``uniformity`` (Wang and Isola,
+  t = 2): ``log mean_{i<j} exp(-2 ||x_i - x_j||^2)``.
+* ``silhouette``: cosine silhouette of the polarity classes (neutral dropped below two clips).
+* ``spearman``: Spearman's rho between cosine distance and label distance over distinct pairs
+  (a seeded subset above ``max_pairs``); positive when embedding distance follows sentiment.
 """
 
 from __future__ import annotations
@@ -53,8 +40,7 @@ def l2_normalize(x: Any, eps: float = 1e-12) -> np.ndarray:
 
 
 def _rank_counts(query: np.ndarray, gallery: np.ndarray, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-    """Per query row i: g_i = #gallery rows strictly more similar than its match gallery[i],
-    e_i = #other rows tied with it (|s - s_ii| <= TIE_TOL). Inputs are normalised (N, d)."""
+    """Per query row i: #gallery rows strictly more similar than gallery[i], and #others tied with it."""
     n = query.shape[0]
     greater, ties = np.empty(n, np.int64), np.empty(n, np.int64)
     for start in range(0, n, chunk):
@@ -67,9 +53,7 @@ def _rank_counts(query: np.ndarray, gallery: np.ndarray, chunk: int = 1024) -> t
 
 
 def retrieval(query: Any, gallery: Any, ks: Sequence[int] = (1, 5)) -> dict[str, float]:
-    """Cross-modal retrieval by cosine similarity: query row i (N, d) should find gallery row i
-    (N, d). Returns ``{"recall@k": ..., "mean_rank": ...}``, expected values under random
-    tie-breaking (module docstring)."""
+    """``{"recall@k": ..., "mean_rank": ...}`` of query row i (N, d) finding gallery row i (N, d)."""
     q, g = l2_normalize(query), l2_normalize(gallery)
     if q.shape != g.shape:
         raise ValueError(f"query {q.shape} and gallery {g.shape} differ")
@@ -91,8 +75,7 @@ def modality_gap(x: Any, y: Any) -> float:
 
 
 def _pairs(n: int, max_pairs: int, rng: np.random.Generator, ordered: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (i, j) of all distinct pairs (i < j, or i != j when ``ordered``), or a random
-    sample of ``max_pairs`` of them (uniform, with replacement) when there are more."""
+    """All distinct pairs (i < j, or i != j when ``ordered``), or ``max_pairs`` drawn with replacement."""
     total = n * (n - 1) if ordered else n * (n - 1) // 2
     if total <= max_pairs:
         i, j = np.triu_indices(n, k=1)
@@ -121,16 +104,8 @@ def uniformity(x: Any, t: float = 2.0, max_pairs: int = 2_000_000, seed: int = 0
 
 
 def sentiment_spearman(x: Any, labels: Any, y: Any = None, max_pairs: int = 200_000, seed: int = 0) -> float:
-    """Spearman's rho between cosine distance and label distance over pairs of clips.
-
-    Args:
-        x: (N, d) features; labels: (N,); y: optional (N, d) features of a second modality,
-            then the pairs are (x_i, y_j), i != j. Above ``max_pairs`` pairs a seeded random
-            subset is used.
-
-    Returns:
-        rho in [-1, 1]; NaN with fewer than two clips or a constant side.
-    """
+    """Spearman's rho between cosine distance and label distance over pairs of clips of x (N, d),
+    or (x_i, y_j), i != j, with a second modality y; NaN for fewer than two clips or a constant side."""
     xn, lab = l2_normalize(x), np.asarray(labels, dtype=np.float64).reshape(-1)
     yn = xn if y is None else l2_normalize(y)
     if xn.shape[0] < 2:
@@ -149,12 +124,8 @@ def polarity(labels: Any) -> np.ndarray:
 
 
 def polarity_silhouette(x: Any, labels: Any, max_samples: int = 5000, seed: int = 0) -> float:
-    """Silhouette score (cosine distance) of the polarity classes of the rows of x (N, d).
-
-    The neutral class is dropped when it has fewer than two clips; NaN when fewer than two
-    classes remain or every clip is its own class. Above ``max_samples`` clips, sklearn's
-    seeded ``sample_size`` subsampling is used.
-    """
+    """Cosine silhouette of the polarity classes of x (N, d); NaN below two classes (seeded
+    ``sample_size`` above ``max_samples`` clips)."""
     xn, cls = l2_normalize(x), polarity(labels)
     if np.sum(cls == 0) < 2:
         keep = cls != 0
@@ -186,21 +157,14 @@ def alignment_metrics(
     max_pairs: int = 200_000,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Alignment and sentiment-structure measures of the unimodal features (module docstring).
+    """The measures of the module docstring for every ordered pair and every modality.
 
-    Args:
-        emb: :class:`Embeddings`, or a mapping modality -> (N, d) features (then ``labels``).
-        labels: (N,) labels; default ``emb.labels``.
-        modalities: which modalities (``text``/``t`` ...); every ordered pair is compared.
-        ks: the k of the ``recall@k`` columns.
-        max_pairs: pair budget of the Spearman measures (seeded subsample above it).
-        seed: seeds every subsample.
+    ``emb`` is :class:`Embeddings` or modality -> (N, d) features (then ``labels`` (N,));
+    ``ks`` the k of ``recall@k``; ``max_pairs`` and ``seed`` the Spearman subsample's.
 
     Returns:
-        DataFrame indexed by ``scope``: ordered pairs ``"text->audio"``, ``"audio->text"``, ...
-        (``kind == "pair"``: recall@k, mean_rank, alignment, modality_gap, cross-modal
-        spearman), then one row per modality (``kind == "modality"``: uniformity,
-        silhouette, spearman); NaN where a column does not apply. ``attrs`` hold n and seed.
+        Indexed by ``scope``: pairs ``"text->audio"``, ... (``kind == "pair"``), then modalities
+        (``kind == "modality"``); NaN where a column does not apply; ``attrs`` n and seed.
     """
     feats, lab = _as_features(emb, labels)
     names = [modality_name(m) for m in modalities]

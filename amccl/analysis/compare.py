@@ -1,10 +1,7 @@
-"""Several models' alignment numbers side by side, and a one-line verdict on two of them.
+"""Several models' alignment numbers side by side, and one-line verdicts.
 
-``compare_models`` condenses each model's :func:`~amccl.analysis.alignment_metrics` table to
-one row (means over the modality pairs and over the modalities); ``alignment_verdict`` says
-whether model a is better aligned than model b, counting only differences larger than a
-noise-sized margin: one more clip retrieved for recall@1, 0.02 for alignment and Spearman.
-``modality_separation`` reads a 2-D map: are a point's neighbours of its own modality?
+:func:`alignment_verdict` counts only differences larger than a noise-sized margin (one clip
+for recall@1, :data:`MARGIN` for alignment and Spearman).
 """
 
 from __future__ import annotations
@@ -14,38 +11,29 @@ from collections.abc import Mapping
 import pandas as pd
 
 # column -> the rows it is averaged over: the modality pairs or the modalities
-SUMMARY_COLUMNS = {"recall@1": "pair", "recall@5": "pair", "alignment": "pair", "uniformity": "modality",
+ALIGNMENT_COLUMNS = {"recall@1": "pair", "recall@5": "pair", "alignment": "pair", "uniformity": "modality",
                    "silhouette": "modality", "spearman": "modality"}
 MARGIN = 0.02  # alignment and Spearman differences below this count as noise
 
 
-def summary_row(table: pd.DataFrame) -> dict[str, float]:
-    """One model's row: recall@k and alignment averaged over the pairs, uniformity,
-    silhouette and Spearman over the modalities (``table`` from ``alignment_metrics``; a
-    column the table lacks, e.g. ``recall@5`` of ``ks=(1,)``, is left out)."""
+def alignment_row(table: pd.DataFrame) -> dict[str, float]:
+    """One model's ``alignment_metrics`` table as a row: means over pairs or modalities
+    (:data:`ALIGNMENT_COLUMNS`; columns the table lacks are left out)."""
     return {column: table.loc[table["kind"] == kind, column].mean()
-            for column, kind in SUMMARY_COLUMNS.items() if column in table}
+            for column, kind in ALIGNMENT_COLUMNS.items() if column in table}
 
 
 def compare_models(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """{model name: alignment_metrics table} -> one row per model, :data:`SUMMARY_COLUMNS`."""
-    side = pd.DataFrame({name: summary_row(table) for name, table in tables.items()}).T
+    """{model name: alignment_metrics table} -> one row per model, :data:`ALIGNMENT_COLUMNS`."""
+    side = pd.DataFrame({name: alignment_row(table) for name, table in tables.items()}).T
     side.index.name = "model (means over pairs / modalities)"
-    return side[list(SUMMARY_COLUMNS)]
+    return side[list(ALIGNMENT_COLUMNS)]
 
 
 def alignment_verdict(side: pd.DataFrame, a: str, b: str, n_clips: int, context: str = "one seed") -> str:
-    """Whether model ``a`` is better aligned than ``b`` on recall@1, alignment and Spearman.
-
-    Args:
-        side: :func:`compare_models` output holding rows ``a`` and ``b``.
-        n_clips: N of the split (recall@1's chance level is 1/N, its margin one clip, 1/N).
-        context: what the comparison rests on, quoted in the verdict.
-
-    Returns:
-        One sentence: the head ("a is better aligned than b ...", "mixed: ...", "no: ...",
-        "no clear difference ...") and the three pairs of numbers.
-    """
+    """Whether model ``a`` of ``side`` (:func:`compare_models`) is better aligned than ``b`` on
+    recall@1, alignment and Spearman; ``n_clips`` sets recall@1's chance and margin (1/N),
+    ``context`` is quoted in the sentence."""
     t, n = side.loc[a], side.loc[b]
     margins = {"recall@1": 1 / n_clips, "alignment": MARGIN, "spearman": MARGIN}
     gains = {"recall@1": t["recall@1"] - n["recall@1"], "alignment": n["alignment"] - t["alignment"],
@@ -67,16 +55,8 @@ def alignment_verdict(side: pd.DataFrame, a: str, b: str, n_clips: int, context:
 
 
 def modality_separation(proj: pd.DataFrame, k: int = 5) -> float:
-    """A one-number reading of a 2-D map: the fraction of points whose modality is the
-    majority among their k nearest points in the map (the point itself included).
-
-    Args:
-        proj: :func:`~amccl.analysis.project_joint` output with columns ``x``, ``y``, ``modality``.
-
-    Returns:
-        In [0, 1]: near 1/3 when the three modalities are fully mixed, 1 when each forms its
-        own islands.
-    """
+    """Share of the points of a :func:`~amccl.analysis.project_joint` map whose modality is the
+    majority among their k nearest points (itself included): near 1/3 mixed, 1 separate."""
     from sklearn.neighbors import KNeighborsClassifier
 
     xy = proj[["x", "y"]].to_numpy()

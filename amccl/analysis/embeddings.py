@@ -1,10 +1,4 @@
-"""The features AMCCL aligns, collected for every clip of a split.
-
-:func:`extract_embeddings` runs a model over a split in eval mode, without gradients, in
-batches on the model's device, and returns an :class:`Embeddings`: ``Feature_t/a/v`` (the
-unimodal vectors h_t, h_a, h_v the contrastive loss aligns), ``Feature_f`` and the
-predictions, with each clip's id, row and label, in split order.
-"""
+"""The features AMCCL aligns, collected for every clip of a split (:func:`extract_embeddings`)."""
 
 from __future__ import annotations
 
@@ -34,17 +28,9 @@ def modality_name(name: str) -> str:
 
 @dataclass
 class Embeddings:
-    """Features, predictions and labels of the N clips of one split (row i = one clip).
-
-    Attributes:
-        text, audio, vision: (N, d) ``Feature_t/a/v`` (h_t, h_a, h_v), float32.
-        labels: (N,) sentiment labels, float32.
-        fusion: (N, 3f) ``Feature_f``; (N, 0) when unknown.
-        pred: (N,) predictions ``M``; NaN when unknown.
-        ids: (N,) clip ids (``videoid$_$clipid``); the row numbers as strings when unknown.
-        index: (N,) rows of the split.
-        split: the split's name, if known.
-    """
+    """Features, predictions and labels of the N clips of one split (row i = one clip): ``text``,
+    ``audio``, ``vision`` (N, d) float32; ``labels`` (N,); ``fusion`` (N, 3f), else (N, 0); ``pred``
+    (N,), else NaN; ``ids`` (N,), else the rows as strings; ``index`` (N,) split rows; ``split``."""
 
     text: np.ndarray
     audio: np.ndarray
@@ -82,7 +68,6 @@ class Embeddings:
         return getattr(self, modality_name(modality))
 
 
-# --- extraction ---------------------------------------------------------------------------
 def _default_batches(split_data: Any, batch_size: int, model: Any) -> Iterable[Mapping[str, Any]]:
     """``amccl.data.BatchLoader`` over the split in order; trims padding when it cannot matter."""
     from amccl.data import BatchLoader
@@ -100,25 +85,11 @@ def extract_embeddings(
     device: Any = None,
     batches: Iterable[Mapping[str, Any]] | Callable[[Any, int], Iterable[Mapping[str, Any]]] | None = None,
 ) -> Embeddings:
-    """``Feature_t/a/v/f`` and predictions of every clip of a split, in split order.
+    """``Feature_t/a/v/f`` and predictions of every clip of a split, sorted by split row.
 
-    The model runs in eval mode under ``torch.no_grad()``; its train/eval mode is restored
-    afterwards, even on error. Batches are moved to ``device`` (default: the model's).
-
-    Args:
-        model: an :class:`amccl.model.AMCCL` or any module whose ``forward(text, audio,
-            vision, audio_lengths, vision_lengths, text_feats)`` returns ``M`` (B, 1) and
-            ``Feature_t/a/v`` (B, d) (``Feature_f`` (B, 3f) optional).
-        data: an :class:`amccl.data.MMSAData` (``data.split(split)`` is used) or one split.
-        split: ``train``, ``valid`` or ``test``.
-        batch_size: clips per forward pass.
-        device: where to run; the model must already be there (default: its device).
-        batches: batch dicts to use instead of ``amccl.data.BatchLoader(split, batch_size,
-            shuffle=False)`` -- an iterable, or a callable ``(split_data, batch_size)`` giving
-            one. Each batch holds the forward inputs plus ``labels`` (B,) and ``index`` (B,).
-
-    Returns:
-        :class:`Embeddings` sorted by split row; ``ids`` from the split's ``ids`` array.
+    The model runs in eval mode without gradients on ``device`` (default: its own), its mode
+    restored afterwards. ``data`` is an ``MMSAData`` or one split; ``batches`` (batch dicts with
+    ``labels`` and ``index``, or a callable ``(split_data, batch_size)``) replace the in-order loader.
     """
     import torch
 

@@ -1,21 +1,11 @@
 """Alignment against gamma: does a heavier contrastive loss align the modalities, and what does it cost?
 
-:func:`gamma_sweep` trains each variant (default ``full`` and ``positives_mean``) with each
-seed at each gamma (default 0, the paper's gamma g = ``cfg.gamma``, 10 g and 100 g) through
-:func:`amccl.ablations.grid.run_grid` (resumable per gamma, same rows and executors), and
-measures every run's test split with :func:`~amccl.analysis.alignment_metrics` condensed as in
-:func:`~amccl.analysis.compare.summary_row`: ``alignment`` (mean over modality pairs of
-``mean_i ||x̂_i - ŷ_i||^2``, lower = closer), ``spearman`` (distance/label Spearman, mean over
-modalities), ``recall@1``, ``uniformity``, ``silhouette``; next to the run's test ``MAE`` and
-``constant_MAE``, the test MAE of always predicting the training labels' median (the best
-constant under L1).
-
-:func:`sweep_summary` gives mean and 95 % t-interval per (variant, gamma, metric) (the
-figure, :func:`amccl.plotting.plot_gamma_sweep`). :func:`sweep_verdict` reads the runs: every
-larger gamma against gamma = 0 *on the same seeds* (same initialisation and batch order, so
-seed luck cancels, as in the ablation tables: :func:`paired_to_zero`), Holm-corrected over the
-gammas: whether alignment and Spearman move, and from which gamma the test MAE degrades, as a
-share of the way to the constant predictor; a null result says how large a change it rules out.
+:func:`gamma_sweep` trains each variant with each seed at each gamma (default 0, g, 10 g, 100 g
+with g = ``cfg.gamma``) through :func:`amccl.ablations.grid.run_grid` and measures every run's
+test embeddings (:func:`~amccl.analysis.compare.alignment_row`) beside its test ``MAE`` and
+``constant_MAE`` (the training labels' median for every clip). :func:`sweep_summary` gives mean
+and t-interval per (variant, gamma, metric); :func:`sweep_verdict` tests every larger gamma
+against gamma = 0 on the same seeds, Holm-corrected over the gammas.
 """
 
 from __future__ import annotations
@@ -31,14 +21,13 @@ import numpy as np
 import pandas as pd
 
 from amccl.ablations.power import POWER
-from amccl.ablations.stats import summary, t_interval
+from amccl.ablations.stats import paired_summary, t_interval
 
 GAMMA_FACTORS: tuple[float, ...] = (0.0, 1.0, 10.0, 100.0)  # × the paper's gamma
 SWEEP_VARIANTS: tuple[str, ...] = ("full", "positives_mean")
 EMBEDDING_COLUMNS: tuple[str, ...] = ("alignment", "spearman", "recall@1", "uniformity", "silhouette")
 SWEEP_COLUMNS: tuple[str, ...] = ("variant", "gamma", "seed", *EMBEDDING_COLUMNS, "MAE", "Corr", "constant_MAE")
 SWEEP_METRICS: tuple[str, ...] = ("alignment", "spearman", "MAE")  # the figure's and verdict's
-LOWER_IS_CLOSER = frozenset({"alignment", "MAE"})
 
 
 def sweep_gammas(gamma: float, factors: Iterable[float] = GAMMA_FACTORS) -> list[float]:
@@ -49,23 +38,21 @@ def sweep_gammas(gamma: float, factors: Iterable[float] = GAMMA_FACTORS) -> list
 
 
 def embedding_measures(model: Any, data: Any, cfg: Any, split: str = "test") -> dict[str, float]:
-    """:data:`EMBEDDING_COLUMNS` of ``model`` on ``split`` of ``data`` (the frozen-text cache
-    is reused when ``cfg`` has one, so the text encoder does not run again)."""
+    """:data:`EMBEDDING_COLUMNS` of ``model`` on ``split`` of ``data`` (reusing a frozen-text cache)."""
     from amccl.analysis.alignment import alignment_metrics
-    from amccl.analysis.compare import summary_row
+    from amccl.analysis.compare import alignment_row
     from amccl.analysis.embeddings import extract_embeddings
     from amccl.evaluation import with_text_cache
 
     device = next(model.parameters()).device
     emb = extract_embeddings(model, with_text_cache(model, data, cfg, device)[split], split)
-    row = summary_row(alignment_metrics(emb, ks=(1,)))
+    row = alignment_row(alignment_metrics(emb, ks=(1,)))
     return {k: float(row[k]) for k in EMBEDDING_COLUMNS}
 
 
 def fit_and_measure(cfg: Any, data: Any, seed: int, fit_fn: Callable | None = None, **kwargs: Any) -> Any:
     """``fit_fn(cfg, data, seed=seed, **kwargs)`` (default ``amccl.train.fit``) with
-    :func:`embedding_measures` of the best model added to ``history.test_metrics``, so that
-    :func:`~amccl.ablations.grid.run_grid` writes them into its rows."""
+    :func:`embedding_measures` of the best model added to ``history.test_metrics`` (grid rows)."""
     if fit_fn is None:
         from amccl.train import fit as fit_fn
     history = fit_fn(cfg, data, seed=seed, **kwargs)
@@ -74,8 +61,7 @@ def fit_and_measure(cfg: Any, data: Any, seed: int, fit_fn: Callable | None = No
 
 
 def constant_mae(data: Any) -> float:
-    """Test MAE of predicting the median training label for every clip
-    (:func:`amccl.baselines.constant_value`, the one place for a constant predictor)."""
+    """Test MAE of predicting the median training label (:func:`amccl.baselines.constant_value`)."""
     from amccl.baselines import constant_value
 
     test = np.asarray(data.test.labels, float).reshape(-1)
@@ -88,21 +74,13 @@ def gamma_sweep(cfg: Any, gammas: Sequence[float] | None = None, variants: Seque
     """Train every (gamma, variant, seed) and measure its test-split embeddings.
 
     Args:
-        cfg: the base config (its ``gamma`` is the paper's g).
-        gammas: the gammas; default :func:`sweep_gammas` (0, g, 10 g, 100 g).
-        variants: registry names (:mod:`amccl.ablations.variants`); a variant that sets gamma
-            itself (``no_cl``) keeps its own, which the ``gamma`` column then shows.
-        seeds: every run gets every seed (intervals need at least two).
-        data: an ``MMSAData``; ``None`` loads ``cfg``'s once.
+        cfg: the base config (its ``gamma`` is g); gammas: default 0, g, 10 g, 100 g.
+        variants: registry names; one that sets gamma itself (``no_cl``) keeps its own.
+        seeds, data, progress, fit_fn, **grid_kwargs: as :func:`~amccl.ablations.grid.run_grid`.
         out_dir: ``out_dir/gamma_<g>/grid.csv`` per gamma, resumed when called again.
-        progress: one progress bar per gamma over its runs (none under ``CI``).
-        fit_fn: the training function (default ``amccl.train.fit``).
-        **grid_kwargs: ``executor``, ``resources``, ... of :func:`~amccl.ablations.grid.run_grid`.
 
     Returns:
-        One row per run, :data:`SWEEP_COLUMNS` first (``gamma`` as the run used it), then
-        the grid's other columns (every test metric, ``seconds``, ``config`` ...); rows in
-        gamma order, then variant, then seed.
+        One row per run, :data:`SWEEP_COLUMNS` then the grid's columns, by gamma, variant, seed.
     """
     from amccl.ablations.grid import run_grid
 
@@ -124,12 +102,8 @@ def gamma_sweep(cfg: Any, gammas: Sequence[float] | None = None, variants: Seque
 
 
 def sweep_summary(frame: pd.DataFrame, metrics: Sequence[str] = SWEEP_METRICS, alpha: float = 0.05) -> pd.DataFrame:
-    """Mean and ``1 - alpha`` t-interval over seeds per (variant, gamma, metric).
-
-    Returns:
-        Long DataFrame: variant, gamma, metric, n, mean, ci_low, ci_high (NaN interval for
-        one seed), in variant order of ``frame`` and ascending gamma.
-    """
+    """Mean and ``1 - alpha`` t-interval over seeds per (variant, gamma, metric): variant, gamma,
+    metric, n, mean, ci_low, ci_high (NaN for one seed), by variant then ascending gamma."""
     missing = [c for c in ("variant", "gamma", "seed", *metrics) if c not in frame.columns]
     if missing:
         raise KeyError(f"the sweep frame has no {missing} column(s) (columns: {list(frame.columns)})")
@@ -161,85 +135,62 @@ def sweep_table(summ: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
     return table
 
 
-# --- the verdict -------------------------------------------------------------------------------
 def paired_to_zero(frame: pd.DataFrame, variant: str, metrics: Sequence[str] = SWEEP_METRICS,
                    alpha: float = 0.05) -> pd.DataFrame:
-    """Each larger gamma of ``variant`` against its smallest gamma (0), paired by seed:
-    :func:`amccl.ablations.stats.summary` (fractions) with the gammas as
-    variants (labels ``f"{gamma:g}"``), so ``diff``, its interval, Holm's correction over the
-    gammas and ``detectable`` are those of the ablation tables."""
+    """Each larger gamma of ``variant`` against its smallest, paired by seed: a
+    :func:`amccl.ablations.stats.paired_summary` with the gammas (``f"{gamma:g}"``) as variants."""
     block = frame[frame["variant"] == variant]
     if block.empty:
         raise ValueError(f"the sweep has no rows for variant {variant!r}")
     labels = block["gamma"].map(lambda g: f"{g:g}")
     rows = block.assign(variant=labels).sort_values("gamma", kind="stable")
-    return summary(rows[["variant", "seed", *metrics]], list(metrics), baseline=labels[block["gamma"].idxmin()],
-                   alpha=alpha)
+    return paired_summary(rows[["variant", "seed", *metrics]], list(metrics),
+                          baseline=labels[block["gamma"].idxmin()], alpha=alpha)
 
 
-def _movement(comp: pd.DataFrame, metric: str) -> tuple[pd.Series, pd.Series | None, pd.Series]:
-    """gamma = 0's row, the first larger gamma whose paired difference is Holm-significant
-    (None: none is) and the largest gamma's row, of ``metric``."""
+_READINGS = {"alignment": ("alignment", "loosens", "tightens"), "spearman": ("distance/label Spearman", "rises", "falls"),
+             "MAE": ("test MAE", "degrades", "improves")}
+
+
+def _reading(comp: pd.DataFrame, metric: str, constant: float | None = None) -> str:
+    """How ``metric`` moves with gamma by the seed-paired tests against gamma = 0 (the first
+    Holm-significant gamma); for the test MAE also how far it moved toward ``constant``."""
+    name, up, down = _READINGS[metric]
     block = comp[comp["metric"] == metric]
-    ref, others = block.iloc[0], block.iloc[1:]
+    ref, last, others = block.iloc[0], block.iloc[-1], block.iloc[1:]
     clear = others[others["significant"].astype(bool)]
-    return ref, (clear.iloc[0] if len(clear) else None), block.iloc[-1]
-
-
-def _trend(comp: pd.DataFrame, metric: str) -> str:
-    """How ``metric`` moves with gamma, judged by the seed-paired tests against gamma = 0."""
-    words = {"alignment": ("loosens", "tightens"), "spearman": ("rises", "falls")}[metric]
-    name = "alignment" if metric == "alignment" else "distance/label Spearman"
-    ref, clear, last = _movement(comp, metric)
-    span = f"{ref['mean']:.3f} at γ = {ref['variant']} → {last['mean']:.3f} at γ = {last['variant']}"
-    if last["n_pairs"] < 2:
-        return f"{name} {span} (one seed: no test)"
-    if clear is None:
-        det = comp.loc[comp["metric"] == metric, "detectable"].iloc[1:].max()
-        return f"{name} shows no significant change ({span}; rules out changes beyond ±{det:.2f})"
-    return f"{name} {words[0] if clear['diff'] > 0 else words[1]} significantly from γ = {clear['variant']} on ({span})"
-
-
-def _share(value: float, ref: float, constant: float) -> str:
-    return f"{100 * (value - ref) / (constant - ref):.0f} %"
-
-
-def _mae_reading(comp: pd.DataFrame, constant: float | None) -> str:
-    """From which gamma the test MAE rises significantly above gamma = 0's, and how far each
-    gamma has moved toward the constant predictor's MAE."""
-    ref, clear, last = _movement(comp, "MAE")
     span = f"{ref['mean']:.3f} at γ = {ref['variant']} → {last['mean']:.3f} at γ = {last['variant']}"
     way = caveat = ""
-    if constant is not None and ref["mean"] >= constant:
-        caveat = f"; γ = {ref['variant']} itself is no better than the constant predictor's {constant:.3f}"
-    elif constant is not None:
+    if metric == "MAE" and constant is not None:
         upper = ref["mean_ci_high"] if np.isfinite(ref["mean_ci_high"]) else ref["mean"]
-        if upper >= constant:  # the constant lies inside gamma = 0's interval: a share would be noise
+        if ref["mean"] >= constant:
+            caveat = f"; γ = {ref['variant']} itself is no better than the constant predictor's {constant:.3f}"
+        elif upper >= constant:  # the constant lies inside gamma = 0's interval: a share would be noise
             caveat = (f"; at these seeds γ = {ref['variant']} is not clearly better than the constant "
                       f"predictor's {constant:.3f}")
         else:
-            way = f", {_share(last['mean'], ref['mean'], constant)} of the way to the constant predictor's {constant:.3f}"
+            share = 100 * (last["mean"] - ref["mean"]) / (constant - ref["mean"])
+            way = f", {share:.0f} % of the way to the constant predictor's {constant:.3f}"
     if last["n_pairs"] < 2:
-        return f"test MAE {span}{way} (one seed: no test{caveat})"
-    if clear is None:
-        det = comp.loc[comp["metric"] == "MAE", "detectable"].iloc[1:].max()
-        return f"test MAE shows no significant change ({span}{way}; rules out changes beyond ±{det:.2f}{caveat})"
-    change = "improves" if clear["diff"] < 0 else "degrades"
-    return f"test MAE {change} significantly from γ = {clear['variant']} on ({span}{way}{caveat})"
+        return f"{name} {span}{way} (one seed: no test{caveat})"
+    if clear.empty:
+        det = others["detectable"].max()
+        return f"{name} shows no significant change ({span}{way}; rules out changes beyond ±{det:.2f}{caveat})"
+    first = clear.iloc[0]
+    return f"{name} {up if first['diff'] > 0 else down} significantly from γ = {first['variant']} on ({span}{way}{caveat})"
 
 
 def sweep_verdict(frame: pd.DataFrame, alpha: float = 0.05) -> str:
-    """One sentence per variant from the runs of :func:`gamma_sweep`: whether alignment and
-    distance/label Spearman move with gamma, and from which gamma the test MAE degrades toward
-    the constant predictor (``constant_MAE``), by seed-paired t-tests of every larger gamma
-    against gamma = 0 with Holm's correction over the gammas (:func:`paired_to_zero`)."""
+    """One sentence per variant of a :func:`gamma_sweep`: whether alignment and Spearman move
+    with gamma, and from which gamma the test MAE degrades toward ``constant_MAE``
+    (:func:`paired_to_zero`)."""
     constant = float(frame["constant_MAE"].iloc[0]) if "constant_MAE" in frame.columns else None
     parts = []
     for variant in dict.fromkeys(frame["variant"]):
         comp = paired_to_zero(frame, variant, SWEEP_METRICS, alpha)
         if comp["variant"].nunique() < 2:
             raise ValueError(f"variant {variant!r} has one gamma only; a sweep needs at least two")
-        readings = [_trend(comp, m) for m in ("alignment", "spearman")] + [_mae_reading(comp, constant)]
+        readings = [_reading(comp, m, constant) for m in ("alignment", "spearman", "MAE")]
         parts.append(f"{variant}: " + "; ".join(readings) + ".")
     power = 100 * POWER
     return (f"Seed-paired against γ = 0 (t-test, Holm over the gammas, alpha {alpha:g}; 'rules out' = what "

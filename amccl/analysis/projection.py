@@ -1,9 +1,6 @@
-"""Pictures of the joint embedding space: text, audio and vision of every clip in one map.
-
-:func:`project_joint` stacks the L2-normalised ``Feature_t/a/v`` of the clips (3N rows) and
-maps them to 2-D with UMAP (umap-learn, seeded), t-SNE or PCA (scikit-learn). When
-umap-learn is absent, UMAP falls back to t-SNE with a printed note. The pictures are
-:func:`amccl.plotting.plot_joint` and :func:`amccl.plotting.plot_models_side_by_side`.
+"""The joint embedding space in 2-D: :func:`project_joint` stacks the L2-normalised
+``Feature_t/a/v`` of the clips and maps them with UMAP (umap-learn; t-SNE when it is absent),
+t-SNE or PCA. The pictures are in :mod:`amccl.plotting`.
 """
 
 from __future__ import annotations
@@ -23,8 +20,7 @@ METHODS = ("umap", "tsne", "pca")
 
 
 def _embed_2d(x: np.ndarray, method: str, seed: int, n_neighbors: int) -> tuple[np.ndarray, str]:
-    """2-D coordinates (M, 2) of the rows of x (M, d) and the method used (UMAP falls back to
-    t-SNE, with a printed note, when umap-learn is absent)."""
+    """2-D coordinates (M, 2) of the rows of x (M, d) and the method used."""
     m = x.shape[0]
     if method == "umap":
         try:
@@ -67,18 +63,12 @@ def project_joint(
 ) -> pd.DataFrame:
     """2-D map of all modalities' normalised features in one joint space.
 
-    Args:
-        emb: the clips' :class:`Embeddings` (``Feature_t/a/v`` share the size d).
-        method: ``umap`` (falls back to t-SNE without umap-learn), ``tsne`` or ``pca``.
-        seed: seeds the clip subsample and the projection.
-        modalities: which modalities to stack.
-        max_clips: at most this many clips (a seeded random subset; all modalities of a
-            chosen clip are kept), so the map has <= 3 * max_clips points. None: all.
-        n_neighbors: UMAP's neighbourhood size.
+    ``method``: ``umap``, ``tsne`` or ``pca``; ``max_clips``: a seeded subset of clips (all their
+    modalities kept; None: all); ``seed`` seeds the subset and the projection.
 
     Returns:
-        Long DataFrame, one row per (clip, modality): ``x``, ``y``, ``modality``, ``label``,
-        ``pred``, ``id``, ``clip`` (row in ``emb``); ``attrs["method"]`` is the method used.
+        One row per (clip, modality): ``x``, ``y``, ``modality``, ``label``, ``pred``, ``id``,
+        ``clip``; ``attrs["method"]`` the method used.
     """
     names = [modality_name(m) for m in modalities]
     rows = _sample_clips(len(emb), max_clips, seed)

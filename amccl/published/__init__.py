@@ -1,24 +1,11 @@
-"""Published regression results, shown beside a run's own numbers (issue 13).
+"""Published regression results, shown beside a run's own numbers.
 
-``published_results.csv`` (package data) holds, one row per (dataset, model):
-
-* MMSA's five-seed reproductions (seeds 1111-1115, on MMSA's own feature files) of its models
-  on MOSI, MOSEI, SIMS and SIMS-v2 (``thuiar/MMSA``, ``results/result-stat.md`` at commit
-  a94e65d);
-* the official AMCCL code's MOSI run (``kaka-yjk/amccl`` at commit 5316a2f): **one seed** (8921).
-
-The CSV keeps the values exactly as published, in the sources' unit: every metric ×100, MAE
-and Corr included (``66.9`` stays ``66.9``: Corr 0.669). :func:`published_results` returns them
-as fractions, the package's one convention (÷100: Corr 0.669, MAE 0.7080), so they sit beside a
-run's numbers and print through the same display (:mod:`amccl.metrics`: accuracies and F1 in %,
-MAE and Corr as fractions). Columns: ``dataset``, ``model``, the metric names of
-:mod:`amccl.metrics` (empty where a source does not report a metric), ``aligned`` (the row used
-MMSA's aligned features), ``seeds``, ``note`` and ``source``.
-
-:func:`side_by_side` puts a run's ``mean ± std`` row above the published rows of its dataset,
-but only when the run's data file is a published MMSA release by SHA-256 (the registry
-:data:`amccl.data.mmsa.RELEASES`, recorded by ``fit`` in ``History.meta["data_sha256"]`` and in the
-results frame's ``data_sha256`` column): numbers on any other file are not comparable.
+``published_results.csv`` holds, per (dataset, model), MMSA's five-seed reproductions on MOSI,
+MOSEI, SIMS and SIMS-v2 (``thuiar/MMSA`` ``results/result-stat.md`` at a94e65d) and the official
+AMCCL code's one-seed MOSI run (``kaka-yjk/amccl`` at 5316a2f), exactly as published (×100).
+:func:`published_results` returns them as fractions. :func:`side_by_side` shows them under a
+run's ``mean ± std`` only when the run's data file is a published MMSA release by SHA-256
+(:data:`amccl.data.mmsa.RELEASES`): numbers on any other file are not comparable.
 """
 
 from __future__ import annotations
@@ -41,17 +28,9 @@ RUN_LABEL = "AMCCL (this run)"
 
 
 def published_results(dataset: str | None = None) -> pd.DataFrame:
-    """The published table, all datasets or one (``mosi``, ``mosei``, ``sims``, ``simsv2``).
-
-    Returns:
-        One row per (dataset, model), in the sources' order: ``dataset``, ``model``, the metric
-        columns (fractions: the published ×100 values ÷ 100; with ``dataset`` only that
-        dataset's, in display order),
-        ``aligned`` (bool), ``seeds`` (int), ``note`` (str, may be empty) and ``source`` (str).
-
-    Raises:
-        ValueError: an unknown dataset name.
-    """
+    """The published table (fractions), all datasets or one: ``dataset``, ``model``, the metrics
+    (one dataset's, in display order), ``aligned``, ``seeds``, ``note``, ``source``; ValueError
+    for an unknown dataset."""
     with files(__name__).joinpath(CSV_NAME).open("r", encoding="utf-8") as handle:
         table = pd.read_csv(handle, dtype={"aligned": bool, "seeds": int}, keep_default_na=False,
                             na_values={m: [""] for m in KNOWN_METRICS})
@@ -65,13 +44,8 @@ def published_results(dataset: str | None = None) -> pd.DataFrame:
 
 
 def published_release(release: dict[str, Any] | str | None) -> dict[str, Any] | None:
-    """The registry record of a published MMSA file, or None.
-
-    Args:
-        release: a :func:`~amccl.data.mmsa.release_of` dict (``data.release``, ``History.meta
-            ["data_release"]``), or a SHA-256 hex digest; the hash is looked up again, so only
-            a hash in :data:`~amccl.data.mmsa.RELEASES` counts.
-    """
+    """The registry record of a published MMSA file, or None; ``release`` is a
+    :func:`~amccl.data.mmsa.release_of` dict or a SHA-256, looked up again in the registry."""
     sha = release.get("sha256") if isinstance(release, dict) else release
     found = release_of(None, sha) if sha else None
     return found if found and found["published"] else None
@@ -92,23 +66,13 @@ def _setting(aligned: bool) -> str:
 def side_by_side(
     summary_or_results: pd.DataFrame, dataset: str, release: dict[str, Any] | str | None = None,
 ) -> pd.DataFrame | None:
-    """A run's ``mean ± std`` row beside the published rows of ``dataset``, both in the one
-    display (accuracies and F1 in %, MAE and Corr as fractions; same metric names).
+    """A run's ``mean ± std`` row above the published rows of ``dataset``, as strings indexed by
+    ``model`` (:data:`RUN_LABEL` first; ``data`` aligned / unaligned, ``seeds``), or None unless
+    the run's file is a published MMSA release of ``dataset``.
 
-    Args:
-        summary_or_results: :func:`~amccl.results.summarize` output (rows ``mean``, ``std``) or
-            a :func:`~amccl.results.results_frame` (one row per seed, metrics as fractions).
-        dataset: the run's dataset; picks the published rows and the metric columns.
-        release: the run's file: a ``release_of`` dict or a SHA-256; default the results
-            frame's ``data_sha256`` (a summary alone has none).
-
-    Returns:
-        None unless the file is a published MMSA release of ``dataset`` by hash. Otherwise a
-        table of strings indexed by ``model``: first :data:`RUN_LABEL` (``mean ± std``), then
-        every published row (:func:`~amccl.metrics.format_value`: ``84.69``, MAE ``0.6959``;
-        metrics the source does not report are left out); ``data`` says ``aligned`` / ``unaligned`` (MMSA's Data Setting; the run's
-        from its file name), ``seeds`` how many seeds each row is (the official AMCCL row: 1).
-        ``attrs["sources"]`` lists the distinct sources, ``attrs["release"]`` the run's file.
+    ``summary_or_results`` is a :func:`~amccl.results.summarize` table or a results frame;
+    ``release`` (a ``release_of`` dict or a SHA-256) defaults to the frame's ``data_sha256``.
+    ``attrs`` hold ``sources`` and ``release``.
     """
     frame = summary_or_results
     is_summary = list(frame.index) == ["mean", "std"]
