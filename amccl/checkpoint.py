@@ -20,6 +20,7 @@ its kernels are deterministic; MPS generator states are not saved.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -87,24 +88,52 @@ def run_header(cfg_dict: dict[str, Any], seed: int, meta: dict[str, Any]) -> dic
     return {"format": FORMAT, "config": cfg_dict, "seed": int(seed), "meta": to_plain(meta)}
 
 
-def save_best(run: Any, valid: dict[str, float], test: dict[str, float] | None = None) -> None:
-    """``best.pt`` of a run (``amccl.train``'s state): the best epoch's weights and metrics
-    (``test`` once the run has ended); nothing when the run writes no files."""
+@dataclass
+class Run:
+    """What a run's checkpoints save and restore: the training state, the folder and the header
+    (:func:`run_header`) both files start with; ``out=None`` writes nothing."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler
+    out: Path | None
+    header: dict[str, Any]
+
+
+@dataclass
+class Resumed:
+    """What :func:`resume` loaded: the run after its last finished epoch.
+
+    ``best_state`` is ``None`` while no epoch was best; ``epochs`` are the history's records;
+    ``final`` holds a finished run's ``History`` fields (``valid_metrics``, ``test_metrics``,
+    ``test_loss``, ``stopped_early``, ``test_predictions``), ``None`` for a run still going.
+    """
+
+    epoch: int
+    best_epoch: int
+    best_mae: float
+    best_state: dict[str, torch.Tensor] | None
+    epochs: list[dict[str, Any]]
+    final: dict[str, Any] | None
+
+
+def save_best(run: Run, epoch: int, state: dict[str, torch.Tensor] | None, valid: dict[str, float],
+              test: dict[str, float] | None = None) -> None:
+    """``best.pt``: the best epoch's weights ``state`` and metrics (``test`` once the run has ended)."""
     if run.out is None:
         return
     metrics = {"valid": to_plain(valid), "test": to_plain(test) if test else None}
-    atomic_save({**run.header, "kind": "best", "epoch": run.best_epoch, "model": run.best_state, "metrics": metrics},
-                run.out / BEST)
+    atomic_save({**run.header, "kind": "best", "epoch": epoch, "model": state, "metrics": metrics}, run.out / BEST)
 
 
-def save_last(run: Any, history: Any, finished: bool = False) -> None:
-    """``last.pt`` of a run (``amccl.train``'s state) after an epoch, or at the end with the
-    final metrics and test predictions: model, optimizer, scheduler and grad-scaler states,
-    every global RNG state, ``epoch``, ``best_epoch``, ``best_mae``, the history so far."""
+def save_last(run: Run, history: Any, epoch: int, best_epoch: int, best_mae: float, finished: bool = False) -> None:
+    """``last.pt`` after ``epoch``, or at the end (``finished``) with the ``history``'s final
+    metrics and test predictions: the run's states, every global RNG state, the history so far."""
     if run.out is None:
         return
     state = {
-        **run.header, "kind": "last", "epoch": run.epoch, "best_epoch": run.best_epoch, "best_mae": run.best_mae,
+        **run.header, "kind": "last", "epoch": epoch, "best_epoch": best_epoch, "best_mae": best_mae,
         "model": cpu_state_dict(run.model), "optimizer": run.optimizer.state_dict(),
         "scheduler": run.scheduler.state_dict(), "scaler": run.scaler.state_dict(), "rng": rng_state(),
         "history": to_plain(history.epochs), "finished": finished,
@@ -116,8 +145,9 @@ def save_last(run: Any, history: Any, finished: bool = False) -> None:
     atomic_save(state, run.out / LAST)
 
 
-def resume(run: Any, history: Any) -> bool:
-    """Load ``run.out/last.pt`` (and the best weights) into a run; returns whether it had finished.
+def resume(run: Run) -> Resumed | None:
+    """Restore ``run.out/last.pt`` into the run's model, optimizer, scheduler, scaler and the global
+    RNGs, and return the rest of what it holds; ``None`` (a warning) when there is no ``last.pt``.
 
     Raises:
         ValueError: the run belongs to another seed or config (the message lists what differs).
@@ -126,32 +156,30 @@ def resume(run: Any, history: Any) -> bool:
     path, seed = run.out / LAST, run.header["seed"]
     if not path.is_file():
         get_logger().warning("resume: no %s yet; starting seed %d from scratch", path, seed)
-        return False
+        return None
     last = load(path)
     if last.get("seed") != seed:
         raise ValueError(f"resume: {path} belongs to seed {last.get('seed')}, not {seed}")
-    changes = config_differences(last["config"], run.cfg.to_dict())
+    changes = config_differences(last["config"], run.header["config"])
     if changes:
         raise ValueError(f"resume: the config differs from the one in {path} ({', '.join(changes)}); use a new out_dir")
+    best_state = None
     if last["best_epoch"] > 0:
         best = load(run.out / BEST)
         if best["epoch"] < last["best_epoch"]:
             raise RuntimeError(f"{run.out / BEST} holds epoch {best['epoch']}, but {path} says the best epoch is "
                                f"{last['best_epoch']}")
-        run.best_state = best["model"]  # a newer best.pt: the run died between the two writes; replayed
+        best_state = best["model"]  # a newer best.pt: the run died between the two writes; replayed
     for name in ("model", "optimizer", "scheduler", "scaler"):
         getattr(run, name).load_state_dict(last[name])
     set_rng_state(last["rng"])
-    run.epoch, run.best_epoch, run.best_mae = last["epoch"], last["best_epoch"], last["best_mae"]
-    history.epochs = list(last["history"])
+    final = None
     if last["finished"]:
-        history.valid_metrics, history.test_metrics = last["valid_metrics"], last["test_metrics"]
-        history.test_loss = last.get("test_loss")  # None in a last.pt from before it was kept
-        history.stopped_early, history.best_epoch = last["stopped_early"], run.best_epoch
-        history.test_predictions = pd.DataFrame(last["test_predictions"])
-        run.model.load_state_dict(run.best_state)
-    get_logger().info("resumed seed %d after epoch %d (best epoch %d)", seed, run.epoch, run.best_epoch)
-    return bool(last["finished"])
+        final = {"valid_metrics": last["valid_metrics"], "test_metrics": last["test_metrics"],
+                 "test_loss": last.get("test_loss"), "stopped_early": last["stopped_early"],
+                 "test_predictions": pd.DataFrame(last["test_predictions"])}
+    get_logger().info("resumed seed %d after epoch %d (best epoch %d)", seed, last["epoch"], last["best_epoch"])
+    return Resumed(last["epoch"], last["best_epoch"], last["best_mae"], best_state, list(last["history"]), final)
 
 
 def load_model(path: str | os.PathLike, cfg=None, device: str | torch.device = "cpu"):

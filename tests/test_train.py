@@ -271,10 +271,7 @@ def test_resume_of_a_finished_run_does_not_train(tiny_cfg, tiny_data, tmp_path, 
         fit(cfg.replace(gamma=0.5), tiny_data, seed=1111, out_dir=tmp_path, resume=True, progress=False)
 
 
-@pytest.mark.parametrize("check", ["every batch", "at epoch end"])
-def test_non_finite_loss_names_epoch_batch_part_and_keeps_checkpoint(tiny_cfg, tiny_data, tmp_path, monkeypatch, check):
-    if check == "at epoch end":  # the GPU path: flags gathered on the device, read once per epoch
-        monkeypatch.setattr(train, "_SYNC_FREE_DEVICES", ())
+def test_non_finite_loss_names_epoch_batch_part_and_keeps_checkpoint(tiny_cfg, tiny_data, tmp_path, monkeypatch):
     real, calls = train.amccl_loss, {"n": 0}
 
     def poisoned(outputs, labels, cfg):
@@ -464,3 +461,8 @@ def test_fit_logs_one_plain_line_per_epoch_where_no_bar_can_be_drawn(tiny_cfg, t
     stream.seek(0)
     fit(tiny_cfg.replace(epochs=2), tiny_data, seed=1111, progress=False)  # a grid's or a trial's run
     assert stream.getvalue() == ""
+
+
+def test_fit_refuses_splits_it_does_not_know(tiny_cfg, tiny_data):
+    with pytest.raises(ValueError, match=r"splits must be \('train', 'valid', 'test'\) or \('train', 'valid'\)"):
+        fit(tiny_cfg, tiny_data, splits=("train", "test"), progress=False)

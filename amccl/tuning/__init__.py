@@ -4,8 +4,8 @@
   the paper set per dataset; ``contrastive``: gamma, k, T, alpha, lambda_refine), each
   holding the paper's values of every dataset.
 * :mod:`~amccl.tuning.study` -- storage, :func:`load_study`, the objective (one seed trained
-  with ``fit(..., score_test=False)``: the test split is replaced by an empty one, so no test
-  clip, label or metric reaches the sampler or the pruner), :func:`trials_frame`.
+  with ``fit(..., splits=("train", "valid"))``: no test clip, label or metric reaches the
+  sampler or the pruner), :func:`trials_frame`.
 * :mod:`~amccl.tuning.runner` -- :func:`run_study` (in this process or as Ray tasks) and
   :func:`retrain_best` (the best config over seeds, scored on test once).
 * :mod:`~amccl.tuning.cli` -- the command; the figure is :func:`amccl.plotting.plot_param_importances`.

@@ -3,14 +3,14 @@ best configuration retrained over seeds and scored on test once.
 
 A worker (:func:`run_worker`) opens the study, builds the objective and runs trials until
 the study holds the total wanted; ``executor="local"`` runs one worker here, ``"ray"`` runs
-``workers`` of them as Ray tasks (:class:`~amccl.ablations.ray_executor.RayExecutor` starts
-or joins Ray). :func:`run_study` hands the workers the data without its test split
-(:func:`amccl.train.without_test`), and every trial's ``fit(score_test=False)`` drops it again
-for data a worker loads itself.
+``workers`` of them as Ray tasks (:meth:`~amccl.ablations.ray_executor.RayExecutor.start`
+starts or joins Ray). :func:`run_study` hands the workers the data without its test split, and
+every trial's ``fit(splits=("train", "valid"))`` never reads one a worker loads itself.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,7 +61,7 @@ def run_worker(spec: WorkerSpec, data: Any = None, num_threads: int | None = Non
     cfg = AMCCLConfig.from_dict(spec.config)
     if num_threads is not None:
         torch.set_num_threads(max(1, int(num_threads)))
-    data = load_data(cfg) if data is None else data  # the trials' fit(score_test=False) drops the test split
+    data = load_data(cfg) if data is None else data  # the trials' fit never reads its test split
     space = get_space(spec.space, cfg)
     study = open_study(spec.storage, spec.study_name, cfg, space, spec.trial_seed, spec.seed, spec.pruner,
                        spec.worker)
@@ -78,7 +78,7 @@ def run_on_ray(spec: WorkerSpec, workers: int | None = None, data: Any = None, a
     from amccl.ablations.ray_executor import RayExecutor
 
     executor = RayExecutor(address, num_cpus, num_gpus)
-    started = executor._init()  # start or join Ray as the ablation grid does
+    started = executor.start()  # start or join Ray as the ablation grid does
     try:
         if workers is None:
             workers = max(1, int(ray.cluster_resources().get("CPU", 1) // executor.num_cpus))
@@ -125,16 +125,15 @@ def run_study(cfg: AMCCLConfig, space: str = "paper", trials: int = 50, storage:
         progress: a tqdm bar over this process's trials (local executor; never under ``CI``), or one
             log line per trial where no bar can be drawn (:func:`~amccl.runtime.progress_lines`).
     """
-    from amccl.train import without_test
-
     get_space(space)  # an unknown name fails before any work
     name = study_name or default_study_name(cfg, space)
     url = storage_url(storage or default_storage(name))
     spec = WorkerSpec(url, name, space, cfg.to_dict(), int(cfg.seeds[0] if trial_seed is None else trial_seed),
                       int(trials), int(seed), pruner)
     study = open_study(url, name, cfg, get_space(space, cfg), spec.trial_seed, seed, pruner)  # create, check settings
-    if data is not None:
-        data = without_test(data)
+    if data is not None:  # the trials never read the test split: it is not handed to them
+        data = copy.copy(data)
+        data.test = None
     if executor == "local":
         run_worker(spec, data, fit_fn=fit_fn, progress=progress)
     elif executor == "ray":

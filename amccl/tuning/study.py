@@ -1,7 +1,7 @@
 """A study: its storage, the objective (best validation MAE), the trials table, the best config.
 
-Every trial trains one seed with :func:`amccl.train.fit` (``score_test=False``: the test
-split is replaced by an empty one, so no test clip, label or metric exists in a trial) and
+Every trial trains one seed with :func:`amccl.train.fit` (``splits=("train", "valid")``: no
+test clip, label or metric exists in a trial) and
 stores, as optuna user attributes (JSON in the storage): ``config`` (the whole
 ``AMCCLConfig.to_dict()``), ``seed``, ``valid_metrics`` (the best epoch's), ``best_epoch``,
 ``epochs_run``, ``data_path`` / ``data_sha256``, and ``diverged`` (the message) when a loss
@@ -150,7 +150,7 @@ def make_objective(cfg: AMCCLConfig, space: SearchSpace, data: Any, trial_seed: 
                    fit_fn: Callable | None = None) -> Callable[[optuna.Trial], float]:
     """The objective: draw ``space`` on top of ``cfg``, train ``trial_seed`` without the test
     split, report each epoch's running best validation MAE, return the best (see module doc)."""
-    from amccl.train import NonFiniteLossError, fit
+    from amccl.train import MODEL_SELECTION, NonFiniteLossError, fit
 
     fit_fn = fit_fn or fit
 
@@ -169,11 +169,11 @@ def make_objective(cfg: AMCCLConfig, space: SearchSpace, data: Any, trial_seed: 
 
         try:
             history = fit_fn(run_cfg, data, seed=trial_seed, progress=False, on_epoch_end=on_epoch_end,
-                             score_test=False)
+                             splits=MODEL_SELECTION)
         except NonFiniteLossError as err:
             trial.set_user_attr("diverged", str(err))
             raise optuna.TrialPruned(str(err)) from err
-        if history.test_metrics:  # cannot happen with score_test=False; never let one through
+        if history.test_metrics:  # cannot happen without the test split; never let one through
             raise RuntimeError("a tuning trial produced test metrics")
         trial.set_user_attr("valid_metrics", {k: float(v) for k, v in history.valid_metrics.items()})
         trial.set_user_attr("best_epoch", int(history.best_epoch))
