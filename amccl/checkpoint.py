@@ -1,20 +1,15 @@
-"""Checkpoints: atomic writes, ``weights_only`` reads, and loading ours or the official ones.
+"""Checkpoints (format ``amccl-v1``): atomic writes, ``weights_only`` reads, resuming a run,
+loading ours or the official ones. Two files per run directory:
 
-Two files per run directory (format ``amccl-v1``):
+* ``best.pt``: ``{"format", "kind": "best", "config", "seed", "epoch", "model", "metrics":
+  {"valid", "test"}, "meta"}``; ``test`` is filled in when the run ends.
+* ``last.pt``: what resuming after the last finished epoch needs: the :class:`Run`'s states,
+  all RNG states, ``epoch``, ``best_epoch``, ``best_mae``, ``history`` and ``finished``.
 
-* ``best.pt`` -- the best epoch's model: ``{"format", "kind": "best", "config", "seed",
-  "epoch", "model", "metrics": {"valid": ..., "test": ...}, "meta"}``; ``test`` is filled
-  in when the run ends.
-* ``last.pt`` -- everything needed to resume after the last finished epoch: the model,
-  optimizer, scheduler and grad-scaler states, all RNG states, ``epoch``, ``best_epoch``,
-  ``best_mae``, the history so far and ``finished``.
-
-Every write goes to a temporary file in the same directory, is fsynced, then renamed over
-the old file (``os.replace`` is atomic), so a run killed at any moment leaves the previous
-checkpoint intact. ``best.pt`` is written before ``last.pt``: if a run dies between the two,
-resuming replays that epoch, which (being deterministic) writes the same ``best.pt`` again.
-Resumed runs end with the uninterrupted run's numbers on CPU (tested) and on CUDA as far as
-its kernels are deterministic; MPS generator states are not saved.
+Each write replaces the old file atomically (:func:`~amccl.runtime.atomic_write`). ``best.pt``
+is written first: a run that dies between the two replays that epoch, writing the same
+``best.pt``. A resumed run ends with the uninterrupted run's numbers (on CUDA as far as its
+kernels are deterministic; MPS generator states are not saved).
 """
 
 from __future__ import annotations
@@ -103,12 +98,9 @@ class Run:
 
 @dataclass
 class Resumed:
-    """What :func:`resume` loaded: the run after its last finished epoch.
-
-    ``best_state`` is ``None`` while no epoch was best; ``epochs`` are the history's records;
-    ``final`` holds a finished run's ``History`` fields (``valid_metrics``, ``test_metrics``,
-    ``test_loss``, ``stopped_early``, ``test_predictions``), ``None`` for a run still going.
-    """
+    """What :func:`resume` loaded: ``epochs`` are the history's records; ``final`` holds a
+    finished run's ``History`` fields (metrics, ``test_loss``, ``stopped_early``,
+    ``test_predictions``), ``None`` while the run is not finished."""
 
     epoch: int
     best_epoch: int

@@ -1,11 +1,6 @@
-"""Running the model over a split: one loop for scoring, embeddings and the frozen-text cache.
-
-:func:`run_split` is the loop (eval mode, no gradients, outputs gathered in row order). It
-serves :func:`evaluate_split` (the trainer's validation and test passes, ``python -m amccl
-evaluate``), :func:`amccl.analysis.embeddings.extract_embeddings` and the frozen text
-encoder's cache rows (:func:`text_cache_rows`, attached to the splits by
-:func:`with_text_cache`).
-"""
+"""Running the model over a split: :func:`run_split` (eval mode, no gradients, outputs in row
+order) serves scoring (:func:`evaluate_split`), embeddings and the frozen-text cache
+(:func:`with_text_cache`)."""
 
 from __future__ import annotations
 
@@ -75,12 +70,11 @@ def run_split(
     Args:
         model: the model; its train/eval mode is restored afterwards, even on error.
         batches: batch dicts holding model inputs (any of ``MODEL_INPUTS``) and ``index`` (B,).
-        step: returns a dict of (B, ...) tensors; e.g. ``model.text_summary`` for the cache.
-        device: where to run (default: the model's); ``amp``: ``cfg.amp``.
+        step: returns a dict of (B, ...) tensors. device: default the model's. amp: ``cfg.amp``.
 
     Returns:
         ``({name: (N, ...) float32 in row order, on device}, the batches' (B,) row indices in
-        the order they were drawn)``, N the number of rows the batches covered.
+        the order they were drawn)``.
     """
     device = torch.device(device) if device is not None else model_device(model)
     step = step or model
@@ -108,13 +102,13 @@ def evaluate_split(
     model: nn.Module, split, cfg: AMCCLConfig, device: str | torch.device | None = None,
     generator: torch.Generator | None = None, shuffle: bool = False, forward: Callable | None = None,
 ) -> EvalResult:
-    """Predict a whole split in eval mode and score it (spec §4-5).
+    """Predict a whole split in eval mode and score it (docs/model.md §4-5).
 
     Args:
         model: the model (its device is used when ``device`` is None).
         split: an ``MMSASplit``; its ``text_feats`` are used when present.
-        generator, shuffle: the batch order (the trainer shuffles from the global generator,
-            as the reference does; the metrics do not depend on it, the mean batch loss does).
+        generator, shuffle: the batch order (the metrics do not depend on it, the mean batch
+            loss does).
         forward: a callable to use instead of ``model`` (a ``torch.compile`` wrapper).
     """
     loader = make_loader(split, cfg, shuffle, generator)
@@ -159,15 +153,15 @@ def text_cache_rows(model: nn.Module, text: Any, batch_size: int = 256,
     return outputs["rows"].cpu() if order else torch.empty(0, 3, model.text_model.hidden_size)
 
 
-# A frozen *pretrained* encoder gives the same cache rows in every run of a process (all the
-# variants and seeds of an ablation grid): the last few are kept, keyed by the encoder, the
-# device and a digest of the token rows. A random encoder (tiny-random) depends on the seed.
+# A frozen pretrained encoder gives the same rows in every run of a process (an ablation
+# grid's variants and seeds): the last few are kept, keyed by encoder, device and a digest of
+# the token rows. A random encoder (tiny-random) depends on the seed: never kept.
 _TEXT_CACHE: OrderedDict[tuple, Tensor] = OrderedDict()
 _TEXT_CACHE_SIZE = 6
 
 
 def _cached_rows(model: nn.Module, text: np.ndarray, cfg: AMCCLConfig, device) -> Tensor:
-    """(N, 3, H) cache rows of ``text`` (N, 3, Lt), computed once per process and encoder."""
+    """(N, 3, H) cache rows of ``text`` (N, 3, Lt), once per process for a pretrained encoder."""
     ids = np.ascontiguousarray(text)
     if cfg.text_encoder == TINY_RANDOM:
         return text_cache_rows(model, torch.as_tensor(ids), 256, device)
@@ -182,9 +176,8 @@ def _cached_rows(model: nn.Module, text: np.ndarray, cfg: AMCCLConfig, device) -
 
 
 def with_text_cache(model: nn.Module, data, cfg: AMCCLConfig, device) -> dict[str, Any]:
-    """The three splits of ``data``; copies with ``text_feats`` (N, 3, H) on ``device`` when
-    ``cfg.freeze_text`` and ``cfg.cache_text`` (the caller's splits are left untouched).
-    Without text in ``cfg.modalities`` there is nothing to cache: the BERT never runs."""
+    """The three splits of ``data``; with ``cfg.freeze_text``, ``cfg.cache_text`` and text in
+    ``cfg.modalities``, copies holding ``text_feats`` (N, 3, H) on ``device``."""
     splits = {name: getattr(data, name) for name in ("train", "valid", "test")}
     if not (cfg.freeze_text and cfg.cache_text) or "text" not in cfg.modalities:
         return splits

@@ -1,18 +1,13 @@
 """Training (docs/model.md §4): ``fit`` one seed, ``run_seeds`` several, ``train_step`` one batch.
 
 ``fit`` reads top to bottom: set-up in the reference's order of random draws (docs/model.md
-§8), the epoch loop (train, validate, keep the best weights, checkpoint, stop early), then the
-best weights scored on the test split. Elsewhere: the checkpoints (:mod:`amccl.checkpoint`),
-the optimizer (:mod:`amccl.optim`), the loop over a split (:mod:`amccl.evaluation`), history
-and seed tables (:mod:`amccl.results`). Choices where the reference is silent or unsafe:
+§8), the epoch loop (train, check the loss, validate, keep the best weights, checkpoint, stop
+early), then the best weights scored on the test split. Where the reference is silent or unsafe:
 
-* A one-sample training batch runs the head's BatchNorm on its running statistics
-  (docs/model.md §2.8); the step is still taken, so the schedule is the reference's.
-* ``freeze_text`` leaves the BERT out of the optimizer (its two groups stay, empty); with
-  ``cache_text`` it runs once per split in eval mode (no BERT dropout), while
-  ``cache_text=false`` runs it every batch in train mode like ``use_finetune=False``.
-* A non-finite loss raises :class:`NonFiniteLossError` (epoch, batch, first bad part) at the
-  end of that epoch's training pass, before its checkpoint is written.
+* a one-sample training batch still takes its step (docs/model.md §2.8);
+* ``freeze_text`` leaves the BERT out of the optimizer; with ``cache_text`` it runs once per
+  split in eval mode, else every batch in train mode (the reference's ``use_finetune=False``);
+* a non-finite loss raises :class:`NonFiniteLossError` before that epoch's checkpoint;
 * ``compile=True`` draws dropout masks with its own generator, leaving the reference's run.
 """
 
@@ -310,18 +305,15 @@ def run_seeds(
 ) -> pd.DataFrame:
     """Train one run per seed (default ``cfg.seeds``: 1111-1115, the MMSA convention).
 
-    Each seed writes into ``out_dir/seed_<seed>/``; ``out_dir`` also gets ``results.csv``
-    and ``summary.csv`` (:func:`amccl.results.write_results`, fractions). With ``baselines``
-    the constant and the two ridge probes (:func:`amccl.baselines.baseline_table`) are scored
-    on the same test split after the seeds: ``results.attrs["baselines"]`` holds their table's
-    records (``pd.DataFrame(records)`` gives it back),
-    ``summary.csv`` a row each and ``out_dir/baselines.csv`` the whole table.
+    Each seed writes into ``out_dir/seed_<seed>/``; ``out_dir`` also gets ``results.csv`` and
+    ``summary.csv`` (:func:`amccl.results.write_results`). ``baselines``: the constant and the
+    two ridge probes (:func:`amccl.baselines.baseline_table`) are scored on the same test split,
+    their records kept in ``results.attrs["baselines"]``, a row each in ``summary.csv`` and the
+    table in ``out_dir/baselines.csv``.
 
     Returns:
-        The results DataFrame: one row per seed with the test metrics (fractions, as
-        ``compute_metrics`` gives them) and ``test_loss``, the best epoch, seconds, data path
-        and sha256, encoder, package versions, device and config JSON. ``summarize(frame)``
-        gives the mean/std table, ``seed_table(frame)`` the printed one.
+        One row per seed (:func:`amccl.results.results_frame`): test metrics (fractions),
+        ``test_loss``, best epoch, seconds, data, encoder, versions, device, config JSON.
     """
     seeds = list(cfg.seeds if seeds is None else seeds)
     cfg, data = _checked_data(cfg, data)

@@ -1,14 +1,9 @@
 """The ``tune`` command: a hyper-parameter study on the validation split, then the best config
-over seeds on test.
+over seeds on test (``python -m amccl tune --help``; ``--show STORAGE`` prints a study's table).
 
-    python -m amccl tune --dataset mosi --trials 50                     # SQLite under --out
-    python -m amccl tune --dataset mosi --trials 50 --storage postgresql://user:pw@host/amccl
-    python -m amccl tune --show runs/tune/mosi-paper-demo/study.db      # the trials table only
-
-``amccl.cli`` registers it with :func:`add_tune_parser` and dispatches to :func:`run_tune`.
 Outputs in ``--out`` (default ``runs/tune/<dataset>-<space>-<profile>``): ``study.db`` (the
-default storage), ``trials.csv``, ``best.json`` and ``final/`` (``results.csv``,
-``summary.csv``, ``seed_<seed>/``: the best config trained over ``--seeds``, scored on test).
+default storage), ``trials.csv``, ``best.json`` and ``final/`` (:func:`amccl.train.run_seeds`'s
+files for the best config).
 """
 
 from __future__ import annotations

@@ -1,13 +1,10 @@
 """A study: its storage, the objective (best validation MAE), the trials table, the best config.
 
-Every trial trains one seed with :func:`amccl.train.fit` (``splits=("train", "valid")``: no
-test clip, label or metric exists in a trial) and
-stores, as optuna user attributes (JSON in the storage): ``config`` (the whole
-``AMCCLConfig.to_dict()``), ``seed``, ``valid_metrics`` (the best epoch's), ``best_epoch``,
-``epochs_run``, ``data_path`` / ``data_sha256``, and ``diverged`` (the message) when a loss
-became non-finite (such a trial is *pruned*). After each epoch the running best validation
-MAE is reported to the pruner at step = epoch; the objective is the run's best validation
-MAE (minimised).
+Every trial trains one seed with ``fit(..., splits=("train", "valid"))`` (no test clip, label
+or metric exists in a trial), reports its running best validation MAE to the pruner after
+each epoch, and stores as optuna user attributes: ``config`` (the whole ``to_dict()``),
+``seed``, ``valid_metrics`` (the best epoch's), ``best_epoch``, ``epochs_run``, ``data_path``
+/ ``data_sha256``, and ``diverged`` (the message) for a non-finite loss (then *pruned*).
 """
 
 from __future__ import annotations
@@ -75,14 +72,9 @@ def open_storage(storage: str | Path, must_exist: bool = False) -> optuna.storag
                           "pip install 'amccl[postgres]'") from err
 
 
-def study_names(storage: str | Path) -> list[str]:
-    """The names of the studies an existing storage holds."""
-    return optuna.study.get_all_study_names(open_storage(storage, must_exist=True))
-
-
 def load_study(storage: str | Path, name: str | None = None) -> optuna.Study:
     """An existing study for reading (tables, figures): ``name`` or the storage's only study."""
-    names = study_names(storage)
+    names = optuna.study.get_all_study_names(open_storage(storage, must_exist=True))
     if name is None:
         if len(names) != 1:
             raise ValueError(f"{redact(storage_url(storage))} holds {len(names)} studies "
