@@ -58,7 +58,7 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> A
 
 
 def cpu_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """A detached CPU copy of the model's state dict (a snapshot later steps cannot change)."""
+    """A detached CPU copy of the model's state dict (later steps cannot change it)."""
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
@@ -72,8 +72,8 @@ MAY_DIFFER_ON_RESUME = ("device", "compile")
 
 
 def config_differences(saved: dict[str, Any], now: dict[str, Any], ignore: tuple[str, ...] = MAY_DIFFER_ON_RESUME) -> list[str]:
-    """``"key: old -> new"`` for every config value (``to_dict`` form) that differs; the one
-    check of whether stored work may be resumed with a config (runs and ablation grids)."""
+    """``"key: old -> new"`` for every config value (``to_dict`` form) that differs, ``ignore``
+    aside: whether stored work (a run, a grid) may be resumed with a config."""
     keys = sorted(k for k in set(saved) | set(now) if k not in ignore and saved.get(k) != now.get(k))
     return [f"{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in keys]
 
@@ -120,8 +120,8 @@ def save_best(run: Run, epoch: int, state: dict[str, torch.Tensor] | None, valid
 
 
 def save_last(run: Run, history: Any, epoch: int, best_epoch: int, best_mae: float, finished: bool = False) -> None:
-    """``last.pt`` after ``epoch``, or at the end (``finished``) with the ``history``'s final
-    metrics and test predictions: the run's states, every global RNG state, the history so far."""
+    """``last.pt`` after ``epoch`` (``finished``: with the ``history``'s final metrics and test
+    predictions): the run's states, every global RNG state, the history so far."""
     if run.out is None:
         return
     state = {
@@ -138,8 +138,8 @@ def save_last(run: Run, history: Any, epoch: int, best_epoch: int, best_mae: flo
 
 
 def resume(run: Run) -> Resumed | None:
-    """Restore ``run.out/last.pt`` into the run's model, optimizer, scheduler, scaler and the global
-    RNGs, and return the rest of what it holds; ``None`` (a warning) when there is no ``last.pt``.
+    """Restore ``run.out/last.pt`` into the run's states and the global RNGs; returns the rest of
+    what it holds, or ``None`` (a warning) when there is no ``last.pt``.
 
     Raises:
         ValueError: the run belongs to another seed or config (the message lists what differs).
@@ -165,28 +165,23 @@ def resume(run: Run) -> Resumed | None:
     for name in ("model", "optimizer", "scheduler", "scaler"):
         getattr(run, name).load_state_dict(last[name])
     set_rng_state(last["rng"])
-    final = None
-    if last["finished"]:
-        final = {"valid_metrics": last["valid_metrics"], "test_metrics": last["test_metrics"],
-                 "test_loss": last.get("test_loss"), "stopped_early": last["stopped_early"],
-                 "test_predictions": pd.DataFrame(last["test_predictions"])}
+    final = {"valid_metrics": last["valid_metrics"], "test_metrics": last["test_metrics"],
+             "test_loss": last.get("test_loss"), "stopped_early": last["stopped_early"],
+             "test_predictions": pd.DataFrame(last["test_predictions"])} if last["finished"] else None
     get_logger().info("resumed seed %d after epoch %d (best epoch %d)", seed, last["epoch"], last["best_epoch"])
     return Resumed(last["epoch"], last["best_epoch"], last["best_mae"], best_state, list(last["history"]), final)
 
 
 def load_model(path: str | os.PathLike, cfg=None, device: str | torch.device = "cpu"):
-    """Load a model from any checkpoint ``evaluate`` accepts.
+    """Load a model from our ``best.pt`` / ``last.pt``, the official code's state dict (``Model.*``
+    keys) or a bare :class:`amccl.model.AMCCL` state dict.
 
     Args:
-        path: our ``best.pt`` / ``last.pt``, the official code's state dict (``Model.*``
-            keys) or a bare state dict of :class:`amccl.model.AMCCL`.
-        cfg: the :class:`~amccl.config.AMCCLConfig`: required for state dicts, which carry
-            none; for our checkpoints ``None`` means the config saved inside (pass one to
-            change e.g. ``data_path``; the architecture must still match).
+        cfg: required for a state dict; for ours ``None`` means the config saved inside (pass
+            one to change e.g. ``data_path``; the architecture must still match).
 
     Returns:
-        ``(model, cfg, checkpoint)``: the model in eval mode on ``device``, the config it was
-        built from and the loaded object (our dict or the raw state dict).
+        ``(model in eval mode on device, its config, the loaded object)``.
     """
     from amccl.compat import model_from_checkpoint
     from amccl.config import AMCCLConfig

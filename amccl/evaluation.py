@@ -9,7 +9,7 @@ import copy
 import dataclasses
 import hashlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -55,28 +55,18 @@ def make_loader(split, cfg: AMCCLConfig, shuffle: bool, generator: torch.Generat
     return BatchLoader(split, cfg.batch_size, shuffle=shuffle, generator=generator, trim=trim)
 
 
-def model_device(model: nn.Module) -> torch.device:
-    """The device of the model's first parameter or buffer (CPU for a module with neither)."""
-    return next((t.device for t in (*model.parameters(), *model.buffers())), torch.device("cpu"))
-
-
 @torch.no_grad()
 def run_split(
     model: nn.Module, batches: Iterable[dict[str, Tensor]], step: Callable[..., dict[str, Tensor]] | None = None,
     device: str | torch.device | None = None, amp: str = "off",
 ) -> tuple[dict[str, Tensor], list[Tensor]]:
-    """Run ``step(**inputs)`` (default: ``model``) over ``batches`` in eval mode, without gradients.
-
-    Args:
-        model: the model; its train/eval mode is restored afterwards, even on error.
-        batches: batch dicts holding model inputs (any of ``MODEL_INPUTS``) and ``index`` (B,).
-        step: returns a dict of (B, ...) tensors. device: default the model's. amp: ``cfg.amp``.
-
-    Returns:
-        ``({name: (N, ...) float32 in row order, on device}, the batches' (B,) row indices in
-        the order they were drawn)``.
-    """
-    device = torch.device(device) if device is not None else model_device(model)
+    """Run ``step(**inputs)`` (default ``model``; a dict of (B, ...) tensors) over ``batches``
+    (model inputs and ``index`` (B,)) in eval mode without gradients, on ``device`` (default the
+    model's); the model's mode is restored afterwards. Returns ``({name: (N, ...) float32 in
+    row order}, the batches' (B,) row indices in the order they were drawn)``."""
+    if device is None:  # the model's: its first parameter's or buffer's
+        device = next((t.device for t in (*model.parameters(), *model.buffers())), "cpu")
+    device = torch.device(device)
     step = step or model
     was_training = model.training
     model.eval()
@@ -102,15 +92,9 @@ def evaluate_split(
     model: nn.Module, split, cfg: AMCCLConfig, device: str | torch.device | None = None,
     generator: torch.Generator | None = None, shuffle: bool = False, forward: Callable | None = None,
 ) -> EvalResult:
-    """Predict a whole split in eval mode and score it (docs/model.md §4-5).
-
-    Args:
-        model: the model (its device is used when ``device`` is None).
-        split: an ``MMSASplit``; its ``text_feats`` are used when present.
-        generator, shuffle: the batch order (the metrics do not depend on it, the mean batch
-            loss does).
-        forward: a callable to use instead of ``model`` (a ``torch.compile`` wrapper).
-    """
+    """Predict an ``MMSASplit`` (its ``text_feats`` when present) in eval mode and score it
+    (docs/model.md §4-5). ``generator`` / ``shuffle``: the batch order (the mean batch loss
+    depends on it, the metrics do not); ``forward``: a ``torch.compile`` wrapper of ``model``."""
     loader = make_loader(split, cfg, shuffle, generator)
     outputs, order = run_split(model, loader, forward, device, cfg.amp)
     preds = outputs["M"].reshape(-1) if order else torch.zeros(0)
@@ -130,25 +114,13 @@ def predictions_frame(split, predictions: np.ndarray) -> pd.DataFrame:
 
 
 # --- the frozen-text cache ---------------------------------------------------------------------
-def _text_batches(text: Tensor, batch_size: int) -> Iterator[dict[str, Tensor]]:
-    for start in range(0, text.size(0), batch_size):
-        rows = torch.arange(start, min(start + batch_size, text.size(0)))
-        yield {"text": text[rows], "index": rows}
-
-
 def text_cache_rows(model: nn.Module, text: Any, batch_size: int = 256,
                     device: str | torch.device | None = None) -> Tensor:
-    """The frozen text encoder's cache rows of a whole split, in eval mode.
-
-    Args:
-        model: an AMCCL (its text encoder is used, without dropout).
-        text: (N, 3, Lt) ids / mask / segments (tensor or numpy array).
-
-    Returns:
-        (N, 3, H) float32 on the CPU: [CLS], mean over all Lt, mean over valid tokens.
-    """
+    """The frozen text encoder's cache rows of ``text`` (N, 3, Lt) ids / mask / segments, in
+    eval mode: (N, 3, H) float32 on the CPU, [CLS], mean over all Lt, mean over valid tokens."""
     text = torch.as_tensor(text)
-    outputs, order = run_split(model, _text_batches(text, batch_size),
+    rows = (torch.arange(i, min(i + batch_size, len(text))) for i in range(0, len(text), batch_size))
+    outputs, order = run_split(model, ({"text": text[i], "index": i} for i in rows),
                                lambda text, **_: {"rows": model.text_summary(text)}, device)
     return outputs["rows"].cpu() if order else torch.empty(0, 3, model.text_model.hidden_size)
 
@@ -181,8 +153,7 @@ def with_text_cache(model: nn.Module, data, cfg: AMCCLConfig, device) -> dict[st
     splits = {name: getattr(data, name) for name in ("train", "valid", "test")}
     if not (cfg.freeze_text and cfg.cache_text) or "text" not in cfg.modalities:
         return splits
-    out = {}
-    for name, split in splits.items():
-        out[name] = copy.copy(split)
-        out[name].text_feats = _cached_rows(model, split.text, cfg, device).to(device)
+    out = {name: copy.copy(split) for name, split in splits.items()}
+    for split in out.values():
+        split.text_feats = _cached_rows(model, split.text, cfg, device).to(device)
     return out

@@ -42,19 +42,10 @@ def parameter_groups(model: nn.Module, cfg: AMCCLConfig) -> list[dict[str, Any]]
 
 
 def build_optimizer(model: nn.Module, cfg: AMCCLConfig, total_steps: int):
-    """AdamW over :func:`parameter_groups` and transformers' cosine schedule with warm-up.
-
-    Args:
-        model: an :class:`~amccl.model.AMCCL` (not a ``torch.compile`` wrapper).
-        total_steps: batches per epoch × ``cfg.epochs`` (planned, not the early-stopped count).
-
-    Returns:
-        ``(optimizer, scheduler)``; warm-up is ``int(cfg.warmup_ratio * total_steps)`` steps;
-        call ``scheduler.step()`` after every ``optimizer.step()``.
-
-    ``foreach=True`` runs the same AdamW arithmetic over all parameters at once: the weights
-    are the per-parameter loop's bit for bit, and a CPU step costs about a fifth less.
-    """
+    """``(optimizer, scheduler)``: AdamW over :func:`parameter_groups` of ``model`` (not a compiled
+    wrapper) and transformers' cosine schedule, warm-up ``int(cfg.warmup_ratio * total_steps)``
+    of ``total_steps`` (batches per epoch × ``cfg.epochs``); step the scheduler after every
+    optimizer step. ``foreach=True`` gives the per-parameter loop's weights bit for bit, faster."""
     from transformers import get_cosine_schedule_with_warmup
 
     optimizer = torch.optim.AdamW(parameter_groups(model, cfg), foreach=True)

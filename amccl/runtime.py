@@ -51,7 +51,8 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
     Raises:
         ValueError: the named device does not exist here (the message says which do).
     """
-    found = _available_devices()
+    found = [kind for kind, present in (("cpu", True), ("cuda", torch.cuda.is_available()),
+                                        ("mps", torch.backends.mps.is_available())) if present]
     if name is None or str(name) == "auto":
         return torch.device("cuda" if "cuda" in found else "mps" if "mps" in found else "cpu")
     try:
@@ -68,37 +69,23 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
     return device
 
 
-def _available_devices() -> list[str]:
-    """The device types present here: ``cpu``, then ``cuda`` and ``mps`` where available."""
-    mps = getattr(torch.backends, "mps", None)
-    found = ["cpu"]
-    if torch.cuda.is_available():
-        found.append("cuda")
-    if mps is not None and mps.is_available():
-        found.append("mps")
-    return found
-
-
-def _describe(device: torch.device) -> str:
-    """E.g. ``cuda:0 (NVIDIA H100)``, ``cpu (x86_64, 2 threads)``."""
-    if device.type == "cuda":
-        index = device.index if device.index is not None else torch.cuda.current_device()
-        return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
-    if device.type == "cpu":
-        return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
-    return str(device)
-
-
 def environment_info(device: torch.device) -> dict[str, str]:
-    """Package versions and the device, recorded in every checkpoint and result row."""
+    """Package versions and the device (e.g. ``cuda:0 (NVIDIA H100)``, ``cpu (x86_64, 2 threads)``),
+    recorded in every checkpoint and result row."""
     import transformers
 
     import amccl
 
+    described = str(device)
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        described = f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+    elif device.type == "cpu":
+        described = f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
     return {
         "amccl_version": amccl.__version__, "python_version": platform.python_version(),
         "torch_version": str(torch.__version__), "transformers_version": transformers.__version__,
-        "numpy_version": np.__version__, "platform": platform.platform(), "device": _describe(device),
+        "numpy_version": np.__version__, "platform": platform.platform(), "device": described,
     }
 
 
@@ -181,23 +168,14 @@ def get_logger(level: int | None = None) -> logging.Logger:
     return logger
 
 
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel (ipykernel), where tqdm draws its widget bar."""
-    ipython = sys.modules.get("IPython")
-    if ipython is None or "ipykernel" not in sys.modules:
-        return False
-    try:
-        shell = ipython.get_ipython()
-    except Exception:  # noqa: BLE001 -- an odd IPython: no widget
-        return False
-    return shell is not None and hasattr(shell, "kernel")
-
-
 def can_draw_bars(stream: Any = None) -> bool:
     """Whether a progress bar can be drawn on ``stream`` (default ``sys.stderr``): in a Jupyter
-    kernel or on a terminal; not on a file or a pipe."""
-    if in_notebook():
-        return True
+    kernel (tqdm's widget) or on a terminal; not on a file or a pipe."""
+    ipython = sys.modules.get("IPython")
+    if ipython is not None and "ipykernel" in sys.modules:
+        with contextlib.suppress(Exception):  # an odd IPython: no widget
+            if hasattr(ipython.get_ipython(), "kernel"):
+                return True
     stream = sys.stderr if stream is None else stream
     try:
         return bool(stream.isatty())
@@ -222,8 +200,7 @@ def no_transformers_bars():
     from transformers.utils import logging as hf_logging
 
     was = hf_logging.is_progress_bar_enabled()
-    if was:
-        hf_logging.disable_progress_bar()
+    hf_logging.disable_progress_bar()
     try:
         yield
     finally:

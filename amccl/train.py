@@ -68,26 +68,19 @@ def fit(
 
     Args:
         cfg: the run's config (``AMCCLConfig.for_dataset(...)``).
-        data: an ``MMSAData``; ``None`` loads ``cfg``'s (the embedded default when
-            ``cfg.data_path`` is None).
-        seed: seeds python, numpy and torch. With the default config the run is the paper
-            code's run for that seed, draw for draw (docs/model.md §8): the same numbers on
-            CPU (to float rounding), on a GPU up to its own nondeterminism. ``last.pt`` keeps
-            every RNG state, so a resumed run is the same run.
+        data: an ``MMSAData``; ``None`` loads ``cfg``'s.
+        seed: with the default config, the paper code's run for that seed, draw for draw
+            (docs/model.md §8); a resumed run is the same run.
         out_dir: where ``best.pt``, ``last.pt``, ``history.csv`` and ``predictions.csv``
-            (test split) go; ``None`` writes nothing.
+            go; ``None`` writes nothing.
         resume: continue from ``out_dir/last.pt`` (same config and seed); a finished run is
-            returned as it was, without training.
-        progress: tqdm bars where one can be drawn, else one log line per epoch
-            (:func:`~amccl.runtime.progress_lines`); ``False``: neither, and the start and end
-            lines are DEBUG.
-        device: overrides ``cfg.device`` (``auto``: CUDA, else MPS, else CPU).
-        on_epoch_end: called as ``on_epoch_end(record, model)`` after each epoch's
-            checkpoint is written (live plots, custom stopping by raising).
-        splits: ``("train", "valid", "test")``, or ``("train", "valid")`` for model selection
-            (e.g. :mod:`amccl.tuning`): the test split is never read (no text cache, no
-            scoring), ``test_metrics`` stays ``{}``, ``test_predictions`` is empty and no
-            ``predictions.csv`` is written.
+            returned as it was.
+        progress: bars where one can be drawn, else a log line per epoch; ``False``: neither.
+        device: overrides ``cfg.device``.
+        on_epoch_end: ``on_epoch_end(record, model)`` after each epoch's checkpoint (raise to stop).
+        splits: ``("train", "valid", "test")``, or ``("train", "valid")`` for model selection:
+            the test split is never read, ``test_metrics`` stays ``{}``, ``test_predictions``
+            is empty and no ``predictions.csv`` is written.
 
     Returns:
         A :class:`History`; ``history.model`` holds the best weights, in eval mode.
@@ -95,11 +88,12 @@ def fit(
     Raises:
         ValueError: ``splits`` is neither of the two above.
         EncoderError: the text encoder is missing or does not fit the file (before any work).
-        DataError: ``data`` does not fit ``cfg``, or ``cfg`` reads lengths that the file's
-            notes (``data.notes``, recorded in ``history.meta``) mark unusable.
-        NonFiniteLossError: a loss part became NaN/inf (the message names epoch, batch, part).
+        DataError: ``data`` does not fit ``cfg`` (e.g. lengths its notes mark unusable).
+        NonFiniteLossError: a loss part became NaN/inf.
     """
-    with_test = _with_test(splits)
+    if tuple(splits) not in (ALL_SPLITS, MODEL_SELECTION):
+        raise ValueError(f"splits must be {ALL_SPLITS} or {MODEL_SELECTION} (model selection), got {splits!r}")
+    with_test = "test" in splits
     if resume and out_dir is None:
         raise ValueError("resume=True needs the out_dir of the run to resume")
     cfg, data = _checked_data(cfg, data, with_test)
@@ -193,17 +187,10 @@ def fit(
 def train_step(forward: Callable[..., dict[str, torch.Tensor]], batch: dict[str, torch.Tensor],
                optimizer: torch.optim.Optimizer, scheduler: Any, scaler: torch.amp.GradScaler,
                cfg: AMCCLConfig, device: torch.device) -> torch.Tensor:
-    """One training step on a batch: forward (autocast as ``cfg.amp``), the loss in float32,
-    backward through ``scaler``, the optimizer and schedule steps (docs/model.md §3-4).
-
-    Args:
-        forward: the model in train mode (or its ``torch.compile`` wrapper).
-        batch: a ``BatchLoader`` batch (model inputs, ``labels`` (B,), ``index`` (B,)).
-
-    Returns:
-        (len(LOSS_PARTS),) float32 on ``device``: the batch's loss parts, detached and not
-        checked for finiteness (no host synchronisation).
-    """
+    """One step on a ``BatchLoader`` batch: forward (autocast as ``cfg.amp``) of ``forward`` (the
+    model in train mode, or its compiled wrapper), the loss in float32, backward through
+    ``scaler``, optimizer and schedule steps (docs/model.md §3-4). Returns the batch's loss
+    parts, (len(LOSS_PARTS),) float32 on ``device``, detached and unchecked (no host sync)."""
     inputs, labels, _ = batch_to(batch, device)
     with autocast(device, cfg.amp):
         outputs = forward(**inputs)
@@ -218,8 +205,8 @@ def train_step(forward: Callable[..., dict[str, torch.Tensor]], batch: dict[str,
 
 
 def _train_epoch(forward, batches, optimizer, scheduler, scaler, cfg: AMCCLConfig, device) -> tuple[list[float], Any]:
-    """:func:`train_step` over every batch; returns the parts' means over the batches and their
-    finiteness flags, (batches, parts) bool on the CPU: one host synchronisation per epoch."""
+    """:func:`train_step` over every batch: the parts' means and (batches, parts) finiteness
+    flags, read to the CPU once."""
     sums = torch.zeros(len(LOSS_PARTS), device=device)
     flags = []
     for batch in batches:
@@ -231,7 +218,7 @@ def _train_epoch(forward, batches, optimizer, scheduler, scaler, cfg: AMCCLConfi
 
 
 def _check_finite(finite: torch.Tensor, epoch: int, seed: int, out: Path | None) -> None:
-    """Raise :class:`NonFiniteLossError` for the first batch (row of ``finite``) with a non-finite part."""
+    """Raise :class:`NonFiniteLossError` for the first row (batch) of ``finite`` with a False."""
     bad = (~finite.all(1)).nonzero()
     if not len(bad):
         return
@@ -245,17 +232,9 @@ def _check_finite(finite: torch.Tensor, epoch: int, seed: int, out: Path | None)
                              f"'{part}' is not finite (seed {seed}){where}", epoch, batch + 1, part)
 
 
-def _with_test(splits: tuple[str, ...]) -> bool:
-    """Whether ``splits`` includes the test split; ``ValueError`` for anything but the two choices."""
-    if tuple(splits) not in (ALL_SPLITS, MODEL_SELECTION):
-        raise ValueError(f"splits must be {ALL_SPLITS} or {MODEL_SELECTION} (model selection), got {splits!r}")
-    return "test" in splits
-
-
 def _checked_data(cfg: AMCCLConfig, data, with_test: bool = True) -> tuple[AMCCLConfig, Any]:
-    """``cfg`` fitted to the file's own shapes (:meth:`AMCCLConfig.with_file_shapes`) and ``data``
-    (or ``cfg``'s, loaded), after the encoder and data checks that run before any work; without
-    ``with_test``, the test split is first replaced by an empty one (:func:`_without_test`)."""
+    """``cfg`` fitted to the file's shapes and ``data`` (or ``cfg``'s, loaded), checked before any
+    work; without ``with_test``, the test split is first replaced by an empty one."""
     check_run_encoder(cfg)  # the paper's encoder is there and the file's language fits
     if data is None:
         from amccl.data import load_data
@@ -272,8 +251,7 @@ def _checked_data(cfg: AMCCLConfig, data, with_test: bool = True) -> tuple[AMCCL
 
 
 def _without_test(data) -> Any:
-    """A shallow copy of ``data`` whose test split is empty (0 clips, the valid split's dtypes and
-    trailing shapes), built without reading ``data.test``."""
+    """A shallow copy of ``data`` whose test split is the valid split's first 0 clips."""
     valid = data.valid
     empty = copy.copy(valid)
     for name, value in vars(valid).items():
@@ -288,7 +266,7 @@ def _without_test(data) -> Any:
 
 
 def _data_meta(data, cfg: AMCCLConfig) -> dict[str, Any]:
-    """Where the data came from: path (or the embedded default's recipe), hash, release, notes."""
+    """Where the data came from (path or the embedded default's recipe), hash, release, notes."""
     path = getattr(data, "path", None)
     if not path:
         path = f"embedded:{cfg.dataset}(sizes={','.join(map(str, cfg.synthetic_sizes))}, seed={cfg.synthetic_seed})"
@@ -303,18 +281,11 @@ def run_seeds(
     out_dir: str | Path | None = None, resume: bool = False, progress: bool = True,
     device: str | torch.device | None = None, baselines: bool = False,
 ) -> pd.DataFrame:
-    """Train one run per seed (default ``cfg.seeds``: 1111-1115, the MMSA convention).
-
-    Each seed writes into ``out_dir/seed_<seed>/``; ``out_dir`` also gets ``results.csv`` and
-    ``summary.csv`` (:func:`amccl.results.write_results`). ``baselines``: the constant and the
-    two ridge probes (:func:`amccl.baselines.baseline_table`) are scored on the same test split,
-    their records kept in ``results.attrs["baselines"]``, a row each in ``summary.csv`` and the
-    table in ``out_dir/baselines.csv``.
-
-    Returns:
-        One row per seed (:func:`amccl.results.results_frame`): test metrics (fractions),
-        ``test_loss``, best epoch, seconds, data, encoder, versions, device, config JSON.
-    """
+    """:func:`fit` once per seed (default ``cfg.seeds``) into ``out_dir/seed_<seed>/``, and the
+    results frame (one row per seed, :func:`amccl.results.results_frame`), also written as
+    ``out_dir/results.csv`` and ``summary.csv``. ``baselines``: the constant and ridge probes
+    (:func:`amccl.baselines.baseline_table`) on the same test split, their records kept in
+    ``results.attrs["baselines"]`` and written beside (``baselines.csv``)."""
     seeds = list(cfg.seeds if seeds is None else seeds)
     cfg, data = _checked_data(cfg, data)
     histories = []

@@ -103,19 +103,6 @@ def _header(study) -> str:
             f"{made.get('profile')}): {len(study.trials)} trial(s); value = best validation MAE")
 
 
-def _show(args: argparse.Namespace) -> int:
-    from amccl.cli_options import CLIError
-    from amccl.tuning.study import load_study
-
-    try:
-        study = load_study(args.show, args.study_name)
-    except (FileNotFoundError, KeyError, ValueError) as err:
-        raise CLIError(f"--show {args.show}: {err.args[0] if err.args else err}") from err
-    print(_header(study))
-    print(show_table(study))
-    return 0
-
-
 def run_tune(args: argparse.Namespace) -> int:
     """Run the ``tune`` command for parsed ``args``; returns the exit status."""
     import optuna
@@ -125,10 +112,15 @@ def run_tune(args: argparse.Namespace) -> int:
     from amccl.data import load_data
     from amccl.runtime import get_logger
     from amccl.tuning.runner import default_out, default_study_name, retrain_best, run_study
-    from amccl.tuning.study import storage_url, write_study_files
+    from amccl.tuning.study import load_study, storage_url, write_study_files
 
-    if args.show:
-        return _show(args)
+    if args.show:  # the trials table of a stored study, nothing run
+        try:
+            study = load_study(args.show, args.study_name)
+        except (FileNotFoundError, KeyError, ValueError) as err:
+            raise CLIError(f"--show {args.show}: {err.args[0] if err.args else err}") from err
+        print(_header(study) + "\n" + show_table(study))
+        return 0
     cfg = config_from_args(args)
     drawn = sorted({item.split("=", 1)[0].strip() for item in args.overrides} & set(SPACES[args.space].params))
     if drawn:
