@@ -1,15 +1,10 @@
 """Checkpoints (format ``amccl-v1``): atomic writes, ``weights_only`` reads, resuming a run,
-loading ours or the official ones. Two files per run directory:
-
-* ``best.pt``: ``{"format", "kind": "best", "config", "seed", "epoch", "model", "metrics":
-  {"valid", "test"}, "meta"}``; ``test`` is filled in when the run ends.
-* ``last.pt``: what resuming after the last finished epoch needs: the :class:`Run`'s states,
-  all RNG states, ``epoch``, ``best_epoch``, ``best_mae``, ``history`` and ``finished``.
-
-Each write replaces the old file atomically (:func:`~amccl.runtime.atomic_write`). ``best.pt``
-is written first: a run that dies between the two replays that epoch, writing the same
-``best.pt``. A resumed run ends with the uninterrupted run's numbers (on CUDA as far as its
-kernels are deterministic; MPS generator states are not saved).
+loading ours or the official ones. A run directory holds ``best.pt`` (the best epoch's
+weights and metrics, ``test`` filled in at the end) and ``last.pt`` (what resuming after the
+last finished epoch needs: the :class:`Run`'s states, every RNG state, the history). Each
+write replaces its file atomically, ``best.pt`` first: a run that dies between the two
+replays that epoch. A resumed run ends with the uninterrupted run's numbers (on CUDA as far
+as its kernels are deterministic; MPS generator states are not saved).
 """
 
 from __future__ import annotations

@@ -138,9 +138,10 @@ def fit(
         start, epoch = time.perf_counter(), epoch + 1
         model.train()
         batches = progress_bar(train_loader, desc=f"epoch {epoch}", leave=False, disable=not show, unit="batch")
-        means, finite = _train_epoch(forward, batches, optimizer, scheduler, scaler, cfg, device)
-        _check_finite(finite, epoch, seed, run.out)  # before this epoch's checkpoint
-        record: dict[str, Any] = {"epoch": epoch, **{f"train_{k}": v for k, v in zip(LOSS_PARTS, means)}}
+        parts = [train_step(forward, batch, optimizer, scheduler, scaler, cfg, device) for batch in batches]
+        _check_finite(parts, epoch, seed, run.out)  # once per epoch, before its checkpoint
+        means = sum(parts, torch.zeros(len(LOSS_PARTS), device=device)) / max(len(parts), 1)
+        record: dict[str, Any] = {"epoch": epoch, **{f"train_{k}": v for k, v in zip(LOSS_PARTS, means.tolist())}}
         valid = evaluate_split(model, split_data["valid"], cfg, device, shuffle=True, forward=forward)
         record.update(valid_loss=valid.loss, **{f"valid_{k}": v for k, v in valid.metrics.items()})
         record.update({f"lr_{g['name']}": lr for g, lr in zip(optimizer.param_groups, scheduler.get_last_lr())})
@@ -204,21 +205,10 @@ def train_step(forward: Callable[..., dict[str, torch.Tensor]], batch: dict[str,
     return parts
 
 
-def _train_epoch(forward, batches, optimizer, scheduler, scaler, cfg: AMCCLConfig, device) -> tuple[list[float], Any]:
-    """:func:`train_step` over every batch: the parts' means and (batches, parts) finiteness
-    flags, read to the CPU once."""
-    sums = torch.zeros(len(LOSS_PARTS), device=device)
-    flags = []
-    for batch in batches:
-        parts = train_step(forward, batch, optimizer, scheduler, scaler, cfg, device)
-        flags.append(torch.isfinite(parts))
-        sums += parts
-    finite = torch.stack(flags).cpu() if flags else torch.ones(0, len(LOSS_PARTS), dtype=torch.bool)
-    return (sums / max(len(flags), 1)).tolist(), finite
-
-
-def _check_finite(finite: torch.Tensor, epoch: int, seed: int, out: Path | None) -> None:
-    """Raise :class:`NonFiniteLossError` for the first row (batch) of ``finite`` with a False."""
+def _check_finite(parts: list[torch.Tensor], epoch: int, seed: int, out: Path | None) -> None:
+    """Raise :class:`NonFiniteLossError` for the first batch whose loss ``parts`` are not all finite
+    (the flags are computed on the device and read once)."""
+    finite = torch.isfinite(torch.stack(parts)).cpu() if parts else torch.ones(0, len(LOSS_PARTS), dtype=torch.bool)
     bad = (~finite.all(1)).nonzero()
     if not len(bad):
         return
@@ -252,14 +242,9 @@ def _checked_data(cfg: AMCCLConfig, data, with_test: bool = True) -> tuple[AMCCL
 
 def _without_test(data) -> Any:
     """A shallow copy of ``data`` whose test split is the valid split's first 0 clips."""
-    valid = data.valid
-    empty = copy.copy(valid)
-    for name, value in vars(valid).items():
-        if hasattr(value, "shape") and getattr(value, "ndim", 0) > 0:
-            setattr(empty, name, value[:0])
-    empty.name, empty.text_feats = "test", None
-    empty.extras = {k: v[:0] for k, v in getattr(valid, "extras", {}).items()}
-    empty.cleaned = {}
+    empty = copy.copy(data.valid)
+    vars(empty).update({k: v[:0] for k, v in vars(data.valid).items() if getattr(v, "ndim", 0) > 0},
+                       name="test", text_feats=None, cleaned={}, extras={k: v[:0] for k, v in data.valid.extras.items()})
     out = copy.copy(data)
     out.test = empty
     return out

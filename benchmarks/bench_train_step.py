@@ -11,8 +11,8 @@ lengths), timed interleaved:
 * ``ours fp32`` -- the trainer's own step, :func:`amccl.train.train_step`: ``batch_to``, the
   same forward, the batched ``amccl_loss``, the parts kept on the device,
   ``zero_grad(set_to_none)``, the (disabled in fp32) ``GradScaler``,
-  ``amccl.optim.build_optimizer``'s AdamW (``foreach``) + schedule; plus what the epoch loop
-  keeps of each step (the parts' finiteness flags and running sums, read once per epoch);
+  ``amccl.optim.build_optimizer``'s AdamW (``foreach``) + schedule; the epoch loop keeps each
+  step's parts on the device (checked and summed once per epoch);
 * ``ours freeze_text + cache`` -- ``freeze_text=True`` (BERT without gradients) fed the
   ``text_feats`` rows of ``amccl.evaluation.text_cache_rows`` (built once, untimed);
 * ``ours freeze_text, no cache`` -- the frozen BERT run every step (reference ``use_finetune=False``);
@@ -56,7 +56,7 @@ from common import command_line, cuda_available, fmt_time, interleaved, machine_
 
 from amccl.config import AMCCLConfig  # noqa: E402
 from amccl.evaluation import text_cache_rows  # noqa: E402
-from amccl.losses import LOSS_PARTS, amccl_loss  # noqa: E402
+from amccl.losses import amccl_loss  # noqa: E402
 from amccl.model import AMCCL  # noqa: E402
 from amccl.optim import build_optimizer, parameter_groups  # noqa: E402
 from amccl.train import train_step  # noqa: E402
@@ -194,7 +194,7 @@ class ClockedScaler:
 
 def ours(name: str, cfg: AMCCLConfig, state: dict, batch: dict, device: torch.device, total: int,
          amp: str = "off", text_cache: bool = False, compile_model: bool = False) -> Way:
-    """:func:`amccl.train.train_step` on one fixed batch, with what ``_train_epoch`` keeps of it."""
+    """:func:`amccl.train.train_step` on one fixed batch, its parts kept as the epoch loop keeps them."""
     model = AMCCL(cfg).to(device)
     model.load_state_dict(state)
     if cfg.freeze_text:
@@ -209,17 +209,14 @@ def ours(name: str, cfg: AMCCLConfig, state: dict, batch: dict, device: torch.de
     step_cfg = cfg.replace(amp=amp)
     optimizer, scheduler = build_optimizer(model, cfg, total)
     scaler = torch.amp.GradScaler("cuda", enabled=False)  # the trainer's, off unless amp="fp16" on CUDA
-    sums = torch.zeros(len(LOSS_PARTS), device=device)
-    flags: list[torch.Tensor] = []
+    kept: list[torch.Tensor] = []
 
     def step(clock: Clock = NO_CLOCK):
-        nonlocal sums
         parts = train_step(forward, loader_batch, optimizer, scheduler,
                            scaler if clock is NO_CLOCK else ClockedScaler(scaler, clock), step_cfg, device)
-        flags.append(torch.isfinite(parts))  # what _train_epoch keeps of every batch
-        sums += parts
-        if len(flags) > 1000:  # the trainer keeps one epoch's flags
-            flags.clear()
+        kept.append(parts)  # the epoch loop keeps every step's parts (on the device) for the epoch's end
+        if len(kept) > 1000:
+            kept.clear()
         clock.mark("schedule + logging")
 
     return Way(name, model, step, optimizer)

@@ -1,11 +1,9 @@
 """Hyper-parameter search on the validation split only (optuna): ``python -m amccl tune``.
 
-:mod:`~amccl.tuning.space` holds the named search spaces, :mod:`~amccl.tuning.study` the
-storage and the objective (one seed trained with ``fit(..., splits=("train", "valid"))``: no
-test clip, label or metric reaches the sampler or the pruner), :mod:`~amccl.tuning.runner`
-:func:`run_study` (here or as Ray tasks, resumable: ``trials`` is the total the study should
-hold) and :func:`retrain_best` (the best config over seeds, scored on test once). Sharing one
-study between processes or machines (SQLite, PostgreSQL, Ray): ``python -m amccl tune --help``.
+Search spaces (:mod:`~amccl.tuning.space`), the storage and objective (:mod:`~amccl.tuning.study`:
+no test clip, label or metric reaches the sampler or the pruner), :func:`run_study` (resumable,
+here or as Ray tasks) and :func:`retrain_best` (the best config over seeds, on test once).
+Sharing a study between machines: ``python -m amccl tune --help``.
 """
 
 from amccl.tuning.runner import retrain_best, run_study

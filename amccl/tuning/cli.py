@@ -1,10 +1,6 @@
-"""The ``tune`` command: a hyper-parameter study on the validation split, then the best config
-over seeds on test (``python -m amccl tune --help``; ``--show STORAGE`` prints a study's table).
-
-Outputs in ``--out`` (default ``runs/tune/<dataset>-<space>-<profile>``): ``study.db`` (the
-default storage), ``trials.csv``, ``best.json`` and ``final/`` (:func:`amccl.train.run_seeds`'s
-files for the best config).
-"""
+"""The ``tune`` command (``python -m amccl tune --help``): a study on the validation split, then
+the best config over seeds on test. Writes ``study.db`` (the default storage), ``trials.csv``,
+``best.json`` and ``final/`` (:func:`amccl.train.run_seeds`'s files) into ``--out``."""
 
 from __future__ import annotations
 

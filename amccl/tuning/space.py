@@ -1,11 +1,7 @@
 """Named search spaces of ``python -m amccl tune`` (``--space NAME``, :data:`SPACES`).
 
-A :class:`SearchSpace` maps :class:`~amccl.config.AMCCLConfig` fields to optuna
-distributions; a trial's config is the base config with the sampled fields replaced. Every
-range holds the paper's value of each dataset (docs/model.md §4 table;
-:meth:`SearchSpace.outside` lists any that is not), so the paper's configuration is one point
-of the space. Weight decays are categorical (0 is a paper value); learning rates and gamma
-are log-uniform.
+A :class:`SearchSpace` maps config fields to optuna distributions. Every range holds each
+dataset's paper value (docs/model.md §4; :meth:`SearchSpace.outside` lists any that is not).
 """
 
 from __future__ import annotations

@@ -1,11 +1,9 @@
 """A study: its storage, the objective (best validation MAE), the trials table, the best config.
 
-Every trial trains one seed with ``fit(..., splits=("train", "valid"))`` (no test clip, label
-or metric exists in a trial), reports its running best validation MAE to the pruner after
-each epoch, and stores as optuna user attributes: ``config`` (the whole ``to_dict()``),
-``seed``, ``valid_metrics`` (the best epoch's), ``best_epoch``, ``epochs_run``, ``data_path``
-/ ``data_sha256``, and ``diverged`` (the message) for a non-finite loss (then *pruned*).
-"""
+A trial trains one seed with ``fit(..., splits=("train", "valid"))``, reports its running best
+validation MAE to the pruner each epoch and keeps, as user attributes, ``config``, ``seed``,
+``valid_metrics``, ``best_epoch``, ``epochs_run``, ``data_path`` / ``data_sha256`` and, when a
+loss diverged (the trial is then pruned), ``diverged``."""
 
 from __future__ import annotations
 
@@ -103,13 +101,6 @@ def sampler_seed(seed: int, existing: int, worker: int = 0) -> int:
     return int(np.random.SeedSequence([int(seed), int(existing), int(worker)]).generate_state(1)[0])
 
 
-def study_settings(cfg: AMCCLConfig, space: SearchSpace, trial_seed: int) -> dict[str, Any]:
-    """What a study is made with (stored as its ``amccl`` user attribute, checked on resume)."""
-    base = {k: v for k, v in cfg.to_dict().items() if k not in space.params}
-    return {"space": space.name, "dataset": cfg.dataset, "profile": cfg.profile, "trial_seed": int(trial_seed),
-            "base_config": base}
-
-
 def open_study(storage: str | Path, name: str, cfg: AMCCLConfig, space: SearchSpace, trial_seed: int,
                seed: int = 0, pruner: str | optuna.pruners.BasePruner = "median", worker: int = 0) -> optuna.Study:
     """Create the study ``name`` in ``storage`` or resume it (minimise; seeded TPE, see
@@ -120,7 +111,10 @@ def open_study(storage: str | Path, name: str, cfg: AMCCLConfig, space: SearchSp
     """
     study = optuna.create_study(storage=open_storage(storage), study_name=name, direction="minimize",
                                 load_if_exists=True, pruner=make_pruner(pruner))
-    now, saved = study_settings(cfg, space, trial_seed), study.user_attrs.get(ATTR)
+    base = {k: v for k, v in cfg.to_dict().items() if k not in space.params}  # what the study is made with
+    now = {"space": space.name, "dataset": cfg.dataset, "profile": cfg.profile, "trial_seed": int(trial_seed),
+           "base_config": base}
+    saved = study.user_attrs.get(ATTR)
     if saved is None:
         study.set_user_attr(ATTR, now)
     else:
@@ -179,11 +173,9 @@ def make_objective(cfg: AMCCLConfig, space: SearchSpace, data: Any, trial_seed: 
 
 def optimize(study: optuna.Study, objective: Callable[[optuna.Trial], float], total: int,
              most: int | None = None, progress: bool = False) -> int:
-    """Run trials until the study holds ``total`` complete or pruned ones (counting those of
-    every process sharing it; concurrent processes may overshoot by the trials in flight), at
-    most ``most`` of them here; ``progress``: a tqdm bar over them with the best value so far,
-    or, where no bar can be drawn (a log file, a pipe, CI), one plain log line per finished
-    trial (:func:`~amccl.runtime.progress_lines`). Returns how many this call ran."""
+    """Run trials until the study holds ``total`` complete or pruned ones (every process sharing it
+    counts; trials in flight may overshoot), at most ``most`` here; ``progress``: a bar with the
+    best value so far, or a log line per trial where no bar can be drawn. Returns how many ran."""
     from amccl.runtime import get_logger, progress_bar, progress_enabled, progress_lines
 
     remaining = min(total - finished(study), most if most is not None else total)
