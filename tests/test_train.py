@@ -1,4 +1,4 @@
-"""The trainer (spec §4): optimizer groups, schedule, early stopping, seeds, guards, results."""
+"""The trainer (docs/model.md §4): optimizer groups, schedule, early stopping, seeds, guards, results."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ DISTINCT = dict(lr_bert=1e-5, lr_audio=2e-4, lr_video=3e-4, lr_other=4e-4,
                 wd_bert=0.1, wd_audio=0.2, wd_video=0.3, wd_other=0.4)
 
 
-def _spec_group(name: str) -> str:
-    """Spec §4's grouping, written independently of the trainer's code."""
+def _documented_group(name: str) -> str:
+    """The grouping of docs/model.md §4, written independently of the trainer's code."""
     if name.startswith("text_model."):
         return "bert_no_decay" if any(s in name for s in ("bias", "LayerNorm.bias", "LayerNorm.weight")) else "bert_decay"
     for prefix, group in (("audio_model.", "audio"), ("video_model.", "video")):
@@ -36,7 +36,7 @@ def _spec_group(name: str) -> str:
     return "other"
 
 
-def test_optimizer_groups_hold_the_spec_parameters(tiny_cfg):
+def test_optimizer_groups_hold_the_documented_parameters(tiny_cfg):
     cfg = tiny_cfg.replace(**DISTINCT)
     model = AMCCL(cfg)
     optimizer, _ = build_optimizer(model, cfg, total_steps=100)
@@ -49,7 +49,7 @@ def test_optimizer_groups_hold_the_spec_parameters(tiny_cfg):
         names = [by_id[id(p)] for p in group["params"]]
         assert names == group["names"]
         assert names, f"group {group['name']} is empty"
-        assert all(_spec_group(n) == group["name"] for n in names), group["name"]
+        assert all(_documented_group(n) == group["name"] for n in names), group["name"]
         assert (group["initial_lr"], group["weight_decay"]) == expected_hp[group["name"]]
         assert group["betas"] == (0.9, 0.999) and group["eps"] == 1e-8
         seen += names
