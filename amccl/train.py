@@ -78,7 +78,7 @@ def fit(
         progress: bars where one can be drawn, else a log line per epoch; ``False``: neither.
         device: overrides ``cfg.device``.
         on_epoch_end: ``on_epoch_end(record, model)`` after each epoch's checkpoint (raise to stop).
-        splits: ``("train", "valid", "test")``, or ``("train", "valid")`` for model selection:
+        splits: ``ALL_SPLITS`` or ``MODEL_SELECTION``, ``("train", "valid")``, for model selection:
             the test split is never read, ``test_metrics`` stays ``{}``, ``test_predictions``
             is empty and no ``predictions.csv`` is written.
 
@@ -209,7 +209,7 @@ def _check_finite(parts: list[torch.Tensor], epoch: int, seed: int, out: Path | 
     """Raise :class:`NonFiniteLossError` for the first batch whose loss ``parts`` are not all finite
     (the flags are computed on the device and read once)."""
     finite = torch.isfinite(torch.stack(parts)).cpu() if parts else torch.ones(0, len(LOSS_PARTS), dtype=torch.bool)
-    bad = (~finite.all(1)).nonzero()
+    bad = (~finite.all(1)).nonzero()  # (batches, parts) flags: the first batch with a non-finite part
     if not len(bad):
         return
     batch, row = int(bad[0]), dict(zip(LOSS_PARTS, finite[int(bad[0])].tolist()))

@@ -18,9 +18,8 @@ EPILOG = """search spaces (--space):
 runtime on 2 CPU cores, embedded default: --profile smoke --trials 3 --no-final about 28 s
 (5-8 s a trial); each final seed adds a run of the profile's length.
 
---trials is the total the study should hold (complete + pruned trials): rerunning a study
-with 3 trials and --trials 5 runs 2 more. Trials never see the test split; only the final
-retraining of the best config (skip it with --no-final) is scored on test.
+--trials is the study's total: a study of 3 trials rerun with --trials 5 runs 2 more. Trials
+never see the test split; only the final retraining (skip it with --no-final) is scored on test.
 
 Sharing one study between machines: give every process the same --storage and --study-name.
 SQLite (the default) suits the processes of one machine (--executor ray on a local Ray).
