@@ -1,25 +1,16 @@
-"""Checkpoints: atomic writes, ``weights_only`` reads, and loading ours or the official ones.
-
-Two files per run directory (format ``amccl-v1``):
-
-* ``best.pt`` -- the best epoch's model: ``{"format", "kind": "best", "config", "seed",
-  "epoch", "model", "metrics": {"valid": ..., "test": ...}, "meta"}``; ``test`` is filled
-  in when the run ends.
-* ``last.pt`` -- everything needed to resume after the last finished epoch: the model,
-  optimizer, scheduler and grad-scaler states, all RNG states, ``epoch``, ``best_epoch``,
-  ``best_mae``, the history so far and ``finished``.
-
-Every write goes to a temporary file in the same directory, is fsynced, then renamed over
-the old file (``os.replace`` is atomic), so a run killed at any moment leaves the previous
-checkpoint intact. ``best.pt`` is written before ``last.pt``: if a run dies between the two,
-resuming replays that epoch, which (being deterministic) writes the same ``best.pt`` again.
-Resumed runs end with the uninterrupted run's numbers on CPU (tested) and on CUDA as far as
-its kernels are deterministic; MPS generator states are not saved.
+"""Checkpoints (format ``amccl-v1``): atomic writes, ``weights_only`` reads, resuming a run,
+loading ours or the official ones. A run directory holds ``best.pt`` (the best epoch's
+weights and metrics, ``test`` filled in at the end) and ``last.pt`` (what resuming after the
+last finished epoch needs: the :class:`Run`'s states, every RNG state, the history). Each
+write replaces its file atomically, ``best.pt`` first: a run that dies between the two
+replays that epoch. A resumed run ends with the uninterrupted run's numbers (on CUDA as far
+as its kernels are deterministic; MPS generator states are not saved).
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +53,7 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> A
 
 
 def cpu_state_dict(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """A detached CPU copy of the model's state dict (a snapshot later steps cannot change)."""
+    """A detached CPU copy of the model's state dict (later steps cannot change it)."""
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
@@ -76,8 +67,8 @@ MAY_DIFFER_ON_RESUME = ("device", "compile")
 
 
 def config_differences(saved: dict[str, Any], now: dict[str, Any], ignore: tuple[str, ...] = MAY_DIFFER_ON_RESUME) -> list[str]:
-    """``"key: old -> new"`` for every config value (``to_dict`` form) that differs; the one
-    check of whether stored work may be resumed with a config (runs and ablation grids)."""
+    """``"key: old -> new"`` for every config value (``to_dict`` form) that differs, ``ignore``
+    aside: whether stored work (a run, a grid) may be resumed with a config."""
     keys = sorted(k for k in set(saved) | set(now) if k not in ignore and saved.get(k) != now.get(k))
     return [f"{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in keys]
 
@@ -87,24 +78,49 @@ def run_header(cfg_dict: dict[str, Any], seed: int, meta: dict[str, Any]) -> dic
     return {"format": FORMAT, "config": cfg_dict, "seed": int(seed), "meta": to_plain(meta)}
 
 
-def save_best(run: Any, valid: dict[str, float], test: dict[str, float] | None = None) -> None:
-    """``best.pt`` of a run (``amccl.train``'s state): the best epoch's weights and metrics
-    (``test`` once the run has ended); nothing when the run writes no files."""
+@dataclass
+class Run:
+    """What a run's checkpoints save and restore: the training state, the folder and the header
+    (:func:`run_header`) both files start with; ``out=None`` writes nothing."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler
+    out: Path | None
+    header: dict[str, Any]
+
+
+@dataclass
+class Resumed:
+    """What :func:`resume` loaded: ``epochs`` are the history's records; ``final`` holds a
+    finished run's ``History`` fields (metrics, ``test_loss``, ``stopped_early``,
+    ``test_predictions``), ``None`` while the run is not finished."""
+
+    epoch: int
+    best_epoch: int
+    best_mae: float
+    best_state: dict[str, torch.Tensor] | None
+    epochs: list[dict[str, Any]]
+    final: dict[str, Any] | None
+
+
+def save_best(run: Run, epoch: int, state: dict[str, torch.Tensor] | None, valid: dict[str, float],
+              test: dict[str, float] | None = None) -> None:
+    """``best.pt``: the best epoch's weights ``state`` and metrics (``test`` once the run has ended)."""
     if run.out is None:
         return
     metrics = {"valid": to_plain(valid), "test": to_plain(test) if test else None}
-    atomic_save({**run.header, "kind": "best", "epoch": run.best_epoch, "model": run.best_state, "metrics": metrics},
-                run.out / BEST)
+    atomic_save({**run.header, "kind": "best", "epoch": epoch, "model": state, "metrics": metrics}, run.out / BEST)
 
 
-def save_last(run: Any, history: Any, finished: bool = False) -> None:
-    """``last.pt`` of a run (``amccl.train``'s state) after an epoch, or at the end with the
-    final metrics and test predictions: model, optimizer, scheduler and grad-scaler states,
-    every global RNG state, ``epoch``, ``best_epoch``, ``best_mae``, the history so far."""
+def save_last(run: Run, history: Any, epoch: int, best_epoch: int, best_mae: float, finished: bool = False) -> None:
+    """``last.pt`` after ``epoch`` (``finished``: with the ``history``'s final metrics and test
+    predictions): the run's states, every global RNG state, the history so far."""
     if run.out is None:
         return
     state = {
-        **run.header, "kind": "last", "epoch": run.epoch, "best_epoch": run.best_epoch, "best_mae": run.best_mae,
+        **run.header, "kind": "last", "epoch": epoch, "best_epoch": best_epoch, "best_mae": best_mae,
         "model": cpu_state_dict(run.model), "optimizer": run.optimizer.state_dict(),
         "scheduler": run.scheduler.state_dict(), "scaler": run.scaler.state_dict(), "rng": rng_state(),
         "history": to_plain(history.epochs), "finished": finished,
@@ -116,8 +132,9 @@ def save_last(run: Any, history: Any, finished: bool = False) -> None:
     atomic_save(state, run.out / LAST)
 
 
-def resume(run: Any, history: Any) -> bool:
-    """Load ``run.out/last.pt`` (and the best weights) into a run; returns whether it had finished.
+def resume(run: Run) -> Resumed | None:
+    """Restore ``run.out/last.pt`` into the run's states and the global RNGs; returns the rest of
+    what it holds, or ``None`` (a warning) when there is no ``last.pt``.
 
     Raises:
         ValueError: the run belongs to another seed or config (the message lists what differs).
@@ -126,47 +143,40 @@ def resume(run: Any, history: Any) -> bool:
     path, seed = run.out / LAST, run.header["seed"]
     if not path.is_file():
         get_logger().warning("resume: no %s yet; starting seed %d from scratch", path, seed)
-        return False
+        return None
     last = load(path)
     if last.get("seed") != seed:
         raise ValueError(f"resume: {path} belongs to seed {last.get('seed')}, not {seed}")
-    changes = config_differences(last["config"], run.cfg.to_dict())
+    changes = config_differences(last["config"], run.header["config"])
     if changes:
         raise ValueError(f"resume: the config differs from the one in {path} ({', '.join(changes)}); use a new out_dir")
+    best_state = None
     if last["best_epoch"] > 0:
         best = load(run.out / BEST)
         if best["epoch"] < last["best_epoch"]:
             raise RuntimeError(f"{run.out / BEST} holds epoch {best['epoch']}, but {path} says the best epoch is "
                                f"{last['best_epoch']}")
-        run.best_state = best["model"]  # a newer best.pt: the run died between the two writes; replayed
+        best_state = best["model"]  # a newer best.pt: the run died between the two writes; replayed
     for name in ("model", "optimizer", "scheduler", "scaler"):
         getattr(run, name).load_state_dict(last[name])
     set_rng_state(last["rng"])
-    run.epoch, run.best_epoch, run.best_mae = last["epoch"], last["best_epoch"], last["best_mae"]
-    history.epochs = list(last["history"])
-    if last["finished"]:
-        history.valid_metrics, history.test_metrics = last["valid_metrics"], last["test_metrics"]
-        history.test_loss = last.get("test_loss")  # None in a last.pt from before it was kept
-        history.stopped_early, history.best_epoch = last["stopped_early"], run.best_epoch
-        history.test_predictions = pd.DataFrame(last["test_predictions"])
-        run.model.load_state_dict(run.best_state)
-    get_logger().info("resumed seed %d after epoch %d (best epoch %d)", seed, run.epoch, run.best_epoch)
-    return bool(last["finished"])
+    final = {"valid_metrics": last["valid_metrics"], "test_metrics": last["test_metrics"],
+             "test_loss": last.get("test_loss"), "stopped_early": last["stopped_early"],
+             "test_predictions": pd.DataFrame(last["test_predictions"])} if last["finished"] else None
+    get_logger().info("resumed seed %d after epoch %d (best epoch %d)", seed, last["epoch"], last["best_epoch"])
+    return Resumed(last["epoch"], last["best_epoch"], last["best_mae"], best_state, list(last["history"]), final)
 
 
 def load_model(path: str | os.PathLike, cfg=None, device: str | torch.device = "cpu"):
-    """Load a model from any checkpoint ``evaluate`` accepts.
+    """Load a model from our ``best.pt`` / ``last.pt``, the official code's state dict (``Model.*``
+    keys) or a bare :class:`amccl.model.AMCCL` state dict.
 
     Args:
-        path: our ``best.pt`` / ``last.pt``, the official code's state dict (``Model.*``
-            keys) or a bare state dict of :class:`amccl.model.AMCCL`.
-        cfg: the :class:`~amccl.config.AMCCLConfig`: required for state dicts, which carry
-            none; for our checkpoints ``None`` means the config saved inside (pass one to
-            change e.g. ``data_path``; the architecture must still match).
+        cfg: required for a state dict; for ours ``None`` means the config saved inside (pass
+            one to change e.g. ``data_path``; the architecture must still match).
 
     Returns:
-        ``(model, cfg, checkpoint)``: the model in eval mode on ``device``, the config it was
-        built from and the loaded object (our dict or the raw state dict).
+        ``(model in eval mode on device, its config, the loaded object)``.
     """
     from amccl.compat import model_from_checkpoint
     from amccl.config import AMCCLConfig

@@ -1,11 +1,6 @@
-"""Running the model over a split: one loop for scoring, embeddings and the frozen-text cache.
-
-:func:`run_split` is the loop (eval mode, no gradients, outputs gathered in row order). It
-serves :func:`evaluate_split` (the trainer's validation and test passes, ``python -m amccl
-evaluate``), :func:`amccl.analysis.embeddings.extract_embeddings` and the frozen text
-encoder's cache rows (:func:`text_cache_rows`, attached to the splits by
-:func:`with_text_cache`).
-"""
+"""Running the model over a split: :func:`run_split` (eval mode, no gradients, outputs in row
+order) serves scoring (:func:`evaluate_split`), embeddings and the frozen-text cache
+(:func:`with_text_cache`)."""
 
 from __future__ import annotations
 
@@ -14,7 +9,7 @@ import copy
 import dataclasses
 import hashlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -60,29 +55,18 @@ def make_loader(split, cfg: AMCCLConfig, shuffle: bool, generator: torch.Generat
     return BatchLoader(split, cfg.batch_size, shuffle=shuffle, generator=generator, trim=trim)
 
 
-def model_device(model: nn.Module) -> torch.device:
-    """The device of the model's first parameter or buffer (CPU for a module with neither)."""
-    return next((t.device for t in (*model.parameters(), *model.buffers())), torch.device("cpu"))
-
-
 @torch.no_grad()
 def run_split(
     model: nn.Module, batches: Iterable[dict[str, Tensor]], step: Callable[..., dict[str, Tensor]] | None = None,
     device: str | torch.device | None = None, amp: str = "off",
 ) -> tuple[dict[str, Tensor], list[Tensor]]:
-    """Run ``step(**inputs)`` (default: ``model``) over ``batches`` in eval mode, without gradients.
-
-    Args:
-        model: the model; its train/eval mode is restored afterwards, even on error.
-        batches: batch dicts holding model inputs (any of ``MODEL_INPUTS``) and ``index`` (B,).
-        step: returns a dict of (B, ...) tensors; e.g. ``model.text_summary`` for the cache.
-        device: where to run (default: the model's); ``amp``: ``cfg.amp``.
-
-    Returns:
-        ``({name: (N, ...) float32 in row order, on device}, the batches' (B,) row indices in
-        the order they were drawn)``, N the number of rows the batches covered.
-    """
-    device = torch.device(device) if device is not None else model_device(model)
+    """Run ``step(**inputs)`` (default ``model``; a dict of (B, ...) tensors) over ``batches``
+    (model inputs and ``index`` (B,)) in eval mode without gradients, on ``device`` (default the
+    model's); the model's mode is restored afterwards. Returns ``({name: (N, ...) float32 in
+    row order}, the batches' (B,) row indices in the order they were drawn)``."""
+    if device is None:  # the model's: its first parameter's or buffer's
+        device = next((t.device for t in (*model.parameters(), *model.buffers())), "cpu")
+    device = torch.device(device)
     step = step or model
     was_training = model.training
     model.eval()
@@ -108,15 +92,9 @@ def evaluate_split(
     model: nn.Module, split, cfg: AMCCLConfig, device: str | torch.device | None = None,
     generator: torch.Generator | None = None, shuffle: bool = False, forward: Callable | None = None,
 ) -> EvalResult:
-    """Predict a whole split in eval mode and score it (spec §4-5).
-
-    Args:
-        model: the model (its device is used when ``device`` is None).
-        split: an ``MMSASplit``; its ``text_feats`` are used when present.
-        generator, shuffle: the batch order (the trainer shuffles from the global generator,
-            as the reference does; the metrics do not depend on it, the mean batch loss does).
-        forward: a callable to use instead of ``model`` (a ``torch.compile`` wrapper).
-    """
+    """Predict an ``MMSASplit`` (its ``text_feats`` when present) in eval mode and score it
+    (docs/model.md §4-5). ``generator`` / ``shuffle``: the batch order (the mean batch loss
+    depends on it, the metrics do not); ``forward``: a ``torch.compile`` wrapper of ``model``."""
     loader = make_loader(split, cfg, shuffle, generator)
     outputs, order = run_split(model, loader, forward, device, cfg.amp)
     preds = outputs["M"].reshape(-1) if order else torch.zeros(0)
@@ -136,38 +114,26 @@ def predictions_frame(split, predictions: np.ndarray) -> pd.DataFrame:
 
 
 # --- the frozen-text cache ---------------------------------------------------------------------
-def _text_batches(text: Tensor, batch_size: int) -> Iterator[dict[str, Tensor]]:
-    for start in range(0, text.size(0), batch_size):
-        rows = torch.arange(start, min(start + batch_size, text.size(0)))
-        yield {"text": text[rows], "index": rows}
-
-
 def text_cache_rows(model: nn.Module, text: Any, batch_size: int = 256,
                     device: str | torch.device | None = None) -> Tensor:
-    """The frozen text encoder's cache rows of a whole split, in eval mode.
-
-    Args:
-        model: an AMCCL (its text encoder is used, without dropout).
-        text: (N, 3, Lt) ids / mask / segments (tensor or numpy array).
-
-    Returns:
-        (N, 3, H) float32 on the CPU: [CLS], mean over all Lt, mean over valid tokens.
-    """
+    """The frozen text encoder's cache rows of ``text`` (N, 3, Lt) ids / mask / segments, in
+    eval mode: (N, 3, H) float32 on the CPU, [CLS], mean over all Lt, mean over valid tokens."""
     text = torch.as_tensor(text)
-    outputs, order = run_split(model, _text_batches(text, batch_size),
+    rows = (torch.arange(i, min(i + batch_size, len(text))) for i in range(0, len(text), batch_size))
+    outputs, order = run_split(model, ({"text": text[i], "index": i} for i in rows),
                                lambda text, **_: {"rows": model.text_summary(text)}, device)
     return outputs["rows"].cpu() if order else torch.empty(0, 3, model.text_model.hidden_size)
 
 
-# A frozen *pretrained* encoder gives the same cache rows in every run of a process (all the
-# variants and seeds of an ablation grid): the last few are kept, keyed by the encoder, the
-# device and a digest of the token rows. A random encoder (tiny-random) depends on the seed.
+# A frozen pretrained encoder gives the same rows in every run of a process (an ablation
+# grid's variants and seeds): the last few are kept, keyed by encoder, device and a digest of
+# the token rows. A random encoder (tiny-random) depends on the seed: never kept.
 _TEXT_CACHE: OrderedDict[tuple, Tensor] = OrderedDict()
 _TEXT_CACHE_SIZE = 6
 
 
 def _cached_rows(model: nn.Module, text: np.ndarray, cfg: AMCCLConfig, device) -> Tensor:
-    """(N, 3, H) cache rows of ``text`` (N, 3, Lt), computed once per process and encoder."""
+    """(N, 3, H) cache rows of ``text`` (N, 3, Lt), once per process for a pretrained encoder."""
     ids = np.ascontiguousarray(text)
     if cfg.text_encoder == TINY_RANDOM:
         return text_cache_rows(model, torch.as_tensor(ids), 256, device)
@@ -182,14 +148,12 @@ def _cached_rows(model: nn.Module, text: np.ndarray, cfg: AMCCLConfig, device) -
 
 
 def with_text_cache(model: nn.Module, data, cfg: AMCCLConfig, device) -> dict[str, Any]:
-    """The three splits of ``data``; copies with ``text_feats`` (N, 3, H) on ``device`` when
-    ``cfg.freeze_text`` and ``cfg.cache_text`` (the caller's splits are left untouched).
-    Without text in ``cfg.modalities`` there is nothing to cache: the BERT never runs."""
+    """The three splits of ``data``; with ``cfg.freeze_text``, ``cfg.cache_text`` and text in
+    ``cfg.modalities``, copies holding ``text_feats`` (N, 3, H) on ``device``."""
     splits = {name: getattr(data, name) for name in ("train", "valid", "test")}
     if not (cfg.freeze_text and cfg.cache_text) or "text" not in cfg.modalities:
         return splits
-    out = {}
-    for name, split in splits.items():
-        out[name] = copy.copy(split)
-        out[name].text_feats = _cached_rows(model, split.text, cfg, device).to(device)
+    out = {name: copy.copy(split) for name, split in splits.items()}
+    for split in out.values():
+        split.text_feats = _cached_rows(model, split.text, cfg, device).to(device)
     return out

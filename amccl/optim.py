@@ -1,8 +1,4 @@
-"""The optimizer and schedule of spec §4: AdamW over five parameter groups, cosine with warm-up.
-
-``build_optimizer(model, cfg, total_steps)`` returns ``(optimizer, scheduler)``; each group
-carries its ``name`` and the ``names`` of its parameters so the grouping can be inspected.
-"""
+"""The optimizer and schedule of docs/model.md §4: AdamW over five parameter groups, cosine with warm-up."""
 
 from __future__ import annotations
 
@@ -19,22 +15,16 @@ NO_DECAY = ("bias", "LayerNorm.bias", "LayerNorm.weight")
 
 
 def parameter_groups(model: nn.Module, cfg: AMCCLConfig) -> list[dict[str, Any]]:
-    """The five AdamW groups of spec §4, in order, each with ``name``, ``names``, ``params``,
-    ``lr`` and ``weight_decay``.
-
-    BERT parameters (prefix ``text_model.``) whose name contains none of ``bias``,
-    ``LayerNorm.bias``, ``LayerNorm.weight`` -> (lr_bert, wd_bert); the other BERT parameters
-    -> (lr_bert, 0); ``audio_model.`` -> (lr_audio, wd_audio); ``video_model.`` ->
-    (lr_video, wd_video); everything else -> (lr_other, wd_other). Parameters with
-    ``requires_grad=False`` (a frozen BERT) are left out; a group may then be empty.
-    """
-    spec = {
+    """The five AdamW groups of docs/model.md §4 in :data:`GROUPS` order, each with ``name``,
+    ``names`` (its parameters' names), ``params``, ``lr`` and ``weight_decay``. Parameters with
+    ``requires_grad=False`` (a frozen BERT) are left out; a group may then be empty."""
+    settings = {
         "bert_decay": (cfg.lr_bert, cfg.wd_bert), "bert_no_decay": (cfg.lr_bert, 0.0),
         "audio": (cfg.lr_audio, cfg.wd_audio), "video": (cfg.lr_video, cfg.wd_video),
         "other": (cfg.lr_other, cfg.wd_other),
     }
     groups = {g: {"name": g, "names": [], "params": [], "lr": lr, "weight_decay": wd}
-              for g, (lr, wd) in spec.items()}
+              for g, (lr, wd) in settings.items()}
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
@@ -52,21 +42,10 @@ def parameter_groups(model: nn.Module, cfg: AMCCLConfig) -> list[dict[str, Any]]
 
 
 def build_optimizer(model: nn.Module, cfg: AMCCLConfig, total_steps: int):
-    """AdamW over :func:`parameter_groups` and transformers' cosine schedule with warm-up.
-
-    Args:
-        model: an :class:`~amccl.model.AMCCL` (not a ``torch.compile`` wrapper).
-        total_steps: batches per epoch × ``cfg.epochs`` (planned, not the early-stopped count).
-
-    Returns:
-        ``(optimizer, scheduler)``; warm-up is ``int(cfg.warmup_ratio * total_steps)`` steps;
-        call ``scheduler.step()`` after every ``optimizer.step()``.
-
-    ``foreach=True`` (torch's default on CUDA, not on CPU) runs the same AdamW arithmetic,
-    op for op, over all parameters at once instead of one Python loop iteration per
-    parameter: the weights are the per-parameter loop's bit for bit (checked by
-    ``benchmarks/bench_train_step.py``), and on a CPU the step costs about a fifth less (MOSI sizes).
-    """
+    """``(optimizer, scheduler)``: AdamW over :func:`parameter_groups` of ``model`` (not a compiled
+    wrapper) and transformers' cosine schedule, warm-up ``int(cfg.warmup_ratio * total_steps)``
+    of ``total_steps`` (batches per epoch × ``cfg.epochs``); step the scheduler after every
+    optimizer step. ``foreach=True`` gives the per-parameter loop's weights bit for bit, faster."""
     from transformers import get_cosine_schedule_with_warmup
 
     optimizer = torch.optim.AdamW(parameter_groups(model, cfg), foreach=True)

@@ -1,9 +1,5 @@
-"""Run-time plumbing: devices, seeds, RNG states, logging, progress bars, atomic writes.
-
-Nothing here knows about the model. ``seed_everything`` seeds every generator the
-reference seeds (spec §4); ``rng_state`` / ``set_rng_state`` capture and restore them as
-tensors and plain lists, so a resumable checkpoint loads with ``torch.load(weights_only=True)``.
-"""
+"""Run-time plumbing: devices, seeds and RNG states (docs/model.md §4, §8), logging, progress
+bars, atomic writes. Nothing here knows about the model."""
 
 from __future__ import annotations
 
@@ -24,9 +20,8 @@ import torch
 
 # --- files ----------------------------------------------------------------------------------
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> Path:
-    """Write ``path`` all at once or not at all: ``write(handle)`` fills a temporary file in
-    the same folder, which is fsynced and renamed over ``path`` (``os.replace`` is atomic);
-    the temporary file is removed on any error. Returns ``path``."""
+    """Write ``path`` all at once or not at all: ``write(handle)`` fills a temporary file in the
+    same folder, fsynced and renamed over ``path`` (removed on any error). Returns ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -50,16 +45,14 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> P
 
 # --- devices ----------------------------------------------------------------------------
 def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
-    """The device a run uses: CUDA when present, else MPS, else CPU (``"auto"`` or ``None``).
-
-    Args:
-        name: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"`` or a ``torch.device``.
+    """The device ``name`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps`` or a ``torch.device``);
+    ``auto`` or ``None``: CUDA when present, else MPS, else CPU.
 
     Raises:
-        ValueError: the named device does not exist on this machine (the message says which
-            devices do).
+        ValueError: the named device does not exist here (the message says which do).
     """
-    found = _available_devices()
+    found = [kind for kind, present in (("cpu", True), ("cuda", torch.cuda.is_available()),
+                                        ("mps", torch.backends.mps.is_available())) if present]
     if name is None or str(name) == "auto":
         return torch.device("cuda" if "cuda" in found else "mps" if "mps" in found else "cpu")
     try:
@@ -76,44 +69,29 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
     return device
 
 
-def _available_devices() -> list[str]:
-    """The device types present here: ``cpu``, then ``cuda`` and ``mps`` where available."""
-    mps = getattr(torch.backends, "mps", None)
-    found = ["cpu"]
-    if torch.cuda.is_available():
-        found.append("cuda")
-    if mps is not None and mps.is_available():
-        found.append("mps")
-    return found
-
-
-def _describe(device: torch.device) -> str:
-    """A device as result rows show it, e.g. ``cuda:0 (NVIDIA H100)``, ``cpu (x86_64, 2 threads)``."""
-    if device.type == "cuda":
-        index = device.index if device.index is not None else torch.cuda.current_device()
-        return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
-    if device.type == "cpu":
-        return f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
-    return str(device)
-
-
 def environment_info(device: torch.device) -> dict[str, str]:
-    """Package versions and the device (e.g. ``cuda:0 (NVIDIA H100)``), recorded in every
-    checkpoint and result row."""
+    """Package versions and the device (e.g. ``cuda:0 (NVIDIA H100)``, ``cpu (x86_64, 2 threads)``),
+    recorded in every checkpoint and result row."""
     import transformers
 
     import amccl
 
+    described = str(device)
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        described = f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+    elif device.type == "cpu":
+        described = f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
     return {
         "amccl_version": amccl.__version__, "python_version": platform.python_version(),
         "torch_version": str(torch.__version__), "transformers_version": transformers.__version__,
-        "numpy_version": np.__version__, "platform": platform.platform(), "device": _describe(device),
+        "numpy_version": np.__version__, "platform": platform.platform(), "device": described,
     }
 
 
 # --- seeds and RNG states ---------------------------------------------------------------
 def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (CPU and every CUDA device); cuDNN deterministic (spec §4)."""
+    """Seed python, numpy and torch (CPU and every CUDA device); cuDNN deterministic (docs/model.md §4)."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -123,8 +101,8 @@ def seed_everything(seed: int) -> None:
 
 
 def rng_state() -> dict[str, Any]:
-    """Every global RNG state a run draws from (spec §8), as tensors and plain lists
-    (``weights_only``-safe): python, numpy, torch's CPU generator and every CUDA device's."""
+    """Every global RNG state a run draws from (docs/model.md §8): python, numpy, torch's CPU
+    generator and every CUDA device's, as tensors and plain lists (``weights_only``-safe)."""
     version, mt, gauss = random.getstate()
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     return {
@@ -157,13 +135,11 @@ def preserved_rng():
 
 
 # --- logging and progress ---------------------------------------------------------------
-# Progress, three ways: a tqdm bar where one can be drawn (a terminal, a notebook's widget),
-# one plain log line per epoch / grid run / tuning trial where it cannot (stderr piped to a
-# file, ``nohup``, CI, a job scheduler: no \r, no escape codes), or nothing (``progress=False``).
+# Progress, three ways: a tqdm bar where one can be drawn (a terminal, a notebook), one plain
+# log line per epoch / grid run / trial where it cannot (a file, a pipe, CI), or nothing.
 class _TqdmHandler(logging.StreamHandler):
-    """Writes through ``tqdm.write`` so log lines do not break open progress bars; with no
-    stream of its own it writes to whatever ``sys.stderr`` is at the time (a notebook's, a
-    test's capture)."""
+    """Writes through ``tqdm.write`` (log lines do not break open bars); with no stream of its
+    own, to whatever ``sys.stderr`` is at the time (a notebook's, a test's capture)."""
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -175,8 +151,8 @@ class _TqdmHandler(logging.StreamHandler):
 
 
 def get_logger(level: int | None = None) -> logging.Logger:
-    """The package logger ``amccl``, with one (tagged) handler however often it is called and
-    no propagation to the root logger: a notebook never sees a line twice."""
+    """The package logger ``amccl``: one handler however often it is called, no propagation
+    (a notebook never sees a line twice); ``level`` sets its level."""
     logger = logging.getLogger("amccl")
     if not any(getattr(h, "_amccl", False) for h in logger.handlers):
         handler = _TqdmHandler(sys.stderr)
@@ -192,24 +168,14 @@ def get_logger(level: int | None = None) -> logging.Logger:
     return logger
 
 
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel (ipykernel), where tqdm draws its widget bar."""
-    ipython = sys.modules.get("IPython")
-    if ipython is None or "ipykernel" not in sys.modules:
-        return False
-    try:
-        shell = ipython.get_ipython()
-    except Exception:  # noqa: BLE001 -- an odd IPython: no widget
-        return False
-    return shell is not None and hasattr(shell, "kernel")
-
-
 def can_draw_bars(stream: Any = None) -> bool:
-    """Whether a progress bar can be drawn on ``stream`` (default ``sys.stderr``): a Jupyter
-    kernel, or a stream that is a terminal. A file, a pipe (``2>&1 | tee``), ``nohup`` or a
-    job scheduler's log gets no bar (it would fill the log with \r-separated redraws)."""
-    if in_notebook():
-        return True
+    """Whether a progress bar can be drawn on ``stream`` (default ``sys.stderr``): in a Jupyter
+    kernel (tqdm's widget) or on a terminal; not on a file or a pipe."""
+    ipython = sys.modules.get("IPython")
+    if ipython is not None and "ipykernel" in sys.modules:
+        with contextlib.suppress(Exception):  # an odd IPython: no widget
+            if hasattr(ipython.get_ipython(), "kernel"):
+                return True
     stream = sys.stderr if stream is None else stream
     try:
         return bool(stream.isatty())
@@ -218,26 +184,23 @@ def can_draw_bars(stream: Any = None) -> bool:
 
 
 def progress_enabled(progress: bool) -> bool:
-    """Progress *bars*: when asked for, never under CI (``CI`` set), only where one can be
-    drawn (:func:`can_draw_bars`)."""
+    """Progress bars: when asked for, never under CI (``CI`` set), where :func:`can_draw_bars`."""
     return bool(progress) and not os.environ.get("CI") and can_draw_bars()
 
 
 def progress_lines(progress: bool) -> bool:
-    """Progress asked for but no bar possible (:func:`progress_enabled` is False): the loops
-    then log one plain line per epoch, grid run or tuning trial through :func:`get_logger`."""
+    """Progress asked for but no bar possible: the loops log one plain line per epoch, grid
+    run or tuning trial instead."""
     return bool(progress) and not progress_enabled(progress)
 
 
 @contextlib.contextmanager
 def no_transformers_bars():
-    """Hide transformers' own progress bars ("Loading weights") inside the block: a local
-    encoder loads in about a second, and only the package's epoch bars should show."""
+    """Hide transformers' own progress bars ("Loading weights") inside the block."""
     from transformers.utils import logging as hf_logging
 
     was = hf_logging.is_progress_bar_enabled()
-    if was:
-        hf_logging.disable_progress_bar()
+    hf_logging.disable_progress_bar()
     try:
         yield
     finally:
@@ -246,9 +209,8 @@ def no_transformers_bars():
 
 
 def progress_bar(*args: Any, **kwargs: Any):
-    """A tqdm bar: the notebook widget inside Jupyter (where ipywidgets is installed), else the
-    text bar; disabled (it draws nothing, still counts) where no bar can be drawn on its
-    ``file`` (:func:`can_draw_bars`), whatever ``disable`` says."""
+    """A tqdm bar (the widget in Jupyter with ipywidgets, else text), disabled (it still counts)
+    where :func:`can_draw_bars` says no for its ``file``, whatever ``disable`` says."""
     kwargs["disable"] = bool(kwargs.get("disable", False)) or not can_draw_bars(kwargs.get("file"))
     try:
         import ipywidgets  # noqa: F401

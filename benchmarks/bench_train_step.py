@@ -4,14 +4,15 @@ Model ``AMCCL(AMCCLConfig.for_dataset("mosi"))`` (the embedded MiniLM text encod
 paper's MOSI sizes), one random MOSI-shaped batch (B = 64, Lt = La = Lv = 50, random valid
 lengths), timed interleaved:
 
-* ``straightforward fp32`` -- a minimal plain-PyTorch transcription of the spec's step,
+* ``straightforward fp32`` -- a minimal plain-PyTorch transcription of the step of docs/model.md §3-4,
   written here: the same model forward, the *literal* loss (``tests/literal_loss.py``), a plain
-  ``torch.optim.AdamW`` over the five groups of spec §4 with transformers' cosine schedule,
+  ``torch.optim.AdamW`` over the five groups of docs/model.md §4 with transformers' cosine schedule,
   and the usual ``loss.item()`` per step;
-* ``ours fp32`` -- the loop body of ``amccl.train._train_epoch``, line for line: ``batch_to``,
-  the same forward, the batched ``amccl_loss``, the parts kept on the device with their
-  finiteness flags (checked at once on a CPU), ``zero_grad(set_to_none)``, the (disabled in
-  fp32) ``GradScaler``, ``amccl.optim.build_optimizer``'s AdamW (``foreach``) + schedule;
+* ``ours fp32`` -- the trainer's own step, :func:`amccl.train.train_step`: ``batch_to``, the
+  same forward, the batched ``amccl_loss``, the parts kept on the device,
+  ``zero_grad(set_to_none)``, the (disabled in fp32) ``GradScaler``,
+  ``amccl.optim.build_optimizer``'s AdamW (``foreach``) + schedule; the epoch loop keeps each
+  step's parts on the device (checked and summed once per epoch);
 * ``ours freeze_text + cache`` -- ``freeze_text=True`` (BERT without gradients) fed the
   ``text_feats`` rows of ``amccl.evaluation.text_cache_rows`` (built once, untimed);
 * ``ours freeze_text, no cache`` -- the frozen BERT run every step (reference ``use_finetune=False``);
@@ -32,8 +33,9 @@ and uncached frozen text give the same outputs in eval mode.
 
 ``--profile N`` first runs N steps of the two fine-tuning ways with a clock between phases
 (batch to device, forward split by encoder, loss, zero_grad, backward, optimizer, schedule and
-logging) and N forward + backward passes of the BERT alone and of the audio + vision encoders
-alone (their backward shares of the full step's backward), and prints the medians.
+logging; ours counts the batch's move in its forward and zero_grad in its loss) and N
+forward + backward passes of the BERT alone and of the audio + vision encoders alone (their
+backward shares of the full step's backward), and prints the medians.
 
 Usage: ``python benchmarks/bench_train_step.py`` (``--rounds``, ``--batch``, ``--threads``,
 ``--device``, ``--profile N``, ``--compile`` adds ``ours fp32 + torch.compile(model)``, ``--json PATH`` writes the
@@ -43,7 +45,6 @@ figures, ``--text-encoder tiny-random`` for toy-size test runs).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import json
 import statistics
@@ -54,10 +55,11 @@ import torch  # noqa: E402
 from common import command_line, cuda_available, fmt_time, interleaved, machine_line, table, target
 
 from amccl.config import AMCCLConfig  # noqa: E402
-from amccl.evaluation import batch_to, text_cache_rows  # noqa: E402
-from amccl.losses import LOSS_PARTS, amccl_loss  # noqa: E402
+from amccl.evaluation import text_cache_rows  # noqa: E402
+from amccl.losses import amccl_loss  # noqa: E402
 from amccl.model import AMCCL  # noqa: E402
 from amccl.optim import build_optimizer, parameter_groups  # noqa: E402
+from amccl.train import train_step  # noqa: E402
 from tests.literal_loss import literal_amccl_loss  # noqa: E402
 
 INPUTS = ("text", "audio", "vision", "audio_lengths", "vision_lengths")
@@ -82,7 +84,7 @@ def random_batch(cfg: AMCCLConfig, batch: int, seed: int = 0) -> dict[str, torch
 
 
 def spec_groups(model: torch.nn.Module, cfg: AMCCLConfig) -> list[dict]:
-    """Spec §4's five AdamW groups, written out plainly (the straightforward way)."""
+    """The five AdamW groups of docs/model.md §4, written out plainly (the straightforward way)."""
     no_decay = ("bias", "LayerNorm.bias", "LayerNorm.weight")
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     bert = [(n, p) for n, p in named if n.startswith("text_model.")]
@@ -138,7 +140,7 @@ class Way:
 
 
 def straightforward(cfg: AMCCLConfig, state: dict, batch: dict, device: torch.device, total: int) -> Way:
-    """The spec's step as a user would write it with plain PyTorch and transformers."""
+    """The step of docs/model.md §3-4 as a user would write it with plain PyTorch and transformers."""
     from transformers import get_cosine_schedule_with_warmup
 
     model = AMCCL(cfg).to(device)
@@ -169,9 +171,30 @@ def straightforward(cfg: AMCCLConfig, state: dict, batch: dict, device: torch.de
     return Way("straightforward fp32", model, step, optimizer)
 
 
+class ClockedScaler:
+    """The trainer's ``GradScaler`` for ``--profile``: marks ``clock`` where :func:`train_step`
+    hands it the loss (forward, loss, parts kept and ``zero_grad`` done), the backward's end
+    and the optimizer step's end."""
+
+    def __init__(self, scaler: torch.amp.GradScaler, clock: Clock) -> None:
+        self.scaler, self.clock = scaler, clock
+
+    def scale(self, loss: torch.Tensor) -> torch.Tensor:
+        self.clock.mark("loss")
+        return self.scaler.scale(loss)
+
+    def step(self, optimizer: torch.optim.Optimizer) -> None:
+        self.clock.mark("backward")
+        self.scaler.step(optimizer)
+        self.clock.mark("optimizer step")
+
+    def update(self) -> None:
+        self.scaler.update()
+
+
 def ours(name: str, cfg: AMCCLConfig, state: dict, batch: dict, device: torch.device, total: int,
          amp: str = "off", text_cache: bool = False, compile_model: bool = False) -> Way:
-    """The loop body of ``amccl.train._train_epoch``, on one fixed batch."""
+    """:func:`amccl.train.train_step` on one fixed batch, its parts kept as the epoch loop keeps them."""
     model = AMCCL(cfg).to(device)
     model.load_state_dict(state)
     if cfg.freeze_text:
@@ -181,47 +204,37 @@ def ours(name: str, cfg: AMCCLConfig, state: dict, batch: dict, device: torch.de
         loader_batch["text_feats"] = text_cache_rows(model, batch["text"], device=device)
     model.train()
     forward = torch.compile(model) if compile_model else model
+    if amp == "bf16" and device.type != "cuda":  # the trainer autocasts on CUDA only: --bf16 on a CPU
+        forward = cpu_bf16(forward)
+    step_cfg = cfg.replace(amp=amp)
     optimizer, scheduler = build_optimizer(model, cfg, total)
     scaler = torch.amp.GradScaler("cuda", enabled=False)  # the trainer's, off unless amp="fp16" on CUDA
-    sums = torch.zeros(len(LOSS_PARTS), device=device)
-    flags: list[torch.Tensor] = []
-    check_now = device.type == "cpu"  # the trainer's _SYNC_FREE_DEVICES
-    autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if amp == "bf16"
-                else contextlib.nullcontext())
+    kept: list[torch.Tensor] = []
 
     def step(clock: Clock = NO_CLOCK):
-        nonlocal sums
-        inputs, labels, _ = batch_to(loader_batch, device)
-        clock.mark("batch to device")
-        with autocast:
-            outputs = forward(**inputs)
-        clock.mark("forward: rest (checks, pooling, fusion, head)")
-        losses = amccl_loss({k: v.float() for k, v in outputs.items()}, labels, cfg)  # in float32
-        clock.mark("loss")
-        parts = torch.stack([torch.as_tensor(losses[k], device=device).detach().float() for k in LOSS_PARTS])
-        flags.append(torch.isfinite(parts))
-        if check_now and not bool(flags[-1].all()):
-            raise FloatingPointError("non-finite loss")
-        if len(flags) > 1000:  # the trainer keeps one epoch's flags
-            flags.clear()
-        clock.mark("ours only: loss parts kept + finiteness check")
-        optimizer.zero_grad(set_to_none=True)
-        clock.mark("zero_grad")
-        scaler.scale(losses["loss"]).backward()
-        clock.mark("backward")
-        scaler.step(optimizer)
-        scaler.update()
-        clock.mark("optimizer step")
-        scheduler.step()
-        sums += parts
+        parts = train_step(forward, loader_batch, optimizer, scheduler,
+                           scaler if clock is NO_CLOCK else ClockedScaler(scaler, clock), step_cfg, device)
+        kept.append(parts)  # the epoch loop keeps every step's parts (on the device) for the epoch's end
+        if len(kept) > 1000:
+            kept.clear()
         clock.mark("schedule + logging")
 
     return Way(name, model, step, optimizer)
 
 
+def cpu_bf16(forward):
+    """``forward`` under CPU bfloat16 autocast (``--bf16`` off a GPU)."""
+
+    def run(**inputs):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return forward(**inputs)
+
+    return run
+
+
 def encoders_only(cfg: AMCCLConfig, state: dict, batch: dict, device: torch.device) -> Way:
     """Only the audio and vision transformers, forward + backward (train mode): the part of
-    every step that no text cache removes (spec §2.2: FF size 2048 on every frame, dropout)."""
+    every step that no text cache removes (docs/model.md §2.2: FF size 2048 on every frame, dropout)."""
     model = AMCCL(cfg).to(device)
     model.load_state_dict(state)
     model.train()

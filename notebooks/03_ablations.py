@@ -236,7 +236,7 @@ print(f"Has0_acc_2: {int(acc['significant'].sum())} of {len(acc) - 1} variants d
 # seeded optuna study (TPE sampler, median pruning on the per-epoch validation MAE) over the
 # contrastive terms (`gamma`, `k`, `temperature`, `alpha`, `lambda_refine`) on the grid's
 # shrunk settings: each trial trains one seed and is scored by its best validation MAE; its
-# test split is never read (`fit(score_test=False)`). The study lives in SQLite beside the
+# test split is never read (`fit(splits=("train", "valid"))`). The study lives in SQLite beside the
 # grid and resumes when the cell is re-run. `python -m amccl tune` searches the full `paper`
 # space and then scores the best configuration on test over the seeds, once. The importances
 # (fANOVA) say which of the five terms moved the validation MAE in these trials; with a

@@ -100,7 +100,7 @@ def test_trials_never_read_the_test_split(tmp_path, tiny_data):
     def spy_fit(*args, **kwargs):
         from amccl.train import fit
 
-        assert kwargs["score_test"] is False
+        assert kwargs["splits"] == ("train", "valid")
         histories.append(fit(*args, **kwargs))
         return histories[-1]
 
@@ -114,9 +114,9 @@ def test_trials_never_read_the_test_split(tmp_path, tiny_data):
         assert trial.value == pytest.approx(history.valid_metrics["MAE"])
 
 
-def fake_fit(cfg, data, seed, progress, on_epoch_end, score_test):
+def fake_fit(cfg, data, seed, progress, on_epoch_end, splits):
     """Instant stand-in: three epochs whose validation MAE falls with gamma."""
-    assert score_test is False
+    assert splits == ("train", "valid")
     history = History(config=cfg.to_dict(), seed=seed)
     for epoch in (1, 2, 3):
         record = {"epoch": epoch, "valid_MAE": 1.0 + cfg.gamma - 0.01 * epoch}

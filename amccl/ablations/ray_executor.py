@@ -49,7 +49,7 @@ class RayExecutor:
                         **({"resources": dict(resources)} if resources else {})}
         self.runtime_env, self.local_cpus = runtime_env, local_cpus
 
-    def _init(self) -> bool:
+    def start(self) -> bool:
         """Start or join Ray unless it runs already; True when this call started it."""
         import ray
 
@@ -83,7 +83,7 @@ class RayExecutor:
 
         if not specs:
             return
-        started = self._init()
+        started = self.start()
         try:
             task = ray.remote(run_pair).options(num_cpus=self.num_cpus, num_gpus=self.gpus_per_task(specs),
                                                 **self.options)

@@ -1,15 +1,6 @@
-"""The ``tune`` command: a hyper-parameter study on the validation split, then the best config
-over seeds on test.
-
-    python -m amccl tune --dataset mosi --trials 50                     # SQLite under --out
-    python -m amccl tune --dataset mosi --trials 50 --storage postgresql://user:pw@host/amccl
-    python -m amccl tune --show runs/tune/mosi-paper-demo/study.db      # the trials table only
-
-``amccl.cli`` registers it with :func:`add_tune_parser` and dispatches to :func:`run_tune`.
-Outputs in ``--out`` (default ``runs/tune/<dataset>-<space>-<profile>``): ``study.db`` (the
-default storage), ``trials.csv``, ``best.json`` and ``final/`` (``results.csv``,
-``summary.csv``, ``seed_<seed>/``: the best config trained over ``--seeds``, scored on test).
-"""
+"""The ``tune`` command (``python -m amccl tune --help``): a study on the validation split, then
+the best config over seeds on test. Writes ``study.db`` (the default storage), ``trials.csv``,
+``best.json`` and ``final/`` (:func:`amccl.train.run_seeds`'s files) into ``--out``."""
 
 from __future__ import annotations
 
@@ -27,9 +18,8 @@ EPILOG = """search spaces (--space):
 runtime on 2 CPU cores, embedded default: --profile smoke --trials 3 --no-final about 28 s
 (5-8 s a trial); each final seed adds a run of the profile's length.
 
---trials is the total the study should hold (complete + pruned trials): rerunning a study
-with 3 trials and --trials 5 runs 2 more. Trials never see the test split; only the final
-retraining of the best config (skip it with --no-final) is scored on test.
+--trials is the study's total: a study of 3 trials rerun with --trials 5 runs 2 more. Trials
+never see the test split; only the final retraining (skip it with --no-final) is scored on test.
 
 Sharing one study between machines: give every process the same --storage and --study-name.
 SQLite (the default) suits the processes of one machine (--executor ray on a local Ray).
@@ -108,19 +98,6 @@ def _header(study) -> str:
             f"{made.get('profile')}): {len(study.trials)} trial(s); value = best validation MAE")
 
 
-def _show(args: argparse.Namespace) -> int:
-    from amccl.cli_options import CLIError
-    from amccl.tuning.study import load_study
-
-    try:
-        study = load_study(args.show, args.study_name)
-    except (FileNotFoundError, KeyError, ValueError) as err:
-        raise CLIError(f"--show {args.show}: {err.args[0] if err.args else err}") from err
-    print(_header(study))
-    print(show_table(study))
-    return 0
-
-
 def run_tune(args: argparse.Namespace) -> int:
     """Run the ``tune`` command for parsed ``args``; returns the exit status."""
     import optuna
@@ -130,10 +107,15 @@ def run_tune(args: argparse.Namespace) -> int:
     from amccl.data import load_data
     from amccl.runtime import get_logger
     from amccl.tuning.runner import default_out, default_study_name, retrain_best, run_study
-    from amccl.tuning.study import storage_url, write_study_files
+    from amccl.tuning.study import load_study, storage_url, write_study_files
 
-    if args.show:
-        return _show(args)
+    if args.show:  # the trials table of a stored study, nothing run
+        try:
+            study = load_study(args.show, args.study_name)
+        except (FileNotFoundError, KeyError, ValueError) as err:
+            raise CLIError(f"--show {args.show}: {err.args[0] if err.args else err}") from err
+        print(_header(study) + "\n" + show_table(study))
+        return 0
     cfg = config_from_args(args)
     drawn = sorted({item.split("=", 1)[0].strip() for item in args.overrides} & set(SPACES[args.space].params))
     if drawn:

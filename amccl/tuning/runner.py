@@ -1,16 +1,10 @@
-"""Running a study: in this process or as Ray tasks against one shared storage, then the
-best configuration retrained over seeds and scored on test once.
-
-A worker (:func:`run_worker`) opens the study, builds the objective and runs trials until
-the study holds the total wanted; ``executor="local"`` runs one worker here, ``"ray"`` runs
-``workers`` of them as Ray tasks (:class:`~amccl.ablations.ray_executor.RayExecutor` starts
-or joins Ray). :func:`run_study` hands the workers the data without its test split
-(:func:`amccl.train.without_test`), and every trial's ``fit(score_test=False)`` drops it again
-for data a worker loads itself.
-"""
+"""Running a study in this process or as Ray tasks sharing one storage (:func:`run_study`), then
+the best configuration retrained over seeds and scored on test once (:func:`retrain_best`).
+Workers get the data without its test split; their trials never read one they load."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,15 +16,7 @@ import pandas as pd
 
 from amccl.config import AMCCLConfig
 from amccl.tuning.space import get_space
-from amccl.tuning.study import (
-    best_config,
-    finished,
-    make_objective,
-    open_storage,
-    open_study,
-    optimize,
-    storage_url,
-)
+from amccl.tuning.study import best_config, finished, make_objective, open_storage, open_study, optimize, storage_url
 
 
 @dataclass(frozen=True)
@@ -61,7 +47,7 @@ def run_worker(spec: WorkerSpec, data: Any = None, num_threads: int | None = Non
     cfg = AMCCLConfig.from_dict(spec.config)
     if num_threads is not None:
         torch.set_num_threads(max(1, int(num_threads)))
-    data = load_data(cfg) if data is None else data  # the trials' fit(score_test=False) drops the test split
+    data = load_data(cfg) if data is None else data  # the trials' fit never reads its test split
     space = get_space(spec.space, cfg)
     study = open_study(spec.storage, spec.study_name, cfg, space, spec.trial_seed, spec.seed, spec.pruner,
                        spec.worker)
@@ -71,14 +57,14 @@ def run_worker(spec: WorkerSpec, data: Any = None, num_threads: int | None = Non
 
 def run_on_ray(spec: WorkerSpec, workers: int | None = None, data: Any = None, address: str | None = None,
                num_cpus: float | None = None, num_gpus: float | None = None) -> list[int]:
-    """Run ``workers`` (default: as many as the cluster's CPUs fit, at most the trials left)
-    copies of :func:`run_worker` as Ray tasks; returns each one's trial count."""
+    """Run ``workers`` (default: what the cluster's CPUs fit) copies of :func:`run_worker` as Ray
+    tasks, at most one per trial left; returns each one's trial count."""
     import ray
 
     from amccl.ablations.ray_executor import RayExecutor
 
     executor = RayExecutor(address, num_cpus, num_gpus)
-    started = executor._init()  # start or join Ray as the ablation grid does
+    started = executor.start()  # start or join Ray as the ablation grid does
     try:
         if workers is None:
             workers = max(1, int(ray.cluster_resources().get("CPU", 1) // executor.num_cpus))
@@ -110,31 +96,28 @@ def run_study(cfg: AMCCLConfig, space: str = "paper", trials: int = 50, storage:
     """Create or resume a study and run it until it holds ``trials`` complete or pruned trials.
 
     Args:
-        cfg: the base config (dataset, profile, overrides); ``space`` draws some of its fields.
-        space: a name of :data:`amccl.tuning.space.SPACES`.
+        cfg: the base config; ``space`` (a name of :data:`~amccl.tuning.space.SPACES`) draws some
+            of its fields.
         trials: the *total* the study should hold (a resumed study with 3 and ``trials=5`` runs 2).
-        storage: an optuna storage URL (``sqlite:///runs/tune/study.db``, ``postgresql://...``)
-            or a ``.db`` path; default ``runs/tune/<study name>/study.db``.
-        study_name: default :func:`default_study_name`.
+        storage: an optuna storage URL or a ``.db`` path; default ``runs/tune/<study name>/study.db``.
+        study_name: default ``<dataset>-<space>-<profile>``.
         data: an ``MMSAData`` (``None``: the config's); its test split is never read.
         trial_seed: the training seed of every trial (default ``cfg.seeds[0]``).
         seed: the sampler's seed; pruner: ``median``, ``none`` or an optuna pruner.
-        executor: ``local`` (this process) or ``ray`` (``workers`` Ray tasks, ``num_cpus`` /
-            ``num_gpus`` each, on ``ray_address`` or a local Ray).
+        executor: ``local`` or ``ray`` (``workers`` tasks of ``num_cpus`` / ``num_gpus`` each, on
+            ``ray_address`` or a local Ray).
         fit_fn: stands in for :func:`amccl.train.fit` (tests).
-        progress: a tqdm bar over this process's trials (local executor; never under ``CI``), or one
-            log line per trial where no bar can be drawn (:func:`~amccl.runtime.progress_lines`).
+        progress: a bar over this process's trials, or a log line per trial (local executor).
     """
-    from amccl.train import without_test
-
     get_space(space)  # an unknown name fails before any work
     name = study_name or default_study_name(cfg, space)
-    url = storage_url(storage or default_storage(name))
+    url = storage_url(storage or default_out(name) / "study.db")
     spec = WorkerSpec(url, name, space, cfg.to_dict(), int(cfg.seeds[0] if trial_seed is None else trial_seed),
                       int(trials), int(seed), pruner)
     study = open_study(url, name, cfg, get_space(space, cfg), spec.trial_seed, seed, pruner)  # create, check settings
-    if data is not None:
-        data = without_test(data)
+    if data is not None:  # the trials never read the test split: it is not handed to them
+        data = copy.copy(data)
+        data.test = None
     if executor == "local":
         run_worker(spec, data, fit_fn=fit_fn, progress=progress)
     elif executor == "ray":
@@ -152,11 +135,6 @@ def default_study_name(cfg: AMCCLConfig, space: str) -> str:
 def default_out(study_name: str) -> Path:
     """``runs/tune/<study name>``: where the command writes its files and, by default, the study."""
     return Path("runs/tune") / study_name
-
-
-def default_storage(study_name: str) -> str:
-    """``sqlite:///runs/tune/<study name>/study.db`` (absolute)."""
-    return storage_url(default_out(study_name) / "study.db")
 
 
 def retrain_best(study: optuna.Study, seeds: list[int] | None = None, data: Any = None,

@@ -1,19 +1,7 @@
-"""Named search spaces of ``python -m amccl tune`` (``--space NAME``).
+"""Named search spaces of ``python -m amccl tune`` (``--space NAME``, :data:`SPACES`).
 
-A :class:`SearchSpace` maps :class:`~amccl.config.AMCCLConfig` fields to optuna
-distributions; a trial's config is the base config (dataset, profile, ``--set``) with the
-sampled fields replaced. Every range holds the paper's value of each dataset (spec §4 table,
-``amccl.config._PAPER``; :meth:`SearchSpace.outside` lists any that is not), so the paper's
-configuration is one point of the space.
-
-* ``paper`` (default): the per-dataset values the paper set by hand -- the four learning
-  rates and weight decays, both dropouts, batch size, d, f, r, the loss weights (gamma,
-  inter_weight), the refinement weight lambda_refine and the margin alpha.
-* ``contrastive``: only the contrastive and refinement terms (gamma, k, T, alpha,
-  lambda_refine) on top of the dataset's paper values: a small space for few trials.
-
-Weight decays are categorical (0 is a paper value: MOSEI's audio and video); learning rates
-and gamma are log-uniform.
+A :class:`SearchSpace` maps config fields to optuna distributions. Every range holds each
+dataset's paper value (docs/model.md §4; :meth:`SearchSpace.outside` lists any that is not).
 """
 
 from __future__ import annotations

@@ -1,14 +1,9 @@
 """A study: its storage, the objective (best validation MAE), the trials table, the best config.
 
-Every trial trains one seed with :func:`amccl.train.fit` (``score_test=False``: the test
-split is replaced by an empty one, so no test clip, label or metric exists in a trial) and
-stores, as optuna user attributes (JSON in the storage): ``config`` (the whole
-``AMCCLConfig.to_dict()``), ``seed``, ``valid_metrics`` (the best epoch's), ``best_epoch``,
-``epochs_run``, ``data_path`` / ``data_sha256``, and ``diverged`` (the message) when a loss
-became non-finite (such a trial is *pruned*). After each epoch the running best validation
-MAE is reported to the pruner at step = epoch; the objective is the run's best validation
-MAE (minimised).
-"""
+A trial trains one seed with ``fit(..., splits=("train", "valid"))``, reports its running best
+validation MAE to the pruner each epoch and keeps, as user attributes, ``config``, ``seed``,
+``valid_metrics``, ``best_epoch``, ``epochs_run``, ``data_path`` / ``data_sha256`` and, when a
+loss diverged (the trial is then pruned), ``diverged``."""
 
 from __future__ import annotations
 
@@ -75,14 +70,9 @@ def open_storage(storage: str | Path, must_exist: bool = False) -> optuna.storag
                           "pip install 'amccl[postgres]'") from err
 
 
-def study_names(storage: str | Path) -> list[str]:
-    """The names of the studies an existing storage holds."""
-    return optuna.study.get_all_study_names(open_storage(storage, must_exist=True))
-
-
 def load_study(storage: str | Path, name: str | None = None) -> optuna.Study:
     """An existing study for reading (tables, figures): ``name`` or the storage's only study."""
-    names = study_names(storage)
+    names = optuna.study.get_all_study_names(open_storage(storage, must_exist=True))
     if name is None:
         if len(names) != 1:
             raise ValueError(f"{redact(storage_url(storage))} holds {len(names)} studies "
@@ -111,13 +101,6 @@ def sampler_seed(seed: int, existing: int, worker: int = 0) -> int:
     return int(np.random.SeedSequence([int(seed), int(existing), int(worker)]).generate_state(1)[0])
 
 
-def study_settings(cfg: AMCCLConfig, space: SearchSpace, trial_seed: int) -> dict[str, Any]:
-    """What a study is made with (stored as its ``amccl`` user attribute, checked on resume)."""
-    base = {k: v for k, v in cfg.to_dict().items() if k not in space.params}
-    return {"space": space.name, "dataset": cfg.dataset, "profile": cfg.profile, "trial_seed": int(trial_seed),
-            "base_config": base}
-
-
 def open_study(storage: str | Path, name: str, cfg: AMCCLConfig, space: SearchSpace, trial_seed: int,
                seed: int = 0, pruner: str | optuna.pruners.BasePruner = "median", worker: int = 0) -> optuna.Study:
     """Create the study ``name`` in ``storage`` or resume it (minimise; seeded TPE, see
@@ -128,7 +111,10 @@ def open_study(storage: str | Path, name: str, cfg: AMCCLConfig, space: SearchSp
     """
     study = optuna.create_study(storage=open_storage(storage), study_name=name, direction="minimize",
                                 load_if_exists=True, pruner=make_pruner(pruner))
-    now, saved = study_settings(cfg, space, trial_seed), study.user_attrs.get(ATTR)
+    base = {k: v for k, v in cfg.to_dict().items() if k not in space.params}  # what the study is made with
+    now = {"space": space.name, "dataset": cfg.dataset, "profile": cfg.profile, "trial_seed": int(trial_seed),
+           "base_config": base}
+    saved = study.user_attrs.get(ATTR)
     if saved is None:
         study.set_user_attr(ATTR, now)
     else:
@@ -150,7 +136,7 @@ def make_objective(cfg: AMCCLConfig, space: SearchSpace, data: Any, trial_seed: 
                    fit_fn: Callable | None = None) -> Callable[[optuna.Trial], float]:
     """The objective: draw ``space`` on top of ``cfg``, train ``trial_seed`` without the test
     split, report each epoch's running best validation MAE, return the best (see module doc)."""
-    from amccl.train import NonFiniteLossError, fit
+    from amccl.train import MODEL_SELECTION, NonFiniteLossError, fit
 
     fit_fn = fit_fn or fit
 
@@ -169,11 +155,11 @@ def make_objective(cfg: AMCCLConfig, space: SearchSpace, data: Any, trial_seed: 
 
         try:
             history = fit_fn(run_cfg, data, seed=trial_seed, progress=False, on_epoch_end=on_epoch_end,
-                             score_test=False)
+                             splits=MODEL_SELECTION)
         except NonFiniteLossError as err:
             trial.set_user_attr("diverged", str(err))
             raise optuna.TrialPruned(str(err)) from err
-        if history.test_metrics:  # cannot happen with score_test=False; never let one through
+        if history.test_metrics:  # cannot happen without the test split; never let one through
             raise RuntimeError("a tuning trial produced test metrics")
         trial.set_user_attr("valid_metrics", {k: float(v) for k, v in history.valid_metrics.items()})
         trial.set_user_attr("best_epoch", int(history.best_epoch))
@@ -187,11 +173,9 @@ def make_objective(cfg: AMCCLConfig, space: SearchSpace, data: Any, trial_seed: 
 
 def optimize(study: optuna.Study, objective: Callable[[optuna.Trial], float], total: int,
              most: int | None = None, progress: bool = False) -> int:
-    """Run trials until the study holds ``total`` complete or pruned ones (counting those of
-    every process sharing it; concurrent processes may overshoot by the trials in flight), at
-    most ``most`` of them here; ``progress``: a tqdm bar over them with the best value so far,
-    or, where no bar can be drawn (a log file, a pipe, CI), one plain log line per finished
-    trial (:func:`~amccl.runtime.progress_lines`). Returns how many this call ran."""
+    """Run trials until the study holds ``total`` complete or pruned ones (every process sharing it
+    counts; trials in flight may overshoot), at most ``most`` here; ``progress``: a bar with the
+    best value so far, or a log line per trial where no bar can be drawn. Returns how many ran."""
     from amccl.runtime import get_logger, progress_bar, progress_enabled, progress_lines
 
     remaining = min(total - finished(study), most if most is not None else total)
