@@ -93,7 +93,7 @@ def test_the_smoke_switch(monkeypatch):
 
 def test_demo_presets_keep_what_the_notebooks_claim():
     """The demo's time cuts never go below what notebooks 02-04 say they show."""
-    from amccl.config import preset
+    from amccl.presets import preset
 
     grid = preset("ablation_grid", "demo")
     assert grid.variants is None and len(grid.seeds) >= 3  # 03: every variant over at least 3 seeds
