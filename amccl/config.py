@@ -75,15 +75,13 @@ _PAPER: dict[str, dict[str, Any]] = {
         epochs=150, early_stop=30,
     ),
 }
-# SIMS-v2 is ours, not the paper's (docs/model.md §4): SIMS's values, but 3 audio heads cannot
-# split its Da = 25 features; 1 head is the nearest that runs (SIMSV2_NOTE).
+# SIMS-v2 (ours, docs/model.md §4): SIMS's values; 3 audio heads cannot split Da = 25, 1 can (SIMSV2_NOTE).
 _PAPER["simsv2"] = dict(_PAPER["sims"], audio_heads=1)
 
-# What each profile changes on top of the paper's values.
-_PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
+_PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {  # what each profile changes on top of the paper's values
     "paper": {},  # plus the paper's text encoder for the dataset's language (for_dataset)
-    # demo: a 256-wide audio/vision feed-forward (the paper's 2048 dominates a CPU step)
-    "demo": dict(epochs=10, early_stop=4, synthetic_sizes=(480, 120, 240), text_encoder=MINILM, encoder_ff_dim=256),
+    "demo": dict(  # a 256-wide audio/vision feed-forward: the paper's 2048 dominates a CPU step
+        epochs=10, early_stop=4, synthetic_sizes=(480, 120, 240), text_encoder=MINILM, encoder_ff_dim=256),
     "smoke": dict(epochs=2, early_stop=2, batch_size=16, synthetic_sizes=(48, 16, 24), text_encoder=MINILM),
 }
 MMSA_SEEDS = (1111, 1112, 1113, 1114, 1115)  # the MMSA convention: five seeds, their mean
@@ -91,14 +89,11 @@ MMSA_SEEDS = (1111, 1112, 1113, 1114, 1115)  # the MMSA convention: five seeds, 
 
 def is_mmsa_shapes(dataset: str, found: tuple[int, ...]) -> bool:
     """Are (Lt, La, Lv, Da, Dv) = ``found`` the MMSA shapes of ``dataset``: its unaligned file's,
-    or its aligned file's (audio / vision length Lt, no longer than the unaligned one's)?"""
+    or its aligned file's (audio / vision length Lt, at most the unaligned one's)?"""
     lt, la, lv, da, dv = DATASET_SHAPES[dataset]
     flt, fla, flv, fda, fdv = found
-
-    def length_ok(found_len: int, mmsa_len: int) -> bool:  # unaligned, or aligned onto the Lt text steps
-        return found_len == mmsa_len or found_len == lt <= mmsa_len
-
-    return (flt, fda, fdv) == (lt, da, dv) and length_ok(fla, la) and length_ok(flv, lv)
+    aligned_or_not = all(f == mmsa or f == lt <= mmsa for f, mmsa in ((fla, la), (flv, lv)))
+    return (flt, fda, fdv) == (lt, da, dv) and aligned_or_not
 
 
 def fit_heads(heads: int, width: int) -> int:
@@ -150,14 +145,12 @@ class AMCCLConfig:
     vision_len: int = 50  # Lv
     audio_dim: int = 5  # Da (d_model of the audio transformer: 5 for MOSI, quirk of the paper)
     vision_dim: int = 20  # Dv
-    # "file": a real file whose shapes are not MMSA's sets the five above (and heads that cannot
-    # split its widths) from the file, with a note on every result; "paper": refuse such a file.
+    # "file": a file of other shapes sets the five above (and heads), noted on every result; "paper": refuse it
     shapes: str = "file"
 
     # --- text encoder -----------------------------------------------------------------
-    # The paper's name ("bert-base-uncased" / "bert-base-chinese", found via a directory of
-    # that name or AMCCL_BERT_EN / AMCCL_BERT_ZH), a local BERT directory, "minilm" (embedded)
-    # or "tiny-random". The paper profile's default is the paper's encoder for the language.
+    # The paper's name ("bert-base-uncased" / "bert-base-chinese": a directory of that name or
+    # AMCCL_BERT_EN / AMCCL_BERT_ZH), a local BERT directory, "minilm" (embedded) or "tiny-random".
     text_encoder: str = PAPER_ENCODERS["en"]
     freeze_text: bool = False  # the reference's use_finetune=False
     cache_text: bool = True  # with freeze_text: compute the frozen encoder's outputs once
@@ -224,7 +217,6 @@ class AMCCLConfig:
     compile: bool = False  # torch.compile the model
     profile: str = "paper"
 
-    # ------------------------------------------------------------------------------------
     @classmethod
     def for_dataset(cls, name: str = "mosi", profile: str = "paper", **overrides: Any) -> AMCCLConfig:
         """The paper's defaults for ``name``, shrunk by ``profile``, then ``overrides``.
@@ -267,7 +259,7 @@ class AMCCLConfig:
     def with_file_shapes(self, found: tuple[int, int, int, int, int]) -> AMCCLConfig:
         """A copy that fits a file of shapes ``found`` = (Lt, La, Lv, Da, Dv) (``shapes="file"``;
         MMSA shapes change nothing): each shape still at the paper's value takes the file's, and
-        heads / ``skip_net_reduction`` that no longer fit become :func:`fit_heads`' / the smallest width."""
+        heads / ``skip_net_reduction`` that do not fit the new widths become :func:`fit_heads`' / the smallest width."""
         if self.shapes != "file" or is_mmsa_shapes(self.dataset, found):
             return self
         paper = DATASET_SHAPES[self.dataset]

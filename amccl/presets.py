@@ -1,9 +1,5 @@
-"""What each notebook runs at each profile (big_vision's local-run idea): config overrides,
-seeds, variants, and how to run them (executor, progress bars, trials, map sizes).
-
-``preset("ablation_grid")`` is notebook 03's grid at :func:`~amccl.config.default_profile`;
-the notebooks read every per-profile choice from here.
-"""
+"""What each notebook runs at each profile: config overrides, seeds, variants and how to run
+them. ``preset("ablation_grid")`` is notebook 03's grid at :func:`~amccl.config.default_profile`."""
 
 from __future__ import annotations
 

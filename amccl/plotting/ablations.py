@@ -18,8 +18,7 @@ from amccl.plotting.figure import VERDICT_COLORS, VERDICT_LABELS
 
 
 def _forest(ax: plt.Axes, block: pd.DataFrame, value: str, marker: str = "o") -> np.ndarray:
-    """One point with its ``{value}_ci_low/high`` interval per row, first row on top, coloured
-    by the row's ``verdict``; returns the y positions."""
+    """One point ± its ``{value}_ci_low/high`` per row, first on top, coloured by ``verdict``; y positions."""
     y = np.arange(len(block))[::-1]
     for yi, rec in zip(y, block.to_dict("records")):
         x, low, high = rec[value], rec[f"{value}_ci_low"], rec[f"{value}_ci_high"]
@@ -54,19 +53,17 @@ def _detectable_lines(ax: plt.Axes, summ: pd.DataFrame, baseline: str, power: fl
 def plot_grid(results: pd.DataFrame, metric: str, baseline: str | None = "full",
               alpha: float = 0.05, method: str = "t", order: Sequence[str] | None = None, ax=None,
               title: str | None = None, detectable: bool = True) -> Figure:
-    """Per variant: mean ± interval (diamond), the seeds (dots), the baseline's interval (grey
-    band) and, on the right, ``Δ``: the seed-paired difference to the baseline with its
-    interval, ``*`` when Holm-significant; colours give the verdict. Values on the display scale
-    of :mod:`amccl.metrics` (accuracies in %, differences in points).
+    """Per variant: mean ± interval (diamond), seeds (dots), the baseline's interval (grey band)
+    and ``Δ``, the seed-paired difference to the baseline (``*``: Holm-significant); colour = verdict.
+    Display scale of :mod:`amccl.metrics` (accuracies in %, differences in points).
 
     Args:
         results: grid rows (one per variant and seed; fractions) or a
             :func:`~amccl.ablations.stats.summary` table (drawn as it is, no dots).
-        baseline, alpha, method: as :func:`~amccl.ablations.stats.summary`.
-        order: variants top to bottom (default: the table's order).
-        ax: axes to draw on (default: a new figure).
-        detectable: dotted lines at the baseline mean ± the median ``detectable`` of the other
-            variants: a not-significant Δ inside them is no evidence of "no effect".
+        baseline, alpha, method: as :func:`~amccl.ablations.stats.summary`; ``order``: variants top
+            to bottom; ``ax``: axes to draw on (default: a new figure).
+        detectable: dotted lines at the baseline mean ± the median ``detectable`` of the others: a
+            not-significant Δ inside them is no evidence of "no effect".
     """
     from amccl.ablations.power import POWER
     from amccl.ablations.stats import summary

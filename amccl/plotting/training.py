@@ -38,10 +38,9 @@ def plot_learning_curves(history: Any, epoch_col: str = "epoch", train_prefix: s
     """Four panels: training losses, loss terms, validation MAE and Acc-2 per epoch.
 
     Args:
-        history: a DataFrame with one row per epoch, or a trainer ``History`` (``.to_frame()``;
-            its ``best_epoch`` is marked). Columns: ``epoch`` (column or index), ``train_loss`` /
-            ``train_l1`` / ``valid_loss``, other ``train_*`` terms, ``valid_MAE``,
-            ``valid_*_acc_2`` (fractions); lr / seconds / time columns are ignored.
+        history: a trainer ``History`` or its ``to_frame()``: ``epoch`` (column or index),
+            ``train_loss`` / ``train_l1`` / ``valid_loss``, other ``train_*`` terms, ``valid_MAE``,
+            ``valid_*_acc_2``; lr / seconds / time columns are ignored.
         best_epoch: epoch to mark with a dashed line (default: ``history.best_epoch``).
     """
     frame = history if isinstance(history, pd.DataFrame) else history.to_frame()
