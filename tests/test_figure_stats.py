@@ -33,8 +33,8 @@ def test_padding_verdict_flips_at_zero():
 
 def test_learning_verdict_flips_when_validation_mae_does_not_fall():
     frame = pd.DataFrame({"train_loss": [2.0, 1.0, 0.5], "valid_MAE": [1.4, 1.1, 1.2]}, index=[1, 2, 3])
-    assert fs.learning_verdict(frame, 2).endswith("the model learns.")
-    assert fs.learning_verdict(frame.assign(valid_MAE=[1.0, 1.1, 1.2]), 1).endswith("no gain over the first epoch.")
+    assert fs.learning_verdict(frame, 2).endswith("21.4% below epoch 1's.")
+    assert fs.learning_verdict(frame.assign(valid_MAE=[1.0, 1.1, 1.2]), 1).endswith("no gain over epoch 1.")
 
 
 def test_constant_verdict_flips_at_ninety_percent_of_the_constant_mae():

@@ -99,10 +99,10 @@ def padding_verdict(shares: Any) -> str:
 def learning_verdict(frame: pd.DataFrame, best_epoch: int) -> str:
     """``frame``: a ``History.to_frame()`` (indexed by epoch) with ``train_loss``, ``valid_MAE``."""
     first, best = frame.iloc[0], frame.loc[best_epoch]
-    learned = best["valid_MAE"] < first["valid_MAE"]
+    gain = 1 - best["valid_MAE"] / first["valid_MAE"]
     return (f"Training loss went from {first['train_loss']:.3f} (epoch 1) to {frame['train_loss'].iloc[-1]:.3f} "
             f"(epoch {len(frame)}); validation MAE from {first['valid_MAE']:.3f} to {best['valid_MAE']:.3f} at the "
-            f"best epoch {best_epoch}: " + ("the model learns." if learned else "no gain over the first epoch."))
+            f"best epoch {best_epoch}: " + (f"{gain:.1%} below epoch 1's." if gain > 0 else "no gain over epoch 1."))
 
 
 def constant_verdict(table: pd.DataFrame, model: str, constant: str) -> str:
