@@ -20,7 +20,8 @@ N      number of clips in a split
 Where each idea lives (one place each):
 
 =================  ======================================================================
-config.py          ``AMCCLConfig`` (the paper's per-dataset values, profiles), named presets
+config.py          ``AMCCLConfig`` (the paper's per-dataset values, profiles)
+presets.py         what each notebook runs at each profile
 bert.py            finding the text encoder offline, building it from a checkpoint, recording it
 encoders.py        ``TextEncoder`` and the audio / vision ``SequenceEncoder``
 fusion.py          skip gates, SE block, Adaptive Multi-Scale Convolution
@@ -41,7 +42,7 @@ tuning/            validation-only optuna search: spaces, the study, local / Ray
 published/         published results with their sources, and the side-by-side with a run
 predict.py         predictions for label-less clips, the ``predict`` command
 baselines.py       the constant and two ridge probes (text; early fusion) on the test split, the verdict
-plotting.py        every figure
+plotting/          every figure, and the one ``save_figure``
 cli.py             ``python -m amccl train | evaluate | predict | ablate | tune``
 cli_options.py     the options every command shares (``--dataset`` .. ``--set``) and the config they build
 workbook.py        running and storing the notebooks
