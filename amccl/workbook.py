@@ -1,13 +1,16 @@
 """Run the workbook: execute the notebooks in order and keep the executed copies and figures.
 
 ``python -m amccl.workbook --out runs/workbook`` is what ``make demo`` runs. Notebooks find
-their output folder with :func:`run_dir` and save figures with :func:`save_figure`, so the
-same notebook works under this runner, under nbval and in JupyterLab.
+their output folder with :func:`run_dir` and save figures with
+:func:`amccl.plotting.save_figure`, so the same notebook works under this runner, under nbval
+and in JupyterLab.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import sys
 import tempfile
@@ -38,20 +41,15 @@ def run_dir() -> Path:
     return path
 
 
-def save_figure(fig, name: str) -> Path:
-    """Save ``fig`` as ``<run_dir>/figures/<name>.png`` (150 dpi) and return the path.
+def settings_id(cfg) -> str:
+    """Eight hex digits of the SHA-1 of ``cfg.to_dict()`` (sorted JSON): one per setting."""
+    return hashlib.sha1(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:8]
 
-    A figure of :data:`GALLERY` is also written to ``AMCCL_GALLERY_DIR`` when that is set
-    (``make demo`` sets it to ``docs/figures``): at its own figure size and
-    :data:`GALLERY_DPI`, without a tight bounding box, so its pixel size never depends on the
-    numbers drawn and re-runs change only the pixels that moved.
-    """
-    from amccl.plotting import save_figure as save
 
-    gallery = os.environ.get(GALLERY_ENV)
-    if gallery and name in GALLERY:
-        save(fig, Path(gallery) / f"{name}.png", dpi=GALLERY_DPI, tight=False)
-    return save(fig, run_dir() / "figures" / f"{name}.png")
+def run_dir_for(name: str, cfg) -> Path:
+    """``<run_dir()>/<name>-<profile>-<settings_id>``: new settings, new folder (a grid refuses
+    to mix rows of different settings); the same settings resume in the same folder."""
+    return run_dir() / f"{name}-{cfg.profile}-{settings_id(cfg)}"
 
 
 def execute(notebook: Path, out_dir: Path, timeout: int = 1800) -> float:

@@ -1,7 +1,7 @@
 """A whole ablation grid in runs per hour: ``run_grid`` against a plain loop over ``fit``.
 
 The grid is notebook 03's demo grid: the 17 variants of docs/model.md §6 and §7 (``full`` first) x the
-first three MMSA seeds, with ``PRESETS["ablation_grid"]["demo"]``'s shrunk frozen-text runs
+first three MMSA seeds, with ``amccl.presets.PRESETS["ablation_grid"]["demo"]``'s shrunk frozen-text runs
 (``SHRUNK_FROZEN_TEXT``, 8 epochs, 240 / 60 / 120 clips of the embedded default data, the
 embedded MiniLM encoder). Two ways, each in a fresh child process (neither inherits the
 other's imports, frozen-text cache or warm allocator):
@@ -49,7 +49,8 @@ WAYS = ("grid", "plain", "grid_local", "plain_nofiles")
 # --- the children --------------------------------------------------------------------------------
 def grid_config(spec: dict[str, Any]):
     """The base (``full``) config of the benchmark's grid, from the parent's options."""
-    from amccl.config import AMCCLConfig, preset
+    from amccl.config import AMCCLConfig
+    from amccl.presets import preset
 
     overrides = dict(preset("ablation_grid", "demo").overrides)
     overrides.update(spec["overrides"])

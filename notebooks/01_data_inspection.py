@@ -24,7 +24,7 @@
 # file); labels on the 0.2 grid of [-3, 3], roughly balanced between positive and negative
 # with a spike at exactly 0; about a quarter to a third of the audio and vision frames are
 # padding, and **most clips are shorter than the padded length**, so the paper's readout of
-# the last time step (index -1, spec §2.3) reads a padding frame for them. A few `-inf` audio
+# the last time step (index -1, docs/model.md §2.3) reads a padding frame for them. A few `-inf` audio
 # values were set to 0 by the loader.
 #
 # No GPU is needed; this notebook takes a few seconds.
@@ -43,13 +43,14 @@ import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 import seaborn as sns
-import torch
+from IPython.display import Markdown, display
 
+from amccl.analysis.figure_stats import padding_verdict, polarity_verdict
 from amccl.bert import load_tokenizer
 from amccl.config import AMCCLConfig, default_profile
 from amccl.data import feature_stats, label_counts, load_data, summary
 from amccl.data.summary import feature_verdict, truncation_verdict
-from amccl.workbook import save_figure
+from amccl.plotting import save_figure
 
 PROFILE = default_profile()
 DATA_PATH = None  # set to your MMSA pickle, e.g. "~/MMSA/MOSI/Processed/unaligned_50.pkl"
@@ -110,7 +111,6 @@ print("\npolarity share per split:\n" + balance.loc[list(dict(data.items()))].to
 print("\n|label| intensity share per split:\n" + intensity.loc[list(dict(data.items()))].to_string())
 
 # %%
-np.random.seed(0); torch.manual_seed(0)
 fig, axes = plt.subplots(1, 2, figsize=(13, 4), constrained_layout=True)
 sns.histplot(data=labels, x="label", hue="split", binwidth=0.2, binrange=(-3.1, 3.1),
              stat="density", common_norm=False, element="step", ax=axes[0])
@@ -124,16 +124,13 @@ save_figure(fig, "01_labels")
 plt.show()
 
 # %%
-shares = labels[labels.split == "train"]["polarity"].value_counts(normalize=True)
-print(f"Verdict: the training split is {100 * shares.get('positive', 0):.0f} % positive, "
-      f"{100 * shares.get('negative', 0):.0f} % negative and {100 * shares.get('neutral', 0):.0f} % exactly "
-      "neutral (neutral clips count for Has0 accuracy, not for Non0); small splits can be lopsided.")
+display(Markdown("**Verdict.** " + polarity_verdict(data.train.labels)))
 
 # %% [markdown]
 # ## Sequence lengths and padding per modality
 #
 # Audio and vision are padded at the end up to La and Lv frames. The paper's encoders read the
-# **last time step (index -1)** of each transformer output, with no padding mask (spec §2.3),
+# **last time step (index -1)** of each transformer output, with no padding mask (docs/model.md §2.3),
 # so for every clip shorter than L that representation comes from a padding frame.
 
 # %%
@@ -150,7 +147,6 @@ padding = pd.DataFrame(rows)
 print(padding.to_string(index=False))
 
 # %%
-np.random.seed(0); torch.manual_seed(0)
 lengths = pd.concat([pd.DataFrame({"split": name, "modality": m, "length": getattr(split, f"{m}_lengths")})
                      for name, split in data.items() for m in ("audio", "vision")], ignore_index=True)
 fig, axes = plt.subplots(1, 2, figsize=(13, 4), constrained_layout=True, sharey=True)
@@ -165,9 +161,7 @@ save_figure(fig, "01_lengths")
 plt.show()
 
 # %%
-share = float(padding["clips whose step -1 is padding"].mean())
-print(f"Verdict: on average {100 * share:.0f} % of clips are shorter than L, so the last-time-step "
-      "readout sees padding for them; `last_valid_step=True` (spec §7) is the cleaner variant.")
+display(Markdown("**Verdict.** " + padding_verdict(padding["clips whose step -1 is padding"])))
 
 # %% [markdown]
 # ## Transcripts: token lengths and examples
@@ -183,7 +177,6 @@ print(f"\nLongest transcript: {int(tokens.tokens.max())} of Lt = {data.shapes[0]
       f"(clips filling every slot: {int((tokens.tokens >= data.shapes[0]).sum())})")
 
 # %%
-np.random.seed(0); torch.manual_seed(0)
 fig, ax = plt.subplots(figsize=(7, 4), constrained_layout=True)
 sns.histplot(data=tokens, x="tokens", hue="split", discrete=True, stat="density",
              common_norm=False, element="step", ax=ax)
@@ -192,7 +185,7 @@ save_figure(fig, "01_tokens")
 plt.show()
 
 # %%
-print("Verdict:", truncation_verdict(data, load_tokenizer(cfg.text_encoder)))
+display(Markdown("**Verdict.** " + truncation_verdict(data, load_tokenizer(cfg.text_encoder))))
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -221,7 +214,6 @@ print("\nnon-finite values cleaned at load time (set to 0):\n"
       + (cleaned.to_string() if len(cleaned) else "none"))
 
 # %%
-np.random.seed(0); torch.manual_seed(0)
 fig, axes = plt.subplots(1, 2, figsize=(13, 4), constrained_layout=True, gridspec_kw={"width_ratios": [1, 3]})
 for ax, modality in zip(axes, ("audio", "vision")):
     s = stats[modality]
@@ -235,4 +227,4 @@ plt.show()
 
 # %%
 total = int(cleaned.to_numpy().sum())
-print("Verdict:", feature_verdict(stats, total))
+display(Markdown("**Verdict.** " + feature_verdict(stats, total)))

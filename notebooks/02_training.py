@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 02 · Training AMCCL: does it learn, and by how much does it beat a constant?
 #
-# **Question.** Trained as the paper does (spec §4: AdamW over five parameter groups, cosine
+# **Question.** Trained as the paper does (docs/model.md §4: AdamW over five parameter groups, cosine
 # schedule with warm-up, early stopping on validation MAE), does AMCCL fit the data, and how
 # do its test metrics compare with a predictor that always outputs the mean training label?
 #
@@ -43,25 +43,26 @@
 # device itself (`device="auto"`: CUDA when present, else CPU).
 
 # %%
-import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
 import seaborn as sns
-import torch
+from IPython.display import Markdown, display
 
+from amccl.analysis.figure_stats import constant_verdict, learning_verdict
 from amccl.baselines import baseline_table, baseline_verdict, same_clips
-from amccl.config import AMCCLConfig, default_profile, preset
+from amccl.config import AMCCLConfig, default_profile
 from amccl.data import load_data
 from amccl.metrics import format_table, primary_metrics
-from amccl.plotting import plot_learning_curves, plot_test_vs_constant
+from amccl.plotting import plot_learning_curves, plot_test_vs_constant, save_figure
+from amccl.presets import preset
 from amccl.runtime import resolve_device
 from amccl.train import fit, run_seeds
-from amccl.workbook import run_dir, save_figure
+from amccl.workbook import run_dir
 
 PROFILE = default_profile()
 DATA_PATH = None  # set to your MMSA pickle, e.g. "~/MMSA/MOSI/Processed/unaligned_50.pkl"
 cfg = AMCCLConfig.for_dataset("mosi", profile=PROFILE, data_path=DATA_PATH)
-SHOW_PROGRESS = PROFILE != "smoke"  # tqdm bars on the long cells (never under CI)
+SEED_TABLE = preset("seed_table", PROFILE)  # amccl.presets: overrides, seeds and progress bars per profile
 sns.set_theme(context="notebook", style="whitegrid")
 pd.set_option("display.width", 140)
 
@@ -91,7 +92,7 @@ print("training on", resolve_device(cfg.device))
 # NBVAL_IGNORE_OUTPUT
 SEED = 1111
 OUT = run_dir() / "02_training"
-history = fit(cfg, data, seed=SEED, out_dir=OUT, progress=SHOW_PROGRESS)
+history = fit(cfg, data, seed=SEED, out_dir=OUT, progress=SEED_TABLE.progress)
 frame = history.to_frame()
 print(f"{len(frame)} epochs in {frame['seconds'].sum():.0f} s; best epoch {history.best_epoch}; "
       f"stopped early: {history.stopped_early}")
@@ -105,17 +106,13 @@ print("checkpoint for notebook 04:", OUT / "best.pt", "exists:", (OUT / "best.pt
 # The dashed line marks the restored best epoch.
 
 # %%
-np.random.seed(0); torch.manual_seed(0)
 fig = plot_learning_curves(history)
 fig.suptitle(f"AMCCL on {cfg.dataset} ({PROFILE} profile, seed {SEED})", fontsize=13)
 save_figure(fig, "02_learning_curves")
 plt.show()
 
 # %%
-first, best = frame.iloc[0], frame.loc[history.best_epoch]
-print(f"Verdict: training loss went from {first['train_loss']:.3f} (epoch 1) to {frame['train_loss'].iloc[-1]:.3f} "
-      f"(epoch {len(frame)}); validation MAE from {first['valid_MAE']:.3f} to {best['valid_MAE']:.3f} "
-      f"at the best epoch {history.best_epoch}.")
+display(Markdown("**Verdict.** " + learning_verdict(frame, history.best_epoch)))
 
 # %% [markdown]
 # ## Test metrics against a constant predictor and two probes
@@ -148,12 +145,7 @@ save_figure(fig, "02_test_vs_constant")
 plt.show()
 
 # %%
-amccl, const = test_table.loc[AMCCL_ROW], test_table.loc[CONSTANT_ROW]
-clearly = amccl["MAE"] < 0.9 * const["MAE"]
-print(f"Verdict: AMCCL's test MAE is {amccl['MAE']:.3f} against {const['MAE']:.3f} for the constant, "
-      f"Acc-2 (Non0) {amccl['Non0_acc_2']:.1f} against {const['Non0_acc_2']:.1f}, Corr {amccl['Corr']:.3f} -- "
-      + ("AMCCL clearly beats the constant predictor." if clearly
-         else "no clear gain over the constant yet: too few epochs/clips in this profile (expected for smoke)."))
+display(Markdown("**Verdict.** " + constant_verdict(test_table, AMCCL_ROW, CONSTANT_ROW)))
 print(baseline_verdict(history.test_metrics, baselines, cfg.dataset, label=f"AMCCL (seed {SEED}, text fine-tuned)"))
 
 # %% [markdown]
@@ -174,10 +166,9 @@ print(baseline_verdict(history.test_metrics, baselines, cfg.dataset, label=f"AMC
 
 # %%
 # NBVAL_CHECK_OUTPUT
-seed_table = preset("seed_table", PROFILE)  # amccl.config.PRESETS: overrides and seeds per profile
-seed_cfg, SEEDS = cfg.replace(**seed_table.overrides_for(DATA_PATH)), list(seed_table.seeds)
+seed_cfg, SEEDS = cfg.replace(**SEED_TABLE.overrides_for(DATA_PATH)), list(SEED_TABLE.seeds)
 print(f"seeds {SEEDS}, freeze_text={seed_cfg.freeze_text}, epochs={seed_cfg.epochs}")
-if PROFILE == "demo":
+if SEED_TABLE.overrides == preset("ablation_grid", PROFILE).overrides:  # demo: notebook 03's runs of `full`
     print("settings of notebook 03's grid:", {k: getattr(seed_cfg, k) for k in ("synthetic_sizes", "audio_len", "vision_len",
                                                                            "batch_size")})
 
@@ -185,7 +176,7 @@ if PROFILE == "demo":
 # NBVAL_IGNORE_OUTPUT
 seed_data = load_data(seed_cfg)  # demo: notebook 03's data (fewer clips, audio and vision cut to 24 steps)
 results = run_seeds(seed_cfg, SEEDS, data=seed_data, out_dir=run_dir() / "02_training_seeds",
-                    progress=SHOW_PROGRESS)
+                    progress=SEED_TABLE.progress)
 metrics = primary_metrics(cfg.dataset)
 per_seed = format_table(results[["seed", *metrics]], cfg.dataset)  # fractions in, MMSA's display out
 print(f"{len(SEEDS)} seeds in {results['seconds'].sum():.0f} s")
@@ -193,16 +184,15 @@ per_seed.set_index("seed")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-stats = format_table(results[metrics], cfg.dataset, aggregate=True)  # std with ddof=0, as MMSA
 seed_table = format_table(results[metrics], cfg.dataset, aggregate=True, text=True)  # "85.00 ± 1.20", "0.7663 ± 0.0485"
 seed_table.index = [f"AMCCL, {len(SEEDS)} seeds"]
 seed_table
 
 # %%
-print(f"Verdict: over {len(SEEDS)} seeds (text {'frozen' if seed_cfg.freeze_text else 'fine-tuned'}) "
-      f"test MAE is {stats.at['mean', 'MAE']:.3f} ± {stats.at['std', 'MAE']:.3f} and Non0 Acc-2 "
-      f"{stats.at['mean', 'Non0_acc_2']:.1f} ± {stats.at['std', 'Non0_acc_2']:.1f}; this spread across seeds "
-      "is the noise any ablation in notebook 03 has to beat.")
+spread = seed_table.iloc[0]  # "mean ± std" strings of format_table
+print(f"Over {len(SEEDS)} seeds (text {'frozen' if seed_cfg.freeze_text else 'fine-tuned'}) test MAE is "
+      f"{spread['MAE']} and Non0 Acc-2 {spread['Non0_acc_2']}: this spread across seeds is the noise any "
+      "ablation in notebook 03 has to beat.")
 
 # %% [markdown]
 # The same question for the seeds: do they beat the constant and the probes, by more than
@@ -250,6 +240,7 @@ comparison if comparison is not None else print(NOT_PUBLISHED)
 # %%
 # NBVAL_IGNORE_OUTPUT
 from amccl.analysis import acc7_confusion, error_table, residuals_by_label, residuals_by_length, worst_clips
+from amccl.analysis.figure_stats import confusion_verdict, length_verdict, residual_verdict
 from amccl.plotting import plot_confusion, plot_residuals_by_bin
 
 errors = error_table(history.test_predictions, data.test)
@@ -257,7 +248,8 @@ by_label = residuals_by_label(errors)
 fig = plot_residuals_by_bin(by_label, title=f"Test errors by true 7-class bin ({PROFILE} profile, seed {SEED})")
 save_figure(fig, "02_residuals_by_label")
 plt.show()
-by_label.round(3)
+display(by_label.round(3))
+display(Markdown("**Verdict.** " + residual_verdict(by_label, errors)))
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -265,7 +257,8 @@ by_length = residuals_by_length(errors, "text_len", q=4)
 fig = plot_residuals_by_bin(by_length, title="Test errors by text length (quartiles of tokens)")
 save_figure(fig, "02_residuals_by_length")
 plt.show()
-by_length.round(3)
+display(by_length.round(3))
+display(Markdown("**Verdict.** " + length_verdict(by_length)))
 
 # %% [markdown]
 # The Acc-7 confusion matrix, each row normalised to the share of its true class (empty rows
@@ -278,6 +271,7 @@ fig = plot_confusion(confusion, normalize=True)
 save_figure(fig, "02_confusion_acc7")
 plt.show()
 print("clips per true class:", confusion.sum(axis=1).to_dict())
+display(Markdown("**Verdict.** " + confusion_verdict(confusion)))
 
 # %% [markdown]
 # The clips with the largest absolute errors, with their transcripts.
@@ -286,13 +280,3 @@ print("clips per true class:", confusion.sum(axis=1).to_dict())
 # NBVAL_IGNORE_OUTPUT
 with pd.option_context("display.max_colwidth", 90):
     display(worst_clips(errors, k=8).round(3))
-
-# %%
-low, high = errors[errors["true_bin"] < 0], errors[errors["true_bin"] > 0]
-worst_bin = by_label["mae"].idxmax()
-pulled = low["residual"].mean() > 0 > high["residual"].mean()
-print(f"Verdict: the largest MAE is in true class {worst_bin} ({by_label.at[worst_bin, 'mae']:.2f} over "
-      f"{by_label.at[worst_bin, 'count']} clips); mean residual {low['residual'].mean():+.2f} on negative and "
-      f"{high['residual'].mean():+.2f} on positive clips -- "
-      + ("predictions are pulled toward the middle of the scale." if pulled
-         else "no pull toward the middle of the scale."))

@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 03 · Ablations: which parts of AMCCL matter, and which differences are real?
 #
-# **Question.** The paper (spec §6) removes one part at a time — the SE block, kernel
+# **Question.** The paper (docs/model.md §6) removes one part at a time — the SE block, kernel
 # branches, adaptive kernel weights, the AMC fusion itself, the contrastive loss and each of
 # its terms — and reports a single number per variant. Which of those differences survive
 # seed noise?
@@ -42,33 +42,31 @@
 # real data.
 
 # %%
-from amccl.config import AMCCLConfig, default_profile, preset
+from amccl.config import AMCCLConfig, default_profile
+from amccl.presets import preset
 
 PROFILE = default_profile()
-SHOW_PROGRESS = PROFILE != "smoke"  # tqdm bars on the long cells (never under CI)
 DATA_PATH = None  # e.g. "/data/MMSA/MOSI/Processed/unaligned_50.pkl"
 
 # %% [markdown]
 # ## Imports
 
 # %%
-import hashlib
-import json
 import time
 
-import numpy as np
 import pandas as pd
 import tqdm.auto  # noqa: F401  (imported here so its one-time notice never lands in a checked cell)
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from amccl.ablations.grid import run_grid
 from amccl.ablations.power import detectable_difference, seeds_needed
 from amccl.ablations.stats import format_paired, grid_verdict, paired_summary, power_verdict
+from amccl.analysis.figure_stats import grid_metric_verdict, importance_verdict, param_importances
 from amccl.metrics import display_scale, format_value
 from amccl.ablations.variants import VARIANTS, variants_table
 from amccl.data import load_data
-from amccl.plotting import plot_grid
-from amccl.workbook import run_dir, save_figure
+from amccl.plotting import plot_grid, save_figure
+from amccl.workbook import run_dir_for
 
 pd.set_option("display.width", 200, "display.max_columns", 30, "display.max_colwidth", 80)
 
@@ -95,7 +93,7 @@ table.set_index("variant")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-grid = preset("ablation_grid", PROFILE)  # amccl.config.PRESETS; paper: the spec's settings (use a GPU)
+grid = preset("ablation_grid", PROFILE)  # amccl.presets; paper: the paper's settings (use a GPU)
 GRID_VARIANTS, SEEDS = list(grid.variants or VARIANTS), list(grid.seeds)
 GRID_OVERRIDES = grid.overrides_for(DATA_PATH)  # a real file keeps its own sizes and shapes
 
@@ -125,14 +123,11 @@ print({name: len(data.split(name).labels) for name in ("train", "valid", "test")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-settings_id = hashlib.sha1(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:8]
-GRID_DIR = run_dir() / f"03_ablations-{PROFILE}-{settings_id}"  # new settings -> new folder
+GRID_DIR = run_dir_for("03_ablations", cfg)  # new settings -> new folder
 start = time.perf_counter()
-# demo: one run per core, one torch thread each (these small models gain little from a second
-# thread); smoke and paper: runs one after another in this process
-EXECUTOR, RESOURCES = ("processes", {"num_cpus": 1}) if PROFILE == "demo" else ("local", None)
-rows = run_grid(GRID_VARIANTS, SEEDS, cfg, data=data, out_dir=GRID_DIR, executor=EXECUTOR, resources=RESOURCES,
-                progress=SHOW_PROGRESS)
+# demo: one run per core, one torch thread each; smoke and paper: one after another in this process
+rows = run_grid(GRID_VARIANTS, SEEDS, cfg, data=data, out_dir=GRID_DIR, executor=grid.executor,
+                resources=grid.resources, progress=grid.progress)
 print(f"{len(rows)} runs in {time.perf_counter() - start:.0f} s; rows in {GRID_DIR / 'grid.csv'}")
 
 # %%
@@ -204,30 +199,18 @@ print(f"Has0_acc_2: with the median spread of the paired differences (s = {sprea
 # the Holm-corrected verdict against `full`; the Δ column on the right is the paired difference.
 
 # %%
-np.random.seed(0)
 fig = plot_grid(rows, "MAE", title=f"MAE ({PROFILE} profile, {len(SEEDS)} seeds; lower is better)")
 _ = save_figure(fig, "03_ablations_mae")
 
 # %%
-mae = summ[summ["metric"] == "MAE"]
-best = mae[mae["variant"] != "full"].sort_values("diff").iloc[0]
-worst = mae[mae["variant"] != "full"].sort_values("diff").iloc[-1]
-n_sig = int(mae["significant"].sum())
-print(f"MAE: {n_sig} of {len(mae) - 1} variants differ significantly from full; largest paired differences "
-      f"{best.variant} {format_value(best['diff'], 'MAE', signed=True)} and "
-      f"{worst.variant} {format_value(worst['diff'], 'MAE', signed=True)}.")
+display(Markdown("**Verdict.** " + grid_metric_verdict(summ, "MAE")))
 
 # %%
-np.random.seed(0)
 fig = plot_grid(rows, "Has0_acc_2", title=f"Has0_acc_2, % ({PROFILE} profile, {len(SEEDS)} seeds)")
 _ = save_figure(fig, "03_ablations_acc2")
 
 # %%
-acc = summ[summ["metric"] == "Has0_acc_2"]
-spread = acc.loc[acc["variant"] != "full", "diff"].abs().max()
-print(f"Has0_acc_2: {int(acc['significant'].sum())} of {len(acc) - 1} variants differ significantly from full; "
-      f"the largest |Δ| is {format_value(spread, 'Has0_acc_2')} points, against a seed std of "
-      f"{format_value(acc.loc[acc['variant'] == 'full', 'std'].iloc[0], 'Has0_acc_2')} for full.")
+display(Markdown("**Verdict.** " + grid_metric_verdict(summ, "Has0_acc_2")))
 
 # %% [markdown]
 # ## Tuning on the validation split only
@@ -255,15 +238,15 @@ from amccl.tuning import run_study, trials_frame
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 get_logger(logging.WARNING)  # no per-trial log lines here (the table below has them)
-TUNE_TRIALS = {"smoke": 3, "demo": 6, "paper": 30}[PROFILE]
-study = run_study(cfg, "contrastive", trials=TUNE_TRIALS, storage=GRID_DIR / "study.db", data=data,
-                  progress=SHOW_PROGRESS)
+study = run_study(cfg, "contrastive", trials=grid.trials, storage=GRID_DIR / "study.db", data=data,
+                  progress=grid.progress)
 trials_frame(study)[["number", "state", "value", "gamma", "k", "temperature", "alpha", "lambda_refine", "duration_s"]]
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 fig = plot_param_importances(study)
 _ = save_figure(fig, "03_tuning_importances")
+display(Markdown("**Verdict.** " + importance_verdict(param_importances(study))))
 print(f"best trial {study.best_trial.number}: validation MAE {study.best_value:.4f} with",
       {k: round(v, 4) for k, v in study.best_params.items()})
 
@@ -271,7 +254,7 @@ print(f"best trial {study.best_trial.number}: validation MAE {study.best_value:.
 # ## The paper-scale grid: real data, a GPU or a Ray cluster
 #
 # The numbers above come from a shrunk, frozen-text run on synthetic data. The paper's grid
-# (spec §4 settings: fine-tuned text encoder, 150 epochs with early stopping) is a job for the
+# (docs/model.md §4 settings: fine-tuned text encoder, 150 epochs with early stopping) is a job for the
 # command line; it writes the same `grid.csv`, resumes when re-run and prints the same tables:
 #
 # ```bash

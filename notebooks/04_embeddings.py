@@ -39,37 +39,34 @@
 # ## Profile and data
 
 # %%
-from amccl.config import AMCCLConfig, default_profile, preset
+from amccl.config import AMCCLConfig, default_profile
+from amccl.presets import preset
 
 PROFILE = default_profile()
-SHOW_PROGRESS = PROFILE != "smoke"  # tqdm bars on the long cells (never under CI)
 DATA_PATH = None  # e.g. "/data/MMSA/MOSI/Processed/unaligned_50.pkl"
 
 # %% [markdown]
 # ## Imports
 
 # %%
-import hashlib
-import json
 import time
 
-import numpy as np
 import pandas as pd
 import tqdm.auto  # noqa: F401  (imported here so its one-time notice never lands in a checked cell)
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from amccl import AMCCL
 from amccl.ablations.variants import apply_variant
 from amccl.analysis import (alignment_metrics, alignment_verdict, compare_models, extract_embeddings, gamma_sweep,
-                            modality_separation, project_joint, separation_verdict, sweep_gammas, sweep_summary,
-                            sweep_verdict)
+                            project_joint, sweep_gammas, sweep_summary, sweep_verdict)
+from amccl.analysis.figure_stats import joint_verdict
 from amccl.analysis.gamma_sweep import sweep_table
 from amccl.checkpoint import load_model
 from amccl.data import load_data
-from amccl.plotting import plot_alignment_table, plot_gamma_sweep, plot_joint, plot_models_side_by_side
+from amccl.plotting import plot_alignment_table, plot_gamma_sweep, plot_joint, plot_models_side_by_side, save_figure
 from amccl.runtime import seed_everything
 from amccl.train import fit
-from amccl.workbook import run_dir, save_figure
+from amccl.workbook import run_dir, run_dir_for
 
 pd.set_option("display.width", 200, "display.max_columns", 30)
 
@@ -83,17 +80,18 @@ pd.set_option("display.width", 200, "display.max_columns", 30)
 # NBVAL_IGNORE_OUTPUT
 CHECKPOINT = run_dir() / "02_training" / "best.pt"
 SEED = 1111
-# settings of the models trained here: frozen text (cached), fewer epochs (amccl.config.PRESETS)
-QUICK = preset("embedding_models", PROFILE).overrides_for(DATA_PATH)
+# the models trained here: frozen text (cached), fewer epochs, and whether 02's checkpoint is used (amccl.presets)
+MODELS = preset("embedding_models", PROFILE)
+QUICK = MODELS.overrides_for(DATA_PATH)
 
 loaded = None
-if CHECKPOINT.exists() and PROFILE != "smoke":
+if CHECKPOINT.exists() and MODELS.checkpoint:
     model_02, cfg_02, ckpt = load_model(CHECKPOINT)
     SEED = int(ckpt["seed"])
     loaded = f"loaded {CHECKPOINT.name} of notebook 02 (epoch {ckpt['epoch']}, seed {SEED})"
     print(loaded)
 else:
-    print(f"no checkpoint of notebook 02 used ({'smoke profile' if PROFILE == 'smoke' else 'not found'}); "
+    print(f"no checkpoint of notebook 02 used ({'not in this profile' if not MODELS.checkpoint else 'not found'}); "
           "training a quick one below")
 
 # %% [markdown]
@@ -105,7 +103,7 @@ else:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-if loaded is not None and (cfg_02.freeze_text or PROFILE == "paper"):
+if loaded is not None and (cfg_02.freeze_text or MODELS.checkpoint_settings):
     base_cfg = cfg_02.replace(data_path=DATA_PATH) if DATA_PATH else cfg_02
     PAIR = "02's settings (same as its checkpoint), γ only differs"
 else:
@@ -140,8 +138,8 @@ if loaded is not None and base_cfg is cfg_02:
 else:
     if loaded is not None:
         models["02 fine-tuned"] = model_02
-    models["trained"] = fit(base_cfg, data, seed=SEED, progress=SHOW_PROGRESS).model
-models["no_cl"] = fit(no_cl_cfg, data, seed=SEED, progress=SHOW_PROGRESS).model
+    models["trained"] = fit(base_cfg, data, seed=SEED, progress=MODELS.progress).model
+models["no_cl"] = fit(no_cl_cfg, data, seed=SEED, progress=MODELS.progress).model
 print(f"models ready in {time.perf_counter() - start:.0f} s:", list(models))
 
 # %% [markdown]
@@ -172,6 +170,8 @@ side.round(3)
 fig = plot_alignment_table(side, title=f"Alignment of the test embeddings ({PROFILE} profile, seed {SEED}; "
                                        f"chance recall@1 = {1 / n_test:.3f})")
 _ = save_figure(fig, "04_alignment_table")
+display(Markdown("**Verdict.** Does the contrastive loss align the modalities? "
+                 + alignment_verdict(side, "trained", "no_cl", n_test, f"{PAIR}, one seed")))
 
 # %% [markdown]
 # ### Per pair and modality
@@ -179,48 +179,35 @@ _ = save_figure(fig, "04_alignment_table")
 # %%
 pd.concat({name: t.drop(columns="kind") for name, t in per_model.items()}, axis=1).round(3)
 
-# %%
-print("Does the contrastive loss align the modalities? "
-      + alignment_verdict(side, "trained", "no_cl", n_test, f"{PAIR}, one seed"))
-
 # %% [markdown]
 # ## The trained model's joint space
 # UMAP of the normalised `Feature_t/a/v` of the test clips stacked together: left coloured by
 # label (marker = modality), right by modality.
 
 # %%
-MAX_CLIPS = 40 if PROFILE == "smoke" else 300
-np.random.seed(0)
-proj = project_joint(embeddings["trained"], method="umap", seed=0, max_clips=MAX_CLIPS,
-                     n_neighbors=10 if PROFILE == "smoke" else 15)
+proj = project_joint(embeddings["trained"], method="umap", seed=0, max_clips=MODELS.max_clips,
+                     n_neighbors=MODELS.n_neighbors)
 fig = plot_joint(proj, title=f"trained model, test split ({proj.attrs['method']}, {PROFILE} profile)")
 _ = save_figure(fig, "04_joint_trained")
-
-# %%
-same = modality_separation(proj, k=5)  # a one-line reading of the picture
-print(f"In the 2-D map, {same:.0%} of points have a modality matching their 5 nearest neighbours' majority "
-      f"(1/3 = fully mixed): the modalities are {separation_verdict(same)}.")
+display(Markdown("**Verdict.** " + joint_verdict(proj, k=5)))
 
 # %% [markdown]
 # ## Side by side: untrained, trained, no_cl
 # One UMAP per model with the same seed and clips; top coloured by label, bottom by modality.
 
 # %%
-np.random.seed(0)
-fig = plot_models_side_by_side(embeddings, method="umap", seed=0, max_clips=MAX_CLIPS)
+fig = plot_models_side_by_side(embeddings, method="umap", seed=0, max_clips=MODELS.max_clips)
 _ = save_figure(fig, "04_side_by_side")
-
-# %%
-print("Does training align the modalities at all? "
-      + alignment_verdict(side, "trained", "untrained", n_test, f"{PAIR}, one seed"))
+display(Markdown("**Verdict.** Does training align the modalities at all? "
+                 + alignment_verdict(side, "trained", "untrained", n_test, f"{PAIR}, one seed")))
 
 # %% [markdown]
 # ## Alignment against γ
 # One seed and two models say little about *how much* contrastive weight helps. Here every
 # run differs only in γ (and the variant): γ = 0, the paper's value g, 10 g and 100 g, for the
 # paper's loss (`full`, its mean over all B×B entries) and `positives_mean` (the mean over the
-# positive pairs only, spec §7), each over several seeds, with the quick frozen-text settings
-# of notebook 03 (`amccl.config.PRESETS["gamma_sweep"]`). Per run: alignment and
+# positive pairs only, docs/model.md §7), each over several seeds, with the quick frozen-text settings
+# of notebook 03 (`amccl.presets.PRESETS["gamma_sweep"]`). Per run: alignment and
 # distance/label Spearman of the test embeddings (as above, means over pairs / modalities) and
 # the test MAE, next to the MAE of always predicting the training median (the constant
 # predictor). At γ = 0 both variants are the same model, so their first points coincide.
@@ -242,12 +229,10 @@ print(f"γ = {GAMMAS}; variants {list(sweep_preset.variants)}; seeds {list(sweep
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-sweep_id = hashlib.sha1(json.dumps(sweep_cfg.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:8]
 start = time.perf_counter()
 sweep = gamma_sweep(sweep_cfg, GAMMAS, sweep_preset.variants, sweep_preset.seeds, data=load_data(sweep_cfg),
-                    out_dir=run_dir() / f"04_gamma_sweep-{PROFILE}-{sweep_id}",
-                    executor="processes" if PROFILE == "demo" else "local",
-                    resources=None if PROFILE == "paper" else {"num_cpus": 1}, progress=SHOW_PROGRESS)
+                    out_dir=run_dir_for("04_gamma_sweep", sweep_cfg), executor=sweep_preset.executor,
+                    resources=sweep_preset.resources, progress=sweep_preset.progress)
 print(f"{len(sweep)} runs in {time.perf_counter() - start:.0f} s")
 
 # %% [markdown]
@@ -260,12 +245,10 @@ sweep_table(sweep_summary(sweep))
 fig = plot_gamma_sweep(sweep, title=f"alignment, Spearman and test MAE against γ ({PROFILE} profile, "
                                     f"{len(sweep_preset.seeds)} seeds)")
 _ = save_figure(fig, "04_gamma_sweep")
+display(Markdown("**Verdict.** " + sweep_verdict(sweep)))
 
 # %% [markdown]
 # The verdict compares every larger γ with γ = 0 *on the same seeds* (same initialisation and
 # batch order, so seed luck cancels; Holm-corrected over the γ values), which is why it can be
 # sharper than overlapping bands in the figure suggest; a null result says how large a change
 # these seeds rule out.
-
-# %%
-print(sweep_verdict(sweep))

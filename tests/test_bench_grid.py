@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from amccl.config import SHRUNK_FROZEN_TEXT, preset
+from amccl.presets import SHRUNK_FROZEN_TEXT, preset
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 

@@ -93,7 +93,7 @@ def test_the_smoke_switch(monkeypatch):
 
 def test_demo_presets_keep_what_the_notebooks_claim():
     """The demo's time cuts never go below what notebooks 02-04 say they show."""
-    from amccl.config import preset
+    from amccl.presets import preset
 
     grid = preset("ablation_grid", "demo")
     assert grid.variants is None and len(grid.seeds) >= 3  # 03: every variant over at least 3 seeds
@@ -101,5 +101,18 @@ def test_demo_presets_keep_what_the_notebooks_claim():
     assert preset("seed_table", "demo").overrides == grid.overrides  # 02's spread is 03's noise
     assert set(preset("embedding_models", "demo").variants) == {"full", "no_cl"}  # 04: trained vs no_cl
     assert len(preset("gamma_sweep", "demo").seeds) >= 3
+    assert preset("ablation_grid", "demo").executor == "processes" and preset("ablation_grid", "demo").trials > 0
     demo = AMCCLConfig.for_dataset("mosi", profile="demo")
     assert not demo.freeze_text and demo.epochs >= 10  # 02 fine-tunes the text encoder
+
+
+def test_smoke_presets_keep_ci_quiet_and_quick():
+    """Smoke (CI): no progress bars, no notebook-02 checkpoint in 04, runs in this process."""
+    from amccl.presets import PRESETS, preset
+
+    assert not any(PRESETS[name]["smoke"].progress for name in PRESETS)
+    assert all(PRESETS[name]["demo"].progress for name in PRESETS)
+    assert not preset("embedding_models", "smoke").checkpoint and preset("embedding_models", "demo").checkpoint
+    assert {preset(name, "smoke").executor for name in PRESETS} == {"local"}
+    with pytest.raises(KeyError, match="unknown preset"):
+        preset("nope", "smoke")

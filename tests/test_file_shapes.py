@@ -210,7 +210,7 @@ def test_the_cli_trains_an_utterance_level_file_without_set_and_evaluate_keeps_t
 
 
 def test_presets_leave_a_real_files_sizes_and_shapes_alone():
-    from amccl.config import PRESETS, SHRUNK_FROZEN_TEXT
+    from amccl.presets import PRESETS, SHRUNK_FROZEN_TEXT
 
     grid = PRESETS["ablation_grid"]["demo"]
     assert grid.overrides_for(None) == grid.overrides  # the embedded default: every override

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 from amccl import workbook  # noqa: E402
+from amccl.plotting import save_figure  # noqa: E402
 from amccl.workbook import GALLERY, GALLERY_DPI, GALLERY_ENV, GALLERY_MAX_BYTES, gallery_folder  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,8 +30,8 @@ def test_a_gallery_figure_is_written_at_its_figure_size_and_the_gallery_dpi(tmp_
     monkeypatch.setenv(GALLERY_ENV, str(tmp_path / "gallery"))
     fig, ax = plt.subplots(figsize=(6.0, 2.5))
     ax.set_title("a long title whose length must not change the picture's size " * 2)
-    workbook.save_figure(fig, GALLERY[0])
-    workbook.save_figure(fig, "not_in_the_gallery")
+    save_figure(fig, GALLERY[0])
+    save_figure(fig, "not_in_the_gallery")
     plt.close(fig)
     assert png_size(tmp_path / "gallery" / f"{GALLERY[0]}.png") == (6 * GALLERY_DPI, int(2.5 * GALLERY_DPI))
     assert not (tmp_path / "gallery" / "not_in_the_gallery.png").exists()
@@ -41,7 +42,7 @@ def test_without_the_variable_nothing_is_written_to_a_gallery(tmp_path, monkeypa
     monkeypatch.setenv("AMCCL_RUN_DIR", str(tmp_path / "run"))
     monkeypatch.delenv(GALLERY_ENV, raising=False)
     fig = plt.figure(figsize=(2, 2))
-    workbook.save_figure(fig, GALLERY[0])
+    save_figure(fig, GALLERY[0])
     plt.close(fig)
     assert [p.name for p in (tmp_path / "run" / "figures").iterdir()] == [f"{GALLERY[0]}.png"]
 

@@ -22,7 +22,8 @@ from amccl.analysis.gamma_sweep import (
     sweep_table,
     sweep_verdict,
 )
-from amccl.config import AMCCLConfig, preset
+from amccl.config import AMCCLConfig
+from amccl.presets import preset
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
+from amccl.analysis.figure_stats import column_goodness  # noqa: E402
 from amccl.metrics import format_table  # noqa: E402
 from amccl.plotting import (  # noqa: E402
-    _column_goodness,
     plot_alignment_table,
     plot_grid,
     plot_test_vs_constant,
@@ -99,12 +99,12 @@ def side_table(names=("untrained", "trained", "no_cl", "02 fine-tuned")) -> pd.D
 
 
 def test_column_goodness_is_one_for_the_best_and_inverted_where_lower_is_better():
-    good = _column_goodness(side_table())
+    good = column_goodness(side_table())
     assert good["recall@1"].tolist() == pytest.approx([0.0, 37 / 45, 26 / 45, 1.0])
     assert good["alignment"].idxmax() == "02 fine-tuned" and good["alignment"].idxmin() == "untrained"
     assert good["uniformity"].idxmax() == "02 fine-tuned"  # most negative = most uniform
     assert np.isnan(good.loc["02 fine-tuned", "silhouette"])
-    flat = _column_goodness(pd.DataFrame({"spearman": [0.2, 0.2]}))
+    flat = column_goodness(pd.DataFrame({"spearman": [0.2, 0.2]}))
     assert flat["spearman"].tolist() == [0.5, 0.5]
 
 

@@ -54,3 +54,18 @@ def test_executing_a_notebook_prints_nothing_on_stderr(tmp_path):
     assert done.returncode == 0 and done.stderr == ""
     ran = nbformat.read(tmp_path / "out" / "t.ipynb", as_version=4)
     assert ran.cells[0].outputs[0]["text"] == "2\n"
+
+
+def test_a_run_folder_is_named_by_the_profile_and_a_hash_of_the_settings(tmp_path, monkeypatch):
+    import hashlib
+    import json
+
+    from amccl.config import AMCCLConfig
+    from amccl.workbook import run_dir_for, settings_id
+
+    monkeypatch.setenv("AMCCL_RUN_DIR", str(tmp_path))
+    cfg = AMCCLConfig.for_dataset("mosi", profile="smoke")
+    digest = hashlib.sha1(json.dumps(cfg.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:8]
+    assert settings_id(cfg) == digest  # the folder names of earlier runs: their rows are resumed
+    assert run_dir_for("03_ablations", cfg) == tmp_path / f"03_ablations-smoke-{digest}"
+    assert settings_id(cfg.replace(gamma=0.0)) != digest
