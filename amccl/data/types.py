@@ -23,6 +23,8 @@ OPTIONAL_NUMERIC_KEYS = ("classification_labels", "regression_labels_T", "regres
 OPTIONAL_TEXT_KEYS = ("annotations",)
 
 Shapes = tuple[int, int, int, int, int]  # (Lt, La, Lv, Da, Dv)
+# The model's output key of each modality's vector: h_t, h_a, h_v (what the loss aligns) and the fused one.
+FEATURE_KEYS: dict[str, str] = {"text": "Feature_t", "audio": "Feature_a", "vision": "Feature_v", "fusion": "Feature_f"}
 
 
 class DataError(ValueError):
