@@ -11,22 +11,22 @@
 * :func:`release_of` / :func:`register_release`: the published MMSA files by SHA-256
   (``data.release``).
 * :class:`BatchLoader` / :class:`MMSADataset`: batches of tensors for the model.
-* :func:`summary`, :func:`label_counts`, :func:`feature_stats`, :func:`valid_frames`: tables
+* :func:`describe`, :func:`label_counts`, :func:`feature_stats`, :func:`valid_frames`: tables
   for notebooks; :mod:`amccl.data.synthetic`: the deterministic generator.
 
 Importing this package does not import torch; ``BatchLoader`` and ``MMSADataset`` do.
 """
 
 from amccl.data.default import load_data
+from amccl.data.describe import describe, feature_stats, label_counts, valid_frames
 from amccl.data.mmsa import from_raw, load_clips, load_mmsa, register_release, release_of
 from amccl.data.notes import check_data_for_config
-from amccl.data.summary import feature_stats, label_counts, summary, valid_frames
 from amccl.data.types import DataError, DataWarning, MMSAClips, MMSAData, MMSASplit, UnsafePickleError
 
 __all__ = [
     "BatchLoader", "DataError", "DataWarning", "MMSAClips", "MMSAData", "MMSADataset", "MMSASplit",
-    "UnsafePickleError", "check_data_for_config", "feature_stats", "from_raw", "label_counts", "load_clips",
-    "load_data", "load_mmsa", "register_release", "release_of", "summary", "valid_frames",
+    "UnsafePickleError", "check_data_for_config", "describe", "feature_stats", "from_raw", "label_counts", "load_clips",
+    "load_data", "load_mmsa", "register_release", "release_of", "valid_frames",
 ]
 
 

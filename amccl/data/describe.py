@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def summary(data: MMSAData) -> pd.DataFrame:
+def describe(data: MMSAData) -> pd.DataFrame:
     """Per split: clips, label statistics and signs, mean tokens, lengths, padding fractions
     (share of padded frames) and what cleaning did (``cleaned_*`` counts)."""
     import pandas as pd
