@@ -1,8 +1,7 @@
-"""Loading MMSA processed pickles (spec §1): one restricted unpickle, validation, typing.
+"""Loading MMSA processed pickles (docs/model.md §1): one restricted unpickle, validation, typing.
 
-The file is read once (the reference reads it three times) and the unused 768-d ``text``
-features are skipped unread; float32 features stay the unpickled buffers (no second copy),
-so peak memory is about the arrays kept. :data:`RELEASES` holds the SHA-256 of every MMSA
+The unused 768-d ``text`` features are skipped unread and float32 features stay the unpickled
+buffers, so peak memory is about the arrays kept. :data:`RELEASES` holds the SHA-256 of every
 file the MMSA project publishes; ``data.release`` names the one a loaded file is.
 """
 
@@ -52,25 +51,21 @@ def load_mmsa(
     sha256: str | None = None, compute_hash: bool = False, cache: bool = False,
     nonfinite: str = "error",
 ) -> MMSAData:
-    """Load an MMSA processed pickle as three typed, validated splits.
+    """Load an MMSA processed pickle as three typed, validated splits (docs/model.md §1).
 
-    Every file the reference trains on loads (spec §1). Odd lengths (outside [1, L], not
-    whole, NaN: kept as int64, fractions toward 0, NaN / inf as -1; more than N rows: the
-    first N kept; missing from an aligned file: filled with Lt) and finite labels outside the
-    dataset's range are loaded as is, each noted in ``data.notes`` with one
-    :class:`~amccl.data.types.DataWarning` per split and key; the length-reading variants
-    refuse the lengths ones (:func:`~amccl.data.notes.check_data_for_config`). The aligned
-    layout (audio / vision length axes = Lt) is accepted: ``data.shapes`` are the file's.
-    ``data.release`` names the published file the hash matches (:func:`release_of`); a file
-    named like one whose hash matches none gets a warning.
+    Every file the reference trains on loads. Odd lengths (kept as int64: fractions toward 0,
+    NaN / inf as -1; extra rows dropped; absent from an aligned file: Lt) and finite labels
+    out of range are loaded as is, noted in ``data.notes`` with one
+    :class:`~amccl.data.types.DataWarning` per split and key. ``data.shapes`` are the file's
+    (aligned: La = Lv = Lt); ``data.release`` names the published file the hash matches, and a
+    file named like one whose hash matches none gets a warning.
 
     Args:
         path: the pickle, e.g. ``MOSI/Processed/unaligned_50.pkl``.
         dataset: ``mosi``, ``mosei``, ``sims`` or ``simsv2`` (label range and shapes).
-        shapes: (Lt, La, Lv, Da, Dv) to validate against; default the dataset's (spec §1).
+        shapes: (Lt, La, Lv, Da, Dv) to validate against; default the dataset's.
         sha256: the published hash; the file is refused when its SHA-256 differs.
-        compute_hash: compute the SHA-256 (in the same read pass) even without ``sha256``
-            (``load_data`` does); the cache manifest keeps it, so a cached load never hashes again.
+        compute_hash: compute the SHA-256 in the same read pass (the cache manifest keeps it).
         cache: map ``<file>.amccl-cache/`` when fresh, else build it after loading.
         nonfinite: ``"error"`` reports NaN / inf in vision, text ids and audio (other than
             ``-inf``); ``"zero"`` sets them to 0 and counts them in ``split.cleaned``.
@@ -80,10 +75,7 @@ def load_mmsa(
         DataError: missing file, split or key, wrong shape, too few rows, NaN / inf labels
             or features, hash mismatch; every problem found is listed.
     """
-    dataset = _dataset(dataset)
-    shapes = tuple(shapes or DATASET_SHAPES[dataset])  # type: ignore[assignment]
-    if nonfinite not in NONFINITE:
-        raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
+    dataset, shapes = _arguments(dataset, shapes, nonfinite)
     hashing = compute_hash or sha256 is not None
     cached = npy_cache.read_cache(path, dataset, shapes, nonfinite) if cache and Path(path).is_file() else None
     if cached is not None:
@@ -99,10 +91,13 @@ def load_mmsa(
     return data
 
 
-def _dataset(name: str) -> str:
-    if name.lower() not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; expected one of {DATASETS}")
-    return name.lower()
+def _arguments(dataset: str, shapes: Shapes | None, nonfinite: str = "error") -> tuple[str, Shapes]:
+    """(dataset, shapes to check: default the dataset's); refuses an unknown dataset or policy."""
+    if dataset.lower() not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of {DATASETS}")
+    if nonfinite not in NONFINITE:
+        raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
+    return dataset.lower(), tuple(shapes or DATASET_SHAPES[dataset.lower()])  # type: ignore[return-value]
 
 
 def _check_hash(path: str | Path, expected: str | None, found: str | None) -> None:
@@ -131,14 +126,9 @@ def from_raw(
     raw: Any, dataset: str = "mosi", shapes: Shapes | None = None, where: str = "<memory>",
     nonfinite: str = "error",
 ) -> MMSAData:
-    """Validate and type an unpickled MMSA dict ``{split: {key: array}}``.
-
-    The dict is consumed: arrays are moved out of it (float32 ones are used and cleaned in
-    place, not copied) and ``text`` features are dropped first. Odd values are noted and
-    warned about (see :func:`load_mmsa`); ``shapes`` of the result are the file's.
-    """
-    dataset = _dataset(dataset)
-    shapes = tuple(shapes or DATASET_SHAPES[dataset])  # type: ignore[assignment]
+    """Validate and type an unpickled MMSA dict ``{split: {key: array}}`` as :func:`load_mmsa`
+    does; the dict is consumed (float32 arrays are cleaned in place, not copied)."""
+    dataset, shapes = _arguments(dataset, shapes)
     splits, found_shapes, notes = _convert_splits(raw, SPLITS, dataset, shapes, where, nonfinite, labels=True)
     return MMSAData(**splits, dataset=dataset, shapes=found_shapes, source="memory", notes=notes)
 
@@ -147,30 +137,20 @@ def load_clips(
     path: str | Path, dataset: str = "mosi", *, shapes: Shapes | None = None, split: str | None = None,
     nonfinite: str = "error",
 ) -> MMSAClips:
-    """Load clips to predict: an MMSA-format pickle whose labels are optional.
-
-    The same restricted unpickle and checks as :func:`load_mmsa`, except that
-    ``regression_labels`` may be absent (``labels`` are then NaN) and the splits are the
-    file's own: ``{split: {key: array}}`` with any split names (e.g. only ``test``), or a
-    flat ``{key: array}`` dict of one split, named ``clips``. Labels present are checked
-    as the loader checks them.
+    """Load clips to predict: the checks of :func:`load_mmsa`, but ``regression_labels`` may be
+    absent (``labels`` NaN) and the splits are the file's own: ``{split: {key: array}}`` with any
+    split names, or a flat ``{key: array}`` dict of one split, named ``clips``.
 
     Args:
         path: the pickle (e.g. features extracted with MMSA-FET for one's own videos).
-        dataset: ``mosi``, ``mosei``, ``sims`` or ``simsv2`` (shapes when ``shapes`` is None).
+        dataset, nonfinite: as in :func:`load_mmsa`.
         shapes: (Lt, La, Lv, Da, Dv) to validate against (a model's config's).
         split: read only this split (default: every split in the file).
-        nonfinite: as in :func:`load_mmsa`.
 
     Raises:
-        UnsafePickleError: the pickle references anything but numpy's array builders.
-        DataError: missing file, split or key, wrong shape, NaN / inf features; each line
-            names the file, split, key and expected shape.
+        UnsafePickleError, DataError: as :func:`load_mmsa`.
     """
-    dataset = _dataset(dataset)
-    shapes = tuple(shapes or DATASET_SHAPES[dataset])  # type: ignore[assignment]
-    if nonfinite not in NONFINITE:
-        raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
+    dataset, shapes = _arguments(dataset, shapes, nonfinite)
     raw, _ = restricted_load(path, skip_keys=SKIPPED_KEYS)
     if isinstance(raw, dict) and any(key in raw for key in REQUIRED_KEYS):
         raw = {FLAT_SPLIT: raw}  # a flat dict: one split
@@ -214,11 +194,7 @@ def _convert_split(
     raw: dict[str, Any], name: str, where: str, shapes: Shapes, bound: float, nonfinite: str,
 ) -> tuple[MMSASplit, list[str], list[dict[str, Any]]]:
     """One split's arrays typed (popped from ``raw``); returns (split, value problems, notes).
-
-    ``shapes`` are the file's (Lt, La', Lv', Da, Dv): lengths are checked against La', Lv'.
-    Absent ``regression_labels`` (allowed by the structure check only for clips to predict)
-    become NaN.
-    """
+    ``shapes`` are the file's (lengths are checked against its La', Lv')."""
     prefix = f"{where}: split '{name}'"
     problems = check_token_rows(np.asarray(raw["text_bert"]), f"{prefix}, key 'text_bert'")
     text = np.asarray(raw.pop("text_bert")).astype(np.int64)
@@ -246,12 +222,8 @@ def _convert_split(
 def _lengths(
     raw: dict[str, Any], key: str, n: int, length: int, where: str, split: str,
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    """(N,) int64 lengths of ``key`` (popped from ``raw``) and the notes on them.
-
-    Absent (an aligned file): the full ``length``. More than N rows: the first N. Values
-    outside [1, length] or not whole: kept (fractions toward 0; NaN / inf as -1, huge values
-    saturated at 2**62, without numpy warnings).
-    """
+    """(N,) int64 lengths of ``key`` (popped from ``raw``) and the notes on them: absent, the full
+    ``length``; the first N rows; odd values kept (fractions toward 0, NaN / inf -1, at most 2**62)."""
     if key not in raw:
         return np.full(n, length, np.int64), [lengths_missing_note(where, split, key, length, n)]
     values = np.asarray(raw.pop(key)).reshape(-1)
@@ -316,13 +288,9 @@ def register_release(sha256: str, dataset: str, name: str, label: str | None = N
 
 
 def release_of(path: str | Path | None, sha256: str | None) -> dict[str, Any]:
-    """Which published file ``sha256`` is.
-
-    Returns:
-        ``{"release": "MMSA MOSI unaligned_50, published hash" | "not a published MMSA file"
-        | "not identified (SHA-256 not computed)", "published": bool, "dataset": str | None,
-        "file": the published (or else the given) base name, "sha256": str | None}``.
-    """
+    """Which published file ``sha256`` is: ``{"release": "MMSA MOSI unaligned_50, published hash" |
+    "not a published MMSA file" | "not identified (SHA-256 not computed)", "published": bool,
+    "dataset": str | None, "file": the published (else the given) base name, "sha256": str | None}``."""
     name = Path(path).name if path is not None else None
     record = RELEASES.get(sha256.strip().lower()) if sha256 else None
     if record is None:
