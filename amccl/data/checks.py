@@ -1,11 +1,8 @@
-"""Checks of an MMSA pickle's layout and values, run before any training.
+"""Checks of an MMSA pickle's layout and values; each returns lines such as
+``unaligned_50.pkl: split 'valid', key 'audio': expected shape (N, 50, 5), found (229, 50, 6)``.
 
-Every finding is one line naming the file, split, key, and the expected and found shape or
-value, e.g. ``MOSI/Processed/unaligned_50.pkl: split 'valid', key 'audio': expected shape
-(N, 50, 5), found (229, 50, 6)``. Checkers return lists of such lines; the loader raises one
-:class:`~amccl.data.types.DataError` holding them all. The layout checks accept MMSA's
-aligned layout (audio / vision length axis = Lt <= L), lengths arrays with extra rows and
-aligned splits without lengths; :mod:`amccl.data.notes` records those as notes instead.
+MMSA's aligned layout (audio / vision length axis = Lt <= L), lengths with extra rows and
+aligned splits without lengths pass here: :mod:`amccl.data.notes` notes them.
 """
 
 from __future__ import annotations
@@ -22,8 +19,7 @@ _CHUNK_BYTES = 16 << 20  # scan large arrays in blocks of about this size
 
 
 def shape_of(value: Any) -> tuple[int, ...]:
-    """Shape of an array (or of a header-only probe's stand-in for one), or of a list / tuple (as
-    numpy would build it)."""
+    """Shape of an array (or a probe's stand-in), or of a list / tuple as numpy would build it."""
     if isinstance(value, np.ndarray) or (hasattr(value, "shape") and hasattr(value, "dtype")):
         return tuple(value.shape)
     if isinstance(value, (list, tuple)) and value and isinstance(value[0], (str, bytes)):
@@ -49,11 +45,9 @@ def file_shapes(split: dict[str, Any], shapes: Shapes) -> Shapes:
 
 def check_structure(raw: Any, where: str, shapes: Shapes, splits: tuple[str, ...] = SPLITS,
                     labels: bool = True) -> list[str]:
-    """Splits present, keys present, ranks and sizes right, one N per split, one layout per file.
-
-    ``splits``: the splits required (the first is the layout's reference); ``labels=False``:
-    ``regression_labels`` may be absent (clips to predict), and is checked when present.
-    """
+    """Splits and keys present, ranks and sizes right, one N per split, one layout per file.
+    ``splits``: those required (the first sets the layout); ``labels=False``: ``regression_labels``
+    may be absent."""
     if not isinstance(raw, dict):
         return [f"{where}: expected a dict with splits {list(splits)}, found {type(raw).__name__}"]
     problems: list[str] = []
@@ -66,12 +60,7 @@ def check_structure(raw: Any, where: str, shapes: Shapes, splits: tuple[str, ...
 
 
 def _check_split(split: Any, prefix: str, shapes: Shapes, labels: bool = True) -> list[str]:
-    """Required keys present with the expected ranks, sizes and one N (from the labels).
-
-    Audio / vision may have the aligned layout; an aligned split may omit its lengths keys;
-    lengths arrays may have more rows than N (the extra are dropped); without ``labels``,
-    ``regression_labels`` may be absent.
-    """
+    """Required keys present with the expected ranks, sizes and one N (from the labels)."""
     if not isinstance(split, dict):
         return [f"{prefix}: expected a dict of arrays, found {type(split).__name__}"]
     lt, la, lv, da, dv = shapes
@@ -122,8 +111,7 @@ def _check_key(value: Any, key: str, want: tuple[Any, ...], n: int, n_key: str, 
 
 
 def first_bad_at(bad: np.ndarray, values: np.ndarray) -> tuple[str, int]:
-    """(first offending value as people write it: ``nan``, ``-inf``, ``3.4``, ``0``; its row)
-    for a boolean ``bad`` shaped like ``values`` (N, ...)."""
+    """(first value where ``bad`` (N, ...) holds, written ``nan``, ``-inf``, ``3.4``, ``0``; its row)."""
     row = int(np.argmax(bad.reshape(bad.shape[0], -1).any(axis=1)))
     value = values[row][bad[row]].flat[0] if bad.ndim > 1 else values[row]
     value = value.item() if hasattr(value, "item") else value
@@ -139,8 +127,8 @@ def first_bad(bad: np.ndarray, values: np.ndarray) -> str:
 
 def check_range(values: np.ndarray, low: float, high: float, where: str, whole: bool = False,
                 noun: str = "values") -> list[str]:
-    """``values`` (N, ...) numbers, finite, whole (with ``whole``) and in [low, high]; at most
-    one line, for the first rule broken. ``noun`` names the values (``"token ids"``)."""
+    """``values`` (N, ...) numbers, finite, whole (with ``whole``) and in [low, high]: at most one
+    line, for the first rule broken; ``noun`` names the values."""
     if values.dtype.kind not in "biuf":
         return [f"{where}: expected numbers, found dtype {values.dtype}"]
     rules = []
@@ -170,9 +158,9 @@ def check_token_rows(text: np.ndarray, where: str) -> list[str]:
 
 
 def clean_nonfinite(array: np.ndarray, fix_neg_inf: bool, fix_other: bool) -> tuple[int, int, str | None]:
-    """Set -inf (if ``fix_neg_inf``) and NaN / +inf (if ``fix_other``) of a writeable (N, ...) float
-    array to 0 in place, in blocks of about 16 MiB. Returns the count of -inf, the count of other
-    non-finite values, and ``"nan at row 12"`` for the first value left in place (or None)."""
+    """Set -inf (``fix_neg_inf``) and NaN / +inf (``fix_other``) of a writeable (N, ...) float array
+    to 0 in place, in 16 MiB blocks; returns (-inf count, other non-finite count, ``"nan at row
+    12"`` for the first value left in place or None)."""
     counts = [0, 0]
     first: str | None = None
     step = max(1, _CHUNK_BYTES // max(1, array[:1].nbytes))

@@ -1,13 +1,8 @@
-"""Odd values loaded as is, and the check that refuses them where a configuration reads them.
+"""Odd values loaded as is (notes), and the check that refuses them where a configuration reads them.
 
-The reference trains on any MMSA file with the right keys and shapes: it reads the lengths
-arrays but never uses them and only reads the labels (spec §1). So the loader accepts such
-values too, but records each finding as a *note* (one JSON-ready dict per split and key, kept
-in :attr:`MMSAData.notes <amccl.data.types.MMSAData>` and in the ``.npy`` cache manifest) and
-emits one :class:`~amccl.data.types.DataWarning` for it. :func:`check_data_for_config`
-then raises the named :class:`~amccl.data.types.DataError` when a configuration reads what a
-note says is unusable (the length-reading variants ``padding_mask``, ``last_valid_step`` and
-``masked_means``), or when the arrays do not fit the configuration's shapes.
+The reference never uses the lengths arrays and only reads the labels (docs/model.md §1), so
+the loader keeps odd values, notes each (:func:`make_note`) and warns once;
+:func:`check_data_for_config` refuses them for the variants that read lengths.
 """
 
 from __future__ import annotations
@@ -30,7 +25,11 @@ def make_note(
     count: int = 0, rows: int = 0, row: int | None = None, value: str | None = None,
     refused_by: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """One finding as a JSON-ready dict (see :attr:`MMSAData.notes`)."""
+    """One finding as a JSON-ready dict: ``file``, ``split``, ``key``, ``kind`` (``lengths_range``,
+    ``lengths_extra_rows``, ``lengths_missing``, ``labels_range``, ``release``), ``message`` (the
+    warning), ``problem`` (the :class:`DataError` line of a configuration that needs the value),
+    ``count`` / ``rows`` / ``row`` / ``value`` (offending rows, rows in all, the first offending
+    row and its value) and ``refused_by`` (config flags that cannot use the file)."""
     return {"file": file, "split": split, "key": key, "kind": kind, "message": message,
             "problem": problem, "count": count, "rows": rows, "row": row, "value": value,
             "refused_by": list(refused_by)}
@@ -41,11 +40,8 @@ def _where(file: str, split: str, key: str) -> str:
 
 
 def range_note(values: np.ndarray, low: float, high: float, file: str, split: str, key: str) -> dict[str, Any] | None:
-    """A note when ``values`` (N,) break the range check, else None.
-
-    Lengths (``*_lengths``) must be whole numbers in [low, high] and are refused by the
-    :data:`LENGTH_VARIANTS`; labels (finite by then) out of [low, high] are refused by none.
-    """
+    """A note when ``values`` (N,) are not in [low, high] (lengths: whole numbers, refused by the
+    :data:`LENGTH_VARIANTS`; labels: refused by none), else None."""
     values, lengths = np.asarray(values), key.endswith("_lengths")
     where = _where(file, split, key)
     problem = check_range(values, low, high, where, whole=lengths)
@@ -76,8 +72,8 @@ def lengths_rows_note(found: int, n: int, file: str, split: str, key: str) -> di
 
 
 def lengths_missing_note(file: str, split: str, key: str, length: int, n: int) -> dict[str, Any]:
-    """A note for a lengths key absent from an aligned file (filled with the full length);
-    :func:`merge_missing` gives it its message."""
+    """A note for a lengths key absent from an aligned file (filled with the full length); its
+    message comes from :func:`merge_missing`."""
     problem = (f"{file}: split '{split}': missing key '{key}' (filled with the full length {length}: "
                "the file gives no true lengths)")
     return make_note(file, split, key, "lengths_missing", "", problem, count=n, rows=n,
@@ -113,12 +109,8 @@ TEXT_LEN_HINT = ("; AMCCLConfig.for_dataset(dataset, profile, data_path=...) tak
 
 
 def check_data_for_config(data: MMSAData, cfg: Any) -> None:
-    """Refuse data a configuration cannot use; the default configuration accepts every loaded file.
-
-    Checks that the arrays fit ``cfg`` (Lt, Da, Dv equal; La <= ``audio_len`` and
-    Lv <= ``vision_len``: an aligned file is shorter) and, when ``cfg`` reads lengths
-    (``padding_mask``, ``last_valid_step`` or ``masked_means``), that no note marks the
-    lengths unusable and that every length is in [1, L].
+    """Refuse data ``cfg`` cannot use: shapes that do not fit (Lt, Da, Dv equal; La, Lv at most
+    the config's) and, when ``cfg`` reads lengths, noted or out-of-range lengths.
 
     Raises:
         DataError: every problem, one line each naming file, split, key, the expected range

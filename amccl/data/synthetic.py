@@ -52,11 +52,8 @@ FILLERS = ("", "i saw it last week", "we watched it on a sunday", "it runs about
 
 @dataclass
 class SplitLatents:
-    """The hidden scores and choices behind one synthetic split (N clips).
-
-    ``words`` (N, 6) indexes (opener, subject, verb, intensifier, adjective, filler); for
-    neutral clips the adjective index points into ``NEUTRAL_ADJECTIVES``.
-    """
+    """The hidden scores and choices behind one synthetic split (N clips); ``words`` (N, 6) indexes
+    (opener, subject, verb, intensifier, adjective or, for neutral clips, neutral adjective, filler)."""
 
     s_t: np.ndarray
     s_a: np.ndarray
@@ -216,7 +213,7 @@ def generate_raw(
         sizes: clips in (train, valid, test).
         seed: everything is drawn from it; same arguments, same data.
         tokenizer: a HF tokenizer, or a text encoder name for ``load_tokenizer``.
-        shapes: (Lt, La, Lv, Da, Dv); default the dataset's (spec §1).
+        shapes: (Lt, La, Lv, Da, Dv); default the dataset's (docs/model.md §1).
         with_text_features: include the (N, Lt, 768) ``text`` key of real files.
     """
     if isinstance(tokenizer, str):
@@ -251,12 +248,9 @@ def synthetic_data(dataset: str = "mosi", sizes: tuple[int, int, int] = (480, 12
 
 
 def reference_maes(dataset: str = "mosi", n: int = 200_000, seed: int = 12345) -> dict[str, float]:
-    """MAE of ideal predictors on the recipe (Monte Carlo over ``n`` clips).
-
-    ``constant``: the label median. ``text_only``: the label median of each distinct text
-    score (the best any text-only model can do). ``all_modalities``: knowing s_t, s_a, s_v
-    exactly (the median of the rounded noisy label), the floor set by noise and rounding.
-    """
+    """MAE of ideal predictors on the recipe (Monte Carlo over ``n`` clips): ``constant`` (the label
+    median), ``text_only`` (the median per distinct text score) and ``all_modalities`` (knowing
+    s_t, s_a, s_v: the floor set by noise and rounding)."""
     lat = sample_latents(n, np.random.default_rng(seed), 50, 50)
     y = labels_of(lat, dataset).astype(np.float64)
     text_key = np.round(lat.s_t, 6) + 100 * lat.neutral
