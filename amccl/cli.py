@@ -11,11 +11,9 @@ Examples::
     python -m amccl predict --checkpoint runs/mosi/seed_1111/best.pt --data my_clips.pkl  # no labels needed
     python -m amccl tune --dataset mosi --trials 50      # optuna on the validation split, then the seeds on test
 
-A bad option or value ends with one ``amccl <command>: error: ...`` line on stderr (exit
-status 2); so does a failure while running (a missing file or encoder, a non-finite loss,
-Ray not installed), with exit status 1. Printed tables end with ``note: ...`` lines when the numbers are not comparable
-with the paper's (a substitute text encoder, SIMS-v2's hyper-parameters).
-Set ``AMCCL_DEBUG=1`` to see the traceback instead.
+A bad option ends with one ``amccl <command>: error: ...`` line on stderr (exit status 2), a
+failure while running with one too (exit status 1; ``AMCCL_DEBUG=1`` shows the traceback).
+Tables end with ``note: ...`` lines when the numbers are not comparable with the paper's.
 """
 
 from __future__ import annotations
@@ -28,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from amccl.cli_options import CLIError, config_from_args, config_options, error_message
+from amccl.cli_options import CLIError, config_from_args, config_options, error_message, existing_file
 from amccl.config import AMCCLConfig
 
 
@@ -45,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     train = sub.add_parser("train", help="train one run per seed and report the table papers print",
-                           description="Train AMCCL as the paper did (spec §4), one run per seed; writes "
+                           description="Train AMCCL as the paper did (docs/model.md §4), one run per seed; writes "
                            "seed_<seed>/{best.pt,last.pt,history.csv,predictions.csv}, results.csv and "
                            "summary.csv (metrics as fractions, mean and std over seeds) into --out and prints "
                            "the seeds' table (accuracies and F1 in %, MAE and Corr as fractions). On a terminal "
@@ -140,9 +138,7 @@ def cmd_evaluate(args) -> int:
     from amccl.results import NOTE_SEP, run_notes
     from amccl.runtime import resolve_device
 
-    path = Path(args.checkpoint)
-    if not path.is_file():
-        raise CLIError(f"--checkpoint {path}: no such file")
+    path = existing_file("--checkpoint", args.checkpoint)
     obj = ckpt.load(path)
     if ckpt.is_ours(obj):
         saved = AMCCLConfig.from_dict(obj["config"])
