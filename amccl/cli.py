@@ -67,11 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--verbose", action="store_true", help="debug log lines too")
 
     evaluate = sub.add_parser("evaluate", help="score a checkpoint on one split and write predictions.csv",
-                              description="Evaluate our best.pt/last.pt or an official-code state dict "
-                              "(keys Model.*): prints the metrics (accuracies and F1 in %, MAE and Corr as "
-                              "fractions) and writes predictions.csv "
-                              "(id, label, prediction) and metrics.json into --out. The checkpoint holds every BERT "
-                              "weight: no pretrained encoder directory is needed.")
+                              description="Evaluate our best.pt/last.pt or an official-code state dict (keys "
+                              "Model.*): prints the metrics (accuracies and F1 in %, MAE and Corr as fractions) and "
+                              "writes predictions.csv (id, label, prediction) and metrics.json into --out. The "
+                              "checkpoint holds every BERT weight: no pretrained encoder directory is needed.")
     config_options(evaluate, required=False, profile=False)
     evaluate.add_argument("--checkpoint", metavar="PATH", required=True,
                           help="our best.pt / last.pt, or the official code's torch.save(model.state_dict())")
@@ -89,8 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# --- commands ----------------------------------------------------------------------------
 def cmd_train(args) -> int:
+    from amccl.bert import check_run_encoder
     from amccl.metrics import DISPLAY_NOTE
     from amccl.published import comparison_text
     from amccl.results import seed_table, write_official_csv
@@ -100,8 +99,6 @@ def cmd_train(args) -> int:
     cfg = config_from_args(args)
     if args.resume and args.out is None:
         raise CLIError("--resume needs --out DIR (the directory of the run to continue)")
-    from amccl.bert import check_run_encoder
-
     check_run_encoder(cfg)  # before any work: the encoder is there and fits --data's language
     out = Path(args.out or f"runs/{cfg.dataset}-{cfg.profile}-{time.strftime('%Y%m%d-%H%M%S')}")
     get_logger(logging.WARNING if args.quiet else (logging.DEBUG if args.verbose else logging.INFO))

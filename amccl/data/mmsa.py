@@ -33,17 +33,13 @@ NONFINITE = ("error", "zero")
 FLAT_SPLIT = "clips"  # the split name of a flat {key: array} file of clips to predict
 SKIPPED_KEYS = frozenset({"text"})  # (N, Lt, 768) BERT features AMCCL never reads: not even loaded
 RELEASES: dict[str, dict[str, str]] = {  # SHA-256 -> record; tests add theirs with register_release
-    "78e0f8b5ef8ff71558e7307848fc1fa929ecb078203f565ab22b9daab2e02524":
-        {"dataset": "mosi", "file": "unaligned_50.pkl", "label": "MMSA MOSI unaligned_50"},
-    "d3994fd25681f9c7ad6e9c6596a6fe9b4beb85ff7d478ba978b124139002e5f9":
-        {"dataset": "mosi", "file": "aligned_50.pkl", "label": "MMSA MOSI aligned_50"},
-    "ad8b23d50557045e7d47959ce6c5b955d8d983f2979c7d9b7b9226f6dd6fec1f":
-        {"dataset": "mosei", "file": "unaligned_50.pkl", "label": "MMSA MOSEI unaligned_50"},
-    "45eccfb748a87c80ecab9bfac29582e7b1466bf6605ff29d3b338a75120bf791":
-        {"dataset": "mosei", "file": "aligned_50.pkl", "label": "MMSA MOSEI aligned_50"},
-    "c9e20c13ec0454d98bb9c1e520e490c75146bfa2dfeeea78d84de047dbdd442f":
-        {"dataset": "sims", "file": "unaligned_39.pkl", "label": "MMSA SIMS unaligned_39"},
-}
+    sha: {"dataset": dataset, "file": f"{stem}.pkl", "label": f"MMSA {dataset.upper()} {stem}"}
+    for sha, dataset, stem in (
+        ("78e0f8b5ef8ff71558e7307848fc1fa929ecb078203f565ab22b9daab2e02524", "mosi", "unaligned_50"),
+        ("d3994fd25681f9c7ad6e9c6596a6fe9b4beb85ff7d478ba978b124139002e5f9", "mosi", "aligned_50"),
+        ("ad8b23d50557045e7d47959ce6c5b955d8d983f2979c7d9b7b9226f6dd6fec1f", "mosei", "unaligned_50"),
+        ("45eccfb748a87c80ecab9bfac29582e7b1466bf6605ff29d3b338a75120bf791", "mosei", "aligned_50"),
+        ("c9e20c13ec0454d98bb9c1e520e490c75146bfa2dfeeea78d84de047dbdd442f", "sims", "unaligned_39"))}
 
 
 def load_mmsa(
@@ -245,12 +241,11 @@ def _clean(audio: np.ndarray, vision: np.ndarray, prefix: str, nonfinite: str) -
     cleaned = {"audio_neg_inf": neg_inf}
     if fix:
         cleaned.update(audio_nonfinite=audio_other, vision_nonfinite=vision_other + vision_neg_inf)
-    hint = "; pass nonfinite='zero' to load_mmsa to set them to 0"
-    found = [(key, want, first, count) for key, want, first, count in (
-        ("audio", "finite values or -inf", audio_first, audio_other),
-        ("vision", "finite values", vision_first, vision_other + vision_neg_inf)) if first is not None]
-    return cleaned, [f"{prefix}, key '{key}': expected {want}, found {first} ({count} non-finite values){hint}"
-                     for key, want, first, count in found]
+    found = (("audio", "finite values or -inf", audio_first, audio_other),
+             ("vision", "finite values", vision_first, vision_other + vision_neg_inf))
+    return cleaned, [f"{prefix}, key '{key}': expected {want}, found {first} ({count} non-finite values); "
+                     "pass nonfinite='zero' to load_mmsa to set them to 0"
+                     for key, want, first, count in found if first is not None]
 
 
 def _float32(value: Any) -> np.ndarray:
