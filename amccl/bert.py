@@ -99,8 +99,7 @@ def encoder_config(name: str):
 
 
 def load_tokenizer(name: str = MINILM):
-    """The tokenizer of text encoder ``name``; ``tiny-random`` and ``bert-base-uncased`` without a
-    directory use the embedded MiniLM's, which has bert-base-uncased's vocabulary."""
+    """The tokenizer of ``name``; MiniLM's (bert-base-uncased's vocabulary) for ``tiny-random`` / a missing uncased BERT."""
     try:
         path = resolve_text_encoder(name)
     except EncoderError:
@@ -181,8 +180,7 @@ def weights_hash(module: nn.Module, digits: int = 12) -> str:
 
 
 def encoder_record(cfg: Any, text_model: nn.Module) -> dict[str, Any]:
-    """What results and checkpoints record about a run's text encoder (``TextEncoder`` or BertModel):
-    name, sizes, ``sha`` (:func:`weights_hash`), ``substitute`` and ``note`` (:data:`SUBSTITUTE_NOTE`)."""
+    """What results and checkpoints record about a run's text encoder: name, sizes, ``sha``, ``substitute``, ``note``."""
     bert = getattr(text_model, "model", text_model)
     config = bert.config
     substitute = not is_paper_encoder(config, cfg.dataset)
@@ -201,8 +199,7 @@ def _fix_for(language: str) -> str:
 
 
 def token_id_overflows(data: Any, vocab_size: int) -> list[tuple[str, int, int]]:
-    """``(split, largest token id, first row holding it)`` for each split of ``data`` (an ``MMSAData``
-    or clips to predict) with a token id at or beyond ``vocab_size``."""
+    """``(split, largest token id, its first row)`` for each split of ``data`` with ids >= ``vocab_size``."""
     found = []
     for name, split in data.items():
         ids = np.asarray(split.text)[:, 0]  # (N, Lt) token ids

@@ -17,8 +17,7 @@ class CLIError(Exception):
 
 def config_options(p: argparse.ArgumentParser, default: str | None = None, required: bool = True,
                    profile: bool = True) -> None:
-    """Add what :func:`config_from_args` reads: --dataset (``default``), --profile and --strict-shapes
-    (with ``profile``), --data, --set, --device."""
+    """Add --dataset, --profile and --strict-shapes (with ``profile``), --data, --set and --device."""
     p.add_argument("--dataset", choices=DATASETS, required=required and default is None, default=default,
                    type=str.lower, help="dataset (its paper hyper-parameters and shapes)" + (
                        "" if required or default else "; required for state dicts, checked against our checkpoints"))

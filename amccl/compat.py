@@ -56,8 +56,7 @@ def load_state_checked(model: AMCCL, state: Mapping[str, Tensor], source: str = 
 
 
 def model_for_state(cfg: AMCCLConfig, state: Mapping[str, Tensor], heads: int | None = None) -> AMCCL:
-    """An :class:`AMCCL` (random weights) shaped to receive ``state``; its BERT from ``state``'s
-    tensors (``heads`` when known), else ``cfg``'s encoder."""
+    """An :class:`AMCCL` (random weights) shaped to receive ``state``, its BERT from ``state``'s tensors."""
     if BERT_PREFIX + "embeddings.word_embeddings.weight" not in state:
         return AMCCL(cfg)
     try:

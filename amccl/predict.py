@@ -25,8 +25,7 @@ COLUMNS = ("split", "id", "score", "polarity", "acc7_bin")
 
 
 def check_vocabulary(clips: MMSAClips, vocab_size: int) -> None:
-    """Refuse token ids at or beyond the text encoder's ``vocab_size`` (the file was tokenised
-    for another encoder); one line per split naming the file, split and key."""
+    """Refuse token ids at or beyond the text encoder's ``vocab_size``: one line per split."""
     problems = [f"{clips.path}: split '{name}', key 'text_bert': expected token ids < {vocab_size} "
                 f"(the checkpoint's text encoder vocabulary), found {top} at row {row}"
                 for name, top, row in token_id_overflows(clips, vocab_size)]

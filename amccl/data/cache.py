@@ -39,8 +39,7 @@ def _source_stamp(path: str | Path) -> dict[str, Any]:
 def write_cache(
     data: MMSAData, path: str | Path, nonfinite: str = "error", requested: Shapes | None = None,
 ) -> Path | None:
-    """Write the cache of ``data`` (loaded from ``path`` with ``nonfinite``, validated against
-    ``requested`` shapes, default ``data.shapes``); ``None`` if not writable."""
+    """Write the cache of ``data`` (loaded from ``path`` for ``requested`` shapes); ``None`` if not writable."""
     target = cache_dir_for(path)
     temp = target.with_name(f"{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
@@ -101,8 +100,7 @@ def cached_file_shapes(path: str | Path) -> Shapes | None:
 
 
 def read_cache(path: str | Path, dataset: str, shapes: Shapes, nonfinite: str = "error") -> MMSAData | None:
-    """Memory-map the cache of ``path`` (numeric arrays read-only ``np.memmap``); ``None`` when
-    absent, stale, or built for other requested ``shapes`` or another ``nonfinite`` policy."""
+    """Memory-map the cache of ``path``; ``None`` when absent, stale, or built for other ``shapes`` or ``nonfinite``."""
     manifest = _read_manifest(path)
     wanted = (dataset, list(shapes), nonfinite)
     if manifest is None or (manifest["dataset"], manifest.get("requested"), manifest.get("nonfinite")) != wanted:

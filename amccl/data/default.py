@@ -43,8 +43,7 @@ def cache_root() -> Path:
 
 
 def synthetic_path(cfg: Any, tokenizer: Any) -> Path:
-    """The file of ``cfg``'s synthetic default, named by dataset, sizes, shapes, seed, recipe and
-    tokenizer (8 hex digits of its class, casing and vocabulary)."""
+    """The file of ``cfg``'s synthetic default, named by everything that shapes its bytes."""
     vocab = sorted(tokenizer.get_vocab().items())
     tok = f"{type(tokenizer).__name__}|{getattr(tokenizer, 'do_lower_case', None)}|{vocab}"
     sizes = "-".join(str(int(n)) for n in cfg.synthetic_sizes)

@@ -73,8 +73,7 @@ UNIT_STD = (0.2, 5.0)  # ... and every std in this range: "roughly centred with 
 
 
 def truncation_verdict(data: MMSAData, tokenizer: Any = None) -> str:
-    """Whether any transcript fills all Lt token slots of ``text_bert`` and may be cut; with
-    ``tokenizer`` (the file's) the full rows' ``raw_text`` is tokenized again to count real cuts."""
+    """Whether transcripts fill all Lt token slots and may be cut (``tokenizer``: count the real cuts)."""
     lt = data.shapes[0]
     full = {name: np.flatnonzero(np.asarray(split.text[:, 1]).sum(axis=1) >= lt) for name, split in data.items()}
     n_full = sum(len(rows) for rows in full.values())

@@ -102,8 +102,7 @@ def _check_hash(path: str | Path, expected: str | None, found: str | None) -> No
 
 
 def _checked_cache(data: MMSAData, path: str | Path, sha256: str | None, hashing: bool) -> MMSAData:
-    """Verify a mapped cache (the hash, computed once if the manifest lacks it; finite labels)
-    and warn again about the notes its manifest kept."""
+    """Check a mapped cache's hash (computed once) and labels; warn again about its notes."""
     if hashing and data.sha256 is None:
         data.sha256 = sha256_file(path)
         npy_cache.record_sha256(path, data.sha256)
@@ -122,8 +121,7 @@ def from_raw(
     raw: Any, dataset: str = "mosi", shapes: Shapes | None = None, where: str = "<memory>",
     nonfinite: str = "error",
 ) -> MMSAData:
-    """Validate and type an unpickled MMSA dict ``{split: {key: array}}`` as :func:`load_mmsa`
-    does; the dict is consumed (float32 arrays are cleaned in place, not copied)."""
+    """Validate and type an unpickled MMSA dict ``{split: {key: array}}`` as :func:`load_mmsa` does (consumed)."""
     dataset, shapes = _arguments(dataset, shapes)
     splits, found_shapes, notes = _convert_splits(raw, SPLITS, dataset, shapes, where, nonfinite, labels=True)
     return MMSAData(**splits, dataset=dataset, shapes=found_shapes, source="memory", notes=notes)
@@ -153,10 +151,8 @@ def load_clips(
     if isinstance(raw, dict) and not raw:
         raise DataError(f"{path}: expected a dict of splits or of arrays, found an empty dict")
     names = tuple(raw) if isinstance(raw, dict) else SPLITS
-    if split is not None and isinstance(raw, dict):
-        if split not in raw:
-            raise DataError(f"{path}: missing split '{split}' (found splits: {sorted(str(k) for k in raw)})")
-        names, raw = (split,), {split: raw[split]}
+    if split is not None and isinstance(raw, dict):  # a missing split: check_structure names it
+        names, raw = (split,), ({split: raw[split]} if split in raw else raw)
     splits, found_shapes, notes = _convert_splits(raw, names, dataset, shapes, str(path), nonfinite, labels=False)
     return MMSAClips(splits=splits, dataset=dataset, shapes=found_shapes, path=str(path), notes=notes)
 
@@ -164,8 +160,7 @@ def load_clips(
 def _convert_splits(
     raw: Any, names: tuple[str, ...], dataset: str, shapes: Shapes, where: str, nonfinite: str, labels: bool,
 ) -> tuple[dict[str, MMSASplit], Shapes, list[dict[str, Any]]]:
-    """Check ``raw``'s splits ``names`` and type them (consumed); returns (splits, the file's
-    shapes, notes). Without ``labels``, absent ``regression_labels`` become NaN."""
+    """(splits, the file's shapes, notes) of ``raw``'s splits ``names``, checked and typed (consumed)."""
     problems = check_structure(raw, where, shapes, names, labels)
     if problems:
         raise DataError(problems)
@@ -189,8 +184,7 @@ def _convert_splits(
 def _convert_split(
     raw: dict[str, Any], name: str, where: str, shapes: Shapes, bound: float, nonfinite: str,
 ) -> tuple[MMSASplit, list[str], list[dict[str, Any]]]:
-    """One split's arrays typed (popped from ``raw``); returns (split, value problems, notes).
-    ``shapes`` are the file's (lengths are checked against its La', Lv')."""
+    """(split, value problems, notes) of one split's arrays, popped from ``raw``; ``shapes``: the file's."""
     prefix = f"{where}: split '{name}'"
     problems = check_token_rows(np.asarray(raw["text_bert"]), f"{prefix}, key 'text_bert'")
     text = np.asarray(raw.pop("text_bert")).astype(np.int64)
@@ -275,8 +269,7 @@ def _extras(raw: dict[str, Any]) -> dict[str, np.ndarray]:
 
 
 def register_release(sha256: str, dataset: str, name: str, label: str | None = None) -> dict[str, str]:
-    """Add a known file (``sha256`` hex digest, ``dataset``, base ``name`` e.g. ``unaligned_50.pkl``)
-    to :data:`RELEASES`; ``label`` (shown in ``data.release``) defaults to ``"<DATASET> <name stem>"``."""
+    """Add a known file (``name`` e.g. ``unaligned_50.pkl``) to :data:`RELEASES`; ``label`` defaults to ``"<DATASET> <stem>"``."""
     record = {"dataset": dataset, "file": name, "label": label or f"{dataset.upper()} {Path(name).stem}"}
     RELEASES[sha256.strip().lower()] = record
     return record
@@ -296,8 +289,7 @@ def release_of(path: str | Path | None, sha256: str | None) -> dict[str, Any]:
 
 
 def _identify(data: MMSAData, path: str | Path) -> None:
-    """Set ``data.release``; warn (and note) when ``path`` is named like a registered file
-    whose hash it does not have (those of ``data.dataset`` named first, if any)."""
+    """Set ``data.release``; warn (and note) when ``path`` is named like a registered file but its hash differs."""
     data.release = release_of(path, data.sha256)
     name = Path(path).name
     same = [h for h, r in RELEASES.items() if r["file"] == name]

@@ -40,8 +40,7 @@ def _where(file: str, split: str, key: str) -> str:
 
 
 def range_note(values: np.ndarray, low: float, high: float, file: str, split: str, key: str) -> dict[str, Any] | None:
-    """A note when ``values`` (N,) are not in [low, high] (lengths: whole numbers, refused by the
-    :data:`LENGTH_VARIANTS`; labels: refused by none), else None."""
+    """A note when ``values`` (N,) are not in [low, high] (lengths: whole numbers too), else None."""
     values, lengths = np.asarray(values), key.endswith("_lengths")
     where = _where(file, split, key)
     problem = check_range(values, low, high, where, whole=lengths)
@@ -72,8 +71,7 @@ def lengths_rows_note(found: int, n: int, file: str, split: str, key: str) -> di
 
 
 def lengths_missing_note(file: str, split: str, key: str, length: int, n: int) -> dict[str, Any]:
-    """A note for a lengths key absent from an aligned file (filled with the full length); its
-    message comes from :func:`merge_missing`."""
+    """A note for a lengths key absent from an aligned file (message: :func:`merge_missing`)."""
     problem = (f"{file}: split '{split}': missing key '{key}' (filled with the full length {length}: "
                "the file gives no true lengths)")
     return make_note(file, split, key, "lengths_missing", "", problem, count=n, rows=n,

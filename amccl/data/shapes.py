@@ -33,8 +33,7 @@ def probe_shapes(path: str | Path) -> Shapes | None:
 
 
 def shapes_of_raw(raw: Any) -> Shapes | None:
-    """(Lt, La, Lv, Da, Dv) from an unpickled (or probed) MMSA dict's first split; ``None`` when
-    ``text_bert`` is not (N, 3, Lt) or audio / vision are not (N, L, D)."""
+    """(Lt, La, Lv, Da, Dv) of an unpickled (or probed) MMSA dict's first split; ``None`` unless rank 3."""
     if not isinstance(raw, dict):
         return None
     split = next((raw[name] for name in SPLITS if isinstance(raw.get(name), dict)), None)

@@ -22,8 +22,7 @@ FEATURE_KEYS: dict[str, str] = {"text": "Feature_t", "audio": "Feature_a", "visi
 
 
 class DataError(ValueError):
-    """A data file that cannot be used; ``problems`` lists every finding, one line each naming the
-    file, split, key, and the expected and found shape or value."""
+    """A data file that cannot be used; ``problems``: one line per finding (file, split, key, expected, found)."""
 
     def __init__(self, problems: str | list[str]) -> None:
         self.problems = [problems] if isinstance(problems, str) else list(problems)
@@ -32,8 +31,7 @@ class DataError(ValueError):
 
 
 class DataWarning(UserWarning):
-    """An odd value loaded as is, as the reference does (docs/model.md §1); once per split and
-    key, and kept in :attr:`MMSAData.notes`."""
+    """An odd value loaded as is, as the reference does (docs/model.md §1); kept in :attr:`MMSAData.notes`."""
 
 
 class UnsafePickleError(DataError):
@@ -129,8 +127,7 @@ class MMSAData:
 
 @dataclass(eq=False)
 class MMSAClips:
-    """Clips to predict (:func:`amccl.data.mmsa.load_clips`): ``splits`` ``{name: MMSASplit}`` in
-    the file's order (``clips`` for a flat file); the rest as in :class:`MMSAData`."""
+    """Clips to predict (:func:`amccl.data.mmsa.load_clips`): ``splits`` in the file's order, else as :class:`MMSAData`."""
 
     splits: dict[str, MMSASplit]
     dataset: str
