@@ -1,4 +1,4 @@
-"""Official-checkpoint import: the key layout of the spec's appendix, round trip, errors."""
+"""Official-checkpoint import: the key layout of docs/model.md's appendix, round trip, errors."""
 
 import re
 
@@ -11,7 +11,7 @@ from tests.test_model import batch_for
 
 
 def appendix_layout(cfg, hidden):
-    """The non-BERT keys and shapes of the spec's appendix, written out from the table."""
+    """The non-BERT keys and shapes of docs/model.md's appendix, written out from the table."""
     d, f, r = cfg.post_dim, cfg.post_fusion_dim, cfg.skip_net_reduction
     c = {1: d // 3 + (d % 3 > 0), 3: d // 3 + (d % 3 > 1), 5: d // 3}
     keys = {}

@@ -1,9 +1,5 @@
-"""An ``.npy`` cache of a loaded MMSA file, memory-mapped on later runs.
-
-``<file>.amccl-cache/`` holds one ``<split>_<key>.npy`` per kept array and ``manifest.json``
-(the source's size and mtime, SHA-256, dataset, shapes, cleaning and notes). A cache whose
-source changed is rebuilt; it is written to a temporary folder renamed into place.
-"""
+"""An ``.npy`` cache of a loaded MMSA file, memory-mapped on later runs: ``<file>.amccl-cache/``
+holds one ``<split>_<key>.npy`` per array and ``manifest.json``; a changed source rebuilds it."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
 """Checks of an MMSA pickle's layout and values; each returns lines such as
 ``unaligned_50.pkl: split 'valid', key 'audio': expected shape (N, 50, 5), found (229, 50, 6)``.
-
-MMSA's aligned layout (audio / vision length axis = Lt <= L), lengths with extra rows and
-aligned splits without lengths pass here: :mod:`amccl.data.notes` notes them.
 """
 
 from __future__ import annotations
@@ -13,8 +10,7 @@ import numpy as np
 
 from amccl.data.types import OPTIONAL_NUMERIC_KEYS, REQUIRED_KEYS, SPLITS, Shapes
 
-_NUMERIC_KEYS = ("text_bert", "audio", "vision", "audio_lengths", "vision_lengths", "regression_labels",
-                 *OPTIONAL_NUMERIC_KEYS)
+_NUMERIC_KEYS = (*REQUIRED_KEYS[:6], *OPTIONAL_NUMERIC_KEYS)  # all but raw_text and id
 _CHUNK_BYTES = 16 << 20  # scan large arrays in blocks of about this size
 
 

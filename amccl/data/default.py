@@ -1,7 +1,4 @@
-"""``load_data(cfg)``: the one entry to data, real MMSA files or the embedded default.
-
-The synthetic default is written once to :func:`cache_root` and read back by the real loader.
-"""
+"""``load_data(cfg)``: the one entry to data, real MMSA files or the embedded default."""
 
 from __future__ import annotations
 

@@ -34,8 +34,7 @@ def describe(data: MMSAData) -> pd.DataFrame:
             "vision_padding": float(1.0 - split.vision_lengths.mean() / lv),
             **{f"cleaned_{key}": int(n) for key, n in split.cleaned.items()},
         }
-    frame = pd.DataFrame(rows).T
-    frame.index.name = "split"
+    frame = pd.DataFrame(rows).T.rename_axis("split")
     return frame.astype({c: int for c in frame.columns if c == "clips" or c.startswith("cleaned_")})
 
 
@@ -62,10 +61,8 @@ def feature_stats(split: MMSASplit, modality: str) -> pd.DataFrame:
     if modality not in ("audio", "vision"):
         raise ValueError(f"modality must be 'audio' or 'vision', got {modality!r}")
     frames = valid_frames(getattr(split, modality), getattr(split, f"{modality}_lengths")).astype(np.float64)
-    stats = pd.DataFrame({"mean": frames.mean(0), "std": frames.std(0), "min": frames.min(0),
-                          "max": frames.max(0), "exact zeros": (frames == 0).sum(0)})
-    stats.index.name = f"{modality} feature"
-    return stats
+    return pd.DataFrame({"mean": frames.mean(0), "std": frames.std(0), "min": frames.min(0), "max": frames.max(0),
+                         "exact zeros": (frames == 0).sum(0)}).rename_axis(f"{modality} feature")
 
 
 CENTRED_MEAN = 1.0  # feature_verdict: every |mean| at most this ...

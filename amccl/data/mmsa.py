@@ -1,9 +1,5 @@
-"""Loading MMSA processed pickles (docs/model.md §1): one restricted unpickle, validation, typing.
-
-The unused 768-d ``text`` features are skipped unread and float32 features stay the unpickled
-buffers, so peak memory is about the arrays kept. :data:`RELEASES` holds the SHA-256 of every
-file the MMSA project publishes; ``data.release`` names the one a loaded file is.
-"""
+"""Loading MMSA processed pickles (docs/model.md §1): one restricted unpickle, validation, typing;
+:data:`RELEASES` holds the SHA-256 of every file the MMSA project publishes."""
 
 from __future__ import annotations
 

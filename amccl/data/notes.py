@@ -1,9 +1,5 @@
-"""Odd values loaded as is (notes), and the check that refuses them where a configuration reads them.
-
-The reference never uses the lengths arrays and only reads the labels (docs/model.md §1), so
-the loader keeps odd values, notes each (:func:`make_note`) and warns once;
-:func:`check_data_for_config` refuses them for the variants that read lengths.
-"""
+"""Odd values loaded as is, as the reference does (docs/model.md §1), noted and warned about once;
+:func:`check_data_for_config` refuses them for the variants that read lengths."""
 
 from __future__ import annotations
 

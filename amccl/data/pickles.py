@@ -1,10 +1,6 @@
-"""The MMSA pickle format both ways: a restricted reader and a bounded-memory writer.
-
-Reading refuses every global but numpy's array builders before it is looked up, so nothing
-from a forbidden file runs; arrays under unused keys (MMSA's ``text`` features) are skipped
-unread and the SHA-256 is computed in the same pass. Writing spells numpy 1.x names (as real
-MMSA files do), keeps no memo and streams each array's buffer: the bytes are those
-``ndarray.__reduce__`` gives, in little memory.
+"""The MMSA pickle format both ways. Reading refuses every global but numpy's array builders
+before it is looked up (nothing from a forbidden file runs) and can skip arrays unread and hash
+in the same pass; writing spells numpy 1.x names, as real MMSA files do, in bounded memory.
 """
 
 from __future__ import annotations
