@@ -5,10 +5,10 @@ and :func:`load_clips` (clips to predict); :func:`check_data_for_config`; the pu
 tables (:func:`describe`, :func:`label_counts`, :func:`feature_stats`, :func:`valid_frames`).
 """
 
+from amccl.data.checks import check_data_for_config
 from amccl.data.default import load_data
 from amccl.data.describe import describe, feature_stats, label_counts, valid_frames
 from amccl.data.mmsa import from_raw, load_clips, load_mmsa, register_release, release_of
-from amccl.data.notes import check_data_for_config
 from amccl.data.types import DataError, DataWarning, MMSAClips, MMSAData, MMSASplit, UnsafePickleError
 
 __all__ = [

@@ -58,7 +58,7 @@ def load_data(cfg: Any, cache: bool | str = "auto") -> MMSAData:
             default (``synthetic_sizes``, ``synthetic_seed``, ``text_encoder``'s tokenizer);
             else that MMSA pickle, checked against ``data_sha256`` when set and against the
             file's own shapes (``shapes="file"``) or the config's. Call
-            :func:`~amccl.data.notes.check_data_for_config` before training a variant that reads lengths.
+            :func:`~amccl.data.checks.check_data_for_config` before training a variant that reads lengths.
         cache: ``.npy`` cache of a real file; ``"auto"`` caches files of 512 MiB or more.
     """
     shapes = config_shapes(cfg)

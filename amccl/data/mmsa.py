@@ -10,8 +10,7 @@ import numpy as np
 
 from amccl.config import DATASET_SHAPES, DATASETS
 from amccl.data import cache as npy_cache
-from amccl.data.checks import check_range, check_structure, check_token_rows, clean_nonfinite, file_shapes
-from amccl.data.notes import emit, lengths_missing_note, lengths_rows_note, make_note, merge_missing, range_note
+from amccl.data import checks
 from amccl.data.pickles import restricted_load, sha256_file
 from amccl.data.types import (
     OPTIONAL_NUMERIC_KEYS,
@@ -106,10 +105,10 @@ def _checked_cache(data: MMSAData, path: str | Path, sha256: str | None, hashing
     problems = []
     for name, split in data.items():
         where = f"{npy_cache.cache_dir_for(path)}: split '{name}', key 'regression_labels'"
-        problems += check_range(np.asarray(split.labels), -np.inf, np.inf, where)
+        problems += checks.check_range(np.asarray(split.labels), -np.inf, np.inf, where)
     if problems:
         raise DataError(problems)
-    emit(data.notes, stacklevel=4)
+    checks.emit(data.notes, stacklevel=4)
     return data
 
 
@@ -157,10 +156,10 @@ def _convert_splits(
     raw: Any, names: tuple[str, ...], dataset: str, shapes: Shapes, where: str, nonfinite: str, labels: bool,
 ) -> tuple[dict[str, MMSASplit], Shapes, list[dict[str, Any]]]:
     """(splits, the file's shapes, notes) of ``raw``'s splits ``names``, checked and typed (consumed)."""
-    problems = check_structure(raw, where, shapes, names, labels)
+    problems = checks.check_structure(raw, where, shapes, names, labels)
     if problems:
         raise DataError(problems)
-    found_shapes = file_shapes(raw[names[0]], shapes)
+    found_shapes = checks.file_shapes(raw[names[0]], shapes)
     for name in names:
         raw[name].pop("text", None)  # (N, Lt, 768) features AMCCL never reads: free them now
     splits: dict[str, MMSASplit] = {}
@@ -172,8 +171,8 @@ def _convert_splits(
         notes += noted
     if problems:
         raise DataError(problems)
-    merge_missing(notes, where)
-    emit(notes, stacklevel=5)
+    checks.merge_missing(notes, where)
+    checks.emit(notes, stacklevel=5)
     return splits, found_shapes, notes
 
 
@@ -182,7 +181,7 @@ def _convert_split(
 ) -> tuple[MMSASplit, list[str], list[dict[str, Any]]]:
     """(split, value problems, notes) of one split's arrays, popped from ``raw``; ``shapes``: the file's."""
     prefix = f"{where}: split '{name}'"
-    problems = check_token_rows(np.asarray(raw["text_bert"]), f"{prefix}, key 'text_bert'")
+    problems = checks.check_token_rows(np.asarray(raw["text_bert"]), f"{prefix}, key 'text_bert'")
     text = np.asarray(raw.pop("text_bert")).astype(np.int64)
     audio, vision = _float32(raw.pop("audio")), _float32(raw.pop("vision"))
     cleaned, found = _clean(audio, vision, prefix, nonfinite)
@@ -194,9 +193,11 @@ def _convert_split(
     for key, length in (("audio_lengths", shapes[1]), ("vision_lengths", shapes[2])):
         lengths[key], noted = _lengths(raw, key, len(labels), length, where, name)
         notes += noted
-    problems += found + (check_range(labels, -np.inf, np.inf, f"{prefix}, key 'regression_labels'") if labelled else [])
+    problems += found
+    if labelled:
+        problems += checks.check_range(labels, -np.inf, np.inf, f"{prefix}, key 'regression_labels'")
     label_note = None if problems or not labelled else \
-        range_note(labels, -bound, bound, where, name, "regression_labels")
+        checks.range_note(labels, -bound, bound, where, name, "regression_labels")
     split = MMSASplit(
         name=name, text=text, audio=audio, vision=vision, **lengths,
         labels=labels, raw_text=_strings(raw.pop("raw_text")), ids=_strings(raw.pop("id")),
@@ -211,13 +212,13 @@ def _lengths(
     """(N,) int64 lengths of ``key`` (popped from ``raw``) and the notes on them: absent, the full
     ``length``; the first N rows; odd values kept (fractions toward 0, NaN / inf -1, at most 2**62)."""
     if key not in raw:
-        return np.full(n, length, np.int64), [lengths_missing_note(where, split, key, length, n)]
+        return np.full(n, length, np.int64), [checks.lengths_missing_note(where, split, key, length, n)]
     values = np.asarray(raw.pop(key)).reshape(-1)
     notes = []
     if values.shape[0] > n:
-        notes.append(lengths_rows_note(values.shape[0], n, where, split, key))
+        notes.append(checks.lengths_rows_note(values.shape[0], n, where, split, key))
         values = values[:n]
-    note = range_note(values, 1, length, where, split, key)
+    note = checks.range_note(values, 1, length, where, split, key)
     if values.dtype.kind == "f":
         values = np.clip(np.nan_to_num(values, nan=-1, posinf=-1, neginf=-1), -(2.0 ** 62), 2.0 ** 62)
     return values.astype(np.int64), notes + ([note] if note else [])
@@ -226,8 +227,8 @@ def _lengths(
 def _clean(audio: np.ndarray, vision: np.ndarray, prefix: str, nonfinite: str) -> tuple[dict[str, int], list[str]]:
     """-inf in audio -> 0 (reference); other non-finite values reported or zeroed."""
     fix = nonfinite == "zero"
-    neg_inf, audio_other, audio_first = clean_nonfinite(audio, True, fix)
-    vision_neg_inf, vision_other, vision_first = clean_nonfinite(vision, fix, fix)
+    neg_inf, audio_other, audio_first = checks.clean_nonfinite(audio, True, fix)
+    vision_neg_inf, vision_other, vision_first = checks.clean_nonfinite(vision, fix, fix)
     cleaned = {"audio_neg_inf": neg_inf}
     if fix:
         cleaned.update(audio_nonfinite=audio_other, vision_nonfinite=vision_other + vision_neg_inf)
@@ -295,6 +296,6 @@ def _identify(data: MMSAData, path: str | Path) -> None:
     message = (f"{path}: named like the published MMSA file {name} but its SHA-256 matches no published "
                f"release — an incomplete or modified download: expected the published SHA-256 "
                f"{' or '.join(expected)}, found {data.sha256}; re-download from the MMSA project")
-    note = make_note(str(path), None, None, "release", message, message, value=data.sha256)
+    note = checks.make_note(str(path), None, None, "release", message, message, value=data.sha256)
     data.notes = [n for n in data.notes if n["kind"] != "release"] + [note]
-    emit([note], stacklevel=4)
+    checks.emit([note], stacklevel=4)

@@ -93,7 +93,7 @@ class MMSAData:
         sha256: hex digest of that file when computed, else ``None``.
         source: ``"mmsa"``, ``"cache"`` (``.npy`` cache), ``"synthetic"`` or ``"memory"``.
         notes: odd values loaded as is, one dict per split and key
-            (:func:`amccl.data.notes.make_note`).
+            (:func:`amccl.data.checks.make_note`).
         release: :func:`amccl.data.mmsa.release_of` of the file; ``None`` in memory.
     """
 
