@@ -73,11 +73,6 @@ class BatchLoader:
         order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
         yield from order.split(self.batch_size)
 
-    def order(self) -> Tensor:
-        """(N,) long: one pass's row order (draws as a pass does when shuffling)."""
-        batches = list(self.index_batches())
-        return torch.cat(batches) if batches else torch.zeros(0, dtype=torch.long)
-
     def __iter__(self) -> Iterator[dict[str, Tensor]]:
         for index in self.index_batches():
             yield make_batch(self.split, index, self.trim)
