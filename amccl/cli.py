@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "the seeds' table (accuracies and F1 in %, MAE and Corr as fractions). On a terminal "
                            "progress bars; when stderr is a file or a pipe, one log line per epoch.")
     config_options(train)
+    train.set_defaults(func=cmd_train)
     train.add_argument("--seeds", type=int, nargs="+", metavar="SEED", default=None,
                        help="seeds to run (default: the config's, 1111 1112 1113 1114 1115)")
     train.add_argument("--out", metavar="DIR", default=None,
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                               "writes predictions.csv (id, label, prediction) and metrics.json into --out. The "
                               "checkpoint holds every BERT weight: no pretrained encoder directory is needed.")
     config_options(evaluate, required=False, profile=False)
+    evaluate.set_defaults(func=cmd_evaluate)
     evaluate.add_argument("--checkpoint", metavar="PATH", required=True,
                           help="our best.pt / last.pt, or the official code's torch.save(model.state_dict())")
     evaluate.add_argument("--split", choices=("train", "valid", "test"), default="test",
@@ -175,13 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # encoders are local; never reach the hub
     parser = build_parser()
     args = parser.parse_args(argv)
-    from amccl.ablations.cli import run_ablate
-    from amccl.predict import run_predict
-    from amccl.tuning.cli import run_tune
-
-    command = {"train": cmd_train, "evaluate": cmd_evaluate, "ablate": run_ablate, "predict": run_predict, "tune": run_tune}[args.command]
     try:
-        return command(args)
+        return args.func(args)  # each sub-command's parser sets its func
     except CLIError as err:
         parser.exit(2, f"amccl {args.command}: error: {err}\n")
     except (OSError, ValueError, KeyError, TypeError, ImportError, RuntimeError, FloatingPointError) as err:
