@@ -104,5 +104,6 @@ def load_reference_checkpoint(path: str | os.PathLike, cfg: AMCCLConfig) -> AMCC
     """
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not _is_reference(state):
-        raise CheckpointMismatch(f"{path}: not an official-code state dict (keys do not start with {PREFIX!r})")
+        raise CheckpointMismatch(f"{path}: not an official-code state dict (keys do not start with {PREFIX!r}); "
+                                 "load our own checkpoints with amccl.checkpoint.load_model")
     return model_from_checkpoint(state, cfg, source=str(path))

@@ -27,7 +27,8 @@ COLUMNS = ("split", "id", "score", "polarity", "acc7_bin")
 def check_vocabulary(clips: MMSAClips, vocab_size: int) -> None:
     """Refuse token ids at or beyond the text encoder's ``vocab_size``: one line per split."""
     problems = [f"{clips.path}: split '{name}', key 'text_bert': expected token ids < {vocab_size} "
-                f"(the checkpoint's text encoder vocabulary), found {top} at row {row}"
+                f"(the checkpoint's text encoder vocabulary), found {top} at row {row}; tokenise the "
+                "transcripts with that encoder's tokenizer"
                 for name, top, row in token_id_overflows(clips, vocab_size)]
     if problems:
         raise DataError(problems)

@@ -93,7 +93,8 @@ def _arguments(dataset: str, shapes: Shapes | None, nonfinite: str = "error") ->
 
 def _check_hash(path: str | Path, expected: str | None, found: str | None) -> None:
     if expected is not None and found != expected.strip().lower():
-        raise DataError(f"{path}: SHA-256 mismatch: expected {expected.strip().lower()}, found {found}")
+        raise DataError(f"{path}: SHA-256 mismatch: expected {expected.strip().lower()}, found {found}; "
+                        "re-download the file, or unset data_sha256 to load it as it is")
 
 
 def _checked_cache(data: MMSAData, path: str | Path, sha256: str | None, hashing: bool) -> MMSAData:
