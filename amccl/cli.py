@@ -11,11 +11,9 @@ Examples::
     python -m amccl predict --checkpoint runs/mosi/seed_1111/best.pt --data my_clips.pkl  # no labels needed
     python -m amccl tune --dataset mosi --trials 50      # optuna on the validation split, then the seeds on test
 
-A bad option or value ends with one ``amccl <command>: error: ...`` line on stderr (exit
-status 2); so does a failure while running (a missing file or encoder, a non-finite loss,
-Ray not installed), with exit status 1. Printed tables end with ``note: ...`` lines when the numbers are not comparable
-with the paper's (a substitute text encoder, SIMS-v2's hyper-parameters).
-Set ``AMCCL_DEBUG=1`` to see the traceback instead.
+A bad option ends with one ``amccl <command>: error: ...`` line on stderr (exit status 2), a
+failure while running with one too (exit status 1; ``AMCCL_DEBUG=1`` shows the traceback).
+Tables end with ``note: ...`` lines when the numbers are not comparable with the paper's.
 """
 
 from __future__ import annotations
@@ -28,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from amccl.cli_options import CLIError, config_from_args, config_options, error_message
+from amccl.cli_options import CLIError, config_from_args, config_options, error_message, existing_file
 from amccl.config import AMCCLConfig
 
 
@@ -45,12 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     train = sub.add_parser("train", help="train one run per seed and report the table papers print",
-                           description="Train AMCCL as the paper did (spec §4), one run per seed; writes "
+                           description="Train AMCCL as the paper did (docs/model.md §4), one run per seed; writes "
                            "seed_<seed>/{best.pt,last.pt,history.csv,predictions.csv}, results.csv and "
                            "summary.csv (metrics as fractions, mean and std over seeds) into --out and prints "
                            "the seeds' table (accuracies and F1 in %, MAE and Corr as fractions). On a terminal "
                            "progress bars; when stderr is a file or a pipe, one log line per epoch.")
     config_options(train)
+    train.set_defaults(func=cmd_train)
     train.add_argument("--seeds", type=int, nargs="+", metavar="SEED", default=None,
                        help="seeds to run (default: the config's, 1111 1112 1113 1114 1115)")
     train.add_argument("--out", metavar="DIR", default=None,
@@ -69,12 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--verbose", action="store_true", help="debug log lines too")
 
     evaluate = sub.add_parser("evaluate", help="score a checkpoint on one split and write predictions.csv",
-                              description="Evaluate our best.pt/last.pt or an official-code state dict "
-                              "(keys Model.*): prints the metrics (accuracies and F1 in %, MAE and Corr as "
-                              "fractions) and writes predictions.csv "
-                              "(id, label, prediction) and metrics.json into --out. The checkpoint holds every BERT "
-                              "weight: no pretrained encoder directory is needed.")
+                              description="Evaluate our best.pt/last.pt or an official-code state dict (keys "
+                              "Model.*): prints the metrics (accuracies and F1 in %, MAE and Corr as fractions) and "
+                              "writes predictions.csv (id, label, prediction) and metrics.json into --out. The "
+                              "checkpoint holds every BERT weight: no pretrained encoder directory is needed.")
     config_options(evaluate, required=False, profile=False)
+    evaluate.set_defaults(func=cmd_evaluate)
     evaluate.add_argument("--checkpoint", metavar="PATH", required=True,
                           help="our best.pt / last.pt, or the official code's torch.save(model.state_dict())")
     evaluate.add_argument("--split", choices=("train", "valid", "test"), default="test",
@@ -91,8 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# --- commands ----------------------------------------------------------------------------
 def cmd_train(args) -> int:
+    from amccl.bert import check_run_encoder
     from amccl.metrics import DISPLAY_NOTE
     from amccl.published import comparison_text
     from amccl.results import seed_table, write_official_csv
@@ -102,8 +101,6 @@ def cmd_train(args) -> int:
     cfg = config_from_args(args)
     if args.resume and args.out is None:
         raise CLIError("--resume needs --out DIR (the directory of the run to continue)")
-    from amccl.bert import check_run_encoder
-
     check_run_encoder(cfg)  # before any work: the encoder is there and fits --data's language
     out = Path(args.out or f"runs/{cfg.dataset}-{cfg.profile}-{time.strftime('%Y%m%d-%H%M%S')}")
     get_logger(logging.WARNING if args.quiet else (logging.DEBUG if args.verbose else logging.INFO))
@@ -140,9 +137,7 @@ def cmd_evaluate(args) -> int:
     from amccl.results import NOTE_SEP, run_notes
     from amccl.runtime import resolve_device
 
-    path = Path(args.checkpoint)
-    if not path.is_file():
-        raise CLIError(f"--checkpoint {path}: no such file")
+    path = existing_file("--checkpoint", args.checkpoint)
     obj = ckpt.load(path)
     if ckpt.is_ours(obj):
         saved = AMCCLConfig.from_dict(obj["config"])
@@ -182,13 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # encoders are local; never reach the hub
     parser = build_parser()
     args = parser.parse_args(argv)
-    from amccl.ablations.cli import run_ablate
-    from amccl.predict import run_predict
-    from amccl.tuning.cli import run_tune
-
-    command = {"train": cmd_train, "evaluate": cmd_evaluate, "ablate": run_ablate, "predict": run_predict, "tune": run_tune}[args.command]
     try:
-        return command(args)
+        return args.func(args)  # each sub-command's parser sets its func
     except CLIError as err:
         parser.exit(2, f"amccl {args.command}: error: {err}\n")
     except (OSError, ValueError, KeyError, TypeError, ImportError, RuntimeError, FloatingPointError) as err:

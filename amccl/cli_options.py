@@ -1,11 +1,6 @@
-"""What every ``python -m amccl`` command shares: the config options and the config they build.
-
-:func:`config_options` adds ``--dataset``, ``--profile``, ``--strict-shapes``, ``--data``,
-``--set`` and ``--device`` to a command's parser; :func:`config_from_args` turns them into an
-:class:`~amccl.config.AMCCLConfig`; :class:`CLIError` is a usage problem found after parsing,
-which :func:`amccl.cli.main` prints as one ``amccl <command>: error: ...`` line. The commands
-(``amccl.cli``, ``amccl.ablations.cli``, ``amccl.tuning.cli``, ``amccl.predict``) import them
-from here, below all of them.
+"""What every ``python -m amccl`` command shares: :func:`config_options` adds the config
+options to its parser, :func:`config_from_args` builds the config, and :class:`CLIError` is a
+usage problem that :func:`amccl.cli.main` prints as one ``amccl <command>: error: ...`` line.
 """
 
 from __future__ import annotations
@@ -22,15 +17,14 @@ class CLIError(Exception):
 
 def config_options(p: argparse.ArgumentParser, default: str | None = None, required: bool = True,
                    profile: bool = True) -> None:
-    """Add what :func:`config_from_args` reads: --dataset (``default``), --profile and --strict-shapes
-    (with ``profile``), --data, --set, --device."""
+    """Add --dataset, --profile and --strict-shapes (with ``profile``), --data, --set and --device."""
     p.add_argument("--dataset", choices=DATASETS, required=required and default is None, default=default,
                    type=str.lower, help="dataset (its paper hyper-parameters and shapes)" + (
                        "" if required or default else "; required for state dicts, checked against our checkpoints"))
     if profile:
         p.add_argument("--profile", choices=PROFILES, default=None,
                        help="smoke (seconds), demo (minutes on CPU; both with the embedded MiniLM) or paper (the "
-                            "spec's epochs and its bert-base-uncased / bert-base-chinese: --set text_encoder=DIR "
+                            "paper's epochs and its bert-base-uncased / bert-base-chinese: --set text_encoder=DIR "
                             "or AMCCL_BERT_EN / AMCCL_BERT_ZH). Default: paper with --data, else the smoke "
                             "switch (AMCCL_PROFILE; smoke under CI; else demo)")
     p.add_argument("--data", metavar="PATH", default=None,
@@ -67,8 +61,8 @@ def config_from_args(args: argparse.Namespace, base: AMCCLConfig | None = None) 
         cfg = cfg.override(*args.overrides)
         if args.device is not None:
             cfg = cfg.replace(device=args.device)
-        if cfg.data_path is not None and not Path(cfg.data_path).is_file():
-            raise ValueError(f"--data {cfg.data_path}: no such file")
+        if cfg.data_path is not None:
+            existing_file("--data", cfg.data_path)
         resolve_device(cfg.device)
     except (KeyError, TypeError, ValueError) as err:
         raise CLIError(error_message(err)) from err
@@ -79,6 +73,13 @@ def _set_value(assignments: list[str], key: str, default: str) -> str:
     """The last ``key=value`` of ``--set`` for ``key`` (it must reach ``for_dataset`` itself), else ``default``."""
     values = [item.split("=", 1)[1].strip() for item in assignments if item.split("=", 1)[0].strip() == key]
     return values[-1] if values else default
+
+
+def existing_file(flag: str, path: str | Path) -> Path:
+    """``path`` as a Path; :class:`CLIError` ``"<flag> <path>: no such file"`` unless it is a file."""
+    if not Path(path).is_file():
+        raise CLIError(f"{flag} {path}: no such file")
+    return Path(path)
 
 
 def error_message(err: BaseException) -> str:

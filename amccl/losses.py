@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from amccl.config import FEATURE_KEYS, AMCCLConfig
+from amccl.config import AMCCLConfig
+from amccl.data.types import FEATURE_KEYS
 
 # The parts amccl_loss returns, in the order the trainer logs them (``train_<part>``).
 LOSS_PARTS = ("loss", "l1", "contrastive", "inter", "intra", "refine", "margin")

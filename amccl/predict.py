@@ -1,20 +1,8 @@
 """Predictions for new clips: ``python -m amccl predict --checkpoint best.pt --data clips.pkl``.
 
-The input is an MMSA-format pickle of one's own clips (features extracted e.g. with
-MMSA-FET), read by :func:`amccl.data.load_clips`: the same restricted unpickler and checks
-as training data, but ``regression_labels`` may be absent and the splits are the file's own:
-``{split: {key: array}}`` with any split names (all are predicted unless ``split`` picks
-one) or a flat ``{key: array}`` dict of one split, named ``clips``. The checkpoint's config
-decides the shapes (Lt, La, Lv, Da, Dv); a file of other shapes gets the loader's
-:class:`~amccl.data.types.DataError` naming the file, split, key and expected shape, and
-token ids beyond the checkpoint's vocabulary are refused the same way.
-
-``predictions.csv`` (and the returned DataFrame) has one row per clip, in file order:
-``split``, ``id``, ``score`` (the model's output), ``polarity`` (``negative`` / ``neutral`` /
-``positive``: MMSA's sign convention on MOSI / MOSEI, exactly 0 neutral; ``Mult_acc_3``'s
-bins on SIMS), ``acc7_bin`` (the Acc-7 class, -3..3: ``np.round(np.clip(score, -3, 3))``)
-and, when the file has labels for some split, ``label`` (NaN where it has none; never used
-for the scores).
+The clips are an MMSA-format pickle read by :func:`amccl.data.load_clips` (labels optional, any
+splits, or a flat dict of one split named ``clips``) at the checkpoint's shapes; other shapes,
+or token ids beyond the checkpoint's vocabulary, get a :class:`~amccl.data.types.DataError`.
 """
 
 from __future__ import annotations
@@ -37,10 +25,10 @@ COLUMNS = ("split", "id", "score", "polarity", "acc7_bin")
 
 
 def check_vocabulary(clips: MMSAClips, vocab_size: int) -> None:
-    """Refuse token ids at or beyond the text encoder's ``vocab_size`` (the file was tokenised
-    for another encoder); one line per split naming the file, split and key."""
+    """Refuse token ids at or beyond the text encoder's ``vocab_size``: one line per split."""
     problems = [f"{clips.path}: split '{name}', key 'text_bert': expected token ids < {vocab_size} "
-                f"(the checkpoint's text encoder vocabulary), found {top} at row {row}"
+                f"(the checkpoint's text encoder vocabulary), found {top} at row {row}; tokenise the "
+                "transcripts with that encoder's tokenizer"
                 for name, top, row in token_id_overflows(clips, vocab_size)]
     if problems:
         raise DataError(problems)
@@ -55,7 +43,10 @@ def score_split(model: torch.nn.Module, split, cfg, device: torch.device) -> np.
 
 
 def predictions_table(clips: MMSAClips, scores: dict[str, np.ndarray]) -> pd.DataFrame:
-    """``predictions.csv``'s rows (module docstring) of ``clips`` and their ``scores`` per split."""
+    """``predictions.csv``: one row per clip in file order, ``split``, ``id``, ``score`` (the model's
+    output), ``polarity`` (``negative`` / ``neutral`` / ``positive``: MMSA's sign convention on MOSI /
+    MOSEI, ``Mult_acc_3``'s bins on SIMS), ``acc7_bin`` (-3..3: ``np.round(np.clip(score, -3, 3))``)
+    and, when the file has labels, ``label`` (NaN where it has none; never used for the scores)."""
     frames = []
     for name, split in clips.items():
         score = scores[name].astype(np.float64)
@@ -72,15 +63,14 @@ def predict(checkpoint: str | os.PathLike, data_path: str | os.PathLike, split: 
     """Score the clips of an MMSA-format pickle with a trained model.
 
     Args:
-        checkpoint: our ``best.pt`` / ``last.pt`` (the config inside gives the shapes and
-            dataset; every BERT weight is in it, no pretrained encoder is needed).
-        data_path: the pickle of clips (labels optional, see the module docstring).
+        checkpoint: our ``best.pt`` / ``last.pt`` (its config gives the shapes and dataset).
+        data_path: the pickle of clips (labels optional).
         split: predict only this split of the file (default: every split present).
         out_dir: also write ``<out_dir>/predictions.csv``.
         device: ``auto``, ``cpu``, ``cuda`` ... (default: the checkpoint config's).
 
     Returns:
-        DataFrame with ``split``, ``id``, ``score``, ``polarity``, ``acc7_bin`` [, ``label``].
+        :func:`predictions_table` of the clips.
 
     Raises:
         DataError: the file is unreadable, lacks a key or split, or does not fit the
@@ -103,7 +93,6 @@ def predict(checkpoint: str | os.PathLike, data_path: str | os.PathLike, split: 
     return table
 
 
-# --- the command -------------------------------------------------------------------------------
 def add_predict_parser(subparsers) -> argparse.ArgumentParser:
     """Add the ``predict`` sub-command to an ``argparse`` sub-parsers object and return it."""
     p = subparsers.add_parser(
@@ -126,12 +115,9 @@ def add_predict_parser(subparsers) -> argparse.ArgumentParser:
 
 def run_predict(args: argparse.Namespace) -> int:
     """``python -m amccl predict``: write predictions.csv and print a one-line summary per split."""
-    from amccl.cli_options import CLIError
+    from amccl.cli_options import existing_file
 
-    checkpoint, data = Path(args.checkpoint), Path(args.data)
-    for flag, path in (("--checkpoint", checkpoint), ("--data", data)):
-        if not path.is_file():
-            raise CLIError(f"{flag} {path}: no such file")
+    checkpoint, data = existing_file("--checkpoint", args.checkpoint), existing_file("--data", args.data)
     out = Path(args.out) if args.out else checkpoint.parent / f"predict-{data.stem}"
     table = predict(checkpoint, data, split=args.split, out_dir=out, device=args.device)
     for name, rows in table.groupby("split", sort=False):

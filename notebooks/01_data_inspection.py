@@ -48,8 +48,8 @@ from IPython.display import Markdown, display
 from amccl.analysis.figure_stats import padding_verdict, polarity_verdict
 from amccl.bert import load_tokenizer
 from amccl.config import AMCCLConfig, default_profile
-from amccl.data import feature_stats, label_counts, load_data, summary
-from amccl.data.summary import feature_verdict, truncation_verdict
+from amccl.data import describe, feature_stats, label_counts, load_data
+from amccl.data.overview import feature_verdict, truncation_verdict
 from amccl.plotting import save_figure
 
 PROFILE = default_profile()
@@ -80,13 +80,13 @@ for name, split in data.items():
 # %% [markdown]
 # ## Split summary
 #
-# One row per split from `amccl.data.summary`: label statistics, the share of positive /
+# One row per split from `amccl.data.describe`: label statistics, the share of positive /
 # negative / exactly-zero labels, mean token count, mean lengths, padding fractions and the
 # number of values cleaned at load time.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-table = summary(data)
+table = describe(data)
 print(table.T.round(3).to_string())
 
 # %% [markdown]

@@ -1,4 +1,4 @@
-"""Every file the reference trains on loads (issue point 3): odd lengths and labels are warned
+"""Every file the reference trains on loads: odd lengths and labels are warned
 about and noted, the length-reading variants refuse them, aligned files load, and what would
 make numbers wrong is still refused."""
 

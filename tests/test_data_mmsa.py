@@ -245,7 +245,7 @@ MALFORMED = {
 
 
 # Odd values the default model never reads: loaded with one warning and a note; the
-# length-reading variants refuse them with an error naming the first bad value.
+# length-reading variants refuse them with a DataError naming the file, split, key and value.
 WARNED = {
     "length 0": (_length_zero, f"{_IN} 'audio_lengths': expected values in [1, 7], found 0 at row 2 (1 of 6 rows)",
                  f"{_IN} 'audio_lengths': 1 of 6 rows outside [1, 7] (first: 0 at row 2); loaded as is"),
@@ -318,7 +318,7 @@ def test_every_problem_is_reported_at_once(tmp_path):
         load_mmsa(path, "mosi", shapes=SHAPES)
     assert len(info.value.problems) == 1 and "key 'audio': expected shape" in str(info.value)  # layout first
     raw = make_raw(with_text=False)
-    _fractional_token(raw)  # a length of 0: loaded, with a warning
+    _fractional_token(raw)  # the length-0 row is loaded (and warned about), not refused
     _nan_label(raw)
     _nan_vision(raw)
     with pytest.raises(DataError) as info:
@@ -463,4 +463,4 @@ def test_cache_hash_computed_once_when_asked_later(tmp_path):
     load_mmsa(path, "mosi", shapes=SHAPES, cache=True)  # no hash computed
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     assert load_mmsa(path, "mosi", shapes=SHAPES, cache=True, sha256=digest).sha256 == digest
-    assert load_mmsa(path, "mosi", shapes=SHAPES, cache=True).sha256 == digest  # read from the manifest
+    assert load_mmsa(path, "mosi", shapes=SHAPES, cache=True).sha256 == digest  # the manifest keeps it

@@ -1,4 +1,4 @@
-"""Known files (issue point 4): the published MMSA hashes, identification of a loaded file,
+"""Known files: the published MMSA hashes, identification of a loaded file,
 a warning for a file named like a published one with another hash, one hash per file."""
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from amccl.config import DATASET_SHAPES, DATASETS, AMCCLConfig
 from amccl.data import load_data, load_mmsa
 from amccl.data import synthetic as syn
 from amccl.data.default import synthetic_path
-from amccl.data.summary import feature_verdict, truncation_verdict
+from amccl.data.overview import feature_verdict, truncation_verdict
 from amccl.data.types import SPLITS
 
 SMALL = (40, 12, 16)

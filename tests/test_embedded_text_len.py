@@ -9,7 +9,7 @@ from amccl.bert import load_tokenizer
 from amccl.cli import config_from_args
 from amccl.config import EMBEDDED_TEXT_LEN, AMCCLConfig
 from amccl.data import load_data, synthetic
-from amccl.data.notes import check_data_for_config
+from amccl.data.checks import check_data_for_config
 from amccl.data.types import DataError
 
 

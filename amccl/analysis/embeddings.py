@@ -8,12 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from amccl.config import FEATURE_KEYS as UNIMODAL_FEATURE_KEYS
 from amccl.config import MODALITIES
+from amccl.data.types import FEATURE_KEYS
 
 __all__ = ["MODALITIES", "Embeddings", "extract_embeddings", "modality_name"]
 
-FEATURE_KEYS: dict[str, str] = {**UNIMODAL_FEATURE_KEYS, "fusion": "Feature_f"}
 _ALIASES = {"t": "text", "a": "audio", "v": "vision", "f": "fusion", "video": "vision",
             **{key: name for name, key in FEATURE_KEYS.items()}}
 

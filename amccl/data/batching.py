@@ -1,10 +1,6 @@
-"""Batches of tensors from an :class:`~amccl.data.types.MMSASplit` (keys: :func:`make_batch`).
-
-:class:`BatchLoader` builds each whole batch by indexing the split's arrays with the batch's
-row indices (one ``torch.from_numpy(array[rows])`` per key, no per-sample Python dicts),
-optionally trimming audio / vision to the batch's longest valid length. :class:`MMSADataset`
-is the per-sample ``torch.utils.data.Dataset`` for users who want a ``DataLoader``; its
-default-collated batches equal :class:`BatchLoader`'s.
+"""Batches of tensors from an :class:`~amccl.data.types.MMSASplit` (keys: :func:`make_batch`):
+:class:`BatchLoader` indexes each array once per batch; :class:`MMSADataset` is the per-sample
+``Dataset`` whose default-collated batches equal them.
 """
 
 from __future__ import annotations
@@ -19,14 +15,6 @@ from torch import Tensor
 from amccl.data.types import MMSASplit
 
 
-def _rows_tensor(split: MMSASplit, key: str, rows: np.ndarray, index: Tensor) -> Tensor:
-    """``split.<key>[rows]`` as a tensor, for numpy arrays or tensors (``text_feats``)."""
-    values = getattr(split, key)
-    if isinstance(values, Tensor):
-        return values[index.to(values.device)]
-    return torch.from_numpy(np.ascontiguousarray(values[rows]))
-
-
 def make_batch(split: MMSASplit, index: Tensor, trim: bool = False) -> dict[str, Tensor]:
     """The batch of rows ``index`` (B,) long.
 
@@ -37,21 +25,18 @@ def make_batch(split: MMSASplit, index: Tensor, trim: bool = False) -> dict[str,
         ``text_feats`` (B, 3, H) when the split has them.
     """
     rows = index.numpy()
-    audio_lengths = split.audio_lengths[rows]
-    vision_lengths = split.vision_lengths[rows]
+    audio_lengths, vision_lengths = split.audio_lengths[rows], split.vision_lengths[rows]
     la = int(audio_lengths.max()) if trim and len(rows) else split.audio.shape[1]
     lv = int(vision_lengths.max()) if trim and len(rows) else split.vision.shape[1]
-    batch = {
-        "text": torch.from_numpy(np.ascontiguousarray(split.text[rows])),
-        "audio": torch.from_numpy(np.ascontiguousarray(split.audio[rows, :la])),
-        "vision": torch.from_numpy(np.ascontiguousarray(split.vision[rows, :lv])),
-        "audio_lengths": torch.from_numpy(np.ascontiguousarray(audio_lengths)),
-        "vision_lengths": torch.from_numpy(np.ascontiguousarray(vision_lengths)),
-        "labels": torch.from_numpy(np.ascontiguousarray(split.labels[rows])),
-        "index": index,
-    }
-    if split.text_feats is not None:
-        batch["text_feats"] = _rows_tensor(split, "text_feats", rows, index)
+    arrays = {"text": split.text[rows], "audio": split.audio[rows, :la], "vision": split.vision[rows, :lv],
+              "audio_lengths": audio_lengths, "vision_lengths": vision_lengths, "labels": split.labels[rows]}
+    batch = {key: torch.from_numpy(np.ascontiguousarray(array)) for key, array in arrays.items()}
+    batch["index"] = index
+    feats = split.text_feats
+    if isinstance(feats, Tensor):
+        batch["text_feats"] = feats[index.to(feats.device)]
+    elif feats is not None:
+        batch["text_feats"] = torch.from_numpy(np.ascontiguousarray(feats[rows]))
     return batch
 
 
@@ -62,12 +47,9 @@ class BatchLoader:
         split: the rows to serve.
         batch_size: B; the last batch may be short; ``len()`` = ceil(N / B).
         shuffle: a new row order on every pass (iteration); else rows in order.
-        generator: ``None`` (the default, the reference's): each pass draws its order from
-            torch's global generator exactly as ``DataLoader(dataset, B, shuffle=True)``
-            does (spec §8.1) -- the row indices come from a ``DataLoader`` over ``range(N)``,
-            and every batch is then one whole-batch index into the arrays. A dedicated
-            ``torch.Generator`` instead draws ``torch.randperm(N, generator=generator)`` once
-            per pass and leaves the global generator alone.
+        generator: ``None`` (the reference's): each pass draws its order from torch's global
+            generator as ``DataLoader(dataset, B, shuffle=True)`` does (docs/model.md §8.1);
+            a ``torch.Generator``: ``torch.randperm(N, generator=generator)`` once per pass.
         trim: cut audio / vision to each batch's longest length; only valid when padding
             cannot change results (``cfg.padding_irrelevant``).
     """
@@ -90,11 +72,6 @@ class BatchLoader:
             return
         order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
         yield from order.split(self.batch_size)
-
-    def order(self) -> Tensor:
-        """(N,) long: one pass's row order (draws as a pass does when shuffling)."""
-        batches = list(self.index_batches())
-        return torch.cat(batches) if batches else torch.zeros(0, dtype=torch.long)
 
     def __iter__(self) -> Iterator[dict[str, Tensor]]:
         for index in self.index_batches():

@@ -1,13 +1,5 @@
-"""An ``.npy`` cache of a loaded MMSA file, memory-mapped on later runs.
-
-``<file>.amccl-cache/`` beside the pickle holds one ``<split>_<key>.npy`` per kept array
-(already typed and cleaned) and ``manifest.json`` recording the source file's size and
-mtime (and SHA-256 when computed), the dataset, the shapes asked for and those of the file
-(shorter for an aligned file), what cleaning did and the notes on odd values (so a cached
-load warns again and ``check_data_for_config`` still sees them). A cache
-whose source changed is stale and rebuilt. Writes go to a temporary directory renamed into
-place, so a crash or a concurrent run never leaves a half cache that looks complete.
-"""
+"""An ``.npy`` cache of a loaded MMSA file, memory-mapped on later runs: ``<file>.amccl-cache/``
+holds one ``<split>_<key>.npy`` per array and ``manifest.json``; a changed source rebuilds it."""
 
 from __future__ import annotations
 
@@ -24,7 +16,7 @@ import numpy as np
 from amccl.data.types import SPLITS, MMSAData, MMSASplit, Shapes
 from amccl.runtime import atomic_write
 
-CACHE_FORMAT = 2  # 2: requested shapes and notes in the manifest
+CACHE_FORMAT = 2  # the manifest's layout; a cache of another format is rebuilt
 _ARRAYS = ("text", "audio", "vision", "audio_lengths", "vision_lengths", "labels", "raw_text", "ids")
 
 
@@ -43,8 +35,7 @@ def _source_stamp(path: str | Path) -> dict[str, Any]:
 def write_cache(
     data: MMSAData, path: str | Path, nonfinite: str = "error", requested: Shapes | None = None,
 ) -> Path | None:
-    """Write the cache of ``data`` (loaded from ``path`` with ``nonfinite``, validated against
-    ``requested`` shapes, default ``data.shapes``); ``None`` if not writable."""
+    """Write the cache of ``data`` (loaded from ``path`` for ``requested`` shapes); ``None`` if not writable."""
     target = cache_dir_for(path)
     temp = target.with_name(f"{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
@@ -105,12 +96,7 @@ def cached_file_shapes(path: str | Path) -> Shapes | None:
 
 
 def read_cache(path: str | Path, dataset: str, shapes: Shapes, nonfinite: str = "error") -> MMSAData | None:
-    """Memory-map the cache of ``path``; ``None`` when absent, stale, or built for other
-    requested ``shapes`` or another ``nonfinite`` policy.
-
-    Numeric arrays come back as read-only ``np.memmap`` (pages are read on first use);
-    transcripts and ids are read into memory.
-    """
+    """Memory-map the cache of ``path``; ``None`` when absent, stale, or built for other ``shapes`` or ``nonfinite``."""
     manifest = _read_manifest(path)
     wanted = (dataset, list(shapes), nonfinite)
     if manifest is None or (manifest["dataset"], manifest.get("requested"), manifest.get("nonfinite")) != wanted:

@@ -1,29 +1,29 @@
-"""Checks of an MMSA pickle's layout and values, run before any training.
+"""Checks of an MMSA pickle's layout and values, and notes on the odd values loaded as is.
 
-Every finding is one line naming the file, split, key, and the expected and found shape or
-value, e.g. ``MOSI/Processed/unaligned_50.pkl: split 'valid', key 'audio': expected shape
-(N, 50, 5), found (229, 50, 6)``. Checkers return lists of such lines; the loader raises one
-:class:`~amccl.data.types.DataError` holding them all. The layout checks accept MMSA's
-aligned layout (audio / vision length axis = Lt <= L), lengths arrays with extra rows and
-aligned splits without lengths; :mod:`amccl.data.notes` records those as notes instead.
+Checks return lines such as ``unaligned_50.pkl: split 'valid', key 'audio': expected shape
+(N, 50, 5), found (229, 50, 6)``. Odd values the reference trains on (docs/model.md §1) are
+noted (:func:`make_note`) and warned about once; :func:`check_data_for_config` refuses them
+for the variants that read lengths.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
-from amccl.data.types import OPTIONAL_NUMERIC_KEYS, REQUIRED_KEYS, SPLITS, Shapes
+from amccl.data.types import OPTIONAL_NUMERIC_KEYS, REQUIRED_KEYS, SPLITS, DataError, DataWarning, MMSAData, Shapes
 
-_NUMERIC_KEYS = ("text_bert", "audio", "vision", "audio_lengths", "vision_lengths", "regression_labels",
-                 *OPTIONAL_NUMERIC_KEYS)
+_NUMERIC_KEYS = (*REQUIRED_KEYS[:6], *OPTIONAL_NUMERIC_KEYS)  # all but raw_text and id
 _CHUNK_BYTES = 16 << 20  # scan large arrays in blocks of about this size
+LENGTH_VARIANTS = ("padding_mask", "last_valid_step", "masked_means")  # config flags reading lengths
+NEVER_READ = ("the default model never reads lengths; the variants padding_mask, last_valid_step "
+              "and masked_means refuse this file")
 
 
 def shape_of(value: Any) -> tuple[int, ...]:
-    """Shape of an array (or of a header-only probe's stand-in for one), or of a list / tuple (as
-    numpy would build it)."""
+    """Shape of an array (or a probe's stand-in), or of a list / tuple as numpy would build it."""
     if isinstance(value, np.ndarray) or (hasattr(value, "shape") and hasattr(value, "dtype")):
         return tuple(value.shape)
     if isinstance(value, (list, tuple)) and value and isinstance(value[0], (str, bytes)):
@@ -49,11 +49,9 @@ def file_shapes(split: dict[str, Any], shapes: Shapes) -> Shapes:
 
 def check_structure(raw: Any, where: str, shapes: Shapes, splits: tuple[str, ...] = SPLITS,
                     labels: bool = True) -> list[str]:
-    """Splits present, keys present, ranks and sizes right, one N per split, one layout per file.
-
-    ``splits``: the splits required (the first is the layout's reference); ``labels=False``:
-    ``regression_labels`` may be absent (clips to predict), and is checked when present.
-    """
+    """Splits and keys present, ranks and sizes right, one N per split, one layout per file.
+    ``splits``: those required (the first sets the layout); ``labels=False``: ``regression_labels``
+    may be absent."""
     if not isinstance(raw, dict):
         return [f"{where}: expected a dict with splits {list(splits)}, found {type(raw).__name__}"]
     problems: list[str] = []
@@ -66,12 +64,7 @@ def check_structure(raw: Any, where: str, shapes: Shapes, splits: tuple[str, ...
 
 
 def _check_split(split: Any, prefix: str, shapes: Shapes, labels: bool = True) -> list[str]:
-    """Required keys present with the expected ranks, sizes and one N (from the labels).
-
-    Audio / vision may have the aligned layout; an aligned split may omit its lengths keys;
-    lengths arrays may have more rows than N (the extra are dropped); without ``labels``,
-    ``regression_labels`` may be absent.
-    """
+    """Required keys present with the expected ranks, sizes and one N (from the labels)."""
     if not isinstance(split, dict):
         return [f"{prefix}: expected a dict of arrays, found {type(split).__name__}"]
     lt, la, lv, da, dv = shapes
@@ -122,8 +115,7 @@ def _check_key(value: Any, key: str, want: tuple[Any, ...], n: int, n_key: str, 
 
 
 def first_bad_at(bad: np.ndarray, values: np.ndarray) -> tuple[str, int]:
-    """(first offending value as people write it: ``nan``, ``-inf``, ``3.4``, ``0``; its row)
-    for a boolean ``bad`` shaped like ``values`` (N, ...)."""
+    """(first value where ``bad`` (N, ...) holds, written ``nan``, ``-inf``, ``3.4``, ``0``; its row)."""
     row = int(np.argmax(bad.reshape(bad.shape[0], -1).any(axis=1)))
     value = values[row][bad[row]].flat[0] if bad.ndim > 1 else values[row]
     value = value.item() if hasattr(value, "item") else value
@@ -139,8 +131,8 @@ def first_bad(bad: np.ndarray, values: np.ndarray) -> str:
 
 def check_range(values: np.ndarray, low: float, high: float, where: str, whole: bool = False,
                 noun: str = "values") -> list[str]:
-    """``values`` (N, ...) numbers, finite, whole (with ``whole``) and in [low, high]; at most
-    one line, for the first rule broken. ``noun`` names the values (``"token ids"``)."""
+    """``values`` (N, ...) numbers, finite, whole (with ``whole``) and in [low, high]: at most one
+    line, for the first rule broken; ``noun`` names the values."""
     if values.dtype.kind not in "biuf":
         return [f"{where}: expected numbers, found dtype {values.dtype}"]
     rules = []
@@ -170,9 +162,9 @@ def check_token_rows(text: np.ndarray, where: str) -> list[str]:
 
 
 def clean_nonfinite(array: np.ndarray, fix_neg_inf: bool, fix_other: bool) -> tuple[int, int, str | None]:
-    """Set -inf (if ``fix_neg_inf``) and NaN / +inf (if ``fix_other``) of a writeable (N, ...) float
-    array to 0 in place, in blocks of about 16 MiB. Returns the count of -inf, the count of other
-    non-finite values, and ``"nan at row 12"`` for the first value left in place (or None)."""
+    """Set -inf (``fix_neg_inf``) and NaN / +inf (``fix_other``) of a writeable (N, ...) float array
+    to 0 in place, in 16 MiB blocks; returns (-inf count, other non-finite count, ``"nan at row
+    12"`` for the first value left in place or None)."""
     counts = [0, 0]
     first: str | None = None
     step = max(1, _CHUNK_BYTES // max(1, array[:1].nbytes))
@@ -190,3 +182,122 @@ def clean_nonfinite(array: np.ndarray, fix_neg_inf: bool, fix_other: bool) -> tu
                 value, row = first_bad_at(mask, block)
                 first = f"{value} at row {start + row}"
     return counts[0], counts[1], first
+
+
+
+def make_note(
+    file: str, split: str | None, key: str | None, kind: str, message: str, problem: str, *,
+    count: int = 0, rows: int = 0, row: int | None = None, value: str | None = None,
+    refused_by: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """One finding as a JSON-ready dict: ``file``, ``split``, ``key``, ``kind`` (``lengths_range``,
+    ``lengths_extra_rows``, ``lengths_missing``, ``labels_range``, ``release``), ``message`` (the
+    warning), ``problem`` (the :class:`DataError` line of a configuration that needs the value),
+    ``count`` / ``rows`` / ``row`` / ``value`` (offending rows, rows in all, the first offending
+    row and its value) and ``refused_by`` (config flags that cannot use the file)."""
+    return {"file": file, "split": split, "key": key, "kind": kind, "message": message,
+            "problem": problem, "count": count, "rows": rows, "row": row, "value": value,
+            "refused_by": list(refused_by)}
+
+
+def _where(file: str, split: str, key: str) -> str:
+    return f"{file}: split '{split}', key '{key}'"
+
+
+def range_note(values: np.ndarray, low: float, high: float, file: str, split: str, key: str) -> dict[str, Any] | None:
+    """A note when ``values`` (N,) are not in [low, high] (lengths: whole numbers too), else None."""
+    values, lengths = np.asarray(values), key.endswith("_lengths")
+    where = _where(file, split, key)
+    problem = check_range(values, low, high, where, whole=lengths)
+    if not problem:
+        return None
+    as_float = values.astype(np.float64)
+    odd = ~np.isfinite(as_float) | (as_float != np.round(as_float)) if lengths else np.zeros(len(values), bool)
+    with np.errstate(invalid="ignore"):
+        bad = odd | (as_float < low) | (as_float > high)
+    value, row = first_bad_at(bad, values)
+    count, what = int(bad.sum()), "not whole numbers in" if odd.any() else "outside"
+    tail = f"loaded as is — {NEVER_READ}" if lengths else \
+        "loaded as is, as the reference does — no variant refuses this file"
+    message = f"{where}: {count} of {len(values)} rows {what} [{low:g}, {high:g}] (first: {value} at row {row}); {tail}"
+    return make_note(file, split, key, "lengths_range" if lengths else "labels_range", message, problem[0],
+                     count=count, rows=len(values), row=row, value=value,
+                     refused_by=LENGTH_VARIANTS if lengths else ())
+
+
+def lengths_rows_note(found: int, n: int, file: str, split: str, key: str) -> dict[str, Any]:
+    """A note for a lengths array with ``found`` > N rows (the first N are kept)."""
+    where = _where(file, split, key)
+    message = (f"{where}: {found} rows for N = {n} clips; the first {n} rows kept, {found - n} dropped "
+               f"— {NEVER_READ}")
+    problem = f"{where}: expected N = {n} rows (the N of 'regression_labels'), found {found}"
+    return make_note(file, split, key, "lengths_extra_rows", message, problem, count=found - n, rows=found,
+                     row=n, refused_by=LENGTH_VARIANTS)
+
+
+def lengths_missing_note(file: str, split: str, key: str, length: int, n: int) -> dict[str, Any]:
+    """A note for a lengths key absent from an aligned file (message: :func:`merge_missing`)."""
+    problem = (f"{file}: split '{split}': missing key '{key}' (filled with the full length {length}: "
+               "the file gives no true lengths)")
+    return make_note(file, split, key, "lengths_missing", "", problem, count=n, rows=n,
+                     value=str(length), refused_by=LENGTH_VARIANTS)
+
+
+def merge_missing(notes: list[dict[str, Any]], file: str) -> None:
+    """Give every ``lengths_missing`` note of a file one shared message (one warning per file)."""
+    missing = [n for n in notes if n["kind"] == "lengths_missing"]
+    if not missing:
+        return
+    keys = sorted({n["key"] for n in missing})
+    splits = [s for s in SPLITS if any(n["split"] == s for n in missing)]
+    lengths = sorted({int(n["value"]) for n in missing})
+    message = (f"{file}: no {' / '.join(keys)} in split(s) {', '.join(splits)} (the aligned layout, as MMSA "
+               f"writes aligned files); filled with the full length {' / '.join(map(str, lengths))} — "
+               f"{NEVER_READ}")
+    for note in missing:
+        note["message"] = message
+
+
+def emit(notes: list[dict[str, Any]], stacklevel: int = 3) -> None:
+    """One :class:`DataWarning` per distinct note message, in order."""
+    seen: set[str] = set()
+    for note in notes:
+        if note["message"] not in seen:
+            seen.add(note["message"])
+            warnings.warn(note["message"], DataWarning, stacklevel=stacklevel)
+
+
+TEXT_LEN_HINT = ("; AMCCLConfig.for_dataset(dataset, profile, data_path=...) takes the file's Lt "
+                 "(the demo profile shortens Lt for the embedded default only)")
+
+
+def check_data_for_config(data: MMSAData, cfg: Any) -> None:
+    """Refuse data ``cfg`` cannot use: shapes that do not fit (Lt, Da, Dv equal; La, Lv at most
+    the config's) and, when ``cfg`` reads lengths, noted or out-of-range lengths.
+
+    Raises:
+        DataError: every problem, one line each naming file, split, key, the expected range
+            and the found value, row and count.
+    """
+    lt, la, lv, da, dv = data.shapes
+    where = data.path or f"<{data.source} data>"
+    wants = [("text_len", lt, cfg.text_len, "=="), ("audio_len", la, cfg.audio_len, "<="),
+             ("vision_len", lv, cfg.vision_len, "<="), ("audio_dim", da, cfg.audio_dim, "=="),
+             ("vision_dim", dv, cfg.vision_dim, "==")]
+    problems = [f"{where}: shapes (Lt, La, Lv, Da, Dv) = {tuple(data.shapes)} do not fit the configuration: "
+                f"expected {name} {op} {want}, found {found}"
+                + (TEXT_LEN_HINT if name == "text_len" else "")
+                for name, found, want, op in wants if not (found == want if op == "==" else found <= want)]
+    flags = [flag for flag in LENGTH_VARIANTS if getattr(cfg, flag, False)]
+    if flags:
+        why = f"; this configuration reads lengths ({', '.join(flags)})"
+        refused = [n for n in data.notes if set(n["refused_by"]) & set(flags)]
+        problems += [n["problem"] + why for n in refused]
+        noted = {(n["split"], n["key"]) for n in refused}
+        for name, split in data.items():  # data built or changed in memory: no note covers it
+            for key, high in (("audio_lengths", la), ("vision_lengths", lv)):
+                if (name, key) not in noted:
+                    problems += [p + why for p in check_range(np.asarray(getattr(split, key)), 1, high,
+                                                              _where(where, name, key), whole=True)]
+    if problems:
+        raise DataError(problems)

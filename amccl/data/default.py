@@ -1,10 +1,4 @@
-"""``load_data(cfg)``: the one entry to data, real MMSA files or the embedded default.
-
-With ``cfg.data_path`` unset, the synthetic default is generated once into a cache folder
-(``$AMCCL_DATA_CACHE``, else ``data/cache/`` of a source checkout, else a temporary folder),
-under a file name keyed by dataset, sizes, shapes, seed, tokenizer and recipe version, and
-then read back through :func:`~amccl.data.mmsa.load_mmsa`, so the real loader path runs.
-"""
+"""``load_data(cfg)``: the one entry to data, real MMSA files or the embedded default."""
 
 from __future__ import annotations
 
@@ -46,10 +40,7 @@ def cache_root() -> Path:
 
 
 def synthetic_path(cfg: Any, tokenizer: Any) -> Path:
-    """The file name of ``cfg``'s synthetic default; a changed recipe or input changes it.
-
-    The tokenizer enters as 8 hex digits of its behaviour (class, casing and vocabulary).
-    """
+    """The file of ``cfg``'s synthetic default, named by everything that shapes its bytes."""
     vocab = sorted(tokenizer.get_vocab().items())
     tok = f"{type(tokenizer).__name__}|{getattr(tokenizer, 'do_lower_case', None)}|{vocab}"
     sizes = "-".join(str(int(n)) for n in cfg.synthetic_sizes)
@@ -60,19 +51,14 @@ def synthetic_path(cfg: Any, tokenizer: Any) -> Path:
 
 
 def load_data(cfg: Any, cache: bool | str = "auto") -> MMSAData:
-    """The three splits ``cfg`` asks for (spec §1).
+    """The three splits ``cfg`` asks for (docs/model.md §1), SHA-256 computed and identified.
 
     Args:
-        cfg: an :class:`~amccl.config.AMCCLConfig`. ``data_path`` None -> the embedded
-            synthetic default (``synthetic_sizes``, ``synthetic_seed``, ``text_encoder``'s
-            tokenizer); else that MMSA pickle, checked against ``data_sha256`` when set,
-            against the file's own shapes with ``shapes="file"`` when they are not MMSA's
-            (:meth:`~amccl.config.AMCCLConfig.with_file_shapes`; the config from
-            ``for_dataset(..., data_path=...)`` holds them already), else against the config's.
-            The file's SHA-256 is always computed (in the single read pass, or once per
-            ``.npy`` cache) and identified in ``data.release``; the odd values it holds are in
-            ``data.notes``. Call :func:`~amccl.data.notes.check_data_for_config` before
-            training a variant that reads lengths.
+        cfg: an :class:`~amccl.config.AMCCLConfig`. ``data_path`` None: the embedded synthetic
+            default (``synthetic_sizes``, ``synthetic_seed``, ``text_encoder``'s tokenizer);
+            else that MMSA pickle, checked against ``data_sha256`` when set and against the
+            file's own shapes (``shapes="file"``) or the config's. Call
+            :func:`~amccl.data.checks.check_data_for_config` before training a variant that reads lengths.
         cache: ``.npy`` cache of a real file; ``"auto"`` caches files of 512 MiB or more.
     """
     shapes = config_shapes(cfg)
@@ -103,8 +89,7 @@ def load_data(cfg: Any, cache: bool | str = "auto") -> MMSAData:
 
 
 def strict_shapes_hint(cfg: Any, path: Path) -> str:
-    """For a ``shapes="paper"`` config that ``path`` was refused for: the file's own shapes and how
-    to run it anyway (else "")."""
+    """For a ``shapes="paper"`` config refused ``path``: the file's own shapes and how to use them (else "")."""
     if cfg.shapes != "paper" or not path.is_file():
         return ""
     found = probe_shapes(path)

@@ -1,10 +1,5 @@
-"""Loading MMSA processed pickles (spec §1): one restricted unpickle, validation, typing.
-
-The file is read once (the reference reads it three times) and the unused 768-d ``text``
-features are skipped unread; float32 features stay the unpickled buffers (no second copy),
-so peak memory is about the arrays kept. :data:`RELEASES` holds the SHA-256 of every MMSA
-file the MMSA project publishes; ``data.release`` names the one a loaded file is.
-"""
+"""Loading MMSA processed pickles (docs/model.md §1): one restricted unpickle, validation, typing;
+:data:`RELEASES` holds the SHA-256 of every file the MMSA project publishes."""
 
 from __future__ import annotations
 
@@ -15,8 +10,7 @@ import numpy as np
 
 from amccl.config import DATASET_SHAPES, DATASETS
 from amccl.data import cache as npy_cache
-from amccl.data.checks import check_range, check_structure, check_token_rows, clean_nonfinite, file_shapes
-from amccl.data.notes import emit, lengths_missing_note, lengths_rows_note, make_note, merge_missing, range_note
+from amccl.data import checks
 from amccl.data.pickles import restricted_load, sha256_file
 from amccl.data.types import (
     OPTIONAL_NUMERIC_KEYS,
@@ -34,17 +28,13 @@ NONFINITE = ("error", "zero")
 FLAT_SPLIT = "clips"  # the split name of a flat {key: array} file of clips to predict
 SKIPPED_KEYS = frozenset({"text"})  # (N, Lt, 768) BERT features AMCCL never reads: not even loaded
 RELEASES: dict[str, dict[str, str]] = {  # SHA-256 -> record; tests add theirs with register_release
-    "78e0f8b5ef8ff71558e7307848fc1fa929ecb078203f565ab22b9daab2e02524":
-        {"dataset": "mosi", "file": "unaligned_50.pkl", "label": "MMSA MOSI unaligned_50"},
-    "d3994fd25681f9c7ad6e9c6596a6fe9b4beb85ff7d478ba978b124139002e5f9":
-        {"dataset": "mosi", "file": "aligned_50.pkl", "label": "MMSA MOSI aligned_50"},
-    "ad8b23d50557045e7d47959ce6c5b955d8d983f2979c7d9b7b9226f6dd6fec1f":
-        {"dataset": "mosei", "file": "unaligned_50.pkl", "label": "MMSA MOSEI unaligned_50"},
-    "45eccfb748a87c80ecab9bfac29582e7b1466bf6605ff29d3b338a75120bf791":
-        {"dataset": "mosei", "file": "aligned_50.pkl", "label": "MMSA MOSEI aligned_50"},
-    "c9e20c13ec0454d98bb9c1e520e490c75146bfa2dfeeea78d84de047dbdd442f":
-        {"dataset": "sims", "file": "unaligned_39.pkl", "label": "MMSA SIMS unaligned_39"},
-}
+    sha: {"dataset": dataset, "file": f"{stem}.pkl", "label": f"MMSA {dataset.upper()} {stem}"}
+    for sha, dataset, stem in (
+        ("78e0f8b5ef8ff71558e7307848fc1fa929ecb078203f565ab22b9daab2e02524", "mosi", "unaligned_50"),
+        ("d3994fd25681f9c7ad6e9c6596a6fe9b4beb85ff7d478ba978b124139002e5f9", "mosi", "aligned_50"),
+        ("ad8b23d50557045e7d47959ce6c5b955d8d983f2979c7d9b7b9226f6dd6fec1f", "mosei", "unaligned_50"),
+        ("45eccfb748a87c80ecab9bfac29582e7b1466bf6605ff29d3b338a75120bf791", "mosei", "aligned_50"),
+        ("c9e20c13ec0454d98bb9c1e520e490c75146bfa2dfeeea78d84de047dbdd442f", "sims", "unaligned_39"))}
 
 
 def load_mmsa(
@@ -52,25 +42,21 @@ def load_mmsa(
     sha256: str | None = None, compute_hash: bool = False, cache: bool = False,
     nonfinite: str = "error",
 ) -> MMSAData:
-    """Load an MMSA processed pickle as three typed, validated splits.
+    """Load an MMSA processed pickle as three typed, validated splits (docs/model.md §1).
 
-    Every file the reference trains on loads (spec §1). Odd lengths (outside [1, L], not
-    whole, NaN: kept as int64, fractions toward 0, NaN / inf as -1; more than N rows: the
-    first N kept; missing from an aligned file: filled with Lt) and finite labels outside the
-    dataset's range are loaded as is, each noted in ``data.notes`` with one
-    :class:`~amccl.data.types.DataWarning` per split and key; the length-reading variants
-    refuse the lengths ones (:func:`~amccl.data.notes.check_data_for_config`). The aligned
-    layout (audio / vision length axes = Lt) is accepted: ``data.shapes`` are the file's.
-    ``data.release`` names the published file the hash matches (:func:`release_of`); a file
-    named like one whose hash matches none gets a warning.
+    Every file the reference trains on loads. Odd lengths (kept as int64: fractions toward 0,
+    NaN / inf as -1; extra rows dropped; absent from an aligned file: Lt) and finite labels
+    out of range are loaded as is, noted in ``data.notes`` with one
+    :class:`~amccl.data.types.DataWarning` per split and key. ``data.shapes`` are the file's
+    (aligned: La = Lv = Lt); ``data.release`` names the published file the hash matches, and a
+    file named like one whose hash matches none gets a warning.
 
     Args:
         path: the pickle, e.g. ``MOSI/Processed/unaligned_50.pkl``.
         dataset: ``mosi``, ``mosei``, ``sims`` or ``simsv2`` (label range and shapes).
-        shapes: (Lt, La, Lv, Da, Dv) to validate against; default the dataset's (spec §1).
+        shapes: (Lt, La, Lv, Da, Dv) to validate against; default the dataset's.
         sha256: the published hash; the file is refused when its SHA-256 differs.
-        compute_hash: compute the SHA-256 (in the same read pass) even without ``sha256``
-            (``load_data`` does); the cache manifest keeps it, so a cached load never hashes again.
+        compute_hash: compute the SHA-256 in the same read pass (the cache manifest keeps it).
         cache: map ``<file>.amccl-cache/`` when fresh, else build it after loading.
         nonfinite: ``"error"`` reports NaN / inf in vision, text ids and audio (other than
             ``-inf``); ``"zero"`` sets them to 0 and counts them in ``split.cleaned``.
@@ -80,10 +66,7 @@ def load_mmsa(
         DataError: missing file, split or key, wrong shape, too few rows, NaN / inf labels
             or features, hash mismatch; every problem found is listed.
     """
-    dataset = _dataset(dataset)
-    shapes = tuple(shapes or DATASET_SHAPES[dataset])  # type: ignore[assignment]
-    if nonfinite not in NONFINITE:
-        raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
+    dataset, shapes = _arguments(dataset, shapes, nonfinite)
     hashing = compute_hash or sha256 is not None
     cached = npy_cache.read_cache(path, dataset, shapes, nonfinite) if cache and Path(path).is_file() else None
     if cached is not None:
@@ -99,20 +82,23 @@ def load_mmsa(
     return data
 
 
-def _dataset(name: str) -> str:
-    if name.lower() not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; expected one of {DATASETS}")
-    return name.lower()
+def _arguments(dataset: str, shapes: Shapes | None, nonfinite: str = "error") -> tuple[str, Shapes]:
+    """(dataset, shapes to check: default the dataset's); refuses an unknown dataset or policy."""
+    if dataset.lower() not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of {DATASETS}")
+    if nonfinite not in NONFINITE:
+        raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
+    return dataset.lower(), tuple(shapes or DATASET_SHAPES[dataset.lower()])  # type: ignore[return-value]
 
 
 def _check_hash(path: str | Path, expected: str | None, found: str | None) -> None:
     if expected is not None and found != expected.strip().lower():
-        raise DataError(f"{path}: SHA-256 mismatch: expected {expected.strip().lower()}, found {found}")
+        raise DataError(f"{path}: SHA-256 mismatch: expected {expected.strip().lower()}, found {found}; "
+                        "re-download the file, or unset data_sha256 to load it as it is")
 
 
 def _checked_cache(data: MMSAData, path: str | Path, sha256: str | None, hashing: bool) -> MMSAData:
-    """Verify a mapped cache (the hash, computed once if the manifest lacks it; finite labels)
-    and warn again about the notes its manifest kept."""
+    """Check a mapped cache's hash (computed once) and labels; warn again about its notes."""
     if hashing and data.sha256 is None:
         data.sha256 = sha256_file(path)
         npy_cache.record_sha256(path, data.sha256)
@@ -120,10 +106,10 @@ def _checked_cache(data: MMSAData, path: str | Path, sha256: str | None, hashing
     problems = []
     for name, split in data.items():
         where = f"{npy_cache.cache_dir_for(path)}: split '{name}', key 'regression_labels'"
-        problems += check_range(np.asarray(split.labels), -np.inf, np.inf, where)
+        problems += checks.check_range(np.asarray(split.labels), -np.inf, np.inf, where)
     if problems:
         raise DataError(problems)
-    emit(data.notes, stacklevel=4)
+    checks.emit(data.notes, stacklevel=4)
     return data
 
 
@@ -131,14 +117,8 @@ def from_raw(
     raw: Any, dataset: str = "mosi", shapes: Shapes | None = None, where: str = "<memory>",
     nonfinite: str = "error",
 ) -> MMSAData:
-    """Validate and type an unpickled MMSA dict ``{split: {key: array}}``.
-
-    The dict is consumed: arrays are moved out of it (float32 ones are used and cleaned in
-    place, not copied) and ``text`` features are dropped first. Odd values are noted and
-    warned about (see :func:`load_mmsa`); ``shapes`` of the result are the file's.
-    """
-    dataset = _dataset(dataset)
-    shapes = tuple(shapes or DATASET_SHAPES[dataset])  # type: ignore[assignment]
+    """Validate and type an unpickled MMSA dict ``{split: {key: array}}`` as :func:`load_mmsa` does (consumed)."""
+    dataset, shapes = _arguments(dataset, shapes)
     splits, found_shapes, notes = _convert_splits(raw, SPLITS, dataset, shapes, where, nonfinite, labels=True)
     return MMSAData(**splits, dataset=dataset, shapes=found_shapes, source="memory", notes=notes)
 
@@ -147,40 +127,28 @@ def load_clips(
     path: str | Path, dataset: str = "mosi", *, shapes: Shapes | None = None, split: str | None = None,
     nonfinite: str = "error",
 ) -> MMSAClips:
-    """Load clips to predict: an MMSA-format pickle whose labels are optional.
-
-    The same restricted unpickle and checks as :func:`load_mmsa`, except that
-    ``regression_labels`` may be absent (``labels`` are then NaN) and the splits are the
-    file's own: ``{split: {key: array}}`` with any split names (e.g. only ``test``), or a
-    flat ``{key: array}`` dict of one split, named ``clips``. Labels present are checked
-    as the loader checks them.
+    """Load clips to predict: the checks of :func:`load_mmsa`, but ``regression_labels`` may be
+    absent (``labels`` NaN) and the splits are the file's own: ``{split: {key: array}}`` with any
+    split names, or a flat ``{key: array}`` dict of one split, named ``clips``.
 
     Args:
         path: the pickle (e.g. features extracted with MMSA-FET for one's own videos).
-        dataset: ``mosi``, ``mosei``, ``sims`` or ``simsv2`` (shapes when ``shapes`` is None).
+        dataset, nonfinite: as in :func:`load_mmsa`.
         shapes: (Lt, La, Lv, Da, Dv) to validate against (a model's config's).
         split: read only this split (default: every split in the file).
-        nonfinite: as in :func:`load_mmsa`.
 
     Raises:
-        UnsafePickleError: the pickle references anything but numpy's array builders.
-        DataError: missing file, split or key, wrong shape, NaN / inf features; each line
-            names the file, split, key and expected shape.
+        UnsafePickleError, DataError: as :func:`load_mmsa`.
     """
-    dataset = _dataset(dataset)
-    shapes = tuple(shapes or DATASET_SHAPES[dataset])  # type: ignore[assignment]
-    if nonfinite not in NONFINITE:
-        raise ValueError(f"nonfinite must be one of {NONFINITE}, got {nonfinite!r}")
+    dataset, shapes = _arguments(dataset, shapes, nonfinite)
     raw, _ = restricted_load(path, skip_keys=SKIPPED_KEYS)
     if isinstance(raw, dict) and any(key in raw for key in REQUIRED_KEYS):
         raw = {FLAT_SPLIT: raw}  # a flat dict: one split
     if isinstance(raw, dict) and not raw:
         raise DataError(f"{path}: expected a dict of splits or of arrays, found an empty dict")
     names = tuple(raw) if isinstance(raw, dict) else SPLITS
-    if split is not None and isinstance(raw, dict):
-        if split not in raw:
-            raise DataError(f"{path}: missing split '{split}' (found splits: {sorted(str(k) for k in raw)})")
-        names, raw = (split,), {split: raw[split]}
+    if split is not None and isinstance(raw, dict):  # a missing split: check_structure names it
+        names, raw = (split,), ({split: raw[split]} if split in raw else raw)
     splits, found_shapes, notes = _convert_splits(raw, names, dataset, shapes, str(path), nonfinite, labels=False)
     return MMSAClips(splits=splits, dataset=dataset, shapes=found_shapes, path=str(path), notes=notes)
 
@@ -188,12 +156,11 @@ def load_clips(
 def _convert_splits(
     raw: Any, names: tuple[str, ...], dataset: str, shapes: Shapes, where: str, nonfinite: str, labels: bool,
 ) -> tuple[dict[str, MMSASplit], Shapes, list[dict[str, Any]]]:
-    """Check ``raw``'s splits ``names`` and type them (consumed); returns (splits, the file's
-    shapes, notes). Without ``labels``, absent ``regression_labels`` become NaN."""
-    problems = check_structure(raw, where, shapes, names, labels)
+    """(splits, the file's shapes, notes) of ``raw``'s splits ``names``, checked and typed (consumed)."""
+    problems = checks.check_structure(raw, where, shapes, names, labels)
     if problems:
         raise DataError(problems)
-    found_shapes = file_shapes(raw[names[0]], shapes)
+    found_shapes = checks.file_shapes(raw[names[0]], shapes)
     for name in names:
         raw[name].pop("text", None)  # (N, Lt, 768) features AMCCL never reads: free them now
     splits: dict[str, MMSASplit] = {}
@@ -205,22 +172,17 @@ def _convert_splits(
         notes += noted
     if problems:
         raise DataError(problems)
-    merge_missing(notes, where)
-    emit(notes, stacklevel=5)
+    checks.merge_missing(notes, where)
+    checks.emit(notes, stacklevel=5)
     return splits, found_shapes, notes
 
 
 def _convert_split(
     raw: dict[str, Any], name: str, where: str, shapes: Shapes, bound: float, nonfinite: str,
 ) -> tuple[MMSASplit, list[str], list[dict[str, Any]]]:
-    """One split's arrays typed (popped from ``raw``); returns (split, value problems, notes).
-
-    ``shapes`` are the file's (Lt, La', Lv', Da, Dv): lengths are checked against La', Lv'.
-    Absent ``regression_labels`` (allowed by the structure check only for clips to predict)
-    become NaN.
-    """
+    """(split, value problems, notes) of one split's arrays, popped from ``raw``; ``shapes``: the file's."""
     prefix = f"{where}: split '{name}'"
-    problems = check_token_rows(np.asarray(raw["text_bert"]), f"{prefix}, key 'text_bert'")
+    problems = checks.check_token_rows(np.asarray(raw["text_bert"]), f"{prefix}, key 'text_bert'")
     text = np.asarray(raw.pop("text_bert")).astype(np.int64)
     audio, vision = _float32(raw.pop("audio")), _float32(raw.pop("vision"))
     cleaned, found = _clean(audio, vision, prefix, nonfinite)
@@ -232,9 +194,11 @@ def _convert_split(
     for key, length in (("audio_lengths", shapes[1]), ("vision_lengths", shapes[2])):
         lengths[key], noted = _lengths(raw, key, len(labels), length, where, name)
         notes += noted
-    problems += found + (check_range(labels, -np.inf, np.inf, f"{prefix}, key 'regression_labels'") if labelled else [])
+    problems += found
+    if labelled:
+        problems += checks.check_range(labels, -np.inf, np.inf, f"{prefix}, key 'regression_labels'")
     label_note = None if problems or not labelled else \
-        range_note(labels, -bound, bound, where, name, "regression_labels")
+        checks.range_note(labels, -bound, bound, where, name, "regression_labels")
     split = MMSASplit(
         name=name, text=text, audio=audio, vision=vision, **lengths,
         labels=labels, raw_text=_strings(raw.pop("raw_text")), ids=_strings(raw.pop("id")),
@@ -246,20 +210,16 @@ def _convert_split(
 def _lengths(
     raw: dict[str, Any], key: str, n: int, length: int, where: str, split: str,
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    """(N,) int64 lengths of ``key`` (popped from ``raw``) and the notes on them.
-
-    Absent (an aligned file): the full ``length``. More than N rows: the first N. Values
-    outside [1, length] or not whole: kept (fractions toward 0; NaN / inf as -1, huge values
-    saturated at 2**62, without numpy warnings).
-    """
+    """(N,) int64 lengths of ``key`` (popped from ``raw``) and the notes on them: absent, the full
+    ``length``; the first N rows; odd values kept (fractions toward 0, NaN / inf -1, at most 2**62)."""
     if key not in raw:
-        return np.full(n, length, np.int64), [lengths_missing_note(where, split, key, length, n)]
+        return np.full(n, length, np.int64), [checks.lengths_missing_note(where, split, key, length, n)]
     values = np.asarray(raw.pop(key)).reshape(-1)
     notes = []
     if values.shape[0] > n:
-        notes.append(lengths_rows_note(values.shape[0], n, where, split, key))
+        notes.append(checks.lengths_rows_note(values.shape[0], n, where, split, key))
         values = values[:n]
-    note = range_note(values, 1, length, where, split, key)
+    note = checks.range_note(values, 1, length, where, split, key)
     if values.dtype.kind == "f":
         values = np.clip(np.nan_to_num(values, nan=-1, posinf=-1, neginf=-1), -(2.0 ** 62), 2.0 ** 62)
     return values.astype(np.int64), notes + ([note] if note else [])
@@ -268,17 +228,16 @@ def _lengths(
 def _clean(audio: np.ndarray, vision: np.ndarray, prefix: str, nonfinite: str) -> tuple[dict[str, int], list[str]]:
     """-inf in audio -> 0 (reference); other non-finite values reported or zeroed."""
     fix = nonfinite == "zero"
-    neg_inf, audio_other, audio_first = clean_nonfinite(audio, True, fix)
-    vision_neg_inf, vision_other, vision_first = clean_nonfinite(vision, fix, fix)
+    neg_inf, audio_other, audio_first = checks.clean_nonfinite(audio, True, fix)
+    vision_neg_inf, vision_other, vision_first = checks.clean_nonfinite(vision, fix, fix)
     cleaned = {"audio_neg_inf": neg_inf}
     if fix:
         cleaned.update(audio_nonfinite=audio_other, vision_nonfinite=vision_other + vision_neg_inf)
-    hint = "; pass nonfinite='zero' to load_mmsa to set them to 0"
-    found = [(key, want, first, count) for key, want, first, count in (
-        ("audio", "finite values or -inf", audio_first, audio_other),
-        ("vision", "finite values", vision_first, vision_other + vision_neg_inf)) if first is not None]
-    return cleaned, [f"{prefix}, key '{key}': expected {want}, found {first} ({count} non-finite values){hint}"
-                     for key, want, first, count in found]
+    found = (("audio", "finite values or -inf", audio_first, audio_other),
+             ("vision", "finite values", vision_first, vision_other + vision_neg_inf))
+    return cleaned, [f"{prefix}, key '{key}': expected {want}, found {first} ({count} non-finite values); "
+                     "pass nonfinite='zero' to load_mmsa to set them to 0"
+                     for key, want, first, count in found if first is not None]
 
 
 def _float32(value: Any) -> np.ndarray:
@@ -308,21 +267,16 @@ def _extras(raw: dict[str, Any]) -> dict[str, np.ndarray]:
 
 
 def register_release(sha256: str, dataset: str, name: str, label: str | None = None) -> dict[str, str]:
-    """Add a known file (``sha256`` hex digest, ``dataset``, base ``name`` e.g. ``unaligned_50.pkl``)
-    to :data:`RELEASES`; ``label`` (shown in ``data.release``) defaults to ``"<DATASET> <name stem>"``."""
+    """Add a known file (``name`` e.g. ``unaligned_50.pkl``) to :data:`RELEASES`; ``label`` defaults to ``"<DATASET> <stem>"``."""
     record = {"dataset": dataset, "file": name, "label": label or f"{dataset.upper()} {Path(name).stem}"}
     RELEASES[sha256.strip().lower()] = record
     return record
 
 
 def release_of(path: str | Path | None, sha256: str | None) -> dict[str, Any]:
-    """Which published file ``sha256`` is.
-
-    Returns:
-        ``{"release": "MMSA MOSI unaligned_50, published hash" | "not a published MMSA file"
-        | "not identified (SHA-256 not computed)", "published": bool, "dataset": str | None,
-        "file": the published (or else the given) base name, "sha256": str | None}``.
-    """
+    """Which published file ``sha256`` is: ``{"release": "MMSA MOSI unaligned_50, published hash" |
+    "not a published MMSA file" | "not identified (SHA-256 not computed)", "published": bool,
+    "dataset": str | None, "file": the published (else the given) base name, "sha256": str | None}``."""
     name = Path(path).name if path is not None else None
     record = RELEASES.get(sha256.strip().lower()) if sha256 else None
     if record is None:
@@ -333,8 +287,7 @@ def release_of(path: str | Path | None, sha256: str | None) -> dict[str, Any]:
 
 
 def _identify(data: MMSAData, path: str | Path) -> None:
-    """Set ``data.release``; warn (and note) when ``path`` is named like a registered file
-    whose hash it does not have (those of ``data.dataset`` named first, if any)."""
+    """Set ``data.release``; warn (and note) when ``path`` is named like a registered file but its hash differs."""
     data.release = release_of(path, data.sha256)
     name = Path(path).name
     same = [h for h, r in RELEASES.items() if r["file"] == name]
@@ -344,6 +297,6 @@ def _identify(data: MMSAData, path: str | Path) -> None:
     message = (f"{path}: named like the published MMSA file {name} but its SHA-256 matches no published "
                f"release — an incomplete or modified download: expected the published SHA-256 "
                f"{' or '.join(expected)}, found {data.sha256}; re-download from the MMSA project")
-    note = make_note(str(path), None, None, "release", message, message, value=data.sha256)
+    note = checks.make_note(str(path), None, None, "release", message, message, value=data.sha256)
     data.notes = [n for n in data.notes if n["kind"] != "release"] + [note]
-    emit([note], stacklevel=4)
+    checks.emit([note], stacklevel=4)

@@ -1,17 +1,6 @@
-"""The MMSA pickle format both ways: a restricted reader and a bounded-memory writer.
-
-**Reading.** A pickle can run any importable callable while it loads. MMSA files need only
-numpy's array-rebuilding functions (``numpy.core.*`` in numpy 1.x, ``numpy._core.*`` in 2.x)
-besides the built-in str, list, dict and tuple opcodes, so every other global is refused
-before it is looked up: nothing from a forbidden file runs. The file is read once; arrays
-under keys nobody uses (MMSA's ``text`` features) are skipped unread, and the SHA-256 can be
-computed in the same pass.
-
-**Writing.** Real MMSA files were written by numpy 1.x, so the writer spells the 1.x names by
-default and the loader's path for real files is the one exercised. To write a MOSEI-sized
-file in little memory it keeps no memo, streams each array's buffer instead of copying it
-with ``tobytes()`` and builds :class:`Lazy` values only when their turn comes. The bytes an
-array becomes are exactly those ``ndarray.__reduce__`` would produce.
+"""The MMSA pickle format both ways. Reading refuses every global but numpy's array builders
+before it is looked up (nothing from a forbidden file runs) and can skip arrays unread and hash
+in the same pass; writing spells numpy 1.x names, as real MMSA files do, in bounded memory.
 """
 
 from __future__ import annotations
@@ -25,6 +14,7 @@ import struct
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -55,19 +45,20 @@ _SKIPPED = object()  # stands in for an array payload that was skipped unread
 class RestrictedUnpickler(pickle._Unpickler):  # pure-Python: lets us skip payloads unread
     """An unpickler whose ``find_class`` only returns :data:`ALLOWED_GLOBALS`.
 
-    Arrays stored under a dict key in ``skip_keys`` are never read: their data is skipped
-    (seeked over, or only hashed) and the array is left empty, so they cost no memory.
-
     Args:
         file: binary file object (seekable when skipping). where: name used in errors.
-        skip_keys: dict keys whose large array payloads are skipped.
+        skip_keys: dict keys whose large array payloads are skipped (seeked over, or only
+            hashed); the array is left empty.
+        probe: skip every array payload of 64 KiB or more outside a pickle frame; the array
+            becomes a stand-in with ``shape``, ``dtype`` and ``ndim`` only.
     """
 
     dispatch = dict(pickle._Unpickler.dispatch)
 
-    def __init__(self, file: BinaryIO, where: str, skip_keys: frozenset[str] = frozenset()) -> None:
+    def __init__(self, file: BinaryIO, where: str, skip_keys: frozenset[str] = frozenset(),
+                 probe: bool = False) -> None:
         super().__init__(file)
-        self.where, self.skip_keys, self.source = where, skip_keys, file
+        self.where, self.skip_keys, self.source, self.probe = where, skip_keys, file, probe
 
     def find_class(self, module: str, name: str) -> Any:
         try:
@@ -76,21 +67,18 @@ class RestrictedUnpickler(pickle._Unpickler):  # pure-Python: lets us skip paylo
             raise UnsafePickleError(self.where, f"{module}.{name}") from None
 
     def _skippable(self, size: int) -> bool:
-        """Is the payload about to be read the data of an array stored under a skipped key?
-
-        Then the stack holds the array's state tuple under construction (version, shape,
-        dtype, fortran) and the enclosing level ends with [key, array].
-        """
-        if size < SKIP_MIN_BYTES or not self.skip_keys or not self.metastack:
+        """Is the payload about to be read an array's data to skip? Then the stack holds the
+        array's state tuple (version, shape, dtype, fortran), outside any frame, and (unless
+        probing) the enclosing level ends with [skipped key, array]."""
+        if size < SKIP_MIN_BYTES:
             return False
-        outer, state = self.metastack[-1], self.stack
-        frame = self._unframer.current_frame
-        return (
-            len(outer) >= 2 and isinstance(outer[-2], str) and outer[-2] in self.skip_keys
-            and type(outer[-1]) is np.ndarray and len(state) == 4 and isinstance(state[1], tuple)
-            and isinstance(state[2], np.dtype)
-            and (frame is None or frame.tell() == len(frame.getbuffer()))  # outside any frame
-        )
+        state, frame = self.stack, self._unframer.current_frame
+        if not (len(state) == 4 and isinstance(state[1], tuple) and isinstance(state[2], np.dtype)
+                and (frame is None or frame.tell() == len(frame.getbuffer()))):
+            return False
+        outer = self.metastack[-1] if self.metastack else ()
+        return self.probe or (len(outer) >= 2 and isinstance(outer[-2], str) and outer[-2] in self.skip_keys
+                              and type(outer[-1]) is np.ndarray)
 
     def _payload(self, size: int) -> Any:
         if size > sys.maxsize:
@@ -113,7 +101,9 @@ class RestrictedUnpickler(pickle._Unpickler):  # pure-Python: lets us skip paylo
     def load_build(self) -> None:
         state = self.stack[-1]
         if isinstance(state, tuple) and any(item is _SKIPPED for item in state):
-            self.stack.pop()  # the array stays an empty placeholder
+            self.stack.pop()  # the array stays an empty placeholder, or becomes a shape stand-in
+            if self.probe:
+                self.stack[-1] = SimpleNamespace(shape=tuple(state[1]), dtype=state[2], ndim=len(state[1]))
             return
         super().load_build()
 
@@ -123,8 +113,7 @@ class RestrictedUnpickler(pickle._Unpickler):  # pure-Python: lets us skip paylo
 
 
 class HashingReader:
-    """A read-only file wrapper feeding every byte read (``read``, ``readinto``, ``readline``,
-    ``skip``) to one SHA-256."""
+    """A read-only file wrapper feeding every byte read or skipped to one SHA-256."""
 
     def __init__(self, raw: BinaryIO) -> None:
         self.raw, self.hash = raw, hashlib.sha256()
@@ -133,11 +122,6 @@ class HashingReader:
         data = self.raw.read(size)
         self.hash.update(data)
         return data
-
-    def readinto(self, buffer: Any) -> int:
-        count = self.raw.readinto(buffer)
-        self.hash.update(memoryview(buffer)[:count])
-        return count
 
     def readline(self, size: int = -1) -> bytes:
         data = self.raw.readline(size)
@@ -163,9 +147,8 @@ class HashingReader:
 def restricted_load(
     path: str | Path, compute_hash: bool = False, skip_keys: frozenset[str] = frozenset(),
 ) -> tuple[Any, str | None]:
-    """Unpickle ``path`` once with the allow-list; return (object, sha256 hex or None).
-
-    Arrays under ``skip_keys`` are not read (left empty); the hash still covers every byte.
+    """Unpickle ``path`` once with the allow-list; return (object, sha256 hex or None). Arrays
+    under ``skip_keys`` are left empty, unread; the hash still covers every byte.
 
     Raises:
         UnsafePickleError: the file references a forbidden global.
@@ -195,7 +178,7 @@ def _reading(path: str | Path) -> Iterator[BinaryIO]:
 
 
 def sha256_file(path: str | Path) -> str:
-    """SHA-256 hex digest of a file, read in 1 MiB pieces."""
+    """SHA-256 hex digest of a file."""
     with open(path, "rb", buffering=0) as handle:
         return HashingReader(handle).hexdigest()
 
@@ -230,14 +213,10 @@ class MMSAPickler(pickle._Pickler):  # the pure-Python pickler lets us spell glo
             return _RECONSTRUCT, (np.ndarray, (0,), b"b"), (1, obj.shape, obj.dtype, fortran, buffer)
         return NotImplemented
 
-    def save_buffer(self, obj: memoryview) -> None:
-        """Opcodes and bytes identical to ``save_bytes`` of ``obj.tobytes()`` (no memo: ``fast``)."""
-        self.save_bytes(obj)
-
     def save_lazy(self, obj: Lazy) -> None:
         self.save(obj.make())
 
-    dispatch[memoryview] = save_buffer
+    dispatch[memoryview] = pickle._Pickler.save_bytes  # the bytes of obj.tobytes(), not copied (no memo)
     dispatch[Lazy] = save_lazy
 
     def save_global(self, obj: Any, name: str | None = None) -> None:
@@ -255,43 +234,12 @@ def write_mmsa_pickle(data: dict[str, Any], path: str | Path, numpy1_names: bool
     return atomic_write(path, lambda handle: MMSAPickler(handle, numpy1_names=numpy1_names).dump(data))
 
 
-class _ShapeStub:
-    """Stands in for an array whose payload a :class:`ShapeProbe` skipped: its shape and dtype only."""
-
-    def __init__(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
-        self.shape, self.dtype, self.ndim = tuple(shape), dtype, len(shape)
-
-
-class ShapeProbe(RestrictedUnpickler):
-    """The restricted unpickler reading headers only: every array payload of 64 KiB or more that
-    lies outside a pickle frame is seeked over, and the array becomes a :class:`_ShapeStub`."""
-
-    dispatch = dict(RestrictedUnpickler.dispatch)
-
-    def _skippable(self, size: int) -> bool:
-        if size < SKIP_MIN_BYTES:
-            return False
-        state, frame = self.stack, self._unframer.current_frame
-        return (len(state) == 4 and isinstance(state[1], tuple) and isinstance(state[2], np.dtype)
-                and (frame is None or frame.tell() == len(frame.getbuffer())))
-
-    def load_build(self) -> None:
-        state = self.stack[-1]
-        if isinstance(state, tuple) and any(item is _SKIPPED for item in state):
-            self.stack.pop()
-            self.stack[-1] = _ShapeStub(state[1], state[2])
-            return
-        super().load_build()
-
-    dispatch[pickle.BUILD[0]] = load_build
-
-
 def probe_arrays(path: str | Path) -> Any:
-    """The unpickled structure of ``path`` with large arrays as shape stubs (``.shape``,
-    ``.dtype``, ``.ndim``), their bytes seeked over: a MOSEI-sized file in well under a second.
+    """The unpickled structure of ``path`` with large arrays as stand-ins (``.shape``, ``.dtype``,
+    ``.ndim``), their bytes seeked over: a MOSEI-sized file in well under a second.
 
     Raises:
         UnsafePickleError, DataError: as :func:`restricted_load`.
     """
     with _reading(path) as raw:
-        return ShapeProbe(raw, str(path)).load()
+        return RestrictedUnpickler(raw, str(path), probe=True).load()

@@ -1,12 +1,5 @@
-"""A file's shapes (Lt, La, Lv, Da, Dv), read without reading its data.
-
-:func:`probe_shapes` gives what :meth:`amccl.config.AMCCLConfig.for_dataset` and
-:func:`~amccl.data.load_data` need to take a file's own shapes (features a user extracted
-with another tool, utterance-level vectors): from the ``.npy`` cache's manifest when the
-file has a fresh one, else from one header-only pass (:func:`~amccl.data.pickles.probe_arrays`:
-array bytes are seeked over). Results are kept per process, keyed by the file's path, size and
-modification time, so the file is probed once.
-"""
+"""A file's shapes (Lt, La, Lv, Da, Dv), from a fresh ``.npy`` cache manifest or one header-only
+pass (:func:`~amccl.data.pickles.probe_arrays`), kept per process by path, size and mtime."""
 
 from __future__ import annotations
 
@@ -23,9 +16,8 @@ _PROBED: dict[tuple[str, int, int], Shapes | None] = {}
 
 
 def probe_shapes(path: str | Path) -> Shapes | None:
-    """(Lt, La, Lv, Da, Dv) of the MMSA pickle ``path`` (of its first split: the loader checks
-    every split against them), or ``None`` when the file's layout is not one to read shapes
-    from (missing keys, wrong ranks: the loader then reports each problem).
+    """(Lt, La, Lv, Da, Dv) of the MMSA pickle ``path``'s first split, or ``None`` when its layout
+    gives none (missing keys, wrong ranks: the loader then reports each problem).
 
     Raises:
         DataError: no such file; UnsafePickleError: a forbidden global (as the loader).
@@ -41,8 +33,7 @@ def probe_shapes(path: str | Path) -> Shapes | None:
 
 
 def shapes_of_raw(raw: Any) -> Shapes | None:
-    """(Lt, La, Lv, Da, Dv) from an unpickled (or probed) MMSA dict's first split; ``None`` when
-    ``text_bert`` is not (N, 3, Lt) or audio / vision are not (N, L, D)."""
+    """(Lt, La, Lv, Da, Dv) of an unpickled (or probed) MMSA dict's first split; ``None`` unless rank 3."""
     if not isinstance(raw, dict):
         return None
     split = next((raw[name] for name in SPLITS if isinstance(raw.get(name), dict)), None)

@@ -1,11 +1,8 @@
 """The embedded default dataset: deterministic, learnable MMSA-format data in any dataset's shapes.
 
-Per clip (the recipe with its numbers: ``data/README.md`` §2): an English sentence whose
-words give a text score s_t, tokenised into ``text_bert``; audio / vision scores s_a, s_v
-correlated with s_t; features with the score planted along a fixed direction in the valid
-frames (zero padding after, a few ``-inf`` audio values); the label a noisy weighted mix of
-the three scores, rounded to the dataset's grid. Everything is drawn from
-``numpy.random.SeedSequence([seed, dataset index, RECIPE_VERSION])``: same arguments, same bytes.
+Per clip (the recipe: ``data/README.md`` §2): a sentence whose words give a text score s_t;
+audio / vision scores correlated with it, planted in the valid frames; the label a noisy mix of
+the three, on the dataset's grid. Same arguments, same bytes.
 """
 
 from __future__ import annotations
@@ -52,11 +49,8 @@ FILLERS = ("", "i saw it last week", "we watched it on a sunday", "it runs about
 
 @dataclass
 class SplitLatents:
-    """The hidden scores and choices behind one synthetic split (N clips).
-
-    ``words`` (N, 6) indexes (opener, subject, verb, intensifier, adjective, filler); for
-    neutral clips the adjective index points into ``NEUTRAL_ADJECTIVES``.
-    """
+    """The hidden scores and choices behind one synthetic split (N clips); ``words`` (N, 6) indexes
+    (opener, subject, verb, intensifier, adjective or, for neutral clips, neutral adjective, filler)."""
 
     s_t: np.ndarray
     s_a: np.ndarray
@@ -216,7 +210,7 @@ def generate_raw(
         sizes: clips in (train, valid, test).
         seed: everything is drawn from it; same arguments, same data.
         tokenizer: a HF tokenizer, or a text encoder name for ``load_tokenizer``.
-        shapes: (Lt, La, Lv, Da, Dv); default the dataset's (spec §1).
+        shapes: (Lt, La, Lv, Da, Dv); default the dataset's (docs/model.md §1).
         with_text_features: include the (N, Lt, 768) ``text`` key of real files.
     """
     if isinstance(tokenizer, str):
@@ -251,24 +245,14 @@ def synthetic_data(dataset: str = "mosi", sizes: tuple[int, int, int] = (480, 12
 
 
 def reference_maes(dataset: str = "mosi", n: int = 200_000, seed: int = 12345) -> dict[str, float]:
-    """MAE of ideal predictors on the recipe (Monte Carlo over ``n`` clips).
+    """MAE of ideal predictors on the recipe (Monte Carlo over ``n`` clips): ``constant`` (the label
+    median), ``text_only`` (the median per distinct text score) and ``all_modalities`` (knowing
+    s_t, s_a, s_v: the floor set by noise and rounding)."""
+    import pandas as pd
 
-    ``constant``: the label median. ``text_only``: the label median of each distinct text
-    score (the best any text-only model can do). ``all_modalities``: knowing s_t, s_a, s_v
-    exactly (the median of the rounded noisy label), the floor set by noise and rounding.
-    """
     lat = sample_latents(n, np.random.default_rng(seed), 50, 50)
     y = labels_of(lat, dataset).astype(np.float64)
     text_key = np.round(lat.s_t, 6) + 100 * lat.neutral
-    order = np.argsort(text_key, kind="stable")
-    groups = np.split(order, np.flatnonzero(np.diff(text_key[order])) + 1)
-    text_pred = np.empty(n)
-    for rows in groups:
-        text_pred[rows] = np.median(y[rows])
-    full_pred = quantise(lat.mix(), dataset)
-
-    def mae(pred: np.ndarray) -> float:
-        return float(np.mean(np.abs(y - pred)))
-
-    return {"constant": mae(np.full(n, np.median(y))), "text_only": mae(text_pred),
-            "all_modalities": mae(full_pred)}
+    preds = {"constant": np.full(n, np.median(y)), "all_modalities": quantise(lat.mix(), dataset),
+             "text_only": pd.Series(y).groupby(text_key).transform("median").to_numpy()}
+    return {name: float(np.mean(np.abs(y - preds[name]))) for name in ("constant", "text_only", "all_modalities")}

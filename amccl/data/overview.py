@@ -1,4 +1,4 @@
-"""Tables describing a loaded dataset (for notebook 01 and the CLI)."""
+"""Tables and verdicts describing a loaded dataset (notebook 01)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def summary(data: MMSAData) -> pd.DataFrame:
+def describe(data: MMSAData) -> pd.DataFrame:
     """Per split: clips, label statistics and signs, mean tokens, lengths, padding fractions
     (share of padded frames) and what cleaning did (``cleaned_*`` counts)."""
     import pandas as pd
@@ -34,8 +34,7 @@ def summary(data: MMSAData) -> pd.DataFrame:
             "vision_padding": float(1.0 - split.vision_lengths.mean() / lv),
             **{f"cleaned_{key}": int(n) for key, n in split.cleaned.items()},
         }
-    frame = pd.DataFrame(rows).T
-    frame.index.name = "split"
+    frame = pd.DataFrame(rows).T.rename_axis("split")
     return frame.astype({c: int for c in frame.columns if c == "clips" or c.startswith("cleaned_")})
 
 
@@ -62,10 +61,8 @@ def feature_stats(split: MMSASplit, modality: str) -> pd.DataFrame:
     if modality not in ("audio", "vision"):
         raise ValueError(f"modality must be 'audio' or 'vision', got {modality!r}")
     frames = valid_frames(getattr(split, modality), getattr(split, f"{modality}_lengths")).astype(np.float64)
-    stats = pd.DataFrame({"mean": frames.mean(0), "std": frames.std(0), "min": frames.min(0),
-                          "max": frames.max(0), "exact zeros": (frames == 0).sum(0)})
-    stats.index.name = f"{modality} feature"
-    return stats
+    return pd.DataFrame({"mean": frames.mean(0), "std": frames.std(0), "min": frames.min(0), "max": frames.max(0),
+                         "exact zeros": (frames == 0).sum(0)}).rename_axis(f"{modality} feature")
 
 
 CENTRED_MEAN = 1.0  # feature_verdict: every |mean| at most this ...
@@ -73,12 +70,7 @@ UNIT_STD = (0.2, 5.0)  # ... and every std in this range: "roughly centred with 
 
 
 def truncation_verdict(data: MMSAData, tokenizer: Any = None) -> str:
-    """Whether any transcript (all splits) fills the Lt token slots of ``text_bert`` and may be cut.
-
-    A cut row still ends in [SEP], so the ids alone cannot tell; with ``tokenizer`` (the one
-    that wrote the file) the full rows' ``raw_text`` is tokenized again and the verdict counts
-    the transcripts that really lost tokens.
-    """
+    """Whether transcripts fill all Lt token slots and may be cut (``tokenizer``: count the real cuts)."""
     lt = data.shapes[0]
     full = {name: np.flatnonzero(np.asarray(split.text[:, 1]).sum(axis=1) >= lt) for name, split in data.items()}
     n_full = sum(len(rows) for rows in full.values())
@@ -95,16 +87,12 @@ def truncation_verdict(data: MMSAData, tokenizer: Any = None) -> str:
 
 
 def feature_verdict(stats: dict[str, pd.DataFrame], cleaned_total: int) -> str:
-    """Whether the features need normalising, from :func:`feature_stats` frames.
+    """One sentence: whether the features need normalising ("roughly centred with unit-scale
+    spread": every |mean| <= :data:`CENTRED_MEAN`, every std in :data:`UNIT_STD`), with the ranges.
 
     Args:
-        stats: modality -> its ``feature_stats`` frame (columns ``mean`` and ``std``, D rows).
+        stats: modality -> its :func:`feature_stats` frame (columns ``mean`` and ``std``, D rows).
         cleaned_total: non-finite values set to 0 at load time, all splits together.
-
-    Returns:
-        One sentence: "roughly centred with unit-scale spread" when every |mean| <= 1 and
-        every std is in [0.2, 5] (:data:`CENTRED_MEAN`, :data:`UNIT_STD`), else which
-        modalities are not; with the measured ranges of the means and stds per modality.
     """
     ok = {m: bool((s["mean"].abs() <= CENTRED_MEAN).all() and s["std"].between(*UNIT_STD).all())
           for m, s in stats.items()}
