@@ -12,7 +12,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_DOC = ROOT / "docs" / "model.md"
 POINTING = [ROOT / "README.md", *ROOT.glob("amccl/**/*.py"), *ROOT.glob("tests/*.py"), *ROOT.glob("benchmarks/*.py"),
-            ROOT / "benchmarks" / "README.md", *ROOT.glob("notebooks/*.py"), *ROOT.glob("docs/*.md")]
+            ROOT / "benchmarks" / "README.md", ROOT / "data" / "README.md", *ROOT.glob("notebooks/*.py"),
+            *ROOT.glob("docs/*.md")]
 
 
 def _resolve(dotted: str) -> object:
@@ -55,7 +56,7 @@ def test_every_section_pointed_to_exists() -> None:
     sections = _sections(MODEL_DOC.read_text())
     assert {"1", "2.1", "2.8", "3", "4", "5", "6", "7", "8", "8.6"} <= sections
     dangling = [f"{path.relative_to(ROOT)}: §{ref}" for path in POINTING
-                for ref in re.findall(r"docs/model\.md §(\d+(?:\.\d+)?)", path.read_text())
+                for ref in re.findall(r"docs/model\.md[`)\]]*\s*§(\d+(?:\.\d+)?)", path.read_text())
                 if ref not in sections]
     assert not dangling, f"references to sections docs/model.md does not have: {dangling}"
 
