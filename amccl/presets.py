@@ -1,5 +1,4 @@
-"""What each notebook runs at each profile: config overrides, seeds, variants and how to run
-them. ``preset("ablation_grid")`` is notebook 03's grid at :func:`~amccl.config.default_profile`."""
+"""What each notebook runs at each profile: ``preset("ablation_grid")`` is notebook 03's grid."""
 
 from __future__ import annotations
 
@@ -20,30 +19,24 @@ ONE_CPU = {"num_cpus": 1}  # one torch thread per run: these small models gain l
 
 @dataclass(frozen=True)
 class Preset:
-    """Overrides of a profile's config, the seeds, the variants (``None``: all) and how to run.
-
-    ``executor`` / ``resources``: as :func:`~amccl.ablations.grid.run_grid`; ``progress``: tqdm
-    bars (off in smoke, whose logs CI keeps); ``trials``: tuning trials (notebook 03);
-    ``max_clips`` / ``n_neighbors``: the UMAP maps (notebook 04); ``checkpoint``: use notebook
-    02's checkpoint when it exists; ``checkpoint_settings``: compare at its settings even when
-    its text encoder was fine-tuned (notebook 04).
-    """
+    """Config overrides, seeds, variants (``None``: all) and how to run them (``executor``, ``resources``:
+    as :func:`~amccl.ablations.grid.run_grid`). ``checkpoint``: use notebook 02's checkpoint when it exists;
+    ``checkpoint_settings``: compare at its settings even when its text encoder was fine-tuned."""
 
     overrides: dict[str, Any]
     seeds: tuple[int, ...]
     variants: tuple[str, ...] | None = None
     executor: str = "local"
     resources: dict[str, float] | None = None
-    progress: bool = True
-    trials: int = 0
-    max_clips: int = 300
+    progress: bool = True  # tqdm bars (off in smoke, whose logs CI keeps)
+    trials: int = 0  # tuning trials (notebook 03)
+    max_clips: int = 300  # the UMAP maps (notebook 04)
     n_neighbors: int = 15
     checkpoint: bool = True
     checkpoint_settings: bool = False
 
     def overrides_for(self, data_path: str | None) -> dict[str, Any]:
-        """The overrides of a run on ``data_path``: all for the embedded default (``None``); for a
-        real file, without the synthetic sizes and shapes (a file's shapes are the file's)."""
+        """The overrides of a run on ``data_path``: without synthetic sizes and shapes for a real file."""
         return {k: v for k, v in self.overrides.items() if data_path is None or k not in EMBEDDED_ONLY}
 
 
