@@ -7,11 +7,13 @@ CLI's ``key=value`` strings (:mod:`amccl.fields`). Notebook presets: :mod:`amccl
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
+import typing
 from dataclasses import dataclass
 from typing import Any
 
-from amccl.fields import coerce, field_types, unknown_key_message
+from amccl.fields import coerce
 
 DATASETS = ("mosi", "mosei", "sims", "simsv2")
 PROFILES = ("smoke", "demo", "paper")
@@ -29,20 +31,13 @@ SIMSV2_NOTE = "SIMS-v2: not in the paper; SIMS's hyper-parameters with audio_hea
 
 # (Lt, La, Lv, Da, Dv) of the MMSA processed files (docs/model.md §1).
 DATASET_SHAPES: dict[str, tuple[int, int, int, int, int]] = {
-    "mosi": (50, 50, 50, 5, 20),
-    "mosei": (50, 500, 375, 74, 35),
-    "sims": (39, 400, 55, 33, 709),
-    "simsv2": (50, 925, 232, 25, 177),
-}
+    "mosi": (50, 50, 50, 5, 20), "mosei": (50, 500, 375, 74, 35), "sims": (39, 400, 55, 33, 709),
+    "simsv2": (50, 925, 232, 25, 177)}
 SHAPE_FIELDS = ("text_len", "audio_len", "vision_len", "audio_dim", "vision_dim")  # (Lt, La, Lv, Da, Dv)
 SHAPE_SYMBOLS = ("Lt", "La", "Lv", "Da", "Dv")
 SHAPE_POLICIES = ("file", "paper")
 DATASET_SPLIT_SIZES: dict[str, tuple[int, int, int]] = {
-    "mosi": (1284, 229, 686),
-    "mosei": (16326, 1871, 4659),
-    "sims": (1368, 456, 457),
-    "simsv2": (2722, 647, 1034),
-}
+    "mosi": (1284, 229, 686), "mosei": (16326, 1871, 4659), "sims": (1368, 456, 457), "simsv2": (2722, 647, 1034)}
 # The paper's hyper-parameters (docs/model.md §4 table); simsv2 shares sims's.
 _PAPER: dict[str, dict[str, Any]] = {
     "mosi": dict(batch_size=64, lr_bert=5e-5, lr_audio=1e-3, lr_video=5e-4, lr_other=5e-4, epochs=150, early_stop=30,
@@ -240,10 +235,11 @@ class AMCCLConfig:
 
     def replace(self, **changes: Any) -> AMCCLConfig:
         """A copy with ``changes`` applied; names and types are checked."""
-        fields = field_types(AMCCLConfig)
+        fields = typing.get_type_hints(AMCCLConfig)  # every field, in order, resolved
         for key, value in changes.items():
             if key not in fields:
-                raise KeyError(unknown_key_message(key, list(fields)))
+                close = difflib.get_close_matches(key, list(fields), n=3, cutoff=0.5)
+                raise KeyError(f"unknown config key {key!r}" + (f"; did you mean {', '.join(close)}?" if close else ""))
             changes[key] = coerce(key, value, fields[key])
         cfg = dataclasses.replace(self, **changes)
         cfg.validate()

@@ -1,30 +1,13 @@
-"""Typed values for a dataclass's fields: how ``AMCCLConfig.replace`` checks a value and how
-``override`` / ``--set key=value`` turn strings into ``bool``, ``int``, ``float``, tuples and
-``None``. Errors name the key and the expected type; an unknown key names close matches.
-"""
+"""How ``AMCCLConfig.replace`` checks a value and how ``override`` / ``--set key=value`` turn strings
+into ``bool``, ``int``, ``float``, tuples and ``None``; errors name the key and the expected type."""
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import typing
 from typing import Any
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
-
-
-def field_types(cls: type) -> dict[str, Any]:
-    """``{field name: resolved type hint}`` of dataclass ``cls``."""
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
-
-
-def unknown_key_message(key: str, known: list[str]) -> str:
-    """``unknown config key 'gama'; did you mean gamma?``"""
-    close = difflib.get_close_matches(key, known, n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
-    return f"unknown config key {key!r}{hint}"
 
 
 def coerce(key: str, value: Any, hint: Any) -> Any:
@@ -64,8 +47,5 @@ def coerce(key: str, value: Any, hint: Any) -> Any:
         pass
     else:
         return value
-    raise TypeError(f"config key {key!r} expects {_type_name(hint)}, got {value!r}")
-
-
-def _type_name(hint: Any) -> str:
-    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+    name = getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+    raise TypeError(f"config key {key!r} expects {name}, got {value!r}")
