@@ -19,18 +19,14 @@ from amccl.plotting.figure import VERDICT_COLORS, VERDICT_LABELS
 def plot_grid(results: pd.DataFrame, metric: str, baseline: str | None = "full",
               alpha: float = 0.05, method: str = "t", order: Sequence[str] | None = None, ax=None,
               title: str | None = None, detectable: bool = True) -> Figure:
-    """Per variant: mean ± interval (diamond), seeds (dots), the baseline's interval (grey band)
-    and ``Δ``, the seed-paired difference to the baseline (``*``: Holm-significant); colour = verdict.
-    Display scale of :mod:`amccl.metrics` (accuracies in %, differences in points).
+    """Per variant: mean ± interval (diamond), seeds (dots), the baseline's interval (grey band) and ``Δ``
+    to the baseline (``*``: Holm-significant), coloured by verdict, in the display scale of :mod:`amccl.metrics`.
 
     Args:
-        results: grid rows (one per variant and seed; fractions) or a
-            :func:`~amccl.ablations.stats.paired_summary` table (drawn as it is, no dots).
-        baseline, alpha, method: as :func:`~amccl.ablations.stats.paired_summary`; ``order``: variants top
-            to bottom; ``ax``: axes to draw on (default: a new figure).
-        detectable: dotted lines at the baseline mean ± the median ``detectable`` of the others: a
-            not-significant Δ inside them is no evidence of "no effect".
-    """
+        results: grid rows (variant, seed; fractions) or a :func:`~amccl.ablations.stats.paired_summary` table
+            (no dots); ``baseline``, ``alpha``, ``method``: as that; ``order``: variants top to bottom.
+        detectable: dotted lines at the baseline ± the others' median ``detectable`` Δ (an n.s. Δ inside
+            them is no evidence of "no effect")."""
     from amccl.ablations.power import POWER
     from amccl.ablations.stats import paired_summary
     from amccl.analysis.figure_stats import typical_detectable
@@ -52,10 +48,7 @@ def plot_grid(results: pd.DataFrame, metric: str, baseline: str | None = "full",
         raise ValueError(f"variants not in the results: {unknown}")
     block = summ.loc[order].reset_index()
     with sns.axes_style("whitegrid"):
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(order) + 1.6))
-        else:
-            fig = ax.figure
+        fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(order) + 1.6)) if ax is None else (ax.figure, ax)
         extra_handles = []
         if baseline is not None and baseline in summ.index:
             base = summ.loc[baseline]

@@ -71,12 +71,9 @@ def _draw(ax: plt.Axes, proj: pd.DataFrame, how: str, norm: Normalize, size: flo
     cmap = sns.color_palette("vlag", as_cmap=True)  # blue negative, grey 0, red positive
     for name, block in proj.groupby("modality", sort=False):
         marker = MODALITY_MARKERS.get(name, "o")
-        if how == "label":
-            ax.scatter(block["x"], block["y"], c=block["label"], cmap=cmap, norm=norm, s=size, marker=marker,
-                       linewidths=0.2, edgecolors="0.3", alpha=0.85)
-        else:
-            ax.scatter(block["x"], block["y"], color=MODALITY_COLORS.get(name, "0.3"), s=size, marker=marker,
-                       alpha=0.7, linewidths=0)
+        style = (dict(c=block["label"], cmap=cmap, norm=norm, linewidths=0.2, edgecolors="0.3", alpha=0.85)
+                 if how == "label" else dict(color=MODALITY_COLORS.get(name, "0.3"), alpha=0.7, linewidths=0))
+        ax.scatter(block["x"], block["y"], s=size, marker=marker, **style)
     method = proj.attrs.get("method", "umap")
     name = _AXIS_NAMES.get(method, method)
     ax.set(xlabel=f"{name} 1", ylabel=f"{name} 2", xticks=[], yticks=[])  # the units mean nothing

@@ -26,14 +26,9 @@ _BIN_AXIS_NAMES = {"true_bin": "true 7-class bin", "text_len": "text tokens (qua
 
 def plot_learning_curves(history: Any, epoch_col: str = "epoch", train_prefix: str = "train_",
                          valid_prefix: str = "valid_", best_epoch: int | None = None) -> Figure:
-    """Four panels: training losses, loss terms, validation MAE and Acc-2 per epoch.
-
-    Args:
-        history: a trainer ``History`` or its ``to_frame()``: ``epoch`` (column or index),
-            ``train_loss`` / ``train_l1`` / ``valid_loss``, other ``train_*`` terms, ``valid_MAE``,
-            ``valid_*_acc_2``; lr / seconds / time columns are ignored.
-        best_epoch: epoch to mark with a dashed line (default: ``history.best_epoch``).
-    """
+    """Four panels per epoch: losses, other ``train_*`` terms, ``valid_MAE`` and ``valid_*_acc_2`` of a trainer
+    ``History`` or its ``to_frame()`` (lr / time columns ignored); a dashed line at ``best_epoch``
+    (default: ``history.best_epoch``)."""
     frame = history if isinstance(history, pd.DataFrame) else history.to_frame()
     if best_epoch is None and not isinstance(history, pd.DataFrame):
         best_epoch = getattr(history, "best_epoch", None)
@@ -60,13 +55,8 @@ def plot_learning_curves(history: Any, epoch_col: str = "epoch", train_prefix: s
 
 
 def plot_test_vs_constant(table: pd.DataFrame, title: str | None = None) -> Figure:
-    """Test metrics of several models as grouped bars, one colour per model (legend below):
-    accuracies and F1 in % on the left, MAE / Corr / (SIMS) R² on their own scale on the right;
-    an undefined value (the constant's Corr) shows "n/a". Figure 10 × 3.6 in.
-
-    Args:
-        table: :func:`~amccl.metrics.format_table` output indexed by model name.
-    """
+    """Test metrics of the models of ``table`` (:func:`~amccl.metrics.format_table` rows by model) as grouped
+    bars: accuracies and F1 in %, then MAE / Corr / (SIMS) R²; an undefined value shows "n/a"."""
     cols = max(metric_columns(table, "mosi"), metric_columns(table, "sims"), key=len)  # whichever has more
     if not cols:
         raise ValueError(f"no MMSA metric columns among {list(table.columns)}")
