@@ -40,15 +40,18 @@ DATASET_SPLIT_SIZES: dict[str, tuple[int, int, int]] = {
     "mosi": (1284, 229, 686), "mosei": (16326, 1871, 4659), "sims": (1368, 456, 457), "simsv2": (2722, 647, 1034)}
 # The paper's hyper-parameters (docs/model.md §4 table); simsv2 shares sims's.
 _PAPER: dict[str, dict[str, Any]] = {
-    "mosi": dict(batch_size=64, lr_bert=5e-5, lr_audio=1e-3, lr_video=5e-4, lr_other=5e-4, epochs=150, early_stop=30,
+    "mosi": dict(batch_size=64, epochs=150, early_stop=30,
+                 lr_bert=5e-5, lr_audio=1e-3, lr_video=5e-4, lr_other=5e-4,
                  wd_bert=0.01, wd_audio=0.01, wd_video=0.01, wd_other=0.001, dropout_fusion=0.2, dropout_unimodal=0.1,
                  audio_heads=1, vision_heads=4, layers=2, post_dim=64, post_fusion_dim=128, skip_net_reduction=2,
                  gamma=0.01, inter_weight=0.2, intra_weight=1.0, lambda_refine=4.0, alpha=0.8),
-    "mosei": dict(batch_size=128, lr_bert=5e-5, lr_audio=5e-4, lr_video=5e-4, lr_other=2.5e-3, epochs=100, early_stop=20,
+    "mosei": dict(batch_size=128, epochs=100, early_stop=20,
+                  lr_bert=5e-5, lr_audio=5e-4, lr_video=5e-4, lr_other=2.5e-3,
                   wd_bert=0.001, wd_audio=0.0, wd_video=0.0, wd_other=0.01, dropout_fusion=0.1, dropout_unimodal=0.01,
                   audio_heads=2, vision_heads=5, layers=2, post_dim=128, post_fusion_dim=256, skip_net_reduction=8,
                   gamma=0.005, inter_weight=0.2, intra_weight=1.0, lambda_refine=4.0, alpha=0.4),
-    "sims": dict(batch_size=64, lr_bert=5e-5, lr_audio=5e-4, lr_video=5e-4, lr_other=5e-4, epochs=150, early_stop=30,
+    "sims": dict(batch_size=64, epochs=150, early_stop=30,
+                 lr_bert=5e-5, lr_audio=5e-4, lr_video=5e-4, lr_other=5e-4,
                  wd_bert=0.001, wd_audio=0.01, wd_video=0.01, wd_other=0.001, dropout_fusion=0.1, dropout_unimodal=0.4,
                  audio_heads=3, vision_heads=1, layers=2, post_dim=128, post_fusion_dim=256, skip_net_reduction=8,
                  gamma=0.0025, inter_weight=1.0, intra_weight=1.0, lambda_refine=3.0, alpha=0.4),
@@ -74,7 +77,7 @@ def is_mmsa_shapes(dataset: str, found: tuple[int, ...]) -> bool:
 
 
 def fit_heads(heads: int, width: int) -> int:
-    """``heads`` when it divides ``width``, else the largest divisor of ``width`` below it: ``fit_heads(3, 10) == 2``."""
+    """``heads`` if it divides ``width``, else the largest divisor of ``width`` below it: ``fit_heads(3, 10) == 2``."""
     return max(h for h in range(1, max(1, min(heads, width)) + 1) if width % h == 0)
 
 
@@ -105,7 +108,7 @@ def default_profile() -> str:
 
 @dataclass
 class AMCCLConfig:
-    """Everything one AMCCL run needs; defaults are the reference (MOSI) behaviour. Build it with :meth:`for_dataset`."""
+    """Everything one AMCCL run needs; defaults are the reference (MOSI) behaviour. Build with :meth:`for_dataset`."""
 
     # --- data -------------------------------------------------------------------------
     dataset: str = "mosi"
@@ -120,20 +123,17 @@ class AMCCLConfig:
     vision_dim: int = 20  # Dv
     # "file": a file of other shapes sets the five above (and heads), noted on every result; "paper": refuse it
     shapes: str = "file"
-
     # --- text encoder -----------------------------------------------------------------
     # The paper's name (a directory of that name or AMCCL_BERT_EN / _ZH), a BERT directory, "minilm" or "tiny-random".
     text_encoder: str = PAPER_ENCODERS["en"]
     freeze_text: bool = False  # the reference's use_finetune=False
     cache_text: bool = True  # with freeze_text: compute the frozen encoder's outputs once
-
     # --- audio / vision encoders ------------------------------------------------------
     audio_heads: int = 1
     vision_heads: int = 4
     layers: int = 2
     encoder_ff_dim: int = 2048  # PyTorch's default dim_feedforward
     encoder_dropout: float = 0.1
-
     # --- fusion and head --------------------------------------------------------------
     post_dim: int = 64  # d
     post_fusion_dim: int = 128  # f
@@ -141,7 +141,6 @@ class AMCCLConfig:
     dropout_unimodal: float = 0.1
     skip_net_reduction: int = 2  # r
     se_reduction: int = 16
-
     # --- loss -------------------------------------------------------------------------
     gamma: float = 0.01  # weight of the contrastive loss L_cl
     inter_weight: float = 0.2
@@ -151,7 +150,6 @@ class AMCCLConfig:
     temperature: float = 0.03  # T
     lambda_refine: float = 4.0
     alpha: float = 0.8  # margin
-
     # --- ablation switches (docs/model.md §6); defaults = the paper ----------------------
     fusion: str = "amc"  # "amc" or "concat" (AMC replaced by plain concatenation)
     se: bool = True  # SE block inside AMC
@@ -161,14 +159,12 @@ class AMCCLConfig:
     positives: str = "weighted"  # "weighted" (polarity + intensity) or "polarity" (binary)
     # Modalities encoded and aligned, a subset in MODALITIES order; a dropped one's h and g are zeros.
     modalities: tuple[str, ...] = ("text", "audio", "vision")
-
     # --- cleaner variants (docs/model.md §7); defaults = the paper's quirks -------------
     padding_mask: bool = False  # key-padding mask in the audio/vision transformers
     last_valid_step: bool = False  # h_a, h_v from the last valid step instead of index -1
     masked_means: bool = False  # skip-gate means over valid steps only
     contrastive_mean: str = "all"  # "all" B×B entries (quirk) or "positives" only
     trim_padding: bool = True  # drop all-padding columns when padding cannot change results
-
     # --- training (docs/model.md §4) ---------------------------------------------------
     batch_size: int = 64
     lr_bert: float = 5e-5

@@ -110,12 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m amccl.workbook", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(REPO / "runs" / "workbook"), help="folder for executed notebooks and figures")
     parser.add_argument("--only", nargs="*", default=None, help="run only these notebooks (file names)")
-    parser.add_argument("--gallery", default=None, metavar="DIR",
-                        help=f"write the README's figures here (default: {GALLERY_DIR.relative_to(REPO)} in the "
-                             "demo profile, none otherwise)")
-    parser.add_argument("--store", action="store_true",
-                        help="maintainers: execute in the smoke profile and write the notebooks back "
-                             "with only their checked outputs")
+    parser.add_argument("--gallery", default=None, metavar="DIR", help="write the README's figures here (default: "
+                        f"{GALLERY_DIR.relative_to(REPO)} in the demo profile, none otherwise)")
+    parser.add_argument("--store", action="store_true", help="maintainers: execute in the smoke profile and write "
+                        "the notebooks back with only their checked outputs")
     args = parser.parse_args(argv)
     if args.store:
         os.environ["AMCCL_PROFILE"] = "smoke"
@@ -152,11 +150,11 @@ def gallery_folder(profile: str, explicit: str | None = None, store: bool = Fals
 def gallery_report(folder: Path) -> str:
     """One line on the README's figures in ``folder``: how many, their size, what is missing."""
     files = [folder / f"{name}.png" for name in GALLERY]
-    present = [f for f in files if f.is_file()]
-    size = sum(f.stat().st_size for f in folder.glob("*.png"))
     missing = [f.stem for f in files if not f.is_file()]
+    size = sum(f.stat().st_size for f in folder.glob("*.png"))
     over = f" -- over the {GALLERY_MAX_BYTES // 2**20} MB budget" if size > GALLERY_MAX_BYTES else ""
-    return (f"[workbook] gallery: {len(present)} of {len(GALLERY)} figures in {folder}, {size / 1024:.0f} KB{over}"
+    return (f"[workbook] gallery: {len(files) - len(missing)} of {len(GALLERY)} figures in {folder}, "
+            f"{size / 1024:.0f} KB{over}"
             + (f"; missing: {', '.join(missing)}" if missing else ""))
 
 

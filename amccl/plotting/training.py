@@ -16,8 +16,6 @@ from amccl.metrics import ACC2_KEYS, UNSCALED, metric_columns
 
 _LOSS_NAMES = ("loss", "l1", "Loss")
 _SKIP = re.compile(r"(lr|learning_rate|seconds|time)", re.IGNORECASE)
-_PANEL_YLABELS = {"losses": "loss (L1 scale)", "loss terms": "value", "validation MAE": "MAE",
-                  "validation Acc-2": "accuracy (fraction)"}
 _MODEL_COLORS = ("#4c72b0", "#a6a6a6", "#dd8452", "#55a868", "#8172b3", "#937860")  # run blue, constant grey
 _TICK_NAMES = {"MAE": "MAE\n(lower is better)", "R_squre": "R²"}
 _BIN_AXIS_NAMES = {"true_bin": "true 7-class bin", "text_len": "text tokens (quantile bin)",
@@ -37,11 +35,12 @@ def plot_learning_curves(history: Any, epoch_col: str = "epoch", train_prefix: s
     train, valid = train_prefix, valid_prefix
     numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and not _SKIP.search(c)]
     main = [c for c in numeric if c in {f"{p}{n}" for p in (train, valid) for n in _LOSS_NAMES}]
-    panels = {"losses": main, "loss terms": [c for c in numeric if c.startswith(train) and c not in main],
-              "validation MAE": [c for c in numeric if c == f"{valid}MAE"],
-              "validation Acc-2": [f"{valid}{k}" for k in ACC2_KEYS if f"{valid}{k}" in numeric]}
+    panels = {("losses", "loss (L1 scale)"): main,  # (title, y label): columns
+              ("loss terms", "value"): [c for c in numeric if c.startswith(train) and c not in main],
+              ("validation MAE", "MAE"): [c for c in numeric if c == f"{valid}MAE"],
+              ("validation Acc-2", "accuracy (fraction)"): [valid + k for k in ACC2_KEYS if valid + k in numeric]}
     fig, axes = plt.subplots(1, 4, figsize=(18, 4), constrained_layout=True)
-    for ax, (title, cols) in zip(axes, panels.items()):
+    for ax, ((title, ylabel), cols) in zip(axes, panels.items()):
         if not cols:
             ax.text(0.5, 0.5, "no such columns", ha="center", va="center", transform=ax.transAxes)
         else:
@@ -50,7 +49,7 @@ def plot_learning_curves(history: Any, epoch_col: str = "epoch", train_prefix: s
             ax.legend(title=None, fontsize=8)
         if best_epoch is not None:
             ax.axvline(best_epoch, color="0.4", ls="--", lw=1, label="best epoch")
-        ax.set(title=title, xlabel="epoch", ylabel=_PANEL_YLABELS[title])
+        ax.set(title=title, xlabel="epoch", ylabel=ylabel)
     return fig
 
 
