@@ -6,6 +6,7 @@ CLI's ``key=value`` strings (:mod:`amccl.fields`). Notebook presets: :mod:`amccl
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import os
@@ -98,12 +99,10 @@ def shapes_note(config: dict[str, Any]) -> str:
 
 def default_profile() -> str:
     """The profile used when none is named: ``AMCCL_PROFILE``, else ``smoke`` under CI, else ``demo``."""
-    name = os.environ.get("AMCCL_PROFILE")
-    if name:
-        if name not in PROFILES:
-            raise ValueError(f"AMCCL_PROFILE={name!r} is not one of {PROFILES}")
-        return name
-    return "smoke" if os.environ.get("CI") else "demo"
+    name = os.environ.get("AMCCL_PROFILE") or ("smoke" if os.environ.get("CI") else "demo")
+    if name not in PROFILES:
+        raise ValueError(f"AMCCL_PROFILE={name!r} is not one of {PROFILES}")
+    return name
 
 
 @dataclass
@@ -209,11 +208,9 @@ class AMCCLConfig:
             from amccl.data.shapes import probe_shapes  # reads the file's headers, not its data
             from amccl.data.types import DataError
 
-            try:
+            with contextlib.suppress(DataError):  # missing or unreadable: the loader reports it, naming the file
                 found = probe_shapes(os.path.expanduser(str(path)))
-            except DataError:  # missing or unreadable: the loader reports it, naming the file
-                found = None
-            cfg = cfg.with_file_shapes(found) if found is not None else cfg
+                cfg = cfg.with_file_shapes(found) if found is not None else cfg
         return cfg.replace(**overrides) if overrides else cfg
 
     def with_file_shapes(self, found: tuple[int, int, int, int, int]) -> AMCCLConfig:

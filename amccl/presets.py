@@ -54,11 +54,9 @@ PRESETS: dict[str, dict[str, Preset]] = {
         "paper": Preset({}, MMSA_SEEDS, trials=30),
     },
     "embedding_models": {  # notebook 04: the quick frozen-text pair (full and no_cl) it trains
-        "smoke": Preset(dict(freeze_text=True, synthetic_sizes=(48, 16, 32), text_encoder=TINY_RANDOM),
-                        MMSA_SEEDS[:1], ("full", "no_cl"), progress=False, max_clips=40, n_neighbors=10,
-                        checkpoint=False),
-        # demo: 02's sequence lengths, so that 02's model is embedded on the same clips
-        "demo": Preset(dict(_QUICK_PAIR), MMSA_SEEDS[:1], ("full", "no_cl")),
+        "smoke": Preset(dict(freeze_text=True, synthetic_sizes=(48, 16, 32), text_encoder=TINY_RANDOM), MMSA_SEEDS[:1],
+                        ("full", "no_cl"), progress=False, max_clips=40, n_neighbors=10, checkpoint=False),
+        "demo": Preset(dict(_QUICK_PAIR), MMSA_SEEDS[:1], ("full", "no_cl")),  # 02's lengths: its model, same clips
         "paper": Preset(dict(_QUICK_PAIR), MMSA_SEEDS[:1], ("full", "no_cl"), checkpoint_settings=True),
     },
     "gamma_sweep": {  # notebook 04: alignment against gamma (0, g, 10g, 100g), two variants over seeds
