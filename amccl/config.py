@@ -91,7 +91,7 @@ def shapes_note(config: dict[str, Any]) -> str:
     found = tuple(int(config.get(key, was)) for key, was in zip(SHAPE_FIELDS, DATASET_SHAPES[dataset]))
     if is_mmsa_shapes(dataset, found):
         return ""
-    shapes = [f"{sym}={value}" for sym, value, was in zip(SHAPE_SYMBOLS, found, DATASET_SHAPES[dataset]) if value != was]
+    shapes = [f"{sym}={v}" for sym, v, was in zip(SHAPE_SYMBOLS, found, DATASET_SHAPES[dataset]) if v != was]
     knobs = [f"{key}={config[key]}" for key in ("audio_heads", "vision_heads", "skip_net_reduction")
              if key in config and (key != "skip_net_reduction" or config[key] != _PAPER[dataset][key])]
     return f"shapes from the file ({', '.join(shapes)}; {', '.join(knobs)}): not the paper's"
@@ -268,8 +268,10 @@ class AMCCLConfig:
             (self.temperature > 0, "temperature must be positive"),
             (self.batch_size > 0 and self.epochs > 0, "batch_size and epochs must be positive"),
             (len(self.synthetic_sizes) == 3, "synthetic_sizes must be (train, valid, test)"),
-            (self.audio_dim % self.audio_heads == 0, f"audio_dim {self.audio_dim} is not divisible by audio_heads {self.audio_heads}"),
-            (self.vision_dim % self.vision_heads == 0, f"vision_dim {self.vision_dim} is not divisible by vision_heads {self.vision_heads}"),
+            (self.audio_dim % self.audio_heads == 0,
+             f"audio_dim {self.audio_dim} is not divisible by audio_heads {self.audio_heads}"),
+            (self.vision_dim % self.vision_heads == 0,
+             f"vision_dim {self.vision_dim} is not divisible by vision_heads {self.vision_heads}"),
         ]
         for ok, message in checks:
             if not ok:

@@ -11,8 +11,7 @@ EMBEDDED_ONLY = ("synthetic_sizes", *SHAPE_FIELDS)  # preset values that only fi
 # Frozen (cached) text, 24 audio/vision steps, a 256-wide feed-forward: minutes on 2 CPU cores.
 SHRUNK_FROZEN_TEXT: dict[str, Any] = dict(freeze_text=True, text_len=EMBEDDED_TEXT_LEN, audio_len=24, vision_len=24,
                                           encoder_ff_dim=256, batch_size=32)
-# One run of the demo's ablation grid (notebook 03), also the demo's seed table (notebook 02).
-# 8 epochs: at 4 these runs are still at the constant predictor's MAE, and an ablation shows nothing.
+# A run of the demo's grid (03) and seed table (02): 8 epochs, as at 4 runs still match the constant's MAE.
 DEMO_GRID_RUN: dict[str, Any] = dict(SHRUNK_FROZEN_TEXT, epochs=8, early_stop=8, synthetic_sizes=(240, 60, 120))
 ONE_CPU = {"num_cpus": 1}  # one torch thread per run: these small models gain little from more
 

@@ -91,8 +91,7 @@ def store(notebook: Path, executed: Path) -> None:
     import nbformat
 
     nb = nbformat.read(executed, as_version=4)
-    code_cells = [cell for cell in nb.cells if cell.cell_type == "code"]
-    for number, cell in enumerate(code_cells, start=1):
+    for number, cell in enumerate((cell for cell in nb.cells if cell.cell_type == "code"), start=1):
         checked = CHECK in cell.source
         cell.execution_count = number if checked else None
         cell.metadata = {k: v for k, v in cell.metadata.items() if k in ("tags",)}
@@ -100,7 +99,8 @@ def store(notebook: Path, executed: Path) -> None:
         for output in cell.outputs:
             if "execution_count" in output:
                 output["execution_count"] = None
-    nb.metadata = {"jupytext": {"formats": f"ipynb,{PY_FORMAT}"}, "kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
+    nb.metadata = {"jupytext": {"formats": f"ipynb,{PY_FORMAT}"}, "kernelspec": KERNELSPEC,
+                   "language_info": {"name": "python"}}
     nbformat.write(nb, notebook)
     # jupytext refuses a pair whose .ipynb is newer than its differing .py: rewrite the .py too
     jupytext.write(nb, notebook.with_suffix(".py"), fmt=PY_FORMAT)
@@ -108,7 +108,8 @@ def store(notebook: Path, executed: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m amccl.workbook", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(REPO / "runs" / "workbook"), help="folder for executed notebooks and figures")
+    parser.add_argument("--out", default=str(REPO / "runs" / "workbook"),
+                        help="folder for executed notebooks and figures")
     parser.add_argument("--only", nargs="*", default=None, help="run only these notebooks (file names)")
     parser.add_argument("--gallery", default=None, metavar="DIR", help="write the README's figures here (default: "
                         f"{GALLERY_DIR.relative_to(REPO)} in the demo profile, none otherwise)")

@@ -91,9 +91,8 @@ def plot_grid(results: pd.DataFrame, metric: str, baseline: str | None = "full",
         level = int(round((1 - alpha) * 100))
         ax.set_title(title or f"{metric}: mean and {level} % interval over seeds; Δ vs {baseline} "
                      f"(* Holm p < {alpha:g})", fontsize=9)
-        present = {str(v) for v in block["verdict"]}
-        handles = [Line2D([], [], ls="", marker="D", color=VERDICT_COLORS[k], label=label)
-                   for k, label in VERDICT_LABELS.items() if k in present] + extra_handles
+        handles = [Line2D([], [], ls="", marker="D", color=VERDICT_COLORS[k], label=label)  # the verdicts present
+                   for k, label in VERDICT_LABELS.items() if k in set(map(str, block["verdict"]))] + extra_handles
         ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.06),
                   ncol=4 if len(handles) <= 4 else 3, fontsize=8, frameon=False)  # 5 in a row: too wide
         fig.tight_layout()

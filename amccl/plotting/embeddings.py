@@ -159,7 +159,6 @@ def plot_gamma_sweep(frame: pd.DataFrame, metrics: Sequence[str] = ("alignment",
         ax.set(xlabel="γ (weight of the contrastive loss)", ylabel=_SWEEP_LABELS.get(metric, metric))
         ax.grid(alpha=0.3)
     axes[0, -1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    n = seeds_per_point(frame)
-    fig.suptitle(title or f"against γ: mean and {int(round((1 - alpha) * 100))} % interval over {n} seed(s)",
-                 fontsize=10)
+    level, n = int(round((1 - alpha) * 100)), seeds_per_point(frame)
+    fig.suptitle(title or f"against γ: mean and {level} % interval over {n} seed(s)", fontsize=10)
     return fig
