@@ -1,21 +1,20 @@
-"""Typed configuration of AMCCL: the paper's per-dataset defaults and the three profiles.
+"""Typed configuration of AMCCL: the paper's per-dataset defaults (docs/model.md §4, §6, §7)
+and the profiles ``paper``, ``demo`` (minutes on a CPU) and ``smoke`` (tests and CI).
 
-``AMCCLConfig.for_dataset("mosi", gamma=0)`` gives the paper's MOSI values (docs/model.md §4)
-with one override; ``cfg.override("gamma=0", "se=false")`` parses the CLI's ``key=value``
-strings (:mod:`amccl.fields`). Every default is the reference behaviour; the ablation switches
-(§6) and cleaner variants (§7) are fields. Profiles: ``paper`` (the paper's epochs and BERT,
-found locally: :mod:`amccl.bert`), ``demo`` (the embedded data and MiniLM, minutes on a CPU),
-``smoke`` (tiny, for tests and CI). What the notebooks run at each profile: :mod:`amccl.presets`.
-"""
+``AMCCLConfig.for_dataset("mosi", gamma=0)``; ``cfg.override("gamma=0", "se=false")`` parses the
+CLI's ``key=value`` strings (:mod:`amccl.fields`). Notebook presets: :mod:`amccl.presets`."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import difflib
 import os
+import typing
 from dataclasses import dataclass
 from typing import Any
 
-from amccl.fields import coerce, field_types, unknown_key_message
+from amccl.fields import coerce
 
 DATASETS = ("mosi", "mosei", "sims", "simsv2")
 PROFILES = ("smoke", "demo", "paper")
@@ -25,53 +24,36 @@ TINY_RANDOM = "tiny-random"  # a 2-layer, hidden-32 random BERT for fast tests (
 # The paper's text encoders (docs/model.md §2.1), by the language of the dataset's transcripts.
 DATASET_LANGUAGE: dict[str, str] = {"mosi": "en", "mosei": "en", "sims": "zh", "simsv2": "zh"}
 PAPER_ENCODERS: dict[str, str] = {"en": "bert-base-uncased", "zh": "bert-base-chinese"}
-# The embedded default's longest transcript in bert-base-uncased word pieces, [CLS] and [SEP]
-# included: the demo profile's Lt on English data (no padding-only columns).
+# The demo profile's Lt on English data: the embedded default's longest transcript in word pieces with [CLS], [SEP].
 EMBEDDED_TEXT_LEN = 17
 SIMSV2_NOTE = "SIMS-v2: not in the paper; SIMS's hyper-parameters with audio_heads=1 (our choice)"
 
 # (Lt, La, Lv, Da, Dv) of the MMSA processed files (docs/model.md §1).
 DATASET_SHAPES: dict[str, tuple[int, int, int, int, int]] = {
-    "mosi": (50, 50, 50, 5, 20),
-    "mosei": (50, 500, 375, 74, 35),
-    "sims": (39, 400, 55, 33, 709),
-    "simsv2": (50, 925, 232, 25, 177),
-}
+    "mosi": (50, 50, 50, 5, 20), "mosei": (50, 500, 375, 74, 35), "sims": (39, 400, 55, 33, 709),
+    "simsv2": (50, 925, 232, 25, 177)}
 SHAPE_FIELDS = ("text_len", "audio_len", "vision_len", "audio_dim", "vision_dim")  # (Lt, La, Lv, Da, Dv)
 SHAPE_SYMBOLS = ("Lt", "La", "Lv", "Da", "Dv")
 SHAPE_POLICIES = ("file", "paper")
 DATASET_SPLIT_SIZES: dict[str, tuple[int, int, int]] = {
-    "mosi": (1284, 229, 686),
-    "mosei": (16326, 1871, 4659),
-    "sims": (1368, 456, 457),
-    "simsv2": (2722, 647, 1034),
-}
+    "mosi": (1284, 229, 686), "mosei": (16326, 1871, 4659), "sims": (1368, 456, 457), "simsv2": (2722, 647, 1034)}
 # The paper's hyper-parameters (docs/model.md §4 table); simsv2 shares sims's.
 _PAPER: dict[str, dict[str, Any]] = {
-    "mosi": dict(
-        batch_size=64, lr_bert=5e-5, lr_audio=1e-3, lr_video=5e-4, lr_other=5e-4,
-        wd_bert=0.01, wd_audio=0.01, wd_video=0.01, wd_other=0.001,
-        audio_heads=1, vision_heads=4, layers=2, post_dim=64, post_fusion_dim=128,
-        dropout_fusion=0.2, dropout_unimodal=0.1, skip_net_reduction=2, gamma=0.01,
-        inter_weight=0.2, intra_weight=1.0, lambda_refine=4.0, alpha=0.8,
-        epochs=150, early_stop=30,
-    ),
-    "mosei": dict(
-        batch_size=128, lr_bert=5e-5, lr_audio=5e-4, lr_video=5e-4, lr_other=2.5e-3,
-        wd_bert=0.001, wd_audio=0.0, wd_video=0.0, wd_other=0.01,
-        audio_heads=2, vision_heads=5, layers=2, post_dim=128, post_fusion_dim=256,
-        dropout_fusion=0.1, dropout_unimodal=0.01, skip_net_reduction=8, gamma=0.005,
-        inter_weight=0.2, intra_weight=1.0, lambda_refine=4.0, alpha=0.4,
-        epochs=100, early_stop=20,
-    ),
-    "sims": dict(
-        batch_size=64, lr_bert=5e-5, lr_audio=5e-4, lr_video=5e-4, lr_other=5e-4,
-        wd_bert=0.001, wd_audio=0.01, wd_video=0.01, wd_other=0.001,
-        audio_heads=3, vision_heads=1, layers=2, post_dim=128, post_fusion_dim=256,
-        dropout_fusion=0.1, dropout_unimodal=0.4, skip_net_reduction=8, gamma=0.0025,
-        inter_weight=1.0, intra_weight=1.0, lambda_refine=3.0, alpha=0.4,
-        epochs=150, early_stop=30,
-    ),
+    "mosi": dict(batch_size=64, epochs=150, early_stop=30,
+                 lr_bert=5e-5, lr_audio=1e-3, lr_video=5e-4, lr_other=5e-4,
+                 wd_bert=0.01, wd_audio=0.01, wd_video=0.01, wd_other=0.001, dropout_fusion=0.2, dropout_unimodal=0.1,
+                 audio_heads=1, vision_heads=4, layers=2, post_dim=64, post_fusion_dim=128, skip_net_reduction=2,
+                 gamma=0.01, inter_weight=0.2, intra_weight=1.0, lambda_refine=4.0, alpha=0.8),
+    "mosei": dict(batch_size=128, epochs=100, early_stop=20,
+                  lr_bert=5e-5, lr_audio=5e-4, lr_video=5e-4, lr_other=2.5e-3,
+                  wd_bert=0.001, wd_audio=0.0, wd_video=0.0, wd_other=0.01, dropout_fusion=0.1, dropout_unimodal=0.01,
+                  audio_heads=2, vision_heads=5, layers=2, post_dim=128, post_fusion_dim=256, skip_net_reduction=8,
+                  gamma=0.005, inter_weight=0.2, intra_weight=1.0, lambda_refine=4.0, alpha=0.4),
+    "sims": dict(batch_size=64, epochs=150, early_stop=30,
+                 lr_bert=5e-5, lr_audio=5e-4, lr_video=5e-4, lr_other=5e-4,
+                 wd_bert=0.001, wd_audio=0.01, wd_video=0.01, wd_other=0.001, dropout_fusion=0.1, dropout_unimodal=0.4,
+                 audio_heads=3, vision_heads=1, layers=2, post_dim=128, post_fusion_dim=256, skip_net_reduction=8,
+                 gamma=0.0025, inter_weight=1.0, intra_weight=1.0, lambda_refine=3.0, alpha=0.4),
 }
 # SIMS-v2 (ours, docs/model.md §4): SIMS's values; 3 audio heads cannot split Da = 25, 1 can (SIMSV2_NOTE).
 _PAPER["simsv2"] = dict(_PAPER["sims"], audio_heads=1)
@@ -86,8 +68,7 @@ MMSA_SEEDS = (1111, 1112, 1113, 1114, 1115)  # the MMSA convention: five seeds, 
 
 
 def is_mmsa_shapes(dataset: str, found: tuple[int, ...]) -> bool:
-    """Are (Lt, La, Lv, Da, Dv) = ``found`` the MMSA shapes of ``dataset``: its unaligned file's,
-    or its aligned file's (audio / vision length Lt, at most the unaligned one's)?"""
+    """Are (Lt, La, Lv, Da, Dv) = ``found`` the MMSA shapes of ``dataset`` (unaligned, or aligned: La = Lv = Lt)?"""
     lt, la, lv, da, dv = DATASET_SHAPES[dataset]
     flt, fla, flv, fda, fdv = found
     aligned_or_not = all(f == mmsa or f == lt <= mmsa for f, mmsa in ((fla, la), (flv, lv)))
@@ -95,23 +76,20 @@ def is_mmsa_shapes(dataset: str, found: tuple[int, ...]) -> bool:
 
 
 def fit_heads(heads: int, width: int) -> int:
-    """``heads`` when it divides ``width`` (the paper's count kept), else the largest divisor of
-    ``width`` below it (attention needs heads | width): ``fit_heads(4, 100) == 4``,
-    ``fit_heads(2, 73) == 1``, ``fit_heads(3, 10) == 2``."""
+    """``heads`` if it divides ``width``, else the largest divisor of ``width`` below it: ``fit_heads(3, 10) == 2``."""
     return max(h for h in range(1, max(1, min(heads, width)) + 1) if width % h == 0)
 
 
 def shapes_note(config: dict[str, Any]) -> str:
-    """What a run on a file with its own shapes must say (``config``: a ``to_dict()``): "" for the
-    embedded default and for MMSA shapes, else e.g. ``"shapes from the file (La=1, Lv=1, Da=73,
-    Dv=100; audio_heads=1, vision_heads=4): not the paper's"`` (``skip_net_reduction`` if changed)."""
+    """"" for the embedded default and MMSA shapes (``config``: a ``to_dict()``), else e.g. ``"shapes from the
+    file (La=1, Da=73; audio_heads=1, vision_heads=4): not the paper's"`` (``skip_net_reduction`` if changed)."""
     dataset = config.get("dataset")
     if not config.get("data_path") or dataset not in DATASETS:
         return ""
     found = tuple(int(config.get(key, was)) for key, was in zip(SHAPE_FIELDS, DATASET_SHAPES[dataset]))
     if is_mmsa_shapes(dataset, found):
         return ""
-    shapes = [f"{sym}={value}" for sym, value, was in zip(SHAPE_SYMBOLS, found, DATASET_SHAPES[dataset]) if value != was]
+    shapes = [f"{sym}={v}" for sym, v, was in zip(SHAPE_SYMBOLS, found, DATASET_SHAPES[dataset]) if v != was]
     knobs = [f"{key}={config[key]}" for key in ("audio_heads", "vision_heads", "skip_net_reduction")
              if key in config and (key != "skip_net_reduction" or config[key] != _PAPER[dataset][key])]
     return f"shapes from the file ({', '.join(shapes)}; {', '.join(knobs)}): not the paper's"
@@ -119,18 +97,15 @@ def shapes_note(config: dict[str, Any]) -> str:
 
 def default_profile() -> str:
     """The profile used when none is named: ``AMCCL_PROFILE``, else ``smoke`` under CI, else ``demo``."""
-    name = os.environ.get("AMCCL_PROFILE")
-    if name:
-        if name not in PROFILES:
-            raise ValueError(f"AMCCL_PROFILE={name!r} is not one of {PROFILES}")
-        return name
-    return "smoke" if os.environ.get("CI") else "demo"
+    name = os.environ.get("AMCCL_PROFILE") or ("smoke" if os.environ.get("CI") else "demo")
+    if name not in PROFILES:
+        raise ValueError(f"AMCCL_PROFILE={name!r} is not one of {PROFILES}")
+    return name
 
 
 @dataclass
 class AMCCLConfig:
-    """Everything one AMCCL run needs; defaults are the reference (MOSI) behaviour. Build it
-    with :meth:`for_dataset`."""
+    """Everything one AMCCL run needs; defaults are the reference (MOSI) behaviour. Build with :meth:`for_dataset`."""
 
     # --- data -------------------------------------------------------------------------
     dataset: str = "mosi"
@@ -145,21 +120,17 @@ class AMCCLConfig:
     vision_dim: int = 20  # Dv
     # "file": a file of other shapes sets the five above (and heads), noted on every result; "paper": refuse it
     shapes: str = "file"
-
     # --- text encoder -----------------------------------------------------------------
-    # The paper's name ("bert-base-uncased" / "bert-base-chinese": a directory of that name or
-    # AMCCL_BERT_EN / AMCCL_BERT_ZH), a local BERT directory, "minilm" (embedded) or "tiny-random".
+    # The paper's name (a directory of that name or AMCCL_BERT_EN / _ZH), a BERT directory, "minilm" or "tiny-random".
     text_encoder: str = PAPER_ENCODERS["en"]
     freeze_text: bool = False  # the reference's use_finetune=False
     cache_text: bool = True  # with freeze_text: compute the frozen encoder's outputs once
-
     # --- audio / vision encoders ------------------------------------------------------
     audio_heads: int = 1
     vision_heads: int = 4
     layers: int = 2
     encoder_ff_dim: int = 2048  # PyTorch's default dim_feedforward
     encoder_dropout: float = 0.1
-
     # --- fusion and head --------------------------------------------------------------
     post_dim: int = 64  # d
     post_fusion_dim: int = 128  # f
@@ -167,7 +138,6 @@ class AMCCLConfig:
     dropout_unimodal: float = 0.1
     skip_net_reduction: int = 2  # r
     se_reduction: int = 16
-
     # --- loss -------------------------------------------------------------------------
     gamma: float = 0.01  # weight of the contrastive loss L_cl
     inter_weight: float = 0.2
@@ -177,7 +147,6 @@ class AMCCLConfig:
     temperature: float = 0.03  # T
     lambda_refine: float = 4.0
     alpha: float = 0.8  # margin
-
     # --- ablation switches (docs/model.md §6); defaults = the paper ----------------------
     fusion: str = "amc"  # "amc" or "concat" (AMC replaced by plain concatenation)
     se: bool = True  # SE block inside AMC
@@ -185,17 +154,14 @@ class AMCCLConfig:
     adaptive_kernel_weights: bool = True  # False: fixed equal weights 1/len(kernels)
     use_margin: bool = True
     positives: str = "weighted"  # "weighted" (polarity + intensity) or "polarity" (binary)
-    # Modalities the model encodes and the loss aligns, a non-empty subset in MODALITIES order;
-    # a dropped one's encoder never runs and zeros stand in for its h and g (modality ablations).
+    # Modalities encoded and aligned, a subset in MODALITIES order; a dropped one's h and g are zeros.
     modalities: tuple[str, ...] = ("text", "audio", "vision")
-
     # --- cleaner variants (docs/model.md §7); defaults = the paper's quirks -------------
     padding_mask: bool = False  # key-padding mask in the audio/vision transformers
     last_valid_step: bool = False  # h_a, h_v from the last valid step instead of index -1
     masked_means: bool = False  # skip-gate means over valid steps only
     contrastive_mean: str = "all"  # "all" B×B entries (quirk) or "positives" only
     trim_padding: bool = True  # drop all-padding columns when padding cannot change results
-
     # --- training (docs/model.md §4) ---------------------------------------------------
     batch_size: int = 64
     lr_bert: float = 5e-5
@@ -217,16 +183,9 @@ class AMCCLConfig:
 
     @classmethod
     def for_dataset(cls, name: str = "mosi", profile: str = "paper", **overrides: Any) -> AMCCLConfig:
-        """The paper's defaults for ``name``, shrunk by ``profile``, then ``overrides``.
-
-        Args:
-            name: ``mosi``, ``mosei``, ``sims`` or ``simsv2`` (ours: :attr:`hyperparameter_note`).
-            profile: ``paper`` (the paper's values and BERT), ``demo`` or ``smoke`` (the embedded
-                MiniLM; ``demo`` on the embedded English data: ``text_len = EMBEDDED_TEXT_LEN``).
-            **overrides: any field (unknown names raise ``KeyError``). A ``data_path`` whose
-                shapes are not MMSA's sets them first (:meth:`with_file_shapes`, ``shapes="file"``),
-                so overrides still win.
-        """
+        """The paper's defaults for ``name`` (``mosi``, ``mosei``, ``sims``, ``simsv2``), shrunk by ``profile``
+        (``demo`` on the embedded English data: ``text_len = EMBEDDED_TEXT_LEN``), then ``overrides`` (unknown
+        names raise ``KeyError``); a ``data_path`` of other shapes sets them first (:meth:`with_file_shapes`)."""
         name = name.lower()
         if name not in DATASETS:
             raise ValueError(f"unknown dataset {name!r}; expected one of {DATASETS}")
@@ -247,17 +206,14 @@ class AMCCLConfig:
             from amccl.data.shapes import probe_shapes  # reads the file's headers, not its data
             from amccl.data.types import DataError
 
-            try:
+            with contextlib.suppress(DataError):  # missing or unreadable: the loader reports it, naming the file
                 found = probe_shapes(os.path.expanduser(str(path)))
-            except DataError:  # missing or unreadable: the loader reports it, naming the file
-                found = None
-            cfg = cfg.with_file_shapes(found) if found is not None else cfg
+                cfg = cfg.with_file_shapes(found) if found is not None else cfg
         return cfg.replace(**overrides) if overrides else cfg
 
     def with_file_shapes(self, found: tuple[int, int, int, int, int]) -> AMCCLConfig:
-        """A copy that fits a file of shapes ``found`` = (Lt, La, Lv, Da, Dv) (``shapes="file"``;
-        MMSA shapes change nothing): each shape still at the paper's value takes the file's, and
-        heads / ``skip_net_reduction`` that do not fit the new widths become :func:`fit_heads`' / the smallest width."""
+        """A copy that fits a file of shapes ``found`` = (Lt, La, Lv, Da, Dv) (``shapes="file"``; MMSA shapes
+        change nothing): shapes at the paper's value take the file's; heads and ``skip_net_reduction`` fit them."""
         if self.shapes != "file" or is_mmsa_shapes(self.dataset, found):
             return self
         paper = DATASET_SHAPES[self.dataset]
@@ -270,10 +226,11 @@ class AMCCLConfig:
 
     def replace(self, **changes: Any) -> AMCCLConfig:
         """A copy with ``changes`` applied; names and types are checked."""
-        fields = field_types(AMCCLConfig)
+        fields = typing.get_type_hints(AMCCLConfig)  # every field, in order, resolved
         for key, value in changes.items():
             if key not in fields:
-                raise KeyError(unknown_key_message(key, list(fields)))
+                close = difflib.get_close_matches(key, list(fields), n=3, cutoff=0.5)
+                raise KeyError(f"unknown config key {key!r}" + (f"; did you mean {', '.join(close)}?" if close else ""))
             changes[key] = coerce(key, value, fields[key])
         cfg = dataclasses.replace(self, **changes)
         cfg.validate()
@@ -309,8 +266,10 @@ class AMCCLConfig:
             (self.temperature > 0, "temperature must be positive"),
             (self.batch_size > 0 and self.epochs > 0, "batch_size and epochs must be positive"),
             (len(self.synthetic_sizes) == 3, "synthetic_sizes must be (train, valid, test)"),
-            (self.audio_dim % self.audio_heads == 0, f"audio_dim {self.audio_dim} is not divisible by audio_heads {self.audio_heads}"),
-            (self.vision_dim % self.vision_heads == 0, f"vision_dim {self.vision_dim} is not divisible by vision_heads {self.vision_heads}"),
+            (self.audio_dim % self.audio_heads == 0,
+             f"audio_dim {self.audio_dim} is not divisible by audio_heads {self.audio_heads}"),
+            (self.vision_dim % self.vision_heads == 0,
+             f"vision_dim {self.vision_dim} is not divisible by vision_heads {self.vision_heads}"),
         ]
         for ok, message in checks:
             if not ok:

@@ -1,12 +1,8 @@
-"""Typed values for a dataclass's fields: how ``AMCCLConfig.replace`` checks a value and how
-``override`` / ``--set key=value`` turn strings into ``bool``, ``int``, ``float``, tuples and
-``None``. Errors name the key and the expected type; an unknown key names close matches.
-"""
+"""How ``AMCCLConfig.replace`` checks a value and how ``override`` / ``--set key=value`` turn strings
+into ``bool``, ``int``, ``float``, tuples and ``None``; errors name the key and the expected type."""
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import typing
 from typing import Any
 
@@ -14,58 +10,35 @@ _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
 
-def field_types(cls: type) -> dict[str, Any]:
-    """``{field name: resolved type hint}`` of dataclass ``cls``."""
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
-
-
-def unknown_key_message(key: str, known: list[str]) -> str:
-    """``unknown config key 'gama'; did you mean gamma?``"""
-    close = difflib.get_close_matches(key, known, n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
-    return f"unknown config key {key!r}{hint}"
-
-
 def coerce(key: str, value: Any, hint: Any) -> Any:
     """Convert ``value`` to the field's type; strings are parsed as the CLI writes them."""
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
     try:
         if origin is typing.Union or (origin is not None and type(None) in args):  # X | None
             if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
                 return None
-            inner = next(a for a in args if a is not type(None))
-            return coerce(key, value, inner)
+            return coerce(key, value, next(a for a in args if a is not type(None)))
         if origin is tuple:
             items = value.split(",") if isinstance(value, str) else list(value)
             items = [i.strip() if isinstance(i, str) else i for i in items]  # "text, audio"
             items = [i for i in items if not (isinstance(i, str) and not i)]
             return tuple(coerce(key, i, args[0]) for i in items)
-        if hint is bool:
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+        if hint in (bool, str):  # a value of that type as it is, or "true" / "off" ... for a bool
+            if hint is bool and isinstance(value, str) and value.lower() in _TRUE | _FALSE:
                 return value.lower() in _TRUE
+            if not isinstance(value, hint):
+                raise ValueError
+        if hint in (int, float) and isinstance(value, bool):
             raise ValueError
         if hint is int:
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            if isinstance(value, float) and not value.is_integer():
                 raise ValueError
             return int(value) if not isinstance(value, str) else int(value, 10)
         if hint is float:
-            if isinstance(value, bool):
-                raise ValueError
             return float(value)
-        if hint is str:
-            if not isinstance(value, str):
-                raise ValueError
-            return value
     except (ValueError, TypeError):
         pass
     else:
         return value
-    raise TypeError(f"config key {key!r} expects {_type_name(hint)}, got {value!r}")
-
-
-def _type_name(hint: Any) -> str:
-    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+    name = getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+    raise TypeError(f"config key {key!r} expects {name}, got {value!r}")

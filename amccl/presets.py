@@ -1,5 +1,4 @@
-"""What each notebook runs at each profile: config overrides, seeds, variants and how to run
-them. ``preset("ablation_grid")`` is notebook 03's grid at :func:`~amccl.config.default_profile`."""
+"""What each notebook runs at each profile: ``preset("ablation_grid")`` is notebook 03's grid."""
 
 from __future__ import annotations
 
@@ -12,38 +11,31 @@ EMBEDDED_ONLY = ("synthetic_sizes", *SHAPE_FIELDS)  # preset values that only fi
 # Frozen (cached) text, 24 audio/vision steps, a 256-wide feed-forward: minutes on 2 CPU cores.
 SHRUNK_FROZEN_TEXT: dict[str, Any] = dict(freeze_text=True, text_len=EMBEDDED_TEXT_LEN, audio_len=24, vision_len=24,
                                           encoder_ff_dim=256, batch_size=32)
-# One run of the demo's ablation grid (notebook 03), also the demo's seed table (notebook 02).
-# 8 epochs: at 4 these runs are still at the constant predictor's MAE, and an ablation shows nothing.
+# A run of the demo's grid (03) and seed table (02): 8 epochs, as at 4 runs still match the constant's MAE.
 DEMO_GRID_RUN: dict[str, Any] = dict(SHRUNK_FROZEN_TEXT, epochs=8, early_stop=8, synthetic_sizes=(240, 60, 120))
 ONE_CPU = {"num_cpus": 1}  # one torch thread per run: these small models gain little from more
 
 
 @dataclass(frozen=True)
 class Preset:
-    """Overrides of a profile's config, the seeds, the variants (``None``: all) and how to run.
-
-    ``executor`` / ``resources``: as :func:`~amccl.ablations.grid.run_grid`; ``progress``: tqdm
-    bars (off in smoke, whose logs CI keeps); ``trials``: tuning trials (notebook 03);
-    ``max_clips`` / ``n_neighbors``: the UMAP maps (notebook 04); ``checkpoint``: use notebook
-    02's checkpoint when it exists; ``checkpoint_settings``: compare at its settings even when
-    its text encoder was fine-tuned (notebook 04).
-    """
+    """Config overrides, seeds, variants (``None``: all) and how to run them (``executor``, ``resources``:
+    as :func:`~amccl.ablations.grid.run_grid`). ``checkpoint``: use notebook 02's checkpoint when it exists;
+    ``checkpoint_settings``: compare at its settings even when its text encoder was fine-tuned."""
 
     overrides: dict[str, Any]
     seeds: tuple[int, ...]
     variants: tuple[str, ...] | None = None
     executor: str = "local"
     resources: dict[str, float] | None = None
-    progress: bool = True
-    trials: int = 0
-    max_clips: int = 300
+    progress: bool = True  # tqdm bars (off in smoke, whose logs CI keeps)
+    trials: int = 0  # tuning trials (notebook 03)
+    max_clips: int = 300  # the UMAP maps (notebook 04)
     n_neighbors: int = 15
     checkpoint: bool = True
     checkpoint_settings: bool = False
 
     def overrides_for(self, data_path: str | None) -> dict[str, Any]:
-        """The overrides of a run on ``data_path``: all for the embedded default (``None``); for a
-        real file, without the synthetic sizes and shapes (a file's shapes are the file's)."""
+        """The overrides of a run on ``data_path``: without synthetic sizes and shapes for a real file."""
         return {k: v for k, v in self.overrides.items() if data_path is None or k not in EMBEDDED_ONLY}
 
 
@@ -61,11 +53,9 @@ PRESETS: dict[str, dict[str, Preset]] = {
         "paper": Preset({}, MMSA_SEEDS, trials=30),
     },
     "embedding_models": {  # notebook 04: the quick frozen-text pair (full and no_cl) it trains
-        "smoke": Preset(dict(freeze_text=True, synthetic_sizes=(48, 16, 32), text_encoder=TINY_RANDOM),
-                        MMSA_SEEDS[:1], ("full", "no_cl"), progress=False, max_clips=40, n_neighbors=10,
-                        checkpoint=False),
-        # demo: 02's sequence lengths, so that 02's model is embedded on the same clips
-        "demo": Preset(dict(_QUICK_PAIR), MMSA_SEEDS[:1], ("full", "no_cl")),
+        "smoke": Preset(dict(freeze_text=True, synthetic_sizes=(48, 16, 32), text_encoder=TINY_RANDOM), MMSA_SEEDS[:1],
+                        ("full", "no_cl"), progress=False, max_clips=40, n_neighbors=10, checkpoint=False),
+        "demo": Preset(dict(_QUICK_PAIR), MMSA_SEEDS[:1], ("full", "no_cl")),  # 02's lengths: its model, same clips
         "paper": Preset(dict(_QUICK_PAIR), MMSA_SEEDS[:1], ("full", "no_cl"), checkpoint_settings=True),
     },
     "gamma_sweep": {  # notebook 04: alignment against gamma (0, g, 10g, 100g), two variants over seeds

@@ -1,10 +1,5 @@
-"""Run the workbook: execute the notebooks in order and keep the executed copies and figures.
-
-``python -m amccl.workbook --out runs/workbook`` is what ``make demo`` runs. Notebooks find
-their output folder with :func:`run_dir` and save figures with
-:func:`amccl.plotting.save_figure`, so the same notebook works under this runner, under nbval
-and in JupyterLab.
-"""
+"""Run the workbook (``make demo``: ``python -m amccl.workbook --out runs/workbook``): execute the
+notebooks in order and keep the executed copies and figures. Notebooks write under :func:`run_dir`."""
 
 from __future__ import annotations
 
@@ -47,8 +42,7 @@ def settings_id(cfg) -> str:
 
 
 def run_dir_for(name: str, cfg) -> Path:
-    """``<run_dir()>/<name>-<profile>-<settings_id>``: new settings, new folder (a grid refuses
-    to mix rows of different settings); the same settings resume in the same folder."""
+    """``<run_dir()>/<name>-<profile>-<settings_id>``: the same settings resume in the same folder."""
     return run_dir() / f"{name}-{cfg.profile}-{settings_id(cfg)}"
 
 
@@ -61,8 +55,7 @@ def execute(notebook: Path, out_dir: Path, timeout: int = 1800) -> float:
     nb = nbformat.read(notebook, as_version=4)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="amccl-kernel-") as sockets:
-        # IPC sockets in a private folder: a local kernel needs no TCP port (and ipykernel
-        # then prints no warning about unencrypted TCP)
+        # IPC sockets in a private folder: no TCP port, no ipykernel warning about unencrypted TCP
         km = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "kernel"))
         client = NotebookClient(nb, km=km, timeout=timeout, resources={"metadata": {"path": str(notebook.parent)}})
         try:
@@ -91,45 +84,37 @@ def cell_seconds(executed: Path) -> list[tuple[float, str]]:
 
 
 def store(notebook: Path, executed: Path) -> None:
-    """Write ``notebook`` back in its reviewable form from an executed copy (smoke profile).
-
-    Only cells marked ``# NBVAL_CHECK_OUTPUT`` keep their outputs (what nbval compares) and
-    an execution count (nbval refuses a cell with outputs but no count; the count is the
-    cell's position among the code cells, so it does not depend on how the run went). Other
-    outputs and counts, stderr streams (warnings) and machine-specific metadata are dropped;
-    the jupytext pairing stays.
-    """
+    """Write ``notebook`` back from an executed copy: only cells marked ``# NBVAL_CHECK_OUTPUT`` keep
+    their outputs (without stderr) and a count (their position among the code cells, which nbval needs);
+    machine-specific metadata is dropped, the jupytext pairing stays."""
     import jupytext
     import nbformat
 
     nb = nbformat.read(executed, as_version=4)
-    code_cells = [cell for cell in nb.cells if cell.cell_type == "code"]
-    for number, cell in enumerate(code_cells, start=1):
+    for number, cell in enumerate((cell for cell in nb.cells if cell.cell_type == "code"), start=1):
         checked = CHECK in cell.source
         cell.execution_count = number if checked else None
         cell.metadata = {k: v for k, v in cell.metadata.items() if k in ("tags",)}
-        # warnings on stderr depend on the machine's packages, not on what the cell computes
         cell.outputs = [o for o in cell.outputs if checked and not (o.output_type == "stream" and o.name == "stderr")]
         for output in cell.outputs:
             if "execution_count" in output:
                 output["execution_count"] = None
-    nb.metadata = {"jupytext": {"formats": f"ipynb,{PY_FORMAT}"}, "kernelspec": KERNELSPEC, "language_info": {"name": "python"}}
+    nb.metadata = {"jupytext": {"formats": f"ipynb,{PY_FORMAT}"}, "kernelspec": KERNELSPEC,
+                   "language_info": {"name": "python"}}
     nbformat.write(nb, notebook)
-    # Rewrite the paired .py from the notebook just written: JupyterLab's jupytext refuses to
-    # open a pair whose .ipynb is newer than its .py when the two differ (even in blank lines).
+    # jupytext refuses a pair whose .ipynb is newer than its differing .py: rewrite the .py too
     jupytext.write(nb, notebook.with_suffix(".py"), fmt=PY_FORMAT)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m amccl.workbook", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(REPO / "runs" / "workbook"), help="folder for executed notebooks and figures")
+    parser.add_argument("--out", default=str(REPO / "runs" / "workbook"),
+                        help="folder for executed notebooks and figures")
     parser.add_argument("--only", nargs="*", default=None, help="run only these notebooks (file names)")
-    parser.add_argument("--gallery", default=None, metavar="DIR",
-                        help=f"write the README's figures here (default: {GALLERY_DIR.relative_to(REPO)} in the "
-                             "demo profile, none otherwise)")
-    parser.add_argument("--store", action="store_true",
-                        help="maintainers: execute in the smoke profile and write the notebooks back "
-                             "with only their checked outputs")
+    parser.add_argument("--gallery", default=None, metavar="DIR", help="write the README's figures here (default: "
+                        f"{GALLERY_DIR.relative_to(REPO)} in the demo profile, none otherwise)")
+    parser.add_argument("--store", action="store_true", help="maintainers: execute in the smoke profile and write "
+                        "the notebooks back with only their checked outputs")
     args = parser.parse_args(argv)
     if args.store:
         os.environ["AMCCL_PROFILE"] = "smoke"
@@ -159,21 +144,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def gallery_folder(profile: str, explicit: str | None = None, store: bool = False) -> str | None:
-    """Where this run writes the README's figures: ``--gallery``, else ``docs/figures`` for a
-    demo run (the figures the README describes), else nowhere (smoke and paper runs)."""
-    if explicit:
-        return explicit
-    return str(GALLERY_DIR) if profile == "demo" and not store else None
+    """Where this run writes the README's figures: ``--gallery``, else ``docs/figures`` in a demo run, else none."""
+    return explicit or (str(GALLERY_DIR) if profile == "demo" and not store else None)
 
 
 def gallery_report(folder: Path) -> str:
     """One line on the README's figures in ``folder``: how many, their size, what is missing."""
     files = [folder / f"{name}.png" for name in GALLERY]
-    present = [f for f in files if f.is_file()]
-    size = sum(f.stat().st_size for f in folder.glob("*.png"))
     missing = [f.stem for f in files if not f.is_file()]
+    size = sum(f.stat().st_size for f in folder.glob("*.png"))
     over = f" -- over the {GALLERY_MAX_BYTES // 2**20} MB budget" if size > GALLERY_MAX_BYTES else ""
-    return (f"[workbook] gallery: {len(present)} of {len(GALLERY)} figures in {folder}, {size / 1024:.0f} KB{over}"
+    return (f"[workbook] gallery: {len(files) - len(missing)} of {len(GALLERY)} figures in {folder}, "
+            f"{size / 1024:.0f} KB{over}"
             + (f"; missing: {', '.join(missing)}" if missing else ""))
 
 

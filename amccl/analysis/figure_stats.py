@@ -17,8 +17,7 @@ LOWER_IS_BETTER_ALIGNMENT = frozenset({"alignment", "uniformity"})  # Wang and I
 
 
 def column_goodness(values: pd.DataFrame) -> pd.DataFrame:
-    """Each column min-max scaled over the rows to [0, 1], 1 = the best row (lowest for
-    :data:`LOWER_IS_BETTER_ALIGNMENT`, else highest); 0.5 where a column is constant; NaN stays."""
+    """Each column min-max scaled to [0, 1], 1 = the best row; 0.5 where a column is constant; NaN stays."""
     low, high = values.min(), values.max()
     good = (values - low) / (high - low).replace(0.0, np.nan)
     good = good.where(~(values.notna() & (high == low)), 0.5)
@@ -28,19 +27,16 @@ def column_goodness(values: pd.DataFrame) -> pd.DataFrame:
 
 
 def typical_detectable(summ: pd.DataFrame, baseline: str) -> tuple[float, str]:
-    """The median finite ``detectable`` over the variants other than ``baseline`` (``summ``
-    indexed by variant; NaN when none) and ``", n seeds"`` / ``", n1–n2 seeds"`` from their
-    ``n_pairs`` ("" without that column)."""
+    """The median finite ``detectable`` of the variants but ``baseline`` (NaN when none) and
+    ``", n seeds"`` / ``", n1–n2 seeds"`` from their ``n_pairs`` ("" without it). ``summ``: indexed by variant."""
     others = summ.drop(index=baseline)
-    finite = np.isfinite(others["detectable"].to_numpy(float))
+    detectable = others["detectable"].to_numpy(float)
+    finite = np.isfinite(detectable)
     if not finite.any():
         return float("nan"), ""
-    if "n_pairs" not in others.columns:
-        seeds = ""
-    else:
-        pairs = others.loc[finite, "n_pairs"].astype(int)
-        seeds = f", {pairs.min()} seeds" if pairs.min() == pairs.max() else f", {pairs.min()}–{pairs.max()} seeds"
-    return float(np.median(others["detectable"].to_numpy(float)[finite])), seeds
+    pairs = others.loc[finite, "n_pairs"].astype(int) if "n_pairs" in others.columns else None
+    seeds = "" if pairs is None else f", {pairs.min()}{'' if pairs.min() == pairs.max() else f'–{pairs.max()}'} seeds"
+    return float(np.median(detectable[finite])), seeds
 
 
 def row_shares(confusion: pd.DataFrame) -> pd.DataFrame:
@@ -55,9 +51,8 @@ def seeds_per_point(frame: pd.DataFrame) -> int:
 
 
 def param_importances(study: Any, evaluator: Any = None, top: int | None = None) -> pd.DataFrame:
-    """``field``, ``importance`` (fractions summing to 1, largest first; ``top``: the first n) of
-    an optuna study's complete trials (default evaluator: fANOVA seeded with 0); ``attrs["complete"]``
-    holds the number of complete trials."""
+    """``field``, ``importance`` (summing to 1, largest first; ``top``: the first n) of an optuna study (default:
+    fANOVA seeded with 0); ``attrs["complete"]``: the number of complete trials."""
     import optuna
 
     evaluator = evaluator or optuna.importance.FanovaImportanceEvaluator(seed=0)
@@ -106,8 +101,7 @@ def learning_verdict(frame: pd.DataFrame, best_epoch: int) -> str:
 
 
 def constant_verdict(table: pd.DataFrame, model: str, constant: str) -> str:
-    """``table``: :func:`~amccl.metrics.format_table` rows indexed by model. "Clearly" beats:
-    a test MAE below 90 % of the constant's."""
+    """``table``: :func:`~amccl.metrics.format_table` rows by model. "Clearly": a MAE below 90 % of the constant's."""
     run, const = table.loc[model], table.loc[constant]
     clearly = run["MAE"] < 0.9 * const["MAE"]
     return (f"{model}'s test MAE is {run['MAE']:.3f} against {const['MAE']:.3f} for the constant, Acc-2 (Non0) "
@@ -117,8 +111,7 @@ def constant_verdict(table: pd.DataFrame, model: str, constant: str) -> str:
 
 
 def residual_verdict(by_label: pd.DataFrame, errors: pd.DataFrame) -> str:
-    """The worst true bin and whether predictions are pulled toward the middle of the scale
-    (positive mean residual on negative clips, negative on positive ones)."""
+    """The worst true bin and whether predictions are pulled toward the middle of the scale."""
     low = errors.loc[errors["true_bin"] < 0, "residual"].mean()
     high = errors.loc[errors["true_bin"] > 0, "residual"].mean()
     worst = by_label["mae"].idxmax()
@@ -149,8 +142,7 @@ def confusion_verdict(confusion: pd.DataFrame) -> str:
 
 
 def grid_metric_verdict(summ: pd.DataFrame, metric: str, baseline: str = "full") -> str:
-    """How many variants differ significantly from ``baseline`` on ``metric``, the extreme
-    paired differences and the baseline's seed spread (``summ``: the paired summary)."""
+    """Significant variants on ``metric``, the extreme paired differences and the baseline's seed spread."""
     rows = summ[summ["metric"] == metric]
     others = rows[rows["variant"] != baseline].sort_values("diff")
     base = rows[rows["variant"] == baseline].iloc[0]

@@ -3,8 +3,7 @@ forest plot coloured by the Holm verdict."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -17,56 +16,20 @@ from amccl.metrics import LOWER_IS_BETTER, display_scale, format_value, is_perce
 from amccl.plotting.figure import VERDICT_COLORS, VERDICT_LABELS
 
 
-def _forest(ax: plt.Axes, block: pd.DataFrame, value: str, marker: str = "o") -> np.ndarray:
-    """One point ± its ``{value}_ci_low/high`` per row, first on top, coloured by ``verdict``; y positions."""
-    y = np.arange(len(block))[::-1]
-    for yi, rec in zip(y, block.to_dict("records")):
-        x, low, high = rec[value], rec[f"{value}_ci_low"], rec[f"{value}_ci_high"]
-        err = [[max(x - low, 0.0)], [max(high - x, 0.0)]] if np.isfinite(low) else None
-        color = VERDICT_COLORS.get(str(rec.get("verdict")), VERDICT_COLORS["n.s."])
-        ax.errorbar(x, yi, xerr=err, fmt=marker, color=color, ms=6, capsize=3, lw=1.5, zorder=3)
-    return y
-
-
-def _verdict_handles(verdicts: Iterable[Any], marker: str = "o") -> list[Line2D]:
-    """Legend handles of the verdicts present, in the order of :data:`VERDICT_LABELS`."""
-    present = {str(v) for v in verdicts}
-    return [Line2D([], [], ls="", marker=marker, color=VERDICT_COLORS[k], label=label)
-            for k, label in VERDICT_LABELS.items() if k in present]
-
-
-def _detectable_lines(ax: plt.Axes, summ: pd.DataFrame, baseline: str, power: float) -> Line2D | None:
-    """Dotted lines at the baseline mean ± :func:`~amccl.analysis.figure_stats.typical_detectable`;
-    returns their legend handle (None without a finite ``detectable``)."""
-    from amccl.analysis.figure_stats import typical_detectable
-
-    det, seeds = typical_detectable(summ, baseline)
-    if not np.isfinite(det):
-        return None
-    centre = float(summ.loc[baseline, "mean"])
-    for x in (centre - det, centre + det):
-        ax.axvline(x, color=VERDICT_COLORS["baseline"], lw=1, ls=":", zorder=1)
-    return Line2D([], [], color=VERDICT_COLORS["baseline"], lw=1, ls=":",
-                  label=f"±detectable Δ ({power * 100:g} % power{seeds})")
-
-
 def plot_grid(results: pd.DataFrame, metric: str, baseline: str | None = "full",
               alpha: float = 0.05, method: str = "t", order: Sequence[str] | None = None, ax=None,
               title: str | None = None, detectable: bool = True) -> Figure:
-    """Per variant: mean ± interval (diamond), seeds (dots), the baseline's interval (grey band)
-    and ``Δ``, the seed-paired difference to the baseline (``*``: Holm-significant); colour = verdict.
-    Display scale of :mod:`amccl.metrics` (accuracies in %, differences in points).
+    """Per variant: mean ± interval (diamond), seeds (dots), the baseline's interval (grey band) and ``Δ``
+    to the baseline (``*``: Holm-significant), coloured by verdict, in the display scale of :mod:`amccl.metrics`.
 
     Args:
-        results: grid rows (one per variant and seed; fractions) or a
-            :func:`~amccl.ablations.stats.paired_summary` table (drawn as it is, no dots).
-        baseline, alpha, method: as :func:`~amccl.ablations.stats.paired_summary`; ``order``: variants top
-            to bottom; ``ax``: axes to draw on (default: a new figure).
-        detectable: dotted lines at the baseline mean ± the median ``detectable`` of the others: a
-            not-significant Δ inside them is no evidence of "no effect".
-    """
+        results: grid rows (variant, seed; fractions) or a :func:`~amccl.ablations.stats.paired_summary` table
+            (no dots); ``baseline``, ``alpha``, ``method``: as that; ``order``: variants top to bottom.
+        detectable: dotted lines at the baseline ± the others' median ``detectable`` Δ (an n.s. Δ inside
+            them is no evidence of "no effect")."""
     from amccl.ablations.power import POWER
     from amccl.ablations.stats import paired_summary
+    from amccl.analysis.figure_stats import typical_detectable
 
     is_rows = "seed" in results.columns and "mean_ci_low" not in results.columns
     summ = (paired_summary(results, [metric], baseline=baseline, alpha=alpha, method=method)
@@ -85,21 +48,29 @@ def plot_grid(results: pd.DataFrame, metric: str, baseline: str | None = "full",
         raise ValueError(f"variants not in the results: {unknown}")
     block = summ.loc[order].reset_index()
     with sns.axes_style("whitegrid"):
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(order) + 1.6))
-        else:
-            fig = ax.figure
+        fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(order) + 1.6)) if ax is None else (ax.figure, ax)
         extra_handles = []
         if baseline is not None and baseline in summ.index:
             base = summ.loc[baseline]
             ax.axvline(base["mean"], color=VERDICT_COLORS["baseline"], lw=1, ls="--", zorder=1)
             if np.isfinite(base["mean_ci_low"]):
                 ax.axvspan(base["mean_ci_low"], base["mean_ci_high"], color="0.85", zorder=0)
-            if detectable and "detectable" in summ.columns:
-                handle = _detectable_lines(ax, summ, baseline, summ.attrs.get("power", POWER))
-                extra_handles += [handle] if handle is not None else []
-        y = _forest(ax, block, "mean", marker="D")
-        for yi, rec in zip(y, block.to_dict("records")):
+            det, seeds = (typical_detectable(summ, baseline) if detectable and "detectable" in summ.columns
+                          else (np.nan, ""))
+            if np.isfinite(det):
+                for x in (base["mean"] - det, base["mean"] + det):
+                    ax.axvline(x, color=VERDICT_COLORS["baseline"], lw=1, ls=":", zorder=1)
+                power = summ.attrs.get("power", POWER) * 100
+                extra_handles.append(Line2D([], [], color=VERDICT_COLORS["baseline"], lw=1, ls=":",
+                                            label=f"±detectable Δ ({power:g} % power{seeds})"))
+        y = np.arange(len(block))[::-1]
+        records = block.to_dict("records")
+        for yi, rec in zip(y, records):  # mean ± its interval, first on top
+            low, high = rec["mean_ci_low"], rec["mean_ci_high"]
+            err = [[max(rec["mean"] - low, 0.0)], [max(high - rec["mean"], 0.0)]] if np.isfinite(low) else None
+            ax.errorbar(rec["mean"], yi, xerr=err, fmt="D", ms=6, capsize=3, lw=1.5, zorder=3,
+                        color=VERDICT_COLORS.get(str(rec.get("verdict")), VERDICT_COLORS["n.s."]))
+        for yi, rec in zip(y, records):
             if is_rows:
                 seeds = results.loc[results["variant"] == rec["variant"], metric].astype(float).to_numpy() * scale
                 offsets = np.linspace(-0.18, 0.18, seeds.size) if seeds.size > 1 else np.zeros(1)
@@ -120,7 +91,8 @@ def plot_grid(results: pd.DataFrame, metric: str, baseline: str | None = "full",
         level = int(round((1 - alpha) * 100))
         ax.set_title(title or f"{metric}: mean and {level} % interval over seeds; Δ vs {baseline} "
                      f"(* Holm p < {alpha:g})", fontsize=9)
-        handles = _verdict_handles(block["verdict"], "D") + extra_handles
+        handles = [Line2D([], [], ls="", marker="D", color=VERDICT_COLORS[k], label=label)  # the verdicts present
+                   for k, label in VERDICT_LABELS.items() if k in set(map(str, block["verdict"]))] + extra_handles
         ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.06),
                   ncol=4 if len(handles) <= 4 else 3, fontsize=8, frameon=False)  # 5 in a row: too wide
         fig.tight_layout()

@@ -26,10 +26,8 @@ _SWEEP_LABELS = {"alignment": "alignment (lower = closer)", "spearman": "distanc
 
 
 def plot_alignment_table(side: pd.DataFrame, title: str | None = None) -> Figure:
-    """A :func:`~amccl.analysis.compare.compare_models` table as an annotated heatmap: each cell
-    its value (3 decimals, "n/a" for NaN) coloured green (best) to red (worst) among the models
-    of its column (:func:`~amccl.analysis.figure_stats.column_goodness`); headers carry ↑ / ↓.
-    Figure (2.2 + 1.1 · columns) × (1.5 + 0.4 · rows) in."""
+    """A :func:`~amccl.analysis.compare.compare_models` table as a heatmap: values (3 decimals, "n/a"),
+    green (best) to red (worst) per column (:func:`~amccl.analysis.figure_stats.column_goodness`)."""
     from amccl.analysis.figure_stats import LOWER_IS_BETTER_ALIGNMENT, column_goodness
 
     values = side.astype(float)
@@ -73,12 +71,9 @@ def _draw(ax: plt.Axes, proj: pd.DataFrame, how: str, norm: Normalize, size: flo
     cmap = sns.color_palette("vlag", as_cmap=True)  # blue negative, grey 0, red positive
     for name, block in proj.groupby("modality", sort=False):
         marker = MODALITY_MARKERS.get(name, "o")
-        if how == "label":
-            ax.scatter(block["x"], block["y"], c=block["label"], cmap=cmap, norm=norm, s=size, marker=marker,
-                       linewidths=0.2, edgecolors="0.3", alpha=0.85)
-        else:
-            ax.scatter(block["x"], block["y"], color=MODALITY_COLORS.get(name, "0.3"), s=size, marker=marker,
-                       alpha=0.7, linewidths=0)
+        style = (dict(c=block["label"], cmap=cmap, norm=norm, linewidths=0.2, edgecolors="0.3", alpha=0.85)
+                 if how == "label" else dict(color=MODALITY_COLORS.get(name, "0.3"), alpha=0.7, linewidths=0))
+        ax.scatter(block["x"], block["y"], s=size, marker=marker, **style)
     method = proj.attrs.get("method", "umap")
     name = _AXIS_NAMES.get(method, method)
     ax.set(xlabel=f"{name} 1", ylabel=f"{name} 2", xticks=[], yticks=[])  # the units mean nothing
@@ -109,14 +104,9 @@ def plot_joint(proj: pd.DataFrame, color_by: Sequence[str] = ("label", "modality
 def plot_models_side_by_side(embeddings: Mapping[str, Embeddings], method: str = "umap", seed: int = 0,
                              max_clips: int | None = 1000, label_range: float | None = None,
                              show_metrics: bool = True, point_size: float = 10) -> Figure:
-    """Joint projections of several models, each projected on its own (compare structure, not
-    axes): row 1 coloured by label, row 2 by modality.
-
-    Args:
-        embeddings: ordered mapping name -> ``Embeddings`` of one split; ``method``, ``seed``,
-            ``max_clips``: as ``project_joint``.
-        show_metrics: add :func:`~amccl.analysis.figure_stats.embedding_line` under each name.
-    """
+    """Joint projections of several models (name -> ``Embeddings``), each projected on its own: row 1
+    coloured by label, row 2 by modality; ``method``, ``seed``, ``max_clips``: as ``project_joint``;
+    ``show_metrics``: :func:`~amccl.analysis.figure_stats.embedding_line` under each name."""
     from amccl.analysis.figure_stats import embedding_line
     from amccl.analysis.projection import project_joint
 
@@ -140,13 +130,9 @@ def plot_models_side_by_side(embeddings: Mapping[str, Embeddings], method: str =
 
 def plot_gamma_sweep(frame: pd.DataFrame, metrics: Sequence[str] = ("alignment", "spearman", "MAE"),
                      alpha: float = 0.05, title: str | None = None) -> Figure:
-    """One panel per metric against gamma (symlog x, so gamma = 0 shows): per variant the mean
-    over seeds with its ``1 - alpha`` t-interval (:func:`~amccl.analysis.gamma_sweep.sweep_summary`),
-    the seeds as dots; the MAE panel marks ``constant_MAE`` when present.
-
-    Args:
-        frame: :func:`~amccl.analysis.gamma_sweep.gamma_sweep`'s rows.
-    """
+    """One panel per metric against gamma (symlog x): per variant of ``frame`` (the rows of
+    :func:`~amccl.analysis.gamma_sweep.gamma_sweep`) the mean and ``1 - alpha`` interval
+    (:func:`~amccl.analysis.gamma_sweep.sweep_summary`), seeds as dots, ``constant_MAE`` if present."""
     from amccl.analysis.figure_stats import seeds_per_point
     from amccl.analysis.gamma_sweep import sweep_summary
 
@@ -173,7 +159,6 @@ def plot_gamma_sweep(frame: pd.DataFrame, metrics: Sequence[str] = ("alignment",
         ax.set(xlabel="γ (weight of the contrastive loss)", ylabel=_SWEEP_LABELS.get(metric, metric))
         ax.grid(alpha=0.3)
     axes[0, -1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    n = seeds_per_point(frame)
-    fig.suptitle(title or f"against γ: mean and {int(round((1 - alpha) * 100))} % interval over {n} seed(s)",
-                 fontsize=10)
+    level, n = int(round((1 - alpha) * 100)), seeds_per_point(frame)
+    fig.suptitle(title or f"against γ: mean and {level} % interval over {n} seed(s)", fontsize=10)
     return fig

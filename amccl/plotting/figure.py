@@ -19,13 +19,9 @@ def save_figure(fig: Figure, target: str | Path, dpi: int = 150, tight: bool = T
     """Save ``fig`` (parents created) and return the path.
 
     Args:
-        target: a file path, or a bare workbook name (no folder, no suffix, e.g.
-            ``"02_learning_curves"``): then ``<run_dir()>/figures/<name>.png``, and a figure of
-            :data:`amccl.workbook.GALLERY` is also written to ``AMCCL_GALLERY_DIR`` when that is
-            set, untight at :data:`~amccl.workbook.GALLERY_DPI`.
-        tight: crop to the drawn content (the size varies with it). ``False`` saves the whole
-            canvas, exactly ``figsize × dpi`` pixels, without the PNG "Software" entry:
-            unchanged pixels give byte-identical files on re-runs.
+        target: a file path, or a bare name (``"02_learning_curves"``): ``<run_dir()>/figures/<name>.png``,
+            and for a :data:`amccl.workbook.GALLERY` name also ``$AMCCL_GALLERY_DIR/<name>.png`` (untight).
+        tight: crop to the drawn content. ``False``: exactly ``figsize × dpi`` pixels, byte-stable PNGs.
     """
     if isinstance(target, str) and os.sep not in target and "/" not in target and not Path(target).suffix:
         from amccl import workbook

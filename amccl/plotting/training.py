@@ -16,40 +16,31 @@ from amccl.metrics import ACC2_KEYS, UNSCALED, metric_columns
 
 _LOSS_NAMES = ("loss", "l1", "Loss")
 _SKIP = re.compile(r"(lr|learning_rate|seconds|time)", re.IGNORECASE)
-_PANEL_YLABELS = {"losses": "loss (L1 scale)", "loss terms": "value", "validation MAE": "MAE",
-                  "validation Acc-2": "accuracy (fraction)"}
 _MODEL_COLORS = ("#4c72b0", "#a6a6a6", "#dd8452", "#55a868", "#8172b3", "#937860")  # run blue, constant grey
 _TICK_NAMES = {"MAE": "MAE\n(lower is better)", "R_squre": "R²"}
 _BIN_AXIS_NAMES = {"true_bin": "true 7-class bin", "text_len": "text tokens (quantile bin)",
                    "audio_len": "audio frames (quantile bin)", "vision_len": "vision frames (quantile bin)"}
 
 
-def _curve_columns(frame: pd.DataFrame, train: str, valid: str) -> dict[str, list[str]]:
-    """The history's numeric columns grouped into the four panels of the learning curves."""
-    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and not _SKIP.search(c)]
-    main = [c for c in numeric if c in {f"{p}{n}" for p in (train, valid) for n in _LOSS_NAMES}]
-    return {"losses": main, "loss terms": [c for c in numeric if c.startswith(train) and c not in main],
-            "validation MAE": [c for c in numeric if c == f"{valid}MAE"],
-            "validation Acc-2": [f"{valid}{k}" for k in ACC2_KEYS if f"{valid}{k}" in numeric]}
-
-
 def plot_learning_curves(history: Any, epoch_col: str = "epoch", train_prefix: str = "train_",
                          valid_prefix: str = "valid_", best_epoch: int | None = None) -> Figure:
-    """Four panels: training losses, loss terms, validation MAE and Acc-2 per epoch.
-
-    Args:
-        history: a trainer ``History`` or its ``to_frame()``: ``epoch`` (column or index),
-            ``train_loss`` / ``train_l1`` / ``valid_loss``, other ``train_*`` terms, ``valid_MAE``,
-            ``valid_*_acc_2``; lr / seconds / time columns are ignored.
-        best_epoch: epoch to mark with a dashed line (default: ``history.best_epoch``).
-    """
+    """Four panels per epoch: losses, other ``train_*`` terms, ``valid_MAE`` and ``valid_*_acc_2`` of a trainer
+    ``History`` or its ``to_frame()`` (lr / time columns ignored); a dashed line at ``best_epoch``
+    (default: ``history.best_epoch``)."""
     frame = history if isinstance(history, pd.DataFrame) else history.to_frame()
     if best_epoch is None and not isinstance(history, pd.DataFrame):
         best_epoch = getattr(history, "best_epoch", None)
     if epoch_col not in frame.columns and frame.index.name == epoch_col:
         frame = frame.reset_index()  # History.to_frame() is indexed by epoch
+    train, valid = train_prefix, valid_prefix
+    numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and not _SKIP.search(c)]
+    main = [c for c in numeric if c in {f"{p}{n}" for p in (train, valid) for n in _LOSS_NAMES}]
+    panels = {("losses", "loss (L1 scale)"): main,  # (title, y label): columns
+              ("loss terms", "value"): [c for c in numeric if c.startswith(train) and c not in main],
+              ("validation MAE", "MAE"): [c for c in numeric if c == f"{valid}MAE"],
+              ("validation Acc-2", "accuracy (fraction)"): [valid + k for k in ACC2_KEYS if valid + k in numeric]}
     fig, axes = plt.subplots(1, 4, figsize=(18, 4), constrained_layout=True)
-    for ax, (title, cols) in zip(axes, _curve_columns(frame, train_prefix, valid_prefix).items()):
+    for ax, ((title, ylabel), cols) in zip(axes, panels.items()):
         if not cols:
             ax.text(0.5, 0.5, "no such columns", ha="center", va="center", transform=ax.transAxes)
         else:
@@ -58,52 +49,35 @@ def plot_learning_curves(history: Any, epoch_col: str = "epoch", train_prefix: s
             ax.legend(title=None, fontsize=8)
         if best_epoch is not None:
             ax.axvline(best_epoch, color="0.4", ls="--", lw=1, label="best epoch")
-        ax.set(title=title, xlabel="epoch", ylabel=_PANEL_YLABELS[title])
+        ax.set(title=title, xlabel="epoch", ylabel=ylabel)
     return fig
 
 
-def _metric_panels(table: pd.DataFrame) -> dict[str, list[str]]:
-    """The table's metric columns in display order (MOSI's or SIMS's, whichever has more),
-    split into accuracies and F1 (%) and the unscaled MAE / Corr / R²; empty panels dropped."""
-    cols = max(metric_columns(table, "mosi"), metric_columns(table, "sims"), key=len)
+def plot_test_vs_constant(table: pd.DataFrame, title: str | None = None) -> Figure:
+    """Test metrics of the models of ``table`` (:func:`~amccl.metrics.format_table` rows by model) as grouped
+    bars: accuracies and F1 in %, then MAE / Corr / (SIMS) R²; an undefined value shows "n/a"."""
+    cols = max(metric_columns(table, "mosi"), metric_columns(table, "sims"), key=len)  # whichever has more
     if not cols:
         raise ValueError(f"no MMSA metric columns among {list(table.columns)}")
     panels = {"accuracy and F1 (%)": [c for c in cols if c not in UNSCALED],
               "error and correlation": [c for c in cols if c in UNSCALED]}
-    return {name: names for name, names in panels.items() if names}
-
-
-def _grouped_bars(ax: plt.Axes, table: pd.DataFrame, cols: list[str], fmt: str) -> None:
-    """One bar group per column, one labelled bar per row of ``table``; NaN: "n/a" at 0."""
-    x, n = np.arange(len(cols)), len(table)
-    width = 0.8 / n
-    for i in range(n):
-        values = table.iloc[i][cols].to_numpy(float)
-        pos, ok = x + (i - (n - 1) / 2) * width, np.isfinite(values)
-        bars = ax.bar(pos[ok], values[ok], width * 0.95, color=_MODEL_COLORS[i % len(_MODEL_COLORS)])
-        ax.bar_label(bars, fmt=fmt, fontsize=7, padding=2, rotation=90 if n > 2 else 0)
-        for p in pos[~ok]:
-            ax.text(p, 0, "n/a", ha="center", va="bottom", fontsize=7, color="0.35")
-    ax.axhline(0.0, color="0.3", lw=0.8)
-    ax.set_xlim(-0.5, len(cols) - 0.5)  # also where only an "n/a" stands
-    ax.set_xticks(x, [_TICK_NAMES.get(c, c) for c in cols], fontsize=8)
-
-
-def plot_test_vs_constant(table: pd.DataFrame, title: str | None = None) -> Figure:
-    """Test metrics of several models as grouped bars, one colour per model (legend below):
-    accuracies and F1 in % on the left, MAE / Corr / (SIMS) R² on their own scale on the right;
-    an undefined value (the constant's Corr) shows "n/a". Figure 10 × 3.6 in.
-
-    Args:
-        table: :func:`~amccl.metrics.format_table` output indexed by model name.
-    """
-    panels = _metric_panels(table)
+    panels = {name: names for name, names in panels.items() if names}
     ratios = [max(len(cols), 1.6) for cols in panels.values()]
     fig, axes = plt.subplots(1, len(panels), figsize=(10.0, 3.6), squeeze=False, constrained_layout=True,
                              gridspec_kw={"width_ratios": ratios})
+    n = len(table)
     for ax, (name, cols) in zip(axes[0], panels.items()):
-        percent = name.endswith("(%)")
-        _grouped_bars(ax, table, cols, "%.1f" if percent else "%.3f")
+        percent, x, width = name.endswith("(%)"), np.arange(len(cols)), 0.8 / n
+        for i in range(n):  # one bar group per column, one bar per model; NaN: "n/a" at 0
+            values = table.iloc[i][cols].to_numpy(float)
+            pos, ok = x + (i - (n - 1) / 2) * width, np.isfinite(values)
+            bars = ax.bar(pos[ok], values[ok], width * 0.95, color=_MODEL_COLORS[i % len(_MODEL_COLORS)])
+            ax.bar_label(bars, fmt="%.1f" if percent else "%.3f", fontsize=7, padding=2, rotation=90 if n > 2 else 0)
+            for p in pos[~ok]:
+                ax.text(p, 0, "n/a", ha="center", va="bottom", fontsize=7, color="0.35")
+        ax.axhline(0.0, color="0.3", lw=0.8)
+        ax.set_xlim(-0.5, len(cols) - 0.5)  # also where only an "n/a" stands
+        ax.set_xticks(x, [_TICK_NAMES.get(c, c) for c in cols], fontsize=8)
         ax.set(title=name, ylabel="percent" if percent else "value")
         if percent:
             ax.set_ylim(0, 112)
@@ -111,9 +85,8 @@ def plot_test_vs_constant(table: pd.DataFrame, title: str | None = None) -> Figu
         else:
             ax.margins(y=0.18)
         ax.grid(axis="y", alpha=0.3)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=_MODEL_COLORS[i % len(_MODEL_COLORS)])
-               for i in range(len(table))]
-    fig.legend(handles, [str(m) for m in table.index], loc="outside lower center", ncol=len(table),
+    handles = [plt.Rectangle((0, 0), 1, 1, color=_MODEL_COLORS[i % len(_MODEL_COLORS)]) for i in range(n)]
+    fig.legend(handles, [str(m) for m in table.index], loc="outside lower center", ncol=n,
                fontsize=9, frameon=False)
     fig.suptitle(title or "test metrics: " + " vs ".join(map(str, table.index)), fontsize=10)
     return fig
