@@ -1,10 +1,8 @@
-"""Checkpoints (format ``amccl-v1``): atomic writes, ``weights_only`` reads, resuming a run,
-loading ours or the official ones. A run directory holds ``best.pt`` (the best epoch's
-weights and metrics, ``test`` filled in at the end) and ``last.pt`` (what resuming after the
-last finished epoch needs: the :class:`Run`'s states, every RNG state, the history). Each
-write replaces its file atomically, ``best.pt`` first: a run that dies between the two
-replays that epoch. A resumed run ends with the uninterrupted run's numbers (on CUDA as far
-as its kernels are deterministic; MPS generator states are not saved).
+"""Checkpoints (format ``amccl-v1``): atomic writes, ``weights_only`` reads, resuming, loading ours
+or the official ones. A run folder holds ``best.pt`` (the best epoch's weights and metrics) and
+``last.pt`` (the :class:`Run`'s states, every RNG state, the history), each replaced atomically,
+``best.pt`` first. A resumed run ends with the uninterrupted run's numbers (on CUDA as far as its
+kernels are deterministic; MPS generator states are not saved).
 """
 
 from __future__ import annotations
@@ -22,6 +20,7 @@ from amccl.runtime import atomic_write, get_logger, rng_state, set_rng_state
 
 FORMAT = "amccl-v1"
 BEST, LAST = "best.pt", "last.pt"
+MAY_DIFFER_ON_RESUME = ("device", "compile")  # config fields a resumed run may change
 
 
 def to_plain(value: Any) -> Any:
@@ -62,10 +61,6 @@ def is_ours(obj: Any) -> bool:
     return isinstance(obj, dict) and obj.get("format") == FORMAT
 
 
-# --- the run directory: what best.pt and last.pt hold, and how a resume reads them -----------
-MAY_DIFFER_ON_RESUME = ("device", "compile")
-
-
 def config_differences(saved: dict[str, Any], now: dict[str, Any], ignore: tuple[str, ...] = MAY_DIFFER_ON_RESUME) -> list[str]:
     """``"key: old -> new"`` for every config value (``to_dict`` form) that differs, ``ignore``
     aside: whether stored work (a run, a grid) may be resumed with a config."""
@@ -80,8 +75,7 @@ def run_header(cfg_dict: dict[str, Any], seed: int, meta: dict[str, Any]) -> dic
 
 @dataclass
 class Run:
-    """What a run's checkpoints save and restore: the training state, the folder and the header
-    (:func:`run_header`) both files start with; ``out=None`` writes nothing."""
+    """What a run's checkpoints save and restore, its folder (``None``: no files) and :func:`run_header`."""
 
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
@@ -93,9 +87,8 @@ class Run:
 
 @dataclass
 class Resumed:
-    """What :func:`resume` loaded: ``epochs`` are the history's records; ``final`` holds a
-    finished run's ``History`` fields (metrics, ``test_loss``, ``stopped_early``,
-    ``test_predictions``), ``None`` while the run is not finished."""
+    """What :func:`resume` loaded: the history's ``epochs``; ``final``: a finished run's other
+    ``History`` fields, else ``None``."""
 
     epoch: int
     best_epoch: int
@@ -168,12 +161,11 @@ def resume(run: Run) -> Resumed | None:
 
 
 def load_model(path: str | os.PathLike, cfg=None, device: str | torch.device = "cpu"):
-    """Load a model from our ``best.pt`` / ``last.pt``, the official code's state dict (``Model.*``
-    keys) or a bare :class:`amccl.model.AMCCL` state dict.
+    """Load a model from our ``best.pt`` / ``last.pt``, the official state dict (``Model.*`` keys)
+    or a bare :class:`amccl.model.AMCCL` state dict.
 
     Args:
-        cfg: required for a state dict; for ours ``None`` means the config saved inside (pass
-            one to change e.g. ``data_path``; the architecture must still match).
+        cfg: needed for a state dict; for ours ``None`` is the config inside (the architecture must match).
 
     Returns:
         ``(model in eval mode on device, its config, the loaded object)``.

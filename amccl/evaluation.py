@@ -25,8 +25,7 @@ MODEL_INPUTS = ("text", "audio", "vision", "audio_lengths", "vision_lengths", "t
 
 @dataclasses.dataclass
 class EvalResult:
-    """One split's evaluation: ``loss`` (mean over batches of the batch L1), ``metrics``
-    (``compute_metrics``, fractions) and ``predictions`` (N,) in the split's row order."""
+    """``loss`` (mean batch L1), ``metrics`` (fractions) and ``predictions`` (N,) in row order."""
 
     loss: float
     metrics: dict[str, float]
@@ -99,9 +98,8 @@ def evaluate_split(
     outputs, order = run_split(model, loader, forward, device, cfg.amp)
     preds = outputs["M"].reshape(-1) if order else torch.zeros(0)
     labels = torch.as_tensor(np.asarray(split.labels), dtype=torch.float32, device=preds.device)
-    loss = torch.zeros((), device=preds.device)
-    for index in order:  # the reference's mean over batches of the batch L1
-        loss += (preds[index] - labels[index]).abs().mean()
+    # the reference's mean over batches of the batch L1
+    loss = sum(((preds[i] - labels[i]).abs().mean() for i in order), torch.zeros((), device=preds.device))
     predictions = preds.cpu().numpy()
     metrics = compute_metrics(predictions, np.asarray(split.labels), cfg.dataset)
     return EvalResult(float(loss.item() / max(len(order), 1)), metrics, predictions)

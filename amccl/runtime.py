@@ -18,7 +18,6 @@ import numpy as np
 import torch
 
 
-# --- files ----------------------------------------------------------------------------------
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> Path:
     """Write ``path`` all at once or not at all: ``write(handle)`` fills a temporary file in the
     same folder, fsynced and renamed over ``path`` (removed on any error). Returns ``path``."""
@@ -43,14 +42,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> P
     return path
 
 
-# --- devices ----------------------------------------------------------------------------
 def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
-    """The device ``name`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps`` or a ``torch.device``);
-    ``auto`` or ``None``: CUDA when present, else MPS, else CPU.
-
-    Raises:
-        ValueError: the named device does not exist here (the message says which do).
-    """
+    """The device ``name`` (``auto``/``None``: CUDA, else MPS, else CPU; ``cpu``, ``cuda``, ``cuda:N``,
+    ``mps`` or a ``torch.device``). Raises ``ValueError`` for a device not here (naming those that are)."""
     found = [kind for kind, present in (("cpu", True), ("cuda", torch.cuda.is_available()),
                                         ("mps", torch.backends.mps.is_available())) if present]
     if name is None or str(name) == "auto":
@@ -70,8 +64,7 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
 
 
 def environment_info(device: torch.device) -> dict[str, str]:
-    """Package versions and the device (e.g. ``cuda:0 (NVIDIA H100)``, ``cpu (x86_64, 2 threads)``),
-    recorded in every checkpoint and result row."""
+    """Package versions and the device (``cuda:0 (NVIDIA H100)``, ``cpu (x86_64, 2 threads)``)."""
     import transformers
 
     import amccl
@@ -89,7 +82,6 @@ def environment_info(device: torch.device) -> dict[str, str]:
     }
 
 
-# --- seeds and RNG states ---------------------------------------------------------------
 def seed_everything(seed: int) -> None:
     """Seed python, numpy and torch (CPU and every CUDA device); cuDNN deterministic (docs/model.md §4)."""
     random.seed(seed)
@@ -101,8 +93,7 @@ def seed_everything(seed: int) -> None:
 
 
 def rng_state() -> dict[str, Any]:
-    """Every global RNG state a run draws from (docs/model.md §8): python, numpy, torch's CPU
-    generator and every CUDA device's, as tensors and plain lists (``weights_only``-safe)."""
+    """Every global RNG state a run draws from (docs/model.md §8), ``weights_only``-safe."""
     version, mt, gauss = random.getstate()
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     return {
@@ -134,7 +125,6 @@ def preserved_rng():
         set_rng_state(state)
 
 
-# --- logging and progress ---------------------------------------------------------------
 # Progress, three ways: a tqdm bar where one can be drawn (a terminal, a notebook), one plain
 # log line per epoch / grid run / trial where it cannot (a file, a pipe, CI), or nothing.
 class _TqdmHandler(logging.StreamHandler):
@@ -189,8 +179,7 @@ def progress_enabled(progress: bool) -> bool:
 
 
 def progress_lines(progress: bool) -> bool:
-    """Progress asked for but no bar possible: the loops log one plain line per epoch, grid
-    run or tuning trial instead."""
+    """Progress asked for but no bar possible: a plain log line per epoch, grid run or trial."""
     return bool(progress) and not progress_enabled(progress)
 
 
