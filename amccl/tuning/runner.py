@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from amccl.tuning.space import get_space
 from amccl.tuning.study import best_config, finished, make_objective, open_storage, open_study, optimize, storage_url
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class WorkerSpec:
     """What one optimising process needs (picklable: sent to Ray tasks)."""
 
@@ -37,9 +36,8 @@ class WorkerSpec:
 
 def run_worker(spec: WorkerSpec, data: Any = None, num_threads: int | None = None,
                fit_fn: Callable | None = None, progress: bool = False) -> int:
-    """Optimise ``spec``'s study until it is full; returns the trials this worker ran.
-    ``data=None`` loads the config's data; ``num_threads`` sets torch's thread count;
-    ``progress``: a bar over the trials."""
+    """Optimise ``spec``'s study until it is full (``data=None``: the config's; ``num_threads``:
+    torch's; ``progress``: a bar over the trials); returns the trials this worker ran."""
     import torch
 
     from amccl.data import load_data

@@ -1,8 +1,6 @@
-"""Named search spaces of ``python -m amccl tune`` (``--space NAME``, :data:`SPACES`).
-
-A :class:`SearchSpace` maps config fields to optuna distributions. Every range holds each
-dataset's paper value (docs/model.md §4; :meth:`SearchSpace.outside` lists any that is not).
-"""
+"""Named search spaces of ``python -m amccl tune --space NAME`` (:data:`SPACES`): config fields
+mapped to optuna distributions. Every range holds each dataset's paper value (docs/model.md §4;
+:meth:`SearchSpace.outside` lists any that is not)."""
 
 from __future__ import annotations
 
@@ -99,12 +97,9 @@ _CONTRASTIVE = {
 SPACES: dict[str, SearchSpace] = {
     "paper": SearchSpace("paper", "the hyper-parameters the paper set per dataset (lr, wd, dropout, sizes, losses)", {
         "lr_bert": _log(1e-5, 1e-4),
-        "lr_audio": _log(1e-4, 5e-3),
-        "lr_video": _log(1e-4, 5e-3),
-        "lr_other": _log(1e-4, 5e-3),
+        "lr_audio": _log(1e-4, 5e-3), "lr_video": _log(1e-4, 5e-3), "lr_other": _log(1e-4, 5e-3),
         "wd_bert": _DECAYS, "wd_audio": _DECAYS, "wd_video": _DECAYS, "wd_other": _DECAYS,
-        "dropout_fusion": FloatDistribution(0.0, 0.5),
-        "dropout_unimodal": FloatDistribution(0.0, 0.5),
+        "dropout_fusion": FloatDistribution(0.0, 0.5), "dropout_unimodal": FloatDistribution(0.0, 0.5),
         "batch_size": CategoricalDistribution((32, 64, 128)),
         "post_dim": CategoricalDistribution((32, 64, 128, 256)),  # d >= se_reduction (16)
         "post_fusion_dim": CategoricalDistribution((64, 128, 256, 512)),

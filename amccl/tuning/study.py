@@ -1,9 +1,8 @@
 """A study: its storage, the objective (best validation MAE), the trials table, the best config.
 
-A trial trains one seed with ``fit(..., splits=("train", "valid"))``, reports its running best
-validation MAE to the pruner each epoch and keeps, as user attributes, ``config``, ``seed``,
-``valid_metrics``, ``best_epoch``, ``epochs_run``, ``data_path`` / ``data_sha256`` and, when a
-loss diverged (the trial is then pruned), ``diverged``."""
+A trial trains one seed with ``fit(..., splits=MODEL_SELECTION)``, reports its running best
+validation MAE to the pruner each epoch and keeps its config, seed, metrics and data as user
+attributes (``diverged``: the error of a pruned trial whose loss diverged)."""
 
 from __future__ import annotations
 
@@ -223,24 +222,20 @@ def best_config(study: optuna.Study) -> AMCCLConfig:
     return AMCCLConfig.from_dict(study.best_trial.user_attrs["config"])
 
 
-def best_record(study: optuna.Study, storage: str | Path) -> dict[str, Any]:
-    """``best.json``'s content: study, storage (no password), best trial's number, value,
-    params, validation metrics and full config, and the trial counts by state."""
-    best = study.best_trial
-    states = pd.Series([t.state.name for t in study.get_trials(deepcopy=False)]).value_counts()
-    return {"study": study.study_name, "storage": redact(storage_url(storage)),
-            "space": study.user_attrs.get(ATTR, {}).get("space"), "trials": states.to_dict(),
-            "best_trial": best.number, "best_valid_MAE": best.value, "params": best.params,
-            "valid_metrics": best.user_attrs.get("valid_metrics"), "config": best.user_attrs["config"]}
-
-
 def write_study_files(study: optuna.Study, storage: str | Path, out_dir: str | Path) -> list[Path]:
-    """``trials.csv`` (:func:`trials_frame`) and, once a trial completed, ``best.json``."""
+    """``trials.csv`` (:func:`trials_frame`) and, once a trial completed, ``best.json``: the study,
+    storage (no password), trial counts by state, best trial's number, value, params, validation
+    metrics and full config."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     trials_frame(study).to_csv(out / "trials.csv", index=False)
-    paths = [out / "trials.csv"]
-    if study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        (out / "best.json").write_text(json.dumps(best_record(study, storage), indent=2, default=str) + "\n")
-        paths.append(out / "best.json")
-    return paths
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        return [out / "trials.csv"]
+    best = study.best_trial
+    states = pd.Series([t.state.name for t in study.get_trials(deepcopy=False)]).value_counts()
+    record = {"study": study.study_name, "storage": redact(storage_url(storage)),
+              "space": study.user_attrs.get(ATTR, {}).get("space"), "trials": states.to_dict(),
+              "best_trial": best.number, "best_valid_MAE": best.value, "params": best.params,
+              "valid_metrics": best.user_attrs.get("valid_metrics"), "config": best.user_attrs["config"]}
+    (out / "best.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    return [out / "trials.csv", out / "best.json"]
