@@ -105,6 +105,8 @@ def run_tune(args: argparse.Namespace) -> int:
     from amccl.bert import check_run_encoder
     from amccl.cli_options import CLIError, config_from_args
     from amccl.data import load_data
+    from amccl.metrics import DISPLAY_NOTE
+    from amccl.results import seed_table
     from amccl.runtime import get_logger
     from amccl.tuning.runner import default_out, default_study_name, retrain_best, run_study
     from amccl.tuning.study import load_study, storage_url, write_study_files
@@ -147,19 +149,10 @@ def run_tune(args: argparse.Namespace) -> int:
     print(f"best trial {best.number}: valid MAE {best.value:.4f}, params {best.params}")
     if not args.no_final:
         results = retrain_best(study, seeds, data, out / "final", progress=not args.quiet)
-        print(_seed_table(results, cfg.dataset, cfg.profile))
+        table = seed_table(results, cfg.dataset)  # accuracies and F1 in %, MAE and Corr as fractions
+        print(f"best config on {cfg.dataset} test ({len(results)} seed(s), profile {cfg.profile}; {DISPLAY_NOTE}):")
+        print(table.to_string() + "".join(f"\nnote: {note}" for note in table.attrs.get("notes", [])))
         paths += [out / "final" / "results.csv", out / "final" / "summary.csv"]
     print("wrote " + ", ".join(map(str, paths)))
     return 0
 
-
-def _seed_table(results, dataset: str, profile: str) -> str:
-    """The best config's test metrics per seed and their mean ± std (:func:`amccl.results.seed_table`:
-    accuracies and F1 in %, MAE and Corr as fractions), with the notes."""
-    from amccl.metrics import DISPLAY_NOTE
-    from amccl.results import seed_table
-
-    table = seed_table(results, dataset)
-    notes = "".join(f"\nnote: {note}" for note in table.attrs.get("notes", []))
-    return (f"best config on {dataset} test ({len(results)} seed(s), profile {profile}; {DISPLAY_NOTE}):\n"
-            f"{table.to_string()}{notes}")

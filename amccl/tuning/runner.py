@@ -94,25 +94,21 @@ def run_study(cfg: AMCCLConfig, space: str = "paper", trials: int = 50, storage:
     """Create or resume a study and run it until it holds ``trials`` complete or pruned trials.
 
     Args:
-        cfg: the base config; ``space`` (a name of :data:`~amccl.tuning.space.SPACES`) draws some
-            of its fields.
+        cfg: the base config, some of whose fields ``space`` (:data:`~amccl.tuning.space.SPACES`) draws.
         trials: the *total* the study should hold (a resumed study with 3 and ``trials=5`` runs 2).
-        storage: an optuna storage URL or a ``.db`` path; default ``runs/tune/<study name>/study.db``.
-        study_name: default ``<dataset>-<space>-<profile>``.
-        data: an ``MMSAData`` (``None``: the config's); its test split is never read.
-        trial_seed: the training seed of every trial (default ``cfg.seeds[0]``).
-        seed: the sampler's seed; pruner: ``median``, ``none`` or an optuna pruner.
-        executor: ``local`` or ``ray`` (``workers`` tasks of ``num_cpus`` / ``num_gpus`` each, on
-            ``ray_address`` or a local Ray).
-        fit_fn: stands in for :func:`amccl.train.fit` (tests).
-        progress: a bar over this process's trials, or a log line per trial (local executor).
+        storage, study_name: default ``runs/tune/<study name>/study.db``, ``<dataset>-<space>-<profile>``.
+        data: an ``MMSAData`` (``None``: the config's); trials never read its test split.
+        trial_seed: every trial's training seed (default ``cfg.seeds[0]``); seed: the sampler's.
+        pruner: ``median``, ``none`` or an optuna pruner; fit_fn: stands in for ``fit`` (tests).
+        executor: ``local`` (``progress``: a bar or a log line per trial) or ``ray`` (``workers``
+            tasks of ``num_cpus`` / ``num_gpus`` each, on ``ray_address`` or a local Ray).
     """
-    get_space(space)  # an unknown name fails before any work
     name = study_name or default_study_name(cfg, space)
     url = storage_url(storage or default_out(name) / "study.db")
     spec = WorkerSpec(url, name, space, cfg.to_dict(), int(cfg.seeds[0] if trial_seed is None else trial_seed),
                       int(trials), int(seed), pruner)
-    study = open_study(url, name, cfg, get_space(space, cfg), spec.trial_seed, seed, pruner)  # create, check settings
+    # create the study or check its settings; an unknown space name fails before any work
+    study = open_study(url, name, cfg, get_space(space, cfg), spec.trial_seed, seed, pruner)
     if data is not None:  # the trials never read the test split: it is not handed to them
         data = copy.copy(data)
         data.test = None

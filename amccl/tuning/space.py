@@ -53,11 +53,9 @@ class SearchSpace:
 
     def table(self) -> pd.DataFrame:
         """One row per field: ``field``, ``range`` and the paper's value for each dataset."""
-        rows = []
-        for key, dist in self.params.items():
-            paper = {d: getattr(AMCCLConfig.for_dataset(d), key) for d in DATASETS}
-            rows.append({"field": key, "range": describe(dist), **paper})
-        return pd.DataFrame(rows)
+        paper = {d: AMCCLConfig.for_dataset(d) for d in DATASETS}
+        return pd.DataFrame([{"field": key, "range": describe(dist), **{d: getattr(c, key) for d, c in paper.items()}}
+                             for key, dist in self.params.items()])
 
 
 def _contains(dist: BaseDistribution, value: Any) -> bool:
@@ -104,10 +102,8 @@ SPACES: dict[str, SearchSpace] = {
         "post_dim": CategoricalDistribution((32, 64, 128, 256)),  # d >= se_reduction (16)
         "post_fusion_dim": CategoricalDistribution((64, 128, 256, 512)),
         "skip_net_reduction": CategoricalDistribution((2, 4, 8)),
-        "gamma": _CONTRASTIVE["gamma"],
-        "inter_weight": FloatDistribution(0.1, 1.0),
-        "lambda_refine": _CONTRASTIVE["lambda_refine"],
-        "alpha": _CONTRASTIVE["alpha"],
+        "gamma": _CONTRASTIVE["gamma"], "inter_weight": FloatDistribution(0.1, 1.0),
+        "lambda_refine": _CONTRASTIVE["lambda_refine"], "alpha": _CONTRASTIVE["alpha"],
     }),
     "contrastive": SearchSpace("contrastive", "the contrastive and refinement terms only (gamma, k, T, alpha, "
                                "lambda_refine)", _CONTRASTIVE),

@@ -216,8 +216,7 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
 
 def best_config(study: optuna.Study) -> AMCCLConfig:
     """The full config of the study's best complete trial (lowest validation MAE)."""
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if not complete:
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         raise ValueError(f"study {study.study_name!r} has no complete trial yet")
     return AMCCLConfig.from_dict(study.best_trial.user_attrs["config"])
 
