@@ -29,10 +29,8 @@ def to_plain(value: Any) -> Any:
         return {str(k): to_plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.tolist()  # a numpy scalar's tolist() is its Python value
     if isinstance(value, str):
         return str(value)  # str subclasses (torch's TorchVersion) are not weights_only-safe
     return value
@@ -112,12 +110,10 @@ def save_last(run: Run, history: Any, epoch: int, best_epoch: int, best_mae: flo
     predictions): the run's states, every global RNG state, the history so far."""
     if run.out is None:
         return
-    state = {
-        **run.header, "kind": "last", "epoch": epoch, "best_epoch": best_epoch, "best_mae": best_mae,
-        "model": cpu_state_dict(run.model), "optimizer": run.optimizer.state_dict(),
-        "scheduler": run.scheduler.state_dict(), "scaler": run.scaler.state_dict(), "rng": rng_state(),
-        "history": to_plain(history.epochs), "finished": finished,
-    }
+    state = {**run.header, "kind": "last", "epoch": epoch, "best_epoch": best_epoch, "best_mae": best_mae,
+             "model": cpu_state_dict(run.model), "optimizer": run.optimizer.state_dict(),
+             "scheduler": run.scheduler.state_dict(), "scaler": run.scaler.state_dict(), "rng": rng_state(),
+             "history": to_plain(history.epochs), "finished": finished}
     if finished:
         state.update(valid_metrics=to_plain(history.valid_metrics), test_metrics=to_plain(history.test_metrics),
                      test_loss=history.test_loss, stopped_early=history.stopped_early,
@@ -127,12 +123,8 @@ def save_last(run: Run, history: Any, epoch: int, best_epoch: int, best_mae: flo
 
 def resume(run: Run) -> Resumed | None:
     """Restore ``run.out/last.pt`` into the run's states and the global RNGs; returns the rest of
-    what it holds, or ``None`` (a warning) when there is no ``last.pt``.
-
-    Raises:
-        ValueError: the run belongs to another seed or config (the message lists what differs).
-        RuntimeError: ``best.pt`` is older than ``last.pt`` says.
-    """
+    what it holds, or ``None`` (a warning) when there is no ``last.pt``. Raises ``ValueError`` for
+    another seed or config, ``RuntimeError`` when ``best.pt`` is older than ``last.pt`` says."""
     path, seed = run.out / LAST, run.header["seed"]
     if not path.is_file():
         get_logger().warning("resume: no %s yet; starting seed %d from scratch", path, seed)

@@ -50,19 +50,17 @@ def make_loader(split, cfg: AMCCLConfig, shuffle: bool, generator: torch.Generat
     """``BatchLoader`` of ``cfg.batch_size``; trims padding only where it cannot matter."""
     from amccl.data.batching import BatchLoader
 
-    trim = bool(cfg.trim_padding and cfg.padding_irrelevant)
+    trim = bool(cfg.trim_padding and cfg.padding_irrelevant)  # only where it cannot matter
     return BatchLoader(split, cfg.batch_size, shuffle=shuffle, generator=generator, trim=trim)
 
 
 @torch.no_grad()
-def run_split(
-    model: nn.Module, batches: Iterable[dict[str, Tensor]], step: Callable[..., dict[str, Tensor]] | None = None,
-    device: str | torch.device | None = None, amp: str = "off",
-) -> tuple[dict[str, Tensor], list[Tensor]]:
-    """Run ``step(**inputs)`` (default ``model``; a dict of (B, ...) tensors) over ``batches``
-    (model inputs and ``index`` (B,)) in eval mode without gradients, on ``device`` (default the
-    model's); the model's mode is restored afterwards. Returns ``({name: (N, ...) float32 in
-    row order}, the batches' (B,) row indices in the order they were drawn)``."""
+def run_split(model: nn.Module, batches: Iterable[dict[str, Tensor]],
+              step: Callable[..., dict[str, Tensor]] | None = None, device: str | torch.device | None = None,
+              amp: str = "off") -> tuple[dict[str, Tensor], list[Tensor]]:
+    """``step(**inputs)`` (default ``model``; a dict of (B, ...) tensors) over ``batches`` (model inputs,
+    ``index`` (B,)) in eval mode without gradients, on ``device`` (default the model's), the mode then
+    restored. Returns ``({name: (N, ...) float32 in row order}, the batches' (B,) indices as drawn)``."""
     if device is None:  # the model's: its first parameter's or buffer's
         device = next((t.device for t in (*model.parameters(), *model.buffers())), "cpu")
     device = torch.device(device)
@@ -87,15 +85,13 @@ def run_split(
     return {name: torch.cat(parts)[rows] for name, parts in gathered.items()}, order
 
 
-def evaluate_split(
-    model: nn.Module, split, cfg: AMCCLConfig, device: str | torch.device | None = None,
-    generator: torch.Generator | None = None, shuffle: bool = False, forward: Callable | None = None,
-) -> EvalResult:
+def evaluate_split(model: nn.Module, split, cfg: AMCCLConfig, device: str | torch.device | None = None,
+                   generator: torch.Generator | None = None, shuffle: bool = False,
+                   forward: Callable | None = None) -> EvalResult:
     """Predict an ``MMSASplit`` (its ``text_feats`` when present) in eval mode and score it
     (docs/model.md §4-5). ``generator`` / ``shuffle``: the batch order (the mean batch loss
     depends on it, the metrics do not); ``forward``: a ``torch.compile`` wrapper of ``model``."""
-    loader = make_loader(split, cfg, shuffle, generator)
-    outputs, order = run_split(model, loader, forward, device, cfg.amp)
+    outputs, order = run_split(model, make_loader(split, cfg, shuffle, generator), forward, device, cfg.amp)
     preds = outputs["M"].reshape(-1) if order else torch.zeros(0)
     labels = torch.as_tensor(np.asarray(split.labels), dtype=torch.float32, device=preds.device)
     # the reference's mean over batches of the batch L1

@@ -17,11 +17,9 @@ NO_DECAY = ("bias", "LayerNorm.bias", "LayerNorm.weight")
 def parameter_groups(model: nn.Module, cfg: AMCCLConfig) -> list[dict[str, Any]]:
     """The five AdamW groups of docs/model.md §4 in :data:`GROUPS` order (``name``, ``names``,
     ``params``, ``lr``, ``weight_decay``), without parameters that need no grad (a frozen BERT)."""
-    settings = {
-        "bert_decay": (cfg.lr_bert, cfg.wd_bert), "bert_no_decay": (cfg.lr_bert, 0.0),
-        "audio": (cfg.lr_audio, cfg.wd_audio), "video": (cfg.lr_video, cfg.wd_video),
-        "other": (cfg.lr_other, cfg.wd_other),
-    }
+    settings = {"bert_decay": (cfg.lr_bert, cfg.wd_bert), "bert_no_decay": (cfg.lr_bert, 0.0),
+                "audio": (cfg.lr_audio, cfg.wd_audio), "video": (cfg.lr_video, cfg.wd_video),
+                "other": (cfg.lr_other, cfg.wd_other)}
     groups = {g: {"name": g, "names": [], "params": [], "lr": lr, "weight_decay": wd}
               for g, (lr, wd) in settings.items()}
     for name, param in model.named_parameters():

@@ -75,11 +75,9 @@ def environment_info(device: torch.device) -> dict[str, str]:
         described = f"cuda:{index} ({torch.cuda.get_device_name(index)})"
     elif device.type == "cpu":
         described = f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
-    return {
-        "amccl_version": amccl.__version__, "python_version": platform.python_version(),
-        "torch_version": str(torch.__version__), "transformers_version": transformers.__version__,
-        "numpy_version": np.__version__, "platform": platform.platform(), "device": described,
-    }
+    return {"amccl_version": amccl.__version__, "python_version": platform.python_version(),
+            "torch_version": str(torch.__version__), "transformers_version": transformers.__version__,
+            "numpy_version": np.__version__, "platform": platform.platform(), "device": described}
 
 
 def seed_everything(seed: int) -> None:
@@ -96,12 +94,9 @@ def rng_state() -> dict[str, Any]:
     """Every global RNG state a run draws from (docs/model.md §8), ``weights_only``-safe."""
     version, mt, gauss = random.getstate()
     kind, keys, pos, has_gauss, cached = np.random.get_state()
-    return {
-        "python": [version, list(mt), gauss],
-        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
+    return {"python": [version, list(mt), gauss],
+            "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
+            "torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
@@ -159,8 +154,7 @@ def get_logger(level: int | None = None) -> logging.Logger:
 
 
 def can_draw_bars(stream: Any = None) -> bool:
-    """Whether a progress bar can be drawn on ``stream`` (default ``sys.stderr``): in a Jupyter
-    kernel (tqdm's widget) or on a terminal; not on a file or a pipe."""
+    """Whether a bar can be drawn on ``stream`` (default stderr): a Jupyter kernel or a terminal."""
     ipython = sys.modules.get("IPython")
     if ipython is not None and "ipykernel" in sys.modules:
         with contextlib.suppress(Exception):  # an odd IPython: no widget

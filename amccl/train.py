@@ -1,11 +1,8 @@
 """Training (docs/model.md §4): ``fit`` one seed, ``run_seeds`` several, ``train_step`` one batch.
 
 ``fit`` reads top to bottom: set-up in the reference's order of random draws (docs/model.md §8),
-the epoch loop, then the best weights scored on test. Beyond the reference: a one-sample batch
-still steps (docs/model.md §2.8); ``freeze_text`` leaves BERT out of the optimizer (with
-``cache_text`` it runs once per split in eval mode, else every batch in train mode); a non-finite
-loss raises :class:`NonFiniteLossError` before that epoch's checkpoint; ``compile=True`` draws
-dropout masks with its own generator, leaving the reference's run.
+the epoch loop, then the best weights scored on test. A frozen or cached BERT (§2.1), one-sample
+batches (§2.8), a non-finite loss (§4) and ``compile=True`` (§8) behave as docs/model.md says.
 """
 
 from __future__ import annotations
@@ -45,12 +42,10 @@ class NonFiniteLossError(FloatingPointError):
         self.epoch, self.batch, self.part = epoch, batch, part
 
 
-def fit(
-    cfg: AMCCLConfig, data=None, seed: int = 1111, out_dir: str | Path | None = None,
-    resume: bool = False, progress: bool = True, device: str | torch.device | None = None,
-    on_epoch_end: Callable[[dict[str, Any], nn.Module], None] | None = None,
-    splits: tuple[str, ...] = ALL_SPLITS,
-) -> History:
+def fit(cfg: AMCCLConfig, data=None, seed: int = 1111, out_dir: str | Path | None = None, resume: bool = False,
+        progress: bool = True, device: str | torch.device | None = None,
+        on_epoch_end: Callable[[dict[str, Any], nn.Module], None] | None = None,
+        splits: tuple[str, ...] = ALL_SPLITS) -> History:
     """Train one seed as the paper did (docs/model.md §4) and return its :class:`History`.
 
     Args:
@@ -172,10 +167,10 @@ def fit(
 def train_step(forward: Callable[..., dict[str, torch.Tensor]], batch: dict[str, torch.Tensor],
                optimizer: torch.optim.Optimizer, scheduler: Any, scaler: torch.amp.GradScaler,
                cfg: AMCCLConfig, device: torch.device) -> torch.Tensor:
-    """One step on a ``BatchLoader`` batch: forward (autocast as ``cfg.amp``) of ``forward`` (the
-    model in train mode, or its compiled wrapper), the loss in float32, backward through
-    ``scaler``, optimizer and schedule steps (docs/model.md §3-4). Returns the batch's loss
-    parts, (len(LOSS_PARTS),) float32 on ``device``, detached and unchecked (no host sync)."""
+    """One step on a ``BatchLoader`` batch (docs/model.md §3-4): ``forward`` (the model in train
+    mode or its compiled wrapper) under ``cfg.amp``, the loss in float32, backward through ``scaler``,
+    optimizer and schedule steps. Returns the loss parts, (len(LOSS_PARTS),) float32 on ``device``,
+    detached and unchecked (no host sync)."""
     inputs, labels, _ = batch_to(batch, device)
     with autocast(device, cfg.amp):
         outputs = forward(**inputs)
@@ -190,8 +185,7 @@ def train_step(forward: Callable[..., dict[str, torch.Tensor]], batch: dict[str,
 
 
 def _check_finite(parts: list[torch.Tensor], epoch: int, seed: int, out: Path | None) -> None:
-    """Raise :class:`NonFiniteLossError` for the first batch whose loss ``parts`` are not all finite
-    (the flags are computed on the device and read once)."""
+    """Raise :class:`NonFiniteLossError` for the first batch with a non-finite loss part (one read)."""
     finite = torch.isfinite(torch.stack(parts)).cpu() if parts else torch.ones(0, len(LOSS_PARTS), dtype=torch.bool)
     bad = (~finite.all(1)).nonzero()  # (batches, parts) flags: the first batch with a non-finite part
     if not len(bad):
@@ -237,16 +231,13 @@ def _data_meta(data, cfg: AMCCLConfig) -> dict[str, Any]:
             "shapes_note": cfg.shapes_note}
 
 
-def run_seeds(
-    cfg: AMCCLConfig, seeds: list[int] | tuple[int, ...] | None = None, data=None,
-    out_dir: str | Path | None = None, resume: bool = False, progress: bool = True,
-    device: str | torch.device | None = None, baselines: bool = False,
-) -> pd.DataFrame:
-    """:func:`fit` once per seed (default ``cfg.seeds``) into ``out_dir/seed_<seed>/``, and the
-    results frame (one row per seed, :func:`amccl.results.results_frame`), also written as
-    ``out_dir/results.csv`` and ``summary.csv``. ``baselines``: the constant and ridge probes
-    (:func:`amccl.baselines.baseline_table`) on the same test split, their records kept in
-    ``results.attrs["baselines"]`` and written beside (``baselines.csv``)."""
+def run_seeds(cfg: AMCCLConfig, seeds: list[int] | tuple[int, ...] | None = None, data=None,
+              out_dir: str | Path | None = None, resume: bool = False, progress: bool = True,
+              device: str | torch.device | None = None, baselines: bool = False) -> pd.DataFrame:
+    """:func:`fit` once per seed (default ``cfg.seeds``) into ``out_dir/seed_<seed>/``; returns the
+    results frame (:func:`amccl.results.results_frame`), also written as ``results.csv`` and
+    ``summary.csv``. ``baselines``: :func:`amccl.baselines.baseline_table`'s records on the same
+    test split in ``results.attrs["baselines"]`` (and ``baselines.csv``)."""
     seeds = list(cfg.seeds if seeds is None else seeds)
     cfg, data = _checked_data(cfg, data)
     histories = []
