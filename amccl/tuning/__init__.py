@@ -1,6 +1,5 @@
-"""Hyper-parameter search on the validation split only (optuna): ``python -m amccl tune --help``.
-Spaces in :mod:`~amccl.tuning.space`, storage and objective in :mod:`~amccl.tuning.study`, then
-:func:`run_study` (resumable, here or as Ray tasks) and :func:`retrain_best` (on test once)."""
+"""Hyper-parameter search on the validation split only (optuna; ``python -m amccl tune --help``):
+:func:`run_study` (resumable, here or as Ray tasks), then :func:`retrain_best` (on test once)."""
 
 from amccl.tuning.runner import retrain_best, run_study
 from amccl.tuning.space import DEFAULT_SPACE, SPACES, SearchSpace, get_space

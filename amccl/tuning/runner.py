@@ -1,6 +1,5 @@
-"""Running a study in this process or as Ray tasks sharing one storage (:func:`run_study`), then
-the best configuration retrained over seeds and scored on test once (:func:`retrain_best`).
-Workers get the data without its test split; their trials never read one they load."""
+"""A study run here or as Ray tasks sharing one storage (:func:`run_study`; workers never get the
+test split), then the best config retrained over seeds and scored on test once (:func:`retrain_best`)."""
 
 from __future__ import annotations
 
@@ -16,6 +15,8 @@ import pandas as pd
 from amccl.config import AMCCLConfig
 from amccl.tuning.space import get_space
 from amccl.tuning.study import best_config, finished, make_objective, open_storage, open_study, optimize, storage_url
+
+TUNE_DIR = Path("runs/tune")  # TUNE_DIR / <study name>: the command's files and, by default, the study
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,8 +48,7 @@ def run_worker(spec: WorkerSpec, data: Any = None, num_threads: int | None = Non
         torch.set_num_threads(max(1, int(num_threads)))
     data = load_data(cfg) if data is None else data  # the trials' fit never reads its test split
     space = get_space(spec.space, cfg)
-    study = open_study(spec.storage, spec.study_name, cfg, space, spec.trial_seed, spec.seed, spec.pruner,
-                       spec.worker)
+    study = open_study(spec.storage, spec.study_name, cfg, space, spec.trial_seed, spec.seed, spec.pruner, spec.worker)
     return optimize(study, make_objective(cfg, space, data, spec.trial_seed, fit_fn), spec.total, spec.most,
                     progress=progress)
 
@@ -80,8 +80,7 @@ def run_on_ray(spec: WorkerSpec, workers: int | None = None, data: Any = None, a
 
 
 def split_trials(left: int, workers: int) -> list[int]:
-    """Each worker's share of ``left`` trials: as even as can be, none empty (no overshoot
-    between the workers of one run; failed trials are left to a rerun)."""
+    """Each worker's share of ``left`` trials: as even as can be, none empty (failed trials: a rerun's)."""
     workers = max(0, min(workers, left))
     return [left // workers + (i < left % workers) for i in range(workers)]
 
@@ -104,7 +103,7 @@ def run_study(cfg: AMCCLConfig, space: str = "paper", trials: int = 50, storage:
             tasks of ``num_cpus`` / ``num_gpus`` each, on ``ray_address`` or a local Ray).
     """
     name = study_name or default_study_name(cfg, space)
-    url = storage_url(storage or default_out(name) / "study.db")
+    url = storage_url(storage or TUNE_DIR / name / "study.db")
     spec = WorkerSpec(url, name, space, cfg.to_dict(), int(cfg.seeds[0] if trial_seed is None else trial_seed),
                       int(trials), int(seed), pruner)
     # create the study or check its settings; an unknown space name fails before any work
@@ -126,16 +125,10 @@ def default_study_name(cfg: AMCCLConfig, space: str) -> str:
     return f"{cfg.dataset}-{space}-{cfg.profile}"
 
 
-def default_out(study_name: str) -> Path:
-    """``runs/tune/<study name>``: where the command writes its files and, by default, the study."""
-    return Path("runs/tune") / study_name
-
-
 def retrain_best(study: optuna.Study, seeds: list[int] | None = None, data: Any = None,
                  out_dir: str | Path | None = None, progress: bool = False) -> pd.DataFrame:
-    """Train the best trial's config once per seed (default its ``seeds``) and score each on
-    the test split: :func:`amccl.train.run_seeds`'s results frame (``out_dir/results.csv``,
-    ``summary.csv``, ``seed_<seed>/``). The only place a study's outcome meets the test split."""
+    """:func:`amccl.train.run_seeds` of the best trial's config (default seeds: its own), scored on
+    test: the only place a study's outcome meets the test split."""
     from amccl.train import run_seeds
 
     return run_seeds(best_config(study), seeds=seeds, data=data, out_dir=out_dir, progress=progress)

@@ -4,6 +4,7 @@ mapped to optuna distributions. Every range holds each dataset's paper value (do
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -74,12 +75,8 @@ def describe(dist: BaseDistribution) -> str:
     return f"[{dist.low:g}, {dist.high:g}]{kind}"
 
 
-def _log(low: float, high: float) -> FloatDistribution:
-    return FloatDistribution(low, high, log=True)
-
-
-# Which categorical choices a config's shapes can build: r divides the skip gates' inputs
-# (Da, Dv) to at least one unit (MOSI's Da = 5 takes r <= 5).
+_log = functools.partial(FloatDistribution, log=True)
+# The categorical choices a config's shapes can build: r <= min(Da, Dv) (MOSI's Da = 5 takes r <= 5).
 CHOICE_FITS: dict[str, Callable[[AMCCLConfig, Any], bool]] = {
     "skip_net_reduction": lambda cfg, r: r <= min(cfg.audio_dim, cfg.vision_dim),
 }
@@ -98,10 +95,9 @@ SPACES: dict[str, SearchSpace] = {
         "lr_audio": _log(1e-4, 5e-3), "lr_video": _log(1e-4, 5e-3), "lr_other": _log(1e-4, 5e-3),
         "wd_bert": _DECAYS, "wd_audio": _DECAYS, "wd_video": _DECAYS, "wd_other": _DECAYS,
         "dropout_fusion": FloatDistribution(0.0, 0.5), "dropout_unimodal": FloatDistribution(0.0, 0.5),
-        "batch_size": CategoricalDistribution((32, 64, 128)),
+        "batch_size": CategoricalDistribution((32, 64, 128)), "skip_net_reduction": CategoricalDistribution((2, 4, 8)),
         "post_dim": CategoricalDistribution((32, 64, 128, 256)),  # d >= se_reduction (16)
         "post_fusion_dim": CategoricalDistribution((64, 128, 256, 512)),
-        "skip_net_reduction": CategoricalDistribution((2, 4, 8)),
         "gamma": _CONTRASTIVE["gamma"], "inter_weight": FloatDistribution(0.1, 1.0),
         "lambda_refine": _CONTRASTIVE["lambda_refine"], "alpha": _CONTRASTIVE["alpha"],
     }),

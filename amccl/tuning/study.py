@@ -1,8 +1,4 @@
-"""A study: its storage, the objective (best validation MAE), the trials table, the best config.
-
-A trial trains one seed with ``fit(..., splits=MODEL_SELECTION)``, reports its running best
-validation MAE to the pruner each epoch and keeps its config, seed, metrics and data as user
-attributes (``diverged``: the error of a pruned trial whose loss diverged)."""
+"""A study: its storage, the objective (best validation MAE), the trials table, the best config."""
 
 from __future__ import annotations
 
@@ -49,9 +45,8 @@ def redact(url: str) -> str:
 
 
 def open_storage(storage: str | Path, must_exist: bool = False) -> optuna.storages.RDBStorage:
-    """The optuna storage at ``storage``, with heartbeats: a trial whose process died is marked
-    failed after 3 minutes (then retried, not counted). SQLite files get their folder and a 60 s
-    lock timeout; ``must_exist`` refuses a missing SQLite file instead of creating it."""
+    """The optuna storage at ``storage``, with heartbeats (a dead process's trial fails after 3 minutes, then
+    is retried); SQLite files get their folder and a 60 s lock timeout, ``must_exist`` refuses a missing one."""
     url = storage_url(storage)
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
@@ -102,12 +97,9 @@ def sampler_seed(seed: int, existing: int, worker: int = 0) -> int:
 
 def open_study(storage: str | Path, name: str, cfg: AMCCLConfig, space: SearchSpace, trial_seed: int,
                seed: int = 0, pruner: str | optuna.pruners.BasePruner = "median", worker: int = 0) -> optuna.Study:
-    """Create the study ``name`` in ``storage`` or resume it (minimise; seeded TPE, see
-    :func:`sampler_seed`; ``pruner`` as :func:`make_pruner`).
-
-    Raises:
-        ValueError: the stored study was made with another space, trial seed or base config.
-    """
+    """Create the study ``name`` in ``storage`` or resume it (minimise; TPE seeded by :func:`sampler_seed`;
+    ``pruner`` as :func:`make_pruner`). Raises ``ValueError`` when the stored study was made with
+    another space, trial seed or base config."""
     study = optuna.create_study(storage=open_storage(storage), study_name=name, direction="minimize",
                                 load_if_exists=True, pruner=make_pruner(pruner))
     base = {k: v for k, v in cfg.to_dict().items() if k not in space.params}  # what the study is made with
@@ -133,8 +125,9 @@ def finished(study: optuna.Study) -> int:
 
 def make_objective(cfg: AMCCLConfig, space: SearchSpace, data: Any, trial_seed: int,
                    fit_fn: Callable | None = None) -> Callable[[optuna.Trial], float]:
-    """The objective: draw ``space`` on top of ``cfg``, train ``trial_seed`` without the test
-    split, report each epoch's running best validation MAE, return the best (see module doc)."""
+    """The objective: draw ``space`` on top of ``cfg``, ``fit`` ``trial_seed`` with ``MODEL_SELECTION``, report
+    each epoch's running best validation MAE, return the best. Trials keep their config, seed, metrics
+    and data as user attributes (``diverged``: why a pruned trial's loss diverged)."""
     from amccl.train import MODEL_SELECTION, NonFiniteLossError, fit
 
     fit_fn = fit_fn or fit
