@@ -2,8 +2,7 @@
 or the official ones. A run folder holds ``best.pt`` (the best epoch's weights and metrics) and
 ``last.pt`` (the :class:`Run`'s states, every RNG state, the history), each replaced atomically,
 ``best.pt`` first. A resumed run ends with the uninterrupted run's numbers (on CUDA as far as its
-kernels are deterministic; MPS generator states are not saved).
-"""
+kernels are deterministic; MPS generator states are not saved)."""
 
 from __future__ import annotations
 
@@ -85,8 +84,7 @@ class Run:
 
 @dataclass
 class Resumed:
-    """What :func:`resume` loaded: the history's ``epochs``; ``final``: a finished run's other
-    ``History`` fields, else ``None``."""
+    """What :func:`resume` loaded; ``final``: a finished run's other ``History`` fields, else ``None``."""
 
     epoch: int
     best_epoch: int
@@ -106,8 +104,7 @@ def save_best(run: Run, epoch: int, state: dict[str, torch.Tensor] | None, valid
 
 
 def save_last(run: Run, history: Any, epoch: int, best_epoch: int, best_mae: float, finished: bool = False) -> None:
-    """``last.pt`` after ``epoch`` (``finished``: with the ``history``'s final metrics and test
-    predictions): the run's states, every global RNG state, the history so far."""
+    """``last.pt`` after ``epoch``: the run's states, every RNG state, the history (``finished``: its results)."""
     if run.out is None:
         return
     state = {**run.header, "kind": "last", "epoch": epoch, "best_epoch": best_epoch, "best_mae": best_mae,
@@ -153,15 +150,9 @@ def resume(run: Run) -> Resumed | None:
 
 
 def load_model(path: str | os.PathLike, cfg=None, device: str | torch.device = "cpu"):
-    """Load a model from our ``best.pt`` / ``last.pt``, the official state dict (``Model.*`` keys)
-    or a bare :class:`amccl.model.AMCCL` state dict.
-
-    Args:
-        cfg: needed for a state dict; for ours ``None`` is the config inside (the architecture must match).
-
-    Returns:
-        ``(model in eval mode on device, its config, the loaded object)``.
-    """
+    """``(model in eval mode on device, its config, the loaded object)`` from our ``best.pt`` /
+    ``last.pt``, the official state dict (``Model.*`` keys) or a bare :class:`~amccl.model.AMCCL`
+    one. ``cfg``: needed for a state dict; for ours ``None`` is the one inside (same architecture)."""
     from amccl.compat import model_from_checkpoint
     from amccl.config import AMCCLConfig
 

@@ -1,6 +1,5 @@
-"""Running the model over a split: :func:`run_split` (eval mode, no gradients, outputs in row
-order) serves scoring (:func:`evaluate_split`), embeddings and the frozen-text cache
-(:func:`with_text_cache`)."""
+"""The model over a split: :func:`run_split` (eval mode, no gradients, outputs in row order) serves
+scoring (:func:`evaluate_split`), embeddings and the frozen-text cache (:func:`with_text_cache`)."""
 
 from __future__ import annotations
 
@@ -107,7 +106,6 @@ def predictions_frame(split, predictions: np.ndarray) -> pd.DataFrame:
                          "prediction": np.asarray(predictions, dtype=np.float64)})
 
 
-# --- the frozen-text cache ---------------------------------------------------------------------
 def text_cache_rows(model: nn.Module, text: Any, batch_size: int = 256,
                     device: str | torch.device | None = None) -> Tensor:
     """The frozen text encoder's cache rows of ``text`` (N, 3, Lt) ids / mask / segments, in
@@ -119,9 +117,8 @@ def text_cache_rows(model: nn.Module, text: Any, batch_size: int = 256,
     return outputs["rows"].cpu() if order else torch.empty(0, 3, model.text_model.hidden_size)
 
 
-# A frozen pretrained encoder gives the same rows in every run of a process (an ablation
-# grid's variants and seeds): the last few are kept, keyed by encoder, device and a digest of
-# the token rows. A random encoder (tiny-random) depends on the seed: never kept.
+# A frozen pretrained encoder gives the same rows in every run of a process (a grid's variants and
+# seeds): the last few are kept, keyed by encoder, device and token digest; tiny-random's never are.
 _TEXT_CACHE: OrderedDict[tuple, Tensor] = OrderedDict()
 _TEXT_CACHE_SIZE = 6
 
@@ -142,8 +139,7 @@ def _cached_rows(model: nn.Module, text: np.ndarray, cfg: AMCCLConfig, device) -
 
 
 def with_text_cache(model: nn.Module, data, cfg: AMCCLConfig, device) -> dict[str, Any]:
-    """The three splits of ``data``; with ``cfg.freeze_text``, ``cfg.cache_text`` and text in
-    ``cfg.modalities``, copies holding ``text_feats`` (N, 3, H) on ``device``."""
+    """``data``'s splits; with a cached frozen BERT in ``cfg.modalities``, copies with ``text_feats`` (N, 3, H)."""
     splits = {name: getattr(data, name) for name in ("train", "valid", "test")}
     if not (cfg.freeze_text and cfg.cache_text) or "text" not in cfg.modalities:
         return splits

@@ -40,5 +40,4 @@ def build_optimizer(model: nn.Module, cfg: AMCCLConfig, total_steps: int):
     from transformers import get_cosine_schedule_with_warmup
 
     optimizer = torch.optim.AdamW(parameter_groups(model, cfg), foreach=True)
-    warmup = int(cfg.warmup_ratio * total_steps)
-    return optimizer, get_cosine_schedule_with_warmup(optimizer, warmup, total_steps)
+    return optimizer, get_cosine_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)

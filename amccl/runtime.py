@@ -81,11 +81,10 @@ def environment_info(device: torch.device) -> dict[str, str]:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (CPU and every CUDA device); cuDNN deterministic (docs/model.md §4)."""
+    """Seed python, numpy and torch (every device); cuDNN deterministic (docs/model.md §4)."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    torch.cuda.manual_seed_all(seed)
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
 
@@ -123,8 +122,7 @@ def preserved_rng():
 # Progress, three ways: a tqdm bar where one can be drawn (a terminal, a notebook), one plain
 # log line per epoch / grid run / trial where it cannot (a file, a pipe, CI), or nothing.
 class _TqdmHandler(logging.StreamHandler):
-    """Writes through ``tqdm.write`` (log lines do not break open bars); with no stream of its
-    own, to whatever ``sys.stderr`` is at the time (a notebook's, a test's capture)."""
+    """Writes through ``tqdm.write`` (lines do not break open bars), without a stream to the current stderr."""
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -136,8 +134,7 @@ class _TqdmHandler(logging.StreamHandler):
 
 
 def get_logger(level: int | None = None) -> logging.Logger:
-    """The package logger ``amccl``: one handler however often it is called, no propagation
-    (a notebook never sees a line twice); ``level`` sets its level."""
+    """The package logger ``amccl``: one handler, no propagation (no line twice); ``level`` sets its level."""
     logger = logging.getLogger("amccl")
     if not any(getattr(h, "_amccl", False) for h in logger.handlers):
         handler = _TqdmHandler(sys.stderr)
@@ -192,8 +189,7 @@ def no_transformers_bars():
 
 
 def progress_bar(*args: Any, **kwargs: Any):
-    """A tqdm bar (the widget in Jupyter with ipywidgets, else text), disabled (it still counts)
-    where :func:`can_draw_bars` says no for its ``file``, whatever ``disable`` says."""
+    """A tqdm bar (Jupyter's widget with ipywidgets), also disabled where :func:`can_draw_bars` says no."""
     kwargs["disable"] = bool(kwargs.get("disable", False)) or not can_draw_bars(kwargs.get("file"))
     try:
         import ipywidgets  # noqa: F401

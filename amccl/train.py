@@ -2,8 +2,7 @@
 
 ``fit`` reads top to bottom: set-up in the reference's order of random draws (docs/model.md §8),
 the epoch loop, then the best weights scored on test. A frozen or cached BERT (§2.1), one-sample
-batches (§2.8), a non-finite loss (§4) and ``compile=True`` (§8) behave as docs/model.md says.
-"""
+batches (§2.8), a non-finite loss (§4) and ``compile=True`` (§8) behave as docs/model.md says."""
 
 from __future__ import annotations
 
@@ -30,8 +29,7 @@ from amccl.results import History, paper_row, results_frame, summarize, write_re
 
 ALL_SPLITS = ("train", "valid", "test")
 MODEL_SELECTION = ("train", "valid")  # the test split is never read
-# Order in which a non-finite loss is blamed: the most specific part first.
-_BLAME_ORDER = ("l1", "refine", "margin", "inter", "intra", "contrastive", "loss")
+_BLAME_ORDER = ("l1", "refine", "margin", "inter", "intra", "contrastive", "loss")  # a NaN's part: most specific
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -46,24 +44,21 @@ def fit(cfg: AMCCLConfig, data=None, seed: int = 1111, out_dir: str | Path | Non
         progress: bool = True, device: str | torch.device | None = None,
         on_epoch_end: Callable[[dict[str, Any], nn.Module], None] | None = None,
         splits: tuple[str, ...] = ALL_SPLITS) -> History:
-    """Train one seed as the paper did (docs/model.md §4) and return its :class:`History`.
+    """Train one seed as the paper did (docs/model.md §4); returns its :class:`History`, whose
+    ``model`` holds the best weights in eval mode.
 
     Args:
         cfg: the run's config; data: an ``MMSAData`` (``None`` loads ``cfg``'s).
         seed: with the default config, the paper code's run, draw for draw (docs/model.md §8).
         out_dir: for ``best.pt``, ``last.pt``, ``history.csv``, ``predictions.csv``; ``None``: no files.
         resume: continue from ``out_dir/last.pt`` (same config and seed); a finished run is returned.
-        progress: bars where one can be drawn, else a log line per epoch; ``False``: neither.
-        device: overrides ``cfg.device``.
+        progress: bars where one can be drawn, else a log line per epoch; device: overrides ``cfg.device``.
         on_epoch_end: ``on_epoch_end(record, model)`` after each epoch's checkpoint (raise to stop).
         splits: ``ALL_SPLITS`` or ``MODEL_SELECTION`` (the test split is never read: empty
             ``test_metrics`` and ``test_predictions``, no ``predictions.csv``).
 
-    Returns:
-        A :class:`History`; ``history.model`` holds the best weights, in eval mode.
-
     Raises:
-        ValueError: ``splits`` is neither of the two above.
+        ValueError: ``splits`` is neither of the two above, or ``resume`` without ``out_dir``.
         EncoderError: the text encoder is missing or does not fit the file (before any work).
         DataError: ``data`` does not fit ``cfg`` (e.g. lengths its notes mark unusable).
         NonFiniteLossError: a loss part became NaN/inf.
@@ -90,8 +85,7 @@ def fit(cfg: AMCCLConfig, data=None, seed: int = 1111, out_dir: str | Path | Non
     split_data = with_text_cache(model, data, cfg, device)
     train_loader = make_loader(split_data["train"], cfg, shuffle=True)
     optimizer, scheduler = build_optimizer(model, cfg, len(train_loader) * cfg.epochs)
-    for _ in train_loader.index_batches():  # the reference's "initialise labels" pass: it
-        pass  # reads nothing but draws one train order (docs/model.md §8.3)
+    list(train_loader.index_batches())  # the reference's "initialise labels" pass: one train order (§8.3)
     meta = {**_data_meta(data, cfg), "encoder": encoder_record(cfg, model.text_model)}
     meta.update(runtime.environment_info(device))
     history = History(config=cfg.to_dict(), seed=int(seed), meta=meta)
@@ -167,10 +161,9 @@ def fit(cfg: AMCCLConfig, data=None, seed: int = 1111, out_dir: str | Path | Non
 def train_step(forward: Callable[..., dict[str, torch.Tensor]], batch: dict[str, torch.Tensor],
                optimizer: torch.optim.Optimizer, scheduler: Any, scaler: torch.amp.GradScaler,
                cfg: AMCCLConfig, device: torch.device) -> torch.Tensor:
-    """One step on a ``BatchLoader`` batch (docs/model.md §3-4): ``forward`` (the model in train
-    mode or its compiled wrapper) under ``cfg.amp``, the loss in float32, backward through ``scaler``,
-    optimizer and schedule steps. Returns the loss parts, (len(LOSS_PARTS),) float32 on ``device``,
-    detached and unchecked (no host sync)."""
+    """One step on a ``BatchLoader`` batch (docs/model.md §3-4): ``forward`` (the train-mode model or its
+    compiled wrapper) under ``cfg.amp``, the loss in float32, backward through ``scaler``, optimizer and
+    schedule steps. Returns the loss parts (len(LOSS_PARTS),) float32 on ``device``, detached, unchecked."""
     inputs, labels, _ = batch_to(batch, device)
     with autocast(device, cfg.amp):
         outputs = forward(**inputs)
