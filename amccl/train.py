@@ -1,8 +1,8 @@
 """Training (docs/model.md §4): ``fit`` one seed, ``run_seeds`` several, ``train_step`` one batch.
 
 ``fit`` reads top to bottom: set-up in the reference's order of random draws (docs/model.md §8),
-the epoch loop, then the best weights scored on test. A frozen or cached BERT (§2.1), one-sample
-batches (§2.8), a non-finite loss (§4) and ``compile=True`` (§8) behave as docs/model.md says."""
+the epoch loop, then the best weights scored on test. A frozen or cached BERT, one-sample batches,
+a non-finite loss and ``compile=True`` behave as docs/model.md §2.1, §2.8, §4 and §8 say."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def fit(cfg: AMCCLConfig, data=None, seed: int = 1111, out_dir: str | Path | Non
     split_data = with_text_cache(model, data, cfg, device)
     train_loader = make_loader(split_data["train"], cfg, shuffle=True)
     optimizer, scheduler = build_optimizer(model, cfg, len(train_loader) * cfg.epochs)
-    list(train_loader.index_batches())  # the reference's "initialise labels" pass: one train order (§8.3)
+    list(train_loader.index_batches())  # the reference's "initialise labels" pass: one order (docs/model.md §8.3)
     meta = {**_data_meta(data, cfg), "encoder": encoder_record(cfg, model.text_model)}
     meta.update(runtime.environment_info(device))
     history = History(config=cfg.to_dict(), seed=int(seed), meta=meta)
