@@ -1,11 +1,8 @@
-"""Checkpoints (format ``amccl-v1``): atomic writes, ``weights_only`` reads, resuming a run,
-loading ours or the official ones. A run directory holds ``best.pt`` (the best epoch's
-weights and metrics, ``test`` filled in at the end) and ``last.pt`` (what resuming after the
-last finished epoch needs: the :class:`Run`'s states, every RNG state, the history). Each
-write replaces its file atomically, ``best.pt`` first: a run that dies between the two
-replays that epoch. A resumed run ends with the uninterrupted run's numbers (on CUDA as far
-as its kernels are deterministic; MPS generator states are not saved).
-"""
+"""Checkpoints (format ``amccl-v1``): atomic writes, ``weights_only`` reads, resuming, loading ours
+or the official ones. A run folder holds ``best.pt`` (the best epoch's weights and metrics) and
+``last.pt`` (the :class:`Run`'s states, every RNG state, the history), each replaced atomically,
+``best.pt`` first. A resumed run ends with the uninterrupted run's numbers (on CUDA as far as its
+kernels are deterministic; MPS generator states are not saved)."""
 
 from __future__ import annotations
 
@@ -22,6 +19,7 @@ from amccl.runtime import atomic_write, get_logger, rng_state, set_rng_state
 
 FORMAT = "amccl-v1"
 BEST, LAST = "best.pt", "last.pt"
+MAY_DIFFER_ON_RESUME = ("device", "compile")  # config fields a resumed run may change
 
 
 def to_plain(value: Any) -> Any:
@@ -30,10 +28,8 @@ def to_plain(value: Any) -> Any:
         return {str(k): to_plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.tolist()  # a numpy scalar's tolist() is its Python value
     if isinstance(value, str):
         return str(value)  # str subclasses (torch's TorchVersion) are not weights_only-safe
     return value
@@ -62,10 +58,6 @@ def is_ours(obj: Any) -> bool:
     return isinstance(obj, dict) and obj.get("format") == FORMAT
 
 
-# --- the run directory: what best.pt and last.pt hold, and how a resume reads them -----------
-MAY_DIFFER_ON_RESUME = ("device", "compile")
-
-
 def config_differences(saved: dict[str, Any], now: dict[str, Any], ignore: tuple[str, ...] = MAY_DIFFER_ON_RESUME) -> list[str]:
     """``"key: old -> new"`` for every config value (``to_dict`` form) that differs, ``ignore``
     aside: whether stored work (a run, a grid) may be resumed with a config."""
@@ -80,8 +72,7 @@ def run_header(cfg_dict: dict[str, Any], seed: int, meta: dict[str, Any]) -> dic
 
 @dataclass
 class Run:
-    """What a run's checkpoints save and restore: the training state, the folder and the header
-    (:func:`run_header`) both files start with; ``out=None`` writes nothing."""
+    """What a run's checkpoints save and restore, its folder (``None``: no files) and :func:`run_header`."""
 
     model: torch.nn.Module
     optimizer: torch.optim.Optimizer
@@ -93,9 +84,7 @@ class Run:
 
 @dataclass
 class Resumed:
-    """What :func:`resume` loaded: ``epochs`` are the history's records; ``final`` holds a
-    finished run's ``History`` fields (metrics, ``test_loss``, ``stopped_early``,
-    ``test_predictions``), ``None`` while the run is not finished."""
+    """What :func:`resume` loaded; ``final``: a finished run's other ``History`` fields, else ``None``."""
 
     epoch: int
     best_epoch: int
@@ -115,16 +104,13 @@ def save_best(run: Run, epoch: int, state: dict[str, torch.Tensor] | None, valid
 
 
 def save_last(run: Run, history: Any, epoch: int, best_epoch: int, best_mae: float, finished: bool = False) -> None:
-    """``last.pt`` after ``epoch`` (``finished``: with the ``history``'s final metrics and test
-    predictions): the run's states, every global RNG state, the history so far."""
+    """``last.pt`` after ``epoch``: the run's states, every RNG state, the history (``finished``: its results)."""
     if run.out is None:
         return
-    state = {
-        **run.header, "kind": "last", "epoch": epoch, "best_epoch": best_epoch, "best_mae": best_mae,
-        "model": cpu_state_dict(run.model), "optimizer": run.optimizer.state_dict(),
-        "scheduler": run.scheduler.state_dict(), "scaler": run.scaler.state_dict(), "rng": rng_state(),
-        "history": to_plain(history.epochs), "finished": finished,
-    }
+    state = {**run.header, "kind": "last", "epoch": epoch, "best_epoch": best_epoch, "best_mae": best_mae,
+             "model": cpu_state_dict(run.model), "optimizer": run.optimizer.state_dict(),
+             "scheduler": run.scheduler.state_dict(), "scaler": run.scaler.state_dict(), "rng": rng_state(),
+             "history": to_plain(history.epochs), "finished": finished}
     if finished:
         state.update(valid_metrics=to_plain(history.valid_metrics), test_metrics=to_plain(history.test_metrics),
                      test_loss=history.test_loss, stopped_early=history.stopped_early,
@@ -134,12 +120,8 @@ def save_last(run: Run, history: Any, epoch: int, best_epoch: int, best_mae: flo
 
 def resume(run: Run) -> Resumed | None:
     """Restore ``run.out/last.pt`` into the run's states and the global RNGs; returns the rest of
-    what it holds, or ``None`` (a warning) when there is no ``last.pt``.
-
-    Raises:
-        ValueError: the run belongs to another seed or config (the message lists what differs).
-        RuntimeError: ``best.pt`` is older than ``last.pt`` says.
-    """
+    what it holds, or ``None`` (a warning) when there is no ``last.pt``. Raises ``ValueError`` for
+    another seed or config, ``RuntimeError`` when ``best.pt`` is older than ``last.pt`` says."""
     path, seed = run.out / LAST, run.header["seed"]
     if not path.is_file():
         get_logger().warning("resume: no %s yet; starting seed %d from scratch", path, seed)
@@ -168,16 +150,9 @@ def resume(run: Run) -> Resumed | None:
 
 
 def load_model(path: str | os.PathLike, cfg=None, device: str | torch.device = "cpu"):
-    """Load a model from our ``best.pt`` / ``last.pt``, the official code's state dict (``Model.*``
-    keys) or a bare :class:`amccl.model.AMCCL` state dict.
-
-    Args:
-        cfg: required for a state dict; for ours ``None`` means the config saved inside (pass
-            one to change e.g. ``data_path``; the architecture must still match).
-
-    Returns:
-        ``(model in eval mode on device, its config, the loaded object)``.
-    """
+    """``(model in eval mode on device, its config, the loaded object)`` from our ``best.pt`` /
+    ``last.pt``, the official state dict (``Model.*`` keys) or a bare :class:`~amccl.model.AMCCL`
+    one. ``cfg``: needed for a state dict; for ours ``None`` is the one inside (same architecture)."""
     from amccl.compat import model_from_checkpoint
     from amccl.config import AMCCLConfig
 

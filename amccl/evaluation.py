@@ -1,6 +1,5 @@
-"""Running the model over a split: :func:`run_split` (eval mode, no gradients, outputs in row
-order) serves scoring (:func:`evaluate_split`), embeddings and the frozen-text cache
-(:func:`with_text_cache`)."""
+"""The model over a split: :func:`run_split` (eval mode, no gradients, outputs in row order) serves
+scoring (:func:`evaluate_split`), embeddings and the frozen-text cache (:func:`with_text_cache`)."""
 
 from __future__ import annotations
 
@@ -25,8 +24,7 @@ MODEL_INPUTS = ("text", "audio", "vision", "audio_lengths", "vision_lengths", "t
 
 @dataclasses.dataclass
 class EvalResult:
-    """One split's evaluation: ``loss`` (mean over batches of the batch L1), ``metrics``
-    (``compute_metrics``, fractions) and ``predictions`` (N,) in the split's row order."""
+    """``loss`` (mean batch L1), ``metrics`` (fractions) and ``predictions`` (N,) in row order."""
 
     loss: float
     metrics: dict[str, float]
@@ -51,19 +49,17 @@ def make_loader(split, cfg: AMCCLConfig, shuffle: bool, generator: torch.Generat
     """``BatchLoader`` of ``cfg.batch_size``; trims padding only where it cannot matter."""
     from amccl.data.batching import BatchLoader
 
-    trim = bool(cfg.trim_padding and cfg.padding_irrelevant)
+    trim = bool(cfg.trim_padding and cfg.padding_irrelevant)  # only where it cannot matter
     return BatchLoader(split, cfg.batch_size, shuffle=shuffle, generator=generator, trim=trim)
 
 
 @torch.no_grad()
-def run_split(
-    model: nn.Module, batches: Iterable[dict[str, Tensor]], step: Callable[..., dict[str, Tensor]] | None = None,
-    device: str | torch.device | None = None, amp: str = "off",
-) -> tuple[dict[str, Tensor], list[Tensor]]:
-    """Run ``step(**inputs)`` (default ``model``; a dict of (B, ...) tensors) over ``batches``
-    (model inputs and ``index`` (B,)) in eval mode without gradients, on ``device`` (default the
-    model's); the model's mode is restored afterwards. Returns ``({name: (N, ...) float32 in
-    row order}, the batches' (B,) row indices in the order they were drawn)``."""
+def run_split(model: nn.Module, batches: Iterable[dict[str, Tensor]],
+              step: Callable[..., dict[str, Tensor]] | None = None, device: str | torch.device | None = None,
+              amp: str = "off") -> tuple[dict[str, Tensor], list[Tensor]]:
+    """``step(**inputs)`` (default ``model``; a dict of (B, ...) tensors) over ``batches`` (model inputs,
+    ``index`` (B,)) in eval mode without gradients, on ``device`` (default the model's), the mode then
+    restored. Returns ``({name: (N, ...) float32 in row order}, the batches' (B,) indices as drawn)``."""
     if device is None:  # the model's: its first parameter's or buffer's
         device = next((t.device for t in (*model.parameters(), *model.buffers())), "cpu")
     device = torch.device(device)
@@ -88,20 +84,17 @@ def run_split(
     return {name: torch.cat(parts)[rows] for name, parts in gathered.items()}, order
 
 
-def evaluate_split(
-    model: nn.Module, split, cfg: AMCCLConfig, device: str | torch.device | None = None,
-    generator: torch.Generator | None = None, shuffle: bool = False, forward: Callable | None = None,
-) -> EvalResult:
+def evaluate_split(model: nn.Module, split, cfg: AMCCLConfig, device: str | torch.device | None = None,
+                   generator: torch.Generator | None = None, shuffle: bool = False,
+                   forward: Callable | None = None) -> EvalResult:
     """Predict an ``MMSASplit`` (its ``text_feats`` when present) in eval mode and score it
     (docs/model.md §4-5). ``generator`` / ``shuffle``: the batch order (the mean batch loss
     depends on it, the metrics do not); ``forward``: a ``torch.compile`` wrapper of ``model``."""
-    loader = make_loader(split, cfg, shuffle, generator)
-    outputs, order = run_split(model, loader, forward, device, cfg.amp)
+    outputs, order = run_split(model, make_loader(split, cfg, shuffle, generator), forward, device, cfg.amp)
     preds = outputs["M"].reshape(-1) if order else torch.zeros(0)
     labels = torch.as_tensor(np.asarray(split.labels), dtype=torch.float32, device=preds.device)
-    loss = torch.zeros((), device=preds.device)
-    for index in order:  # the reference's mean over batches of the batch L1
-        loss += (preds[index] - labels[index]).abs().mean()
+    # the reference's mean over batches of the batch L1
+    loss = sum(((preds[i] - labels[i]).abs().mean() for i in order), torch.zeros((), device=preds.device))
     predictions = preds.cpu().numpy()
     metrics = compute_metrics(predictions, np.asarray(split.labels), cfg.dataset)
     return EvalResult(float(loss.item() / max(len(order), 1)), metrics, predictions)
@@ -113,7 +106,6 @@ def predictions_frame(split, predictions: np.ndarray) -> pd.DataFrame:
                          "prediction": np.asarray(predictions, dtype=np.float64)})
 
 
-# --- the frozen-text cache ---------------------------------------------------------------------
 def text_cache_rows(model: nn.Module, text: Any, batch_size: int = 256,
                     device: str | torch.device | None = None) -> Tensor:
     """The frozen text encoder's cache rows of ``text`` (N, 3, Lt) ids / mask / segments, in
@@ -125,9 +117,8 @@ def text_cache_rows(model: nn.Module, text: Any, batch_size: int = 256,
     return outputs["rows"].cpu() if order else torch.empty(0, 3, model.text_model.hidden_size)
 
 
-# A frozen pretrained encoder gives the same rows in every run of a process (an ablation
-# grid's variants and seeds): the last few are kept, keyed by encoder, device and a digest of
-# the token rows. A random encoder (tiny-random) depends on the seed: never kept.
+# A frozen pretrained encoder gives the same rows in every run of a process (a grid's variants and
+# seeds): the last few are kept, keyed by encoder, device and token digest; tiny-random's never are.
 _TEXT_CACHE: OrderedDict[tuple, Tensor] = OrderedDict()
 _TEXT_CACHE_SIZE = 6
 
@@ -148,8 +139,7 @@ def _cached_rows(model: nn.Module, text: np.ndarray, cfg: AMCCLConfig, device) -
 
 
 def with_text_cache(model: nn.Module, data, cfg: AMCCLConfig, device) -> dict[str, Any]:
-    """The three splits of ``data``; with ``cfg.freeze_text``, ``cfg.cache_text`` and text in
-    ``cfg.modalities``, copies holding ``text_feats`` (N, 3, H) on ``device``."""
+    """``data``'s splits; with a cached frozen BERT in ``cfg.modalities``, copies with ``text_feats`` (N, 3, H)."""
     splits = {name: getattr(data, name) for name in ("train", "valid", "test")}
     if not (cfg.freeze_text and cfg.cache_text) or "text" not in cfg.modalities:
         return splits

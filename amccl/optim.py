@@ -15,39 +15,29 @@ NO_DECAY = ("bias", "LayerNorm.bias", "LayerNorm.weight")
 
 
 def parameter_groups(model: nn.Module, cfg: AMCCLConfig) -> list[dict[str, Any]]:
-    """The five AdamW groups of docs/model.md §4 in :data:`GROUPS` order, each with ``name``,
-    ``names`` (its parameters' names), ``params``, ``lr`` and ``weight_decay``. Parameters with
-    ``requires_grad=False`` (a frozen BERT) are left out; a group may then be empty."""
-    settings = {
-        "bert_decay": (cfg.lr_bert, cfg.wd_bert), "bert_no_decay": (cfg.lr_bert, 0.0),
-        "audio": (cfg.lr_audio, cfg.wd_audio), "video": (cfg.lr_video, cfg.wd_video),
-        "other": (cfg.lr_other, cfg.wd_other),
-    }
+    """The five AdamW groups of docs/model.md §4 in :data:`GROUPS` order (``name``, ``names``,
+    ``params``, ``lr``, ``weight_decay``), without parameters that need no grad (a frozen BERT)."""
+    settings = {"bert_decay": (cfg.lr_bert, cfg.wd_bert), "bert_no_decay": (cfg.lr_bert, 0.0),
+                "audio": (cfg.lr_audio, cfg.wd_audio), "video": (cfg.lr_video, cfg.wd_video),
+                "other": (cfg.lr_other, cfg.wd_other)}
     groups = {g: {"name": g, "names": [], "params": [], "lr": lr, "weight_decay": wd}
               for g, (lr, wd) in settings.items()}
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
+        group = {"audio_model": "audio", "video_model": "video"}.get(name.split(".", 1)[0], "other")
         if name.startswith(BERT_PREFIX):
             group = "bert_no_decay" if any(nd in name for nd in NO_DECAY) else "bert_decay"
-        elif name.startswith("audio_model."):
-            group = "audio"
-        elif name.startswith("video_model."):
-            group = "video"
-        else:
-            group = "other"
         groups[group]["names"].append(name)
         groups[group]["params"].append(param)
     return [groups[g] for g in GROUPS]
 
 
 def build_optimizer(model: nn.Module, cfg: AMCCLConfig, total_steps: int):
-    """``(optimizer, scheduler)``: AdamW over :func:`parameter_groups` of ``model`` (not a compiled
-    wrapper) and transformers' cosine schedule, warm-up ``int(cfg.warmup_ratio * total_steps)``
-    of ``total_steps`` (batches per epoch × ``cfg.epochs``); step the scheduler after every
-    optimizer step. ``foreach=True`` gives the per-parameter loop's weights bit for bit, faster."""
+    """``(optimizer, scheduler)`` of docs/model.md §4 for ``model`` (not a compiled wrapper) over
+    ``total_steps`` (batches per epoch × ``cfg.epochs``). ``foreach=True``: the per-parameter loop's
+    weights bit for bit, faster."""
     from transformers import get_cosine_schedule_with_warmup
 
     optimizer = torch.optim.AdamW(parameter_groups(model, cfg), foreach=True)
-    warmup = int(cfg.warmup_ratio * total_steps)
-    return optimizer, get_cosine_schedule_with_warmup(optimizer, warmup, total_steps)
+    return optimizer, get_cosine_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)

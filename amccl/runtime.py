@@ -18,7 +18,6 @@ import numpy as np
 import torch
 
 
-# --- files ----------------------------------------------------------------------------------
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> Path:
     """Write ``path`` all at once or not at all: ``write(handle)`` fills a temporary file in the
     same folder, fsynced and renamed over ``path`` (removed on any error). Returns ``path``."""
@@ -43,14 +42,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> P
     return path
 
 
-# --- devices ----------------------------------------------------------------------------
 def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
-    """The device ``name`` (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps`` or a ``torch.device``);
-    ``auto`` or ``None``: CUDA when present, else MPS, else CPU.
-
-    Raises:
-        ValueError: the named device does not exist here (the message says which do).
-    """
+    """The device ``name`` (``auto``/``None``: CUDA, else MPS, else CPU; ``cpu``, ``cuda``, ``cuda:N``,
+    ``mps`` or a ``torch.device``). Raises ``ValueError`` for a device not here (naming those that are)."""
     found = [kind for kind, present in (("cpu", True), ("cuda", torch.cuda.is_available()),
                                         ("mps", torch.backends.mps.is_available())) if present]
     if name is None or str(name) == "auto":
@@ -70,8 +64,7 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
 
 
 def environment_info(device: torch.device) -> dict[str, str]:
-    """Package versions and the device (e.g. ``cuda:0 (NVIDIA H100)``, ``cpu (x86_64, 2 threads)``),
-    recorded in every checkpoint and result row."""
+    """Package versions and the device (``cuda:0 (NVIDIA H100)``, ``cpu (x86_64, 2 threads)``)."""
     import transformers
 
     import amccl
@@ -82,35 +75,27 @@ def environment_info(device: torch.device) -> dict[str, str]:
         described = f"cuda:{index} ({torch.cuda.get_device_name(index)})"
     elif device.type == "cpu":
         described = f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)"
-    return {
-        "amccl_version": amccl.__version__, "python_version": platform.python_version(),
-        "torch_version": str(torch.__version__), "transformers_version": transformers.__version__,
-        "numpy_version": np.__version__, "platform": platform.platform(), "device": described,
-    }
+    return {"amccl_version": amccl.__version__, "python_version": platform.python_version(),
+            "torch_version": str(torch.__version__), "transformers_version": transformers.__version__,
+            "numpy_version": np.__version__, "platform": platform.platform(), "device": described}
 
 
-# --- seeds and RNG states ---------------------------------------------------------------
 def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (CPU and every CUDA device); cuDNN deterministic (docs/model.md §4)."""
+    """Seed python, numpy and torch (every device); cuDNN deterministic (docs/model.md §4)."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    torch.cuda.manual_seed_all(seed)
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
 
 
 def rng_state() -> dict[str, Any]:
-    """Every global RNG state a run draws from (docs/model.md §8): python, numpy, torch's CPU
-    generator and every CUDA device's, as tensors and plain lists (``weights_only``-safe)."""
+    """Every global RNG state a run draws from (docs/model.md §8), ``weights_only``-safe."""
     version, mt, gauss = random.getstate()
     kind, keys, pos, has_gauss, cached = np.random.get_state()
-    return {
-        "python": [version, list(mt), gauss],
-        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
+    return {"python": [version, list(mt), gauss],
+            "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
+            "torch": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
@@ -134,12 +119,10 @@ def preserved_rng():
         set_rng_state(state)
 
 
-# --- logging and progress ---------------------------------------------------------------
 # Progress, three ways: a tqdm bar where one can be drawn (a terminal, a notebook), one plain
 # log line per epoch / grid run / trial where it cannot (a file, a pipe, CI), or nothing.
 class _TqdmHandler(logging.StreamHandler):
-    """Writes through ``tqdm.write`` (log lines do not break open bars); with no stream of its
-    own, to whatever ``sys.stderr`` is at the time (a notebook's, a test's capture)."""
+    """Writes through ``tqdm.write`` (lines do not break open bars), without a stream to the current stderr."""
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -151,8 +134,7 @@ class _TqdmHandler(logging.StreamHandler):
 
 
 def get_logger(level: int | None = None) -> logging.Logger:
-    """The package logger ``amccl``: one handler however often it is called, no propagation
-    (a notebook never sees a line twice); ``level`` sets its level."""
+    """The package logger ``amccl``: one handler, no propagation (no line twice); ``level`` sets its level."""
     logger = logging.getLogger("amccl")
     if not any(getattr(h, "_amccl", False) for h in logger.handlers):
         handler = _TqdmHandler(sys.stderr)
@@ -169,8 +151,7 @@ def get_logger(level: int | None = None) -> logging.Logger:
 
 
 def can_draw_bars(stream: Any = None) -> bool:
-    """Whether a progress bar can be drawn on ``stream`` (default ``sys.stderr``): in a Jupyter
-    kernel (tqdm's widget) or on a terminal; not on a file or a pipe."""
+    """Whether a bar can be drawn on ``stream`` (default stderr): a Jupyter kernel or a terminal."""
     ipython = sys.modules.get("IPython")
     if ipython is not None and "ipykernel" in sys.modules:
         with contextlib.suppress(Exception):  # an odd IPython: no widget
@@ -189,8 +170,7 @@ def progress_enabled(progress: bool) -> bool:
 
 
 def progress_lines(progress: bool) -> bool:
-    """Progress asked for but no bar possible: the loops log one plain line per epoch, grid
-    run or tuning trial instead."""
+    """Progress asked for but no bar possible: a plain log line per epoch, grid run or trial."""
     return bool(progress) and not progress_enabled(progress)
 
 
@@ -209,8 +189,7 @@ def no_transformers_bars():
 
 
 def progress_bar(*args: Any, **kwargs: Any):
-    """A tqdm bar (the widget in Jupyter with ipywidgets, else text), disabled (it still counts)
-    where :func:`can_draw_bars` says no for its ``file``, whatever ``disable`` says."""
+    """A tqdm bar (Jupyter's widget with ipywidgets), also disabled where :func:`can_draw_bars` says no."""
     kwargs["disable"] = bool(kwargs.get("disable", False)) or not can_draw_bars(kwargs.get("file"))
     try:
         import ipywidgets  # noqa: F401

@@ -1,15 +1,8 @@
 """Training (docs/model.md §4): ``fit`` one seed, ``run_seeds`` several, ``train_step`` one batch.
 
-``fit`` reads top to bottom: set-up in the reference's order of random draws (docs/model.md
-§8), the epoch loop (train, check the loss, validate, keep the best weights, checkpoint, stop
-early), then the best weights scored on the test split. Where the reference is silent or unsafe:
-
-* a one-sample training batch still takes its step (docs/model.md §2.8);
-* ``freeze_text`` leaves the BERT out of the optimizer; with ``cache_text`` it runs once per
-  split in eval mode, else every batch in train mode (the reference's ``use_finetune=False``);
-* a non-finite loss raises :class:`NonFiniteLossError` before that epoch's checkpoint;
-* ``compile=True`` draws dropout masks with its own generator, leaving the reference's run.
-"""
+``fit`` reads top to bottom: set-up in the reference's order of random draws (docs/model.md §8),
+the epoch loop, then the best weights scored on test. A frozen or cached BERT, one-sample batches,
+a non-finite loss and ``compile=True`` behave as docs/model.md §2.1, §2.8, §4 and §8 say."""
 
 from __future__ import annotations
 
@@ -24,6 +17,7 @@ import torch
 from torch import nn
 
 from amccl import checkpoint as ckpt
+from amccl import runtime
 from amccl.bert import check_run_encoder, encoder_record
 from amccl.config import AMCCLConfig
 from amccl.data import MMSAData, check_data_for_config
@@ -32,22 +26,10 @@ from amccl.losses import LOSS_PARTS, amccl_loss
 from amccl.model import AMCCL
 from amccl.optim import build_optimizer
 from amccl.results import History, paper_row, results_frame, summarize, write_results
-from amccl.runtime import (
-    environment_info,
-    get_logger,
-    no_transformers_bars,
-    preserved_rng,
-    progress_bar,
-    progress_enabled,
-    progress_lines,
-    resolve_device,
-    seed_everything,
-)
 
 ALL_SPLITS = ("train", "valid", "test")
 MODEL_SELECTION = ("train", "valid")  # the test split is never read
-# Order in which a non-finite loss is blamed: the most specific part first.
-_BLAME_ORDER = ("l1", "refine", "margin", "inter", "intra", "contrastive", "loss")
+_BLAME_ORDER = ("l1", "refine", "margin", "inter", "intra", "contrastive", "loss")  # a NaN's part: most specific
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -58,35 +40,25 @@ class NonFiniteLossError(FloatingPointError):
         self.epoch, self.batch, self.part = epoch, batch, part
 
 
-def fit(
-    cfg: AMCCLConfig, data=None, seed: int = 1111, out_dir: str | Path | None = None,
-    resume: bool = False, progress: bool = True, device: str | torch.device | None = None,
-    on_epoch_end: Callable[[dict[str, Any], nn.Module], None] | None = None,
-    splits: tuple[str, ...] = ALL_SPLITS,
-) -> History:
-    """Train one seed as the paper did (docs/model.md §4) and return its :class:`History`.
+def fit(cfg: AMCCLConfig, data=None, seed: int = 1111, out_dir: str | Path | None = None, resume: bool = False,
+        progress: bool = True, device: str | torch.device | None = None,
+        on_epoch_end: Callable[[dict[str, Any], nn.Module], None] | None = None,
+        splits: tuple[str, ...] = ALL_SPLITS) -> History:
+    """Train one seed as the paper did (docs/model.md §4); returns its :class:`History`, whose
+    ``model`` holds the best weights in eval mode.
 
     Args:
-        cfg: the run's config (``AMCCLConfig.for_dataset(...)``).
-        data: an ``MMSAData``; ``None`` loads ``cfg``'s.
-        seed: with the default config, the paper code's run for that seed, draw for draw
-            (docs/model.md §8); a resumed run is the same run.
-        out_dir: where ``best.pt``, ``last.pt``, ``history.csv`` and ``predictions.csv``
-            go; ``None`` writes nothing.
-        resume: continue from ``out_dir/last.pt`` (same config and seed); a finished run is
-            returned as it was.
-        progress: bars where one can be drawn, else a log line per epoch; ``False``: neither.
-        device: overrides ``cfg.device``.
+        cfg: the run's config; data: an ``MMSAData`` (``None`` loads ``cfg``'s).
+        seed: with the default config, the paper code's run, draw for draw (docs/model.md §8).
+        out_dir: for ``best.pt``, ``last.pt``, ``history.csv``, ``predictions.csv``; ``None``: no files.
+        resume: continue from ``out_dir/last.pt`` (same config and seed); a finished run is returned.
+        progress: bars where one can be drawn, else a log line per epoch; device: overrides ``cfg.device``.
         on_epoch_end: ``on_epoch_end(record, model)`` after each epoch's checkpoint (raise to stop).
-        splits: ``ALL_SPLITS`` or ``MODEL_SELECTION``, ``("train", "valid")``, for model selection:
-            the test split is never read, ``test_metrics`` stays ``{}``, ``test_predictions``
-            is empty and no ``predictions.csv`` is written.
-
-    Returns:
-        A :class:`History`; ``history.model`` holds the best weights, in eval mode.
+        splits: ``ALL_SPLITS`` or ``MODEL_SELECTION`` (the test split is never read: empty
+            ``test_metrics`` and ``test_predictions``, no ``predictions.csv``).
 
     Raises:
-        ValueError: ``splits`` is neither of the two above.
+        ValueError: ``splits`` is neither of the two above, or ``resume`` without ``out_dir``.
         EncoderError: the text encoder is missing or does not fit the file (before any work).
         DataError: ``data`` does not fit ``cfg`` (e.g. lengths its notes mark unusable).
         NonFiniteLossError: a loss part became NaN/inf.
@@ -97,15 +69,15 @@ def fit(
     if resume and out_dir is None:
         raise ValueError("resume=True needs the out_dir of the run to resume")
     cfg, data = _checked_data(cfg, data, with_test)
-    device = resolve_device(device if device is not None else cfg.device)
-    show, lines, log = progress_enabled(progress), progress_lines(progress), get_logger()
+    device = runtime.resolve_device(device if device is not None else cfg.device)
+    show, lines, log = runtime.progress_enabled(progress), runtime.progress_lines(progress), runtime.get_logger()
     say = log.info if progress else log.debug  # a grid's or a trial's fit: its caller logs one line
     if cfg.amp != "off" and device.type != "cuda":
         log.warning("amp=%s needs a CUDA device; running fp32 on %s", cfg.amp, device)
 
     # Set-up, in the reference's order of random draws (docs/model.md §8).
-    seed_everything(seed)
-    with no_transformers_bars():
+    runtime.seed_everything(seed)
+    with runtime.no_transformers_bars():
         model = AMCCL(cfg).to(device)
     if cfg.freeze_text:
         model.text_model.requires_grad_(False)
@@ -113,9 +85,9 @@ def fit(
     split_data = with_text_cache(model, data, cfg, device)
     train_loader = make_loader(split_data["train"], cfg, shuffle=True)
     optimizer, scheduler = build_optimizer(model, cfg, len(train_loader) * cfg.epochs)
-    for _ in train_loader.index_batches():  # the reference's "initialise labels" pass: it
-        pass  # reads nothing but draws one train order (docs/model.md §8.3)
-    meta = {**_data_meta(data, cfg), "encoder": encoder_record(cfg, model.text_model), **environment_info(device)}
+    list(train_loader.index_batches())  # the reference's "initialise labels" pass: one order (docs/model.md §8.3)
+    meta = {**_data_meta(data, cfg), "encoder": encoder_record(cfg, model.text_model)}
+    meta.update(runtime.environment_info(device))
     history = History(config=cfg.to_dict(), seed=int(seed), meta=meta)
     scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp == "fp16" and device.type == "cuda")
     run = ckpt.Run(model, optimizer, scheduler, scaler, Path(out_dir) if out_dir is not None else None,
@@ -133,11 +105,11 @@ def fit(
 
     say("seed %d: %s on %s, %d epochs × %d batches (profile %s)", seed, cfg.dataset, device,
         cfg.epochs, len(train_loader), cfg.profile)
-    bar = progress_bar(total=cfg.epochs, initial=epoch, desc=f"seed {seed}", disable=not show, unit="epoch")
+    bar = runtime.progress_bar(total=cfg.epochs, initial=epoch, desc=f"seed {seed}", disable=not show, unit="epoch")
     while epoch < cfg.epochs and epoch - best_epoch < cfg.early_stop:
         start, epoch = time.perf_counter(), epoch + 1
         model.train()
-        batches = progress_bar(train_loader, desc=f"epoch {epoch}", leave=False, disable=not show, unit="batch")
+        batches = runtime.progress_bar(train_loader, desc=f"epoch {epoch}", leave=False, disable=not show, unit="batch")
         parts = [train_step(forward, batch, optimizer, scheduler, scaler, cfg, device) for batch in batches]
         _check_finite(parts, epoch, seed, run.out)  # once per epoch, before its checkpoint
         means = sum(parts, torch.zeros(len(LOSS_PARTS), device=device)) / max(len(parts), 1)
@@ -157,7 +129,7 @@ def fit(
             log.info("seed %d epoch %d/%d: train loss %.4f, valid MAE %.4f, best epoch %d, %.1f s", seed, epoch,
                      cfg.epochs, record["train_loss"], valid.metrics["MAE"], best_epoch, record["seconds"])
         if on_epoch_end is not None:
-            with preserved_rng():  # a callback's draws never change the run (nor a resumed one)
+            with runtime.preserved_rng():  # a callback's draws never change the run (nor a resumed one)
                 on_epoch_end(record, model)
     bar.close()
 
@@ -165,7 +137,8 @@ def fit(
     if best_state is not None:
         model.load_state_dict(best_state)
     best = next((r for r in history.epochs if r["epoch"] == best_epoch), {})
-    history.valid_metrics = {k[len("valid_"):]: v for k, v in best.items() if k.startswith("valid_") and k != "valid_loss"}
+    history.valid_metrics = {k[len("valid_"):]: v for k, v in best.items()
+                             if k.startswith("valid_") and k != "valid_loss"}
     history.best_epoch, history.stopped_early = best_epoch, epoch < cfg.epochs
     if with_test:
         test = evaluate_split(model, split_data["test"], cfg, device, shuffle=True, forward=forward)
@@ -188,10 +161,9 @@ def fit(
 def train_step(forward: Callable[..., dict[str, torch.Tensor]], batch: dict[str, torch.Tensor],
                optimizer: torch.optim.Optimizer, scheduler: Any, scaler: torch.amp.GradScaler,
                cfg: AMCCLConfig, device: torch.device) -> torch.Tensor:
-    """One step on a ``BatchLoader`` batch: forward (autocast as ``cfg.amp``) of ``forward`` (the
-    model in train mode, or its compiled wrapper), the loss in float32, backward through
-    ``scaler``, optimizer and schedule steps (docs/model.md §3-4). Returns the batch's loss
-    parts, (len(LOSS_PARTS),) float32 on ``device``, detached and unchecked (no host sync)."""
+    """One step on a ``BatchLoader`` batch (docs/model.md §3-4): ``forward`` (the train-mode model or its
+    compiled wrapper) under ``cfg.amp``, the loss in float32, backward through ``scaler``, optimizer and
+    schedule steps. Returns the loss parts (len(LOSS_PARTS),) float32 on ``device``, detached, unchecked."""
     inputs, labels, _ = batch_to(batch, device)
     with autocast(device, cfg.amp):
         outputs = forward(**inputs)
@@ -206,48 +178,39 @@ def train_step(forward: Callable[..., dict[str, torch.Tensor]], batch: dict[str,
 
 
 def _check_finite(parts: list[torch.Tensor], epoch: int, seed: int, out: Path | None) -> None:
-    """Raise :class:`NonFiniteLossError` for the first batch whose loss ``parts`` are not all finite
-    (the flags are computed on the device and read once)."""
+    """Raise :class:`NonFiniteLossError` for the first batch with a non-finite loss part (one read)."""
     finite = torch.isfinite(torch.stack(parts)).cpu() if parts else torch.ones(0, len(LOSS_PARTS), dtype=torch.bool)
     bad = (~finite.all(1)).nonzero()  # (batches, parts) flags: the first batch with a non-finite part
     if not len(bad):
         return
     batch, row = int(bad[0]), dict(zip(LOSS_PARTS, finite[int(bad[0])].tolist()))
     part = next(p for p in _BLAME_ORDER if not row[p])
-    where = ""
-    if out is not None:
-        where = (f"; the last good checkpoint (epoch {epoch - 1}) in {out} is intact" if epoch > 1
-                 else "; no checkpoint was written")
+    kept = (f"the last good checkpoint (epoch {epoch - 1}) in {out} is intact" if epoch > 1
+            else "no checkpoint was written")
+    where = f"; {kept}" if out is not None else ""
     raise NonFiniteLossError(f"non-finite loss at epoch {epoch}, batch {batch + 1} of {len(finite)}: loss part "
                              f"'{part}' is not finite (seed {seed}){where}", epoch, batch + 1, part)
 
 
 def _checked_data(cfg: AMCCLConfig, data, with_test: bool = True) -> tuple[AMCCLConfig, Any]:
     """``cfg`` fitted to the file's shapes and ``data`` (or ``cfg``'s, loaded), checked before any
-    work; without ``with_test``, the test split is first replaced by an empty one."""
+    work; without ``with_test``, a shallow copy whose test split is the valid split's first 0 clips."""
     check_run_encoder(cfg)  # the paper's encoder is there and the file's language fits
     if data is None:
         from amccl.data import load_data
 
         data = load_data(cfg)
     if not with_test:
-        data = _without_test(data)
+        empty, data = copy.copy(data.valid), copy.copy(data)
+        vars(empty).update({k: v[:0] for k, v in vars(empty).items() if getattr(v, "ndim", 0) > 0}, name="test",
+                           text_feats=None, cleaned={}, extras={k: v[:0] for k, v in empty.extras.items()})
+        data.test = empty
     if isinstance(data, MMSAData):
         if cfg.data_path is not None:
             cfg = cfg.with_file_shapes(data.shapes)  # unchanged for MMSA's shapes or shapes="paper"
         check_data_for_config(data, cfg)
         check_run_encoder(cfg, data)  # token ids within the encoder's vocabulary
     return cfg, data
-
-
-def _without_test(data) -> Any:
-    """A shallow copy of ``data`` whose test split is the valid split's first 0 clips."""
-    empty = copy.copy(data.valid)
-    vars(empty).update({k: v[:0] for k, v in vars(data.valid).items() if getattr(v, "ndim", 0) > 0},
-                       name="test", text_feats=None, cleaned={}, extras={k: v[:0] for k, v in data.valid.extras.items()})
-    out = copy.copy(data)
-    out.test = empty
-    return out
 
 
 def _data_meta(data, cfg: AMCCLConfig) -> dict[str, Any]:
@@ -261,16 +224,13 @@ def _data_meta(data, cfg: AMCCLConfig) -> dict[str, Any]:
             "shapes_note": cfg.shapes_note}
 
 
-def run_seeds(
-    cfg: AMCCLConfig, seeds: list[int] | tuple[int, ...] | None = None, data=None,
-    out_dir: str | Path | None = None, resume: bool = False, progress: bool = True,
-    device: str | torch.device | None = None, baselines: bool = False,
-) -> pd.DataFrame:
-    """:func:`fit` once per seed (default ``cfg.seeds``) into ``out_dir/seed_<seed>/``, and the
-    results frame (one row per seed, :func:`amccl.results.results_frame`), also written as
-    ``out_dir/results.csv`` and ``summary.csv``. ``baselines``: the constant and ridge probes
-    (:func:`amccl.baselines.baseline_table`) on the same test split, their records kept in
-    ``results.attrs["baselines"]`` and written beside (``baselines.csv``)."""
+def run_seeds(cfg: AMCCLConfig, seeds: list[int] | tuple[int, ...] | None = None, data=None,
+              out_dir: str | Path | None = None, resume: bool = False, progress: bool = True,
+              device: str | torch.device | None = None, baselines: bool = False) -> pd.DataFrame:
+    """:func:`fit` once per seed (default ``cfg.seeds``) into ``out_dir/seed_<seed>/``; returns the
+    results frame (:func:`amccl.results.results_frame`), also written as ``results.csv`` and
+    ``summary.csv``. ``baselines``: :func:`amccl.baselines.baseline_table`'s records on the same
+    test split in ``results.attrs["baselines"]`` (and ``baselines.csv``)."""
     seeds = list(cfg.seeds if seeds is None else seeds)
     cfg, data = _checked_data(cfg, data)
     histories = []
@@ -283,9 +243,10 @@ def run_seeds(
     if baselines:
         from amccl.baselines import baseline_table
 
-        table = baseline_table(cfg, data, device=resolve_device(device or cfg.device))
-        results.attrs["baselines"] = table.to_dict("records")  # records: pandas compares attrs, a frame has no truth value
+        table = baseline_table(cfg, data, device=runtime.resolve_device(device or cfg.device))
+        results.attrs["baselines"] = table.to_dict("records")  # records: a frame in attrs has no truth value
     if out_dir is not None:
         write_results(results, out_dir, cfg.dataset)
-    get_logger().debug("%s over seeds %s:\n%s", cfg.dataset, seeds, paper_row(summarize(results, cfg.dataset)).to_string())
+    row = paper_row(summarize(results, cfg.dataset)).to_string()
+    runtime.get_logger().debug("%s over seeds %s:\n%s", cfg.dataset, seeds, row)
     return results

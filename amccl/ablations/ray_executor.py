@@ -68,8 +68,9 @@ class RayExecutor:
                  logging_level=logging.WARNING)
         return True
 
-    def gpus_per_task(self, specs: Sequence[RunSpec]) -> float:
-        """The GPU share each task asks for (see the class docstring)."""
+    def gpus_per_task(self, specs: Sequence[Any]) -> float:
+        """The GPU share each task asks for (see the class docstring). ``specs``: anything with a
+        ``config`` dict (``AMCCLConfig.to_dict()``), a grid's ``RunSpec`` or a study's ``WorkerSpec``."""
         import ray
 
         if self.num_gpus is not None:

@@ -1,10 +1,5 @@
-"""Hyper-parameter search on the validation split only (optuna): ``python -m amccl tune``.
-
-Search spaces (:mod:`~amccl.tuning.space`), the storage and objective (:mod:`~amccl.tuning.study`:
-no test clip, label or metric reaches the sampler or the pruner), :func:`run_study` (resumable,
-here or as Ray tasks) and :func:`retrain_best` (the best config over seeds, on test once).
-Sharing a study between machines: ``python -m amccl tune --help``.
-"""
+"""Hyper-parameter search on the validation split only (optuna; ``python -m amccl tune --help``):
+:func:`run_study` (resumable, here or as Ray tasks), then :func:`retrain_best` (on test once)."""
 
 from amccl.tuning.runner import retrain_best, run_study
 from amccl.tuning.space import DEFAULT_SPACE, SPACES, SearchSpace, get_space

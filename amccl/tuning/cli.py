@@ -1,6 +1,5 @@
-"""The ``tune`` command (``python -m amccl tune --help``): a study on the validation split, then
-the best config over seeds on test. Writes ``study.db`` (the default storage), ``trials.csv``,
-``best.json`` and ``final/`` (:func:`amccl.train.run_seeds`'s files) into ``--out``."""
+"""The ``tune`` command (``python -m amccl tune --help``): a study on the validation split, then the
+best config over seeds on test; ``study.db``, ``trials.csv``, ``best.json`` and ``final/`` in ``--out``."""
 
 from __future__ import annotations
 
@@ -75,27 +74,22 @@ def add_tune_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def show_table(study) -> str:
-    """The ``--show`` table: number, state, value (best valid MAE), the params, duration."""
+def show_table(study, note: str = "") -> str:
+    """The ``--show`` text: a header line (``note`` at its end), then per trial its number, state,
+    value (best valid MAE), params and duration."""
     import pandas as pd
 
-    from amccl.tuning.study import trials_frame
+    from amccl.tuning.study import ATTR, trials_frame
 
-    frame = trials_frame(study)
+    made, frame = study.user_attrs.get(ATTR, {}), trials_frame(study)
+    header = (f"study {study.study_name} (space {made.get('space')}, {made.get('dataset')}, profile "
+              f"{made.get('profile')}): {len(study.trials)} trial(s); value = best validation MAE{note}\n")
     if frame.empty:
-        return "(no trials)"
+        return header + "(no trials)"
     params = [c for c in frame.columns if c not in ("number", "state", "value", "duration_s", "best_epoch",
                                                     "epochs_run") and not c.startswith("valid_")]
     with pd.option_context("display.width", 250, "display.max_columns", 60, "display.float_format", "{:.4g}".format):
-        return frame[["number", "state", "value", *params, "duration_s"]].to_string(index=False)
-
-
-def _header(study) -> str:
-    from amccl.tuning.study import ATTR
-
-    made = study.user_attrs.get(ATTR, {})
-    return (f"study {study.study_name} (space {made.get('space')}, {made.get('dataset')}, profile "
-            f"{made.get('profile')}): {len(study.trials)} trial(s); value = best validation MAE")
+        return header + frame[["number", "state", "value", *params, "duration_s"]].to_string(index=False)
 
 
 def run_tune(args: argparse.Namespace) -> int:
@@ -105,8 +99,10 @@ def run_tune(args: argparse.Namespace) -> int:
     from amccl.bert import check_run_encoder
     from amccl.cli_options import CLIError, config_from_args
     from amccl.data import load_data
+    from amccl.metrics import DISPLAY_NOTE
+    from amccl.results import seed_table
     from amccl.runtime import get_logger
-    from amccl.tuning.runner import default_out, default_study_name, retrain_best, run_study
+    from amccl.tuning.runner import TUNE_DIR, default_study_name, retrain_best, run_study
     from amccl.tuning.study import load_study, storage_url, write_study_files
 
     if args.show:  # the trials table of a stored study, nothing run
@@ -114,7 +110,7 @@ def run_tune(args: argparse.Namespace) -> int:
             study = load_study(args.show, args.study_name)
         except (FileNotFoundError, KeyError, ValueError) as err:
             raise CLIError(f"--show {args.show}: {err.args[0] if err.args else err}") from err
-        print(_header(study) + "\n" + show_table(study))
+        print(show_table(study))
         return 0
     cfg = config_from_args(args)
     drawn = sorted({item.split("=", 1)[0].strip() for item in args.overrides} & set(SPACES[args.space].params))
@@ -127,7 +123,7 @@ def run_tune(args: argparse.Namespace) -> int:
     get_logger(logging.WARNING if args.quiet else logging.INFO)
     optuna.logging.set_verbosity(optuna.logging.WARNING if args.quiet else optuna.logging.INFO)
     name = args.study_name or default_study_name(cfg, args.space)
-    out = Path(args.out) if args.out else default_out(name)
+    out = Path(args.out) if args.out else TUNE_DIR / name
     storage = storage_url(args.storage or out / "study.db")
     seeds = args.seeds or list(cfg.seeds)
     data = load_data(cfg)
@@ -138,8 +134,7 @@ def run_tune(args: argparse.Namespace) -> int:
                       pruner=args.pruner, executor=args.executor, workers=args.workers,
                       ray_address=args.ray_address, num_cpus=args.num_cpus, num_gpus=args.num_gpus)
     paths = write_study_files(study, storage, out)
-    print(_header(study) + f"; {time.perf_counter() - start:.1f} s")
-    print(show_table(study))
+    print(show_table(study, f"; {time.perf_counter() - start:.1f} s"))
     if not study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
         print("no complete trial yet: nothing to retrain")
         return 0
@@ -147,19 +142,10 @@ def run_tune(args: argparse.Namespace) -> int:
     print(f"best trial {best.number}: valid MAE {best.value:.4f}, params {best.params}")
     if not args.no_final:
         results = retrain_best(study, seeds, data, out / "final", progress=not args.quiet)
-        print(_seed_table(results, cfg.dataset, cfg.profile))
+        table = seed_table(results, cfg.dataset)  # accuracies and F1 in %, MAE and Corr as fractions
+        print(f"best config on {cfg.dataset} test ({len(results)} seed(s), profile {cfg.profile}; {DISPLAY_NOTE}):")
+        print(table.to_string() + "".join(f"\nnote: {note}" for note in table.attrs.get("notes", [])))
         paths += [out / "final" / "results.csv", out / "final" / "summary.csv"]
     print("wrote " + ", ".join(map(str, paths)))
     return 0
 
-
-def _seed_table(results, dataset: str, profile: str) -> str:
-    """The best config's test metrics per seed and their mean ± std (:func:`amccl.results.seed_table`:
-    accuracies and F1 in %, MAE and Corr as fractions), with the notes."""
-    from amccl.metrics import DISPLAY_NOTE
-    from amccl.results import seed_table
-
-    table = seed_table(results, dataset)
-    notes = "".join(f"\nnote: {note}" for note in table.attrs.get("notes", []))
-    return (f"best config on {dataset} test ({len(results)} seed(s), profile {profile}; {DISPLAY_NOTE}):\n"
-            f"{table.to_string()}{notes}")

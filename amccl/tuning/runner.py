@@ -1,13 +1,11 @@
-"""Running a study in this process or as Ray tasks sharing one storage (:func:`run_study`), then
-the best configuration retrained over seeds and scored on test once (:func:`retrain_best`).
-Workers get the data without its test split; their trials never read one they load."""
+"""A study run here or as Ray tasks sharing one storage (:func:`run_study`; workers never get the
+test split), then the best config retrained over seeds and scored on test once (:func:`retrain_best`)."""
 
 from __future__ import annotations
 
 import copy
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +16,10 @@ from amccl.config import AMCCLConfig
 from amccl.tuning.space import get_space
 from amccl.tuning.study import best_config, finished, make_objective, open_storage, open_study, optimize, storage_url
 
+TUNE_DIR = Path("runs/tune")  # TUNE_DIR / <study name>: the command's files and, by default, the study
 
-@dataclass(frozen=True)
+
+@dataclasses.dataclass(frozen=True)
 class WorkerSpec:
     """What one optimising process needs (picklable: sent to Ray tasks)."""
 
@@ -37,9 +37,8 @@ class WorkerSpec:
 
 def run_worker(spec: WorkerSpec, data: Any = None, num_threads: int | None = None,
                fit_fn: Callable | None = None, progress: bool = False) -> int:
-    """Optimise ``spec``'s study until it is full; returns the trials this worker ran.
-    ``data=None`` loads the config's data; ``num_threads`` sets torch's thread count;
-    ``progress``: a bar over the trials."""
+    """Optimise ``spec``'s study until it is full (``data=None``: the config's; ``num_threads``:
+    torch's; ``progress``: a bar over the trials); returns the trials this worker ran."""
     import torch
 
     from amccl.data import load_data
@@ -49,8 +48,7 @@ def run_worker(spec: WorkerSpec, data: Any = None, num_threads: int | None = Non
         torch.set_num_threads(max(1, int(num_threads)))
     data = load_data(cfg) if data is None else data  # the trials' fit never reads its test split
     space = get_space(spec.space, cfg)
-    study = open_study(spec.storage, spec.study_name, cfg, space, spec.trial_seed, spec.seed, spec.pruner,
-                       spec.worker)
+    study = open_study(spec.storage, spec.study_name, cfg, space, spec.trial_seed, spec.seed, spec.pruner, spec.worker)
     return optimize(study, make_objective(cfg, space, data, spec.trial_seed, fit_fn), spec.total, spec.most,
                     progress=progress)
 
@@ -82,8 +80,7 @@ def run_on_ray(spec: WorkerSpec, workers: int | None = None, data: Any = None, a
 
 
 def split_trials(left: int, workers: int) -> list[int]:
-    """Each worker's share of ``left`` trials: as even as can be, none empty (no overshoot
-    between the workers of one run; failed trials are left to a rerun)."""
+    """Each worker's share of ``left`` trials: as even as can be, none empty (failed trials: a rerun's)."""
     workers = max(0, min(workers, left))
     return [left // workers + (i < left % workers) for i in range(workers)]
 
@@ -96,25 +93,21 @@ def run_study(cfg: AMCCLConfig, space: str = "paper", trials: int = 50, storage:
     """Create or resume a study and run it until it holds ``trials`` complete or pruned trials.
 
     Args:
-        cfg: the base config; ``space`` (a name of :data:`~amccl.tuning.space.SPACES`) draws some
-            of its fields.
+        cfg: the base config, some of whose fields ``space`` (:data:`~amccl.tuning.space.SPACES`) draws.
         trials: the *total* the study should hold (a resumed study with 3 and ``trials=5`` runs 2).
-        storage: an optuna storage URL or a ``.db`` path; default ``runs/tune/<study name>/study.db``.
-        study_name: default ``<dataset>-<space>-<profile>``.
-        data: an ``MMSAData`` (``None``: the config's); its test split is never read.
-        trial_seed: the training seed of every trial (default ``cfg.seeds[0]``).
-        seed: the sampler's seed; pruner: ``median``, ``none`` or an optuna pruner.
-        executor: ``local`` or ``ray`` (``workers`` tasks of ``num_cpus`` / ``num_gpus`` each, on
-            ``ray_address`` or a local Ray).
-        fit_fn: stands in for :func:`amccl.train.fit` (tests).
-        progress: a bar over this process's trials, or a log line per trial (local executor).
+        storage, study_name: default ``runs/tune/<study name>/study.db``, ``<dataset>-<space>-<profile>``.
+        data: an ``MMSAData`` (``None``: the config's); trials never read its test split.
+        trial_seed: every trial's training seed (default ``cfg.seeds[0]``); seed: the sampler's.
+        pruner: ``median``, ``none`` or an optuna pruner; fit_fn: stands in for ``fit`` (tests).
+        executor: ``local`` (``progress``: a bar or a log line per trial) or ``ray`` (``workers``
+            tasks of ``num_cpus`` / ``num_gpus`` each, on ``ray_address`` or a local Ray).
     """
-    get_space(space)  # an unknown name fails before any work
     name = study_name or default_study_name(cfg, space)
-    url = storage_url(storage or default_out(name) / "study.db")
+    url = storage_url(storage or TUNE_DIR / name / "study.db")
     spec = WorkerSpec(url, name, space, cfg.to_dict(), int(cfg.seeds[0] if trial_seed is None else trial_seed),
                       int(trials), int(seed), pruner)
-    study = open_study(url, name, cfg, get_space(space, cfg), spec.trial_seed, seed, pruner)  # create, check settings
+    # create the study or check its settings; an unknown space name fails before any work
+    study = open_study(url, name, cfg, get_space(space, cfg), spec.trial_seed, seed, pruner)
     if data is not None:  # the trials never read the test split: it is not handed to them
         data = copy.copy(data)
         data.test = None
@@ -132,16 +125,10 @@ def default_study_name(cfg: AMCCLConfig, space: str) -> str:
     return f"{cfg.dataset}-{space}-{cfg.profile}"
 
 
-def default_out(study_name: str) -> Path:
-    """``runs/tune/<study name>``: where the command writes its files and, by default, the study."""
-    return Path("runs/tune") / study_name
-
-
 def retrain_best(study: optuna.Study, seeds: list[int] | None = None, data: Any = None,
                  out_dir: str | Path | None = None, progress: bool = False) -> pd.DataFrame:
-    """Train the best trial's config once per seed (default its ``seeds``) and score each on
-    the test split: :func:`amccl.train.run_seeds`'s results frame (``out_dir/results.csv``,
-    ``summary.csv``, ``seed_<seed>/``). The only place a study's outcome meets the test split."""
+    """:func:`amccl.train.run_seeds` of the best trial's config (default seeds: its own), scored on
+    test: the only place a study's outcome meets the test split."""
     from amccl.train import run_seeds
 
     return run_seeds(best_config(study), seeds=seeds, data=data, out_dir=out_dir, progress=progress)

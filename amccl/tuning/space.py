@@ -1,11 +1,10 @@
-"""Named search spaces of ``python -m amccl tune`` (``--space NAME``, :data:`SPACES`).
-
-A :class:`SearchSpace` maps config fields to optuna distributions. Every range holds each
-dataset's paper value (docs/model.md §4; :meth:`SearchSpace.outside` lists any that is not).
-"""
+"""Named search spaces of ``python -m amccl tune --space NAME`` (:data:`SPACES`): config fields
+mapped to optuna distributions. Every range holds each dataset's paper value (docs/model.md §4;
+:meth:`SearchSpace.outside` lists any that is not)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -55,11 +54,9 @@ class SearchSpace:
 
     def table(self) -> pd.DataFrame:
         """One row per field: ``field``, ``range`` and the paper's value for each dataset."""
-        rows = []
-        for key, dist in self.params.items():
-            paper = {d: getattr(AMCCLConfig.for_dataset(d), key) for d in DATASETS}
-            rows.append({"field": key, "range": describe(dist), **paper})
-        return pd.DataFrame(rows)
+        paper = {d: AMCCLConfig.for_dataset(d) for d in DATASETS}
+        return pd.DataFrame([{"field": key, "range": describe(dist), **{d: getattr(c, key) for d, c in paper.items()}}
+                             for key, dist in self.params.items()])
 
 
 def _contains(dist: BaseDistribution, value: Any) -> bool:
@@ -78,12 +75,8 @@ def describe(dist: BaseDistribution) -> str:
     return f"[{dist.low:g}, {dist.high:g}]{kind}"
 
 
-def _log(low: float, high: float) -> FloatDistribution:
-    return FloatDistribution(low, high, log=True)
-
-
-# Which categorical choices a config's shapes can build: r divides the skip gates' inputs
-# (Da, Dv) to at least one unit (MOSI's Da = 5 takes r <= 5).
+_log = functools.partial(FloatDistribution, log=True)
+# The categorical choices a config's shapes can build: r <= min(Da, Dv) (MOSI's Da = 5 takes r <= 5).
 CHOICE_FITS: dict[str, Callable[[AMCCLConfig, Any], bool]] = {
     "skip_net_reduction": lambda cfg, r: r <= min(cfg.audio_dim, cfg.vision_dim),
 }
@@ -99,20 +92,14 @@ _CONTRASTIVE = {
 SPACES: dict[str, SearchSpace] = {
     "paper": SearchSpace("paper", "the hyper-parameters the paper set per dataset (lr, wd, dropout, sizes, losses)", {
         "lr_bert": _log(1e-5, 1e-4),
-        "lr_audio": _log(1e-4, 5e-3),
-        "lr_video": _log(1e-4, 5e-3),
-        "lr_other": _log(1e-4, 5e-3),
+        "lr_audio": _log(1e-4, 5e-3), "lr_video": _log(1e-4, 5e-3), "lr_other": _log(1e-4, 5e-3),
         "wd_bert": _DECAYS, "wd_audio": _DECAYS, "wd_video": _DECAYS, "wd_other": _DECAYS,
-        "dropout_fusion": FloatDistribution(0.0, 0.5),
-        "dropout_unimodal": FloatDistribution(0.0, 0.5),
-        "batch_size": CategoricalDistribution((32, 64, 128)),
+        "dropout_fusion": FloatDistribution(0.0, 0.5), "dropout_unimodal": FloatDistribution(0.0, 0.5),
+        "batch_size": CategoricalDistribution((32, 64, 128)), "skip_net_reduction": CategoricalDistribution((2, 4, 8)),
         "post_dim": CategoricalDistribution((32, 64, 128, 256)),  # d >= se_reduction (16)
         "post_fusion_dim": CategoricalDistribution((64, 128, 256, 512)),
-        "skip_net_reduction": CategoricalDistribution((2, 4, 8)),
-        "gamma": _CONTRASTIVE["gamma"],
-        "inter_weight": FloatDistribution(0.1, 1.0),
-        "lambda_refine": _CONTRASTIVE["lambda_refine"],
-        "alpha": _CONTRASTIVE["alpha"],
+        "gamma": _CONTRASTIVE["gamma"], "inter_weight": FloatDistribution(0.1, 1.0),
+        "lambda_refine": _CONTRASTIVE["lambda_refine"], "alpha": _CONTRASTIVE["alpha"],
     }),
     "contrastive": SearchSpace("contrastive", "the contrastive and refinement terms only (gamma, k, T, alpha, "
                                "lambda_refine)", _CONTRASTIVE),

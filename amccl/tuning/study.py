@@ -1,9 +1,4 @@
-"""A study: its storage, the objective (best validation MAE), the trials table, the best config.
-
-A trial trains one seed with ``fit(..., splits=("train", "valid"))``, reports its running best
-validation MAE to the pruner each epoch and keeps, as user attributes, ``config``, ``seed``,
-``valid_metrics``, ``best_epoch``, ``epochs_run``, ``data_path`` / ``data_sha256`` and, when a
-loss diverged (the trial is then pruned), ``diverged``."""
+"""A study: its storage, the objective (best validation MAE), the trials table, the best config."""
 
 from __future__ import annotations
 
@@ -50,9 +45,8 @@ def redact(url: str) -> str:
 
 
 def open_storage(storage: str | Path, must_exist: bool = False) -> optuna.storages.RDBStorage:
-    """The optuna storage at ``storage``, with heartbeats: a trial whose process died is marked
-    failed after 3 minutes (then retried, not counted). SQLite files get their folder and a 60 s
-    lock timeout; ``must_exist`` refuses a missing SQLite file instead of creating it."""
+    """The optuna storage at ``storage``, with heartbeats (a dead process's trial fails after 3 minutes, then
+    is retried); SQLite files get their folder and a 60 s lock timeout, ``must_exist`` refuses a missing one."""
     url = storage_url(storage)
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
@@ -103,12 +97,9 @@ def sampler_seed(seed: int, existing: int, worker: int = 0) -> int:
 
 def open_study(storage: str | Path, name: str, cfg: AMCCLConfig, space: SearchSpace, trial_seed: int,
                seed: int = 0, pruner: str | optuna.pruners.BasePruner = "median", worker: int = 0) -> optuna.Study:
-    """Create the study ``name`` in ``storage`` or resume it (minimise; seeded TPE, see
-    :func:`sampler_seed`; ``pruner`` as :func:`make_pruner`).
-
-    Raises:
-        ValueError: the stored study was made with another space, trial seed or base config.
-    """
+    """Create the study ``name`` in ``storage`` or resume it (minimise; TPE seeded by :func:`sampler_seed`;
+    ``pruner`` as :func:`make_pruner`). Raises ``ValueError`` when the stored study was made with
+    another space, trial seed or base config."""
     study = optuna.create_study(storage=open_storage(storage), study_name=name, direction="minimize",
                                 load_if_exists=True, pruner=make_pruner(pruner))
     base = {k: v for k, v in cfg.to_dict().items() if k not in space.params}  # what the study is made with
@@ -134,8 +125,9 @@ def finished(study: optuna.Study) -> int:
 
 def make_objective(cfg: AMCCLConfig, space: SearchSpace, data: Any, trial_seed: int,
                    fit_fn: Callable | None = None) -> Callable[[optuna.Trial], float]:
-    """The objective: draw ``space`` on top of ``cfg``, train ``trial_seed`` without the test
-    split, report each epoch's running best validation MAE, return the best (see module doc)."""
+    """The objective: draw ``space`` on top of ``cfg``, ``fit`` ``trial_seed`` with ``MODEL_SELECTION``, report
+    each epoch's running best validation MAE, return the best. Trials keep their config, seed, metrics
+    and data as user attributes (``diverged``: why a pruned trial's loss diverged)."""
     from amccl.train import MODEL_SELECTION, NonFiniteLossError, fit
 
     fit_fn = fit_fn or fit
@@ -217,30 +209,25 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
 
 def best_config(study: optuna.Study) -> AMCCLConfig:
     """The full config of the study's best complete trial (lowest validation MAE)."""
-    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if not complete:
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         raise ValueError(f"study {study.study_name!r} has no complete trial yet")
     return AMCCLConfig.from_dict(study.best_trial.user_attrs["config"])
 
 
-def best_record(study: optuna.Study, storage: str | Path) -> dict[str, Any]:
-    """``best.json``'s content: study, storage (no password), best trial's number, value,
-    params, validation metrics and full config, and the trial counts by state."""
-    best = study.best_trial
-    states = pd.Series([t.state.name for t in study.get_trials(deepcopy=False)]).value_counts()
-    return {"study": study.study_name, "storage": redact(storage_url(storage)),
-            "space": study.user_attrs.get(ATTR, {}).get("space"), "trials": states.to_dict(),
-            "best_trial": best.number, "best_valid_MAE": best.value, "params": best.params,
-            "valid_metrics": best.user_attrs.get("valid_metrics"), "config": best.user_attrs["config"]}
-
-
 def write_study_files(study: optuna.Study, storage: str | Path, out_dir: str | Path) -> list[Path]:
-    """``trials.csv`` (:func:`trials_frame`) and, once a trial completed, ``best.json``."""
+    """``trials.csv`` (:func:`trials_frame`) and, once a trial completed, ``best.json``: the study,
+    storage (no password), trial counts by state, best trial's number, value, params, validation
+    metrics and full config."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     trials_frame(study).to_csv(out / "trials.csv", index=False)
-    paths = [out / "trials.csv"]
-    if study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        (out / "best.json").write_text(json.dumps(best_record(study, storage), indent=2, default=str) + "\n")
-        paths.append(out / "best.json")
-    return paths
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        return [out / "trials.csv"]
+    best = study.best_trial
+    states = pd.Series([t.state.name for t in study.get_trials(deepcopy=False)]).value_counts()
+    record = {"study": study.study_name, "storage": redact(storage_url(storage)),
+              "space": study.user_attrs.get(ATTR, {}).get("space"), "trials": states.to_dict(),
+              "best_trial": best.number, "best_valid_MAE": best.value, "params": best.params,
+              "valid_metrics": best.user_attrs.get("valid_metrics"), "config": best.user_attrs["config"]}
+    (out / "best.json").write_text(json.dumps(record, indent=2, default=str) + "\n")
+    return [out / "trials.csv", out / "best.json"]
