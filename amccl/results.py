@@ -22,8 +22,6 @@ from amccl.metrics import format_mean_std, format_table, metric_columns
 
 NOTE_SEP = " | "  # between the notes of one row (a note may itself hold "; ")
 OFFICIAL_MODEL = "amccl"  # the Model cell of the official layout
-# The official layout's columns (docs/model.md §4); every number in it ×100, rounded to 2 decimals.
-OFFICIAL_COLUMNS = ("Model", "Seed", "gamma", "<the dataset's metrics, MMSA's order>", "Loss")
 
 
 @dataclass
@@ -65,18 +63,10 @@ class History:
     def result_row(self) -> dict[str, Any]:
         """One flat row: seed, test metrics (fractions), ``test_loss``, best epoch, data,
         versions, device, config."""
-        row: dict[str, Any] = {"seed": self.seed}
-        row.update(self.test_metrics)
-        row.update(
-            test_loss=self.test_loss,
-            best_epoch=self.best_epoch,
-            epochs_run=len(self.epochs),
-            seconds=round(float(sum(e["seconds"] for e in self.epochs)), 2),
-            dataset=self.config.get("dataset"),
-        )
-        row.update(flatten_meta(self.meta, self.config))
-        row["config"] = json.dumps(self.config, sort_keys=True)
-        return row
+        return {"seed": self.seed, **self.test_metrics, "test_loss": self.test_loss, "best_epoch": self.best_epoch,
+                "epochs_run": len(self.epochs), "seconds": round(float(sum(e["seconds"] for e in self.epochs)), 2),
+                "dataset": self.config.get("dataset"), **flatten_meta(self.meta, self.config),
+                "config": json.dumps(self.config, sort_keys=True)}
 
 
 def run_notes(config: dict[str, Any], encoder: dict[str, Any] | None) -> list[str]:
@@ -109,12 +99,8 @@ def notes_of(results: pd.DataFrame) -> list[str]:
     """The distinct non-empty notes of a results frame's rows (in order)."""
     if "note" not in results.columns:
         return []
-    notes: list[str] = []
-    for cell in results["note"].dropna().astype(str):
-        for note in filter(None, (n.strip() for n in cell.split(NOTE_SEP.strip()))):
-            if note not in notes:
-                notes.append(note)
-    return notes
+    cells = results["note"].dropna().astype(str)
+    return list(dict.fromkeys(n.strip() for cell in cells for n in cell.split(NOTE_SEP.strip()) if n.strip()))
 
 
 def results_frame(histories: list[History]) -> pd.DataFrame:
@@ -183,9 +169,8 @@ def write_results(results: pd.DataFrame, out_dir: str | Path, dataset: str | Non
 
 
 def official_frame(results: pd.DataFrame, dataset: str | None = None) -> pd.DataFrame:
-    """The paper code's CSV layout (docs/model.md §4) of a :func:`results_frame`:
-    :data:`OFFICIAL_COLUMNS`, every metric and ``Loss`` (test mean batch L1) ×100, rounded to 2
-    decimals (MAE 0.6959 -> 69.59)."""
+    """The paper code's CSV layout (docs/model.md §4) of a :func:`results_frame`: Model, Seed, gamma, the
+    dataset's metrics, Loss (test mean batch L1); every number ×100, rounded to 2 decimals (MAE 0.6959 -> 69.59)."""
     dataset = dataset_of(results, dataset)
     metrics = metric_columns(results, dataset)
     gamma = [json.loads(c).get("gamma") if isinstance(c, str) else None

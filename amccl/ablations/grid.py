@@ -3,11 +3,9 @@
     >>> cfg = AMCCLConfig.for_dataset("mosi", profile="demo")
     >>> rows = run_grid(["full", "no_se", "no_cl"], [1111, 1112, 1113], cfg, out_dir="runs/abl")
 
-Each finished row goes to ``out_dir/grid.csv`` at once (atomically). The same call again
-resumes: pairs already in the CSV are not rerun if their stored config equals the one asked for
-(else it raises). A lock file keeps a second process out of a running grid. Runs execute here
-(``local``), in worker processes (``processes``) or as Ray tasks (``ray``). A run depends on its
-config, seed, data and torch's thread count: pass ``num_cpus`` when comparing executors.
+Each finished row goes to ``out_dir/grid.csv`` at once (atomically); the same call again resumes, skipping
+pairs stored with the same config (another config raises). A lock keeps a second process out. A run depends
+on its config, seed, data and torch's thread count: pass ``num_cpus`` when comparing executors.
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,12 +73,6 @@ def read_grid(path: str | os.PathLike) -> pd.DataFrame:
     if missing:
         raise ValueError(f"{path} is not a grid CSV: no {missing} column")
     return rows.astype({"seed": int})
-
-
-def write_grid(path: str | os.PathLike, rows: Sequence[dict[str, Any]]) -> None:
-    """Write ``rows`` (:func:`~amccl.ablations.runs.make_row`'s columns) to ``path`` atomically."""
-    csv = pd.DataFrame(list(rows)).to_csv(index=False)
-    atomic_write(path, lambda handle: handle.write(csv.encode()))
 
 
 def grid_specs(variants: Iterable[str], seeds: Iterable[int], cfg: AMCCLConfig,
@@ -144,7 +136,8 @@ def run_grid(variants: Iterable[str], seeds: Iterable[int], cfg: AMCCLConfig, da
                 for finished, row in enumerate(run(todo, data, fit_fn), 1):
                     rows.append(row)
                     if csv_path is not None:
-                        write_grid(csv_path, rows)
+                        csv = pd.DataFrame(rows).to_csv(index=False).encode()
+                        atomic_write(csv_path, lambda handle, csv=csv: handle.write(csv))
                     bar.set_postfix_str(f"last {_run_label(row)}", refresh=False)
                     bar.update(1)
                     if lines:

@@ -51,18 +51,6 @@ def published_release(release: dict[str, Any] | str | None) -> dict[str, Any] | 
     return found if found and found["published"] else None
 
 
-def _run_release(results: pd.DataFrame) -> str | None:
-    """The one SHA-256 of a results frame's rows (``data_sha256``), None if absent or mixed."""
-    if "data_sha256" not in results.columns:
-        return None
-    hashes = results["data_sha256"].dropna().astype(str).unique()
-    return str(hashes[0]) if len(hashes) == 1 and len(results["data_sha256"].dropna()) == len(results) else None
-
-
-def _setting(aligned: bool) -> str:
-    return "aligned" if aligned else "unaligned"
-
-
 def side_by_side(
     summary_or_results: pd.DataFrame, dataset: str, release: dict[str, Any] | str | None = None,
 ) -> pd.DataFrame | None:
@@ -76,8 +64,9 @@ def side_by_side(
     """
     frame = summary_or_results
     is_summary = list(frame.index) == ["mean", "std"]
-    if release is None and not is_summary:
-        release = _run_release(frame)
+    if release is None and not is_summary and "data_sha256" in frame.columns:  # the rows' one SHA-256
+        hashes = frame["data_sha256"].dropna().astype(str).unique()
+        release = str(hashes[0]) if len(hashes) == 1 and frame["data_sha256"].notna().all() else None
     record = published_release(release)
     published = published_results(dataset)
     if record is None or str(record["dataset"]).lower() != published["dataset"].iloc[0]:
@@ -86,9 +75,10 @@ def side_by_side(
     metrics = [m for m in metric_columns(summary, dataset) if m in published.columns and published[m].notna().any()]
     seeds = summary.attrs.get("seeds", "") if is_summary else len(frame)
     mine = {**paper_row(summary)[metrics].to_dict(),
-            "data": _setting(record["file"].startswith("aligned")), "seeds": str(seeds)}
+            "data": "aligned" if record["file"].startswith("aligned") else "unaligned", "seeds": str(seeds)}
     rows = [{m: format_value(row[m], m) if pd.notna(row[m]) else "" for m in metrics}
-            | {"data": _setting(row["aligned"]), "seeds": str(row["seeds"])} for _, row in published.iterrows()]
+            | {"data": "aligned" if row["aligned"] else "unaligned", "seeds": str(row["seeds"])}
+            for _, row in published.iterrows()]
     table = pd.DataFrame([mine, *rows], index=pd.Index([RUN_LABEL, *published["model"]], name="model"))
     table.attrs.update(sources=list(dict.fromkeys(published["source"])), release=record["release"])
     return table
