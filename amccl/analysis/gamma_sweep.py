@@ -37,26 +37,21 @@ def sweep_gammas(gamma: float, factors: Iterable[float] = GAMMA_FACTORS) -> list
     return [float(f"{f * gamma:.12g}") for f in factors]
 
 
-def embedding_measures(model: Any, data: Any, cfg: Any, split: str = "test") -> dict[str, float]:
-    """:data:`EMBEDDING_COLUMNS` of ``model`` on ``split`` of ``data`` (reusing a frozen-text cache)."""
+def fit_and_measure(cfg: Any, data: Any, seed: int, fit_fn: Callable | None = None, **kwargs: Any) -> Any:
+    """``fit_fn(cfg, data, seed=seed, **kwargs)`` (default ``amccl.train.fit``) with the best model's
+    :data:`EMBEDDING_COLUMNS` on the test split (reusing a frozen-text cache) added to ``history.test_metrics``."""
     from amccl.analysis.alignment import alignment_metrics
     from amccl.analysis.compare import alignment_row
     from amccl.analysis.embeddings import extract_embeddings
     from amccl.evaluation import with_text_cache
 
-    device = next(model.parameters()).device
-    emb = extract_embeddings(model, with_text_cache(model, data, cfg, device)[split], split)
-    row = alignment_row(alignment_metrics(emb, ks=(1,)))
-    return {k: float(row[k]) for k in EMBEDDING_COLUMNS}
-
-
-def fit_and_measure(cfg: Any, data: Any, seed: int, fit_fn: Callable | None = None, **kwargs: Any) -> Any:
-    """``fit_fn(cfg, data, seed=seed, **kwargs)`` (default ``amccl.train.fit``) with
-    :func:`embedding_measures` of the best model added to ``history.test_metrics`` (grid rows)."""
     if fit_fn is None:
         from amccl.train import fit as fit_fn
     history = fit_fn(cfg, data, seed=seed, **kwargs)
-    history.test_metrics = {**history.test_metrics, **embedding_measures(history.model, data, cfg)}
+    model = history.model
+    emb = extract_embeddings(model, with_text_cache(model, data, cfg, next(model.parameters()).device)["test"], "test")
+    row = alignment_row(alignment_metrics(emb, ks=(1,)))
+    history.test_metrics = {**history.test_metrics, **{k: float(row[k]) for k in EMBEDDING_COLUMNS}}
     return history
 
 
