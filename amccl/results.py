@@ -1,11 +1,8 @@
-"""What a run returns and how seeds become the table papers print.
+"""What a run returns (:class:`History`) and how seeds become the table papers print (:func:`seed_table`).
 
-:class:`History` is ``fit``'s result; :func:`results_frame` makes one row per seed,
-:func:`summarize` the mean and std (ddof=0, MMSA's) over seeds, :func:`paper_row` their
-``mean ± std`` strings, :func:`seed_table` the table ``train`` prints and :func:`write_results`
-the CSV files. Numbers are fractions everywhere except :func:`write_official_csv`, the paper
-code's layout (docs/model.md §4) with every metric ×100. Each row records the text encoder and
-a ``note`` when the run's numbers are not the paper's setting.
+Numbers are fractions everywhere except :func:`write_official_csv`, the paper code's layout (docs/model.md §4)
+with every metric ×100. Each row records the text encoder and a ``note`` when the run's numbers are not the
+paper's setting.
 """
 
 from __future__ import annotations

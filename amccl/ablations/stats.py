@@ -1,14 +1,10 @@
 """Seed-paired statistics of an ablation grid: which differences to the baseline are real.
 
-A variant is compared with the baseline on the *same* seeds (docs/model.md §6), so the luck both
-runs share cancels. Per variant and metric :func:`paired_summary` gives the mean ± std over
-seeds, the mean paired difference with its interval, a paired test with Holm's correction over
-the variants, a verdict, and the power columns of :mod:`~amccl.ablations.power`. Intervals are
-per comparison; ``significant`` is Holm-adjusted. With five seeds the exact Wilcoxon test cannot
-go below p = 0.0625: use the t-test (the default) or more seeds.
-
-Rows and summaries hold fractions; :func:`format_paired`, :func:`grid_verdict` and
-:func:`power_verdict` print through :mod:`amccl.metrics`' one display. No torch.
+A variant is compared with the baseline on the *same* seeds (docs/model.md §6), so the luck both runs share
+cancels. Intervals are per comparison; ``significant`` is Holm-adjusted over the variants. With five seeds the
+exact Wilcoxon test cannot go below p = 0.0625: use the t-test (the default) or more seeds. Rows and summaries
+hold fractions; :func:`format_paired`, :func:`grid_verdict` and :func:`power_verdict` print through
+:mod:`amccl.metrics`' one display. No torch.
 """
 
 from __future__ import annotations
@@ -40,14 +36,9 @@ FORMATS = ("mean", "diff", "detectable", "seeds_needed")  # the cells format_pai
 def holm(pvalues: Iterable[float]) -> np.ndarray:
     """Holm's step-down adjusted p-values, in the input order; NaN entries stay NaN."""
     p = np.asarray(list(pvalues), dtype=float)
-    out = np.full(p.shape, np.nan)
-    finite = np.flatnonzero(~np.isnan(p))
-    m = finite.size
-    if m == 0:
-        return out
+    out, finite = np.full(p.shape, np.nan), np.flatnonzero(~np.isnan(p))
     order = finite[np.argsort(p[finite], kind="stable")]
-    adjusted = np.minimum(1.0, (m - np.arange(m)) * p[order])
-    out[order] = np.maximum.accumulate(adjusted)
+    out[order] = np.maximum.accumulate(np.minimum(1.0, (finite.size - np.arange(finite.size)) * p[order]))
     return out
 
 

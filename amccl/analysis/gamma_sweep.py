@@ -1,11 +1,8 @@
 """Alignment against gamma: does a heavier contrastive loss align the modalities, and what does it cost?
 
-:func:`gamma_sweep` trains each variant with each seed at each gamma (default 0, g, 10 g, 100 g
-with g = ``cfg.gamma``) through :func:`amccl.ablations.grid.run_grid` and measures every run's
-test embeddings (:func:`~amccl.analysis.compare.alignment_row`) beside its test ``MAE`` and
-``constant_MAE`` (the training labels' median for every clip). :func:`sweep_summary` gives mean
-and t-interval per (variant, gamma, metric); :func:`sweep_verdict` tests every larger gamma
-against gamma = 0 on the same seeds, Holm-corrected over the gammas.
+:func:`gamma_sweep` measures every run's test embeddings (:func:`~amccl.analysis.compare.alignment_row`) beside
+its test ``MAE`` and ``constant_MAE`` (the training labels' median for every clip); :func:`sweep_verdict` tests
+every larger gamma against gamma = 0 on the same seeds, Holm-corrected over the gammas.
 """
 
 from __future__ import annotations
