@@ -244,12 +244,8 @@ def baseline_verdict(amccl: Mapping[str, float] | pd.DataFrame, table: pd.DataFr
     for _, row in table.iterrows():
         readings = [_reading(_values(amccl, m), float(row[m]), m) for m in metrics]
         won = [m for m, (beats, _) in zip(metrics, readings) if beats]
-        if len(won) == len(metrics):
-            head = f"beats it on {' and '.join(metrics)}"
-        elif won:
-            head = f"beats it on {won[0]} only"
-        else:
-            head = "does not beat it"
+        head = (f"beats it on {' and '.join(metrics)}" if len(won) == len(metrics)
+                else f"beats it on {won[0]} only" if won else "does not beat it")
         alpha = f", ridge alpha {row['alpha']:g}" if "alpha" in row and np.isfinite(row["alpha"]) else ""
         lines.append(f"- {row['baseline']}{alpha}: AMCCL {head}. " + "; ".join(text for _, text in readings) + ".")
     return "\n".join(lines)

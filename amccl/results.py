@@ -165,25 +165,18 @@ def write_results(results: pd.DataFrame, out_dir: str | Path, dataset: str | Non
     return results_path, summary_path
 
 
-def official_frame(results: pd.DataFrame, dataset: str | None = None) -> pd.DataFrame:
-    """The paper code's CSV layout (docs/model.md §4) of a :func:`results_frame`: Model, Seed, gamma, the
-    dataset's metrics, Loss (test mean batch L1); every number ×100, rounded to 2 decimals (MAE 0.6959 -> 69.59)."""
+def write_official_csv(results: pd.DataFrame, out_dir: str | Path, dataset: str | None = None) -> Path:
+    """Write a :func:`results_frame` in the paper code's layout (docs/model.md §4) to
+    ``out_dir/<dataset>-regression.csv`` (the official file name): Model, Seed, gamma, the dataset's metrics,
+    Loss (test mean batch L1); every number ×100, rounded to 2 decimals (MAE 0.6959 -> 69.59)."""
     dataset = dataset_of(results, dataset)
-    metrics = metric_columns(results, dataset)
     gamma = [json.loads(c).get("gamma") if isinstance(c, str) else None
              for c in results.get("config", pd.Series([None] * len(results)))]
     loss = results["test_loss"] if "test_loss" in results.columns else pd.Series([np.nan] * len(results))
     table = pd.DataFrame({"Model": OFFICIAL_MODEL, "Seed": results["seed"].to_numpy(), "gamma": gamma})
-    for m in metrics:
-        table[m] = (100.0 * results[m].astype(float)).round(2).to_numpy()
-    table["Loss"] = (100.0 * loss.astype(float)).round(2).to_numpy()
-    return table
-
-
-def write_official_csv(results: pd.DataFrame, out_dir: str | Path, dataset: str | None = None) -> Path:
-    """Write :func:`official_frame` to ``out_dir/<dataset>-regression.csv`` (the official file name)."""
-    table = official_frame(results, dataset)
-    path = Path(out_dir) / f"{dataset_of(results, dataset) or OFFICIAL_MODEL}-regression.csv"
+    for column, values in [*((m, results[m]) for m in metric_columns(results, dataset)), ("Loss", loss)]:
+        table[column] = (100.0 * values.astype(float)).round(2).to_numpy()
+    path = Path(out_dir) / f"{dataset or OFFICIAL_MODEL}-regression.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(path, index=False)
     return path

@@ -117,9 +117,15 @@ def run_grid(variants: Iterable[str], seeds: Iterable[int], cfg: AMCCLConfig, da
     with _grid_lock(csv_path.parent) if csv_path is not None else contextlib.nullcontext():
         rows: list[dict[str, Any]] = read_grid(csv_path).to_dict("records") if csv_path is not None else []
         done = _by_key(rows)
-        for spec in specs:
-            if spec.key in done:
-                _check_same_config(spec, done[spec.key], csv_path)
+        for spec in (s for s in specs if s.key in done):  # refuse to resume a row stored with another config
+            stored = done[spec.key].get("config")
+            if not isinstance(stored, str):
+                raise ValueError(f"{csv_path}: row {spec.key} has no config column; cannot resume safely")
+            changed = config_differences(json.loads(stored), json.loads(config_json(spec.config)), tuple(RESUME_IGNORES))
+            if changed:
+                raise ValueError(f"{csv_path} already holds run {spec.key} with a different config "
+                                 f"({', '.join(changed[:5])}). Use another out_dir for these settings, or delete "
+                                 "the file to start over.")
         todo = [s for s in specs if s.key not in done]
         if progress:
             print(f"{progress_desc}: {len(specs)} runs, {len(specs) - len(todo)} already in {csv_path or 'memory'}, "
@@ -170,18 +176,6 @@ def _grid_lock(out_dir: Path):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _check_same_config(spec: RunSpec, row: dict[str, Any], csv_path: Path | None) -> None:
-    """Refuse to resume a stored row whose config differs from the one asked for."""
-    stored = row.get("config")
-    if not isinstance(stored, str):
-        raise ValueError(f"{csv_path}: row {spec.key} has no config column; cannot resume safely")
-    changed = config_differences(json.loads(stored), json.loads(config_json(spec.config)), tuple(RESUME_IGNORES))
-    if changed:
-        detail = ", ".join(changed[:5])
-        raise ValueError(f"{csv_path} already holds run {spec.key} with a different config ({detail}). "
-                         "Use another out_dir for these settings, or delete the file to start over.")
 
 
 def _run_label(row: dict[str, Any], seconds: bool = False) -> str:

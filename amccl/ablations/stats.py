@@ -68,7 +68,30 @@ def paired_summary(
         :data:`PAIRED_COLUMNS`, one row per (variant, metric), baseline first; NaN intervals and
         p-values below two seeds.
     """
-    metrics, variants = _check_inputs(rows, metrics, baseline, alpha, method, test)
+    if method not in ("t", "bootstrap"):
+        raise ValueError(f"method must be 't' or 'bootstrap', got {method!r}")
+    if test not in ("t", "wilcoxon"):
+        raise ValueError(f"test must be 't' or 'wilcoxon', got {test!r}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    for col in ("variant", "seed"):
+        if col not in rows.columns:
+            raise KeyError(f"rows have no {col!r} column (columns: {list(rows.columns)})")
+    metrics = list(metrics) if metrics is not None else metric_columns(rows)
+    if not metrics:
+        raise ValueError("no metric columns: pass metrics=[...]")
+    missing = [m for m in metrics if m not in rows.columns]
+    if missing:
+        raise KeyError(f"metrics not in rows: {missing}")
+    dup = rows.duplicated(["variant", "seed"])
+    if dup.any():
+        pairs = rows.loc[dup, ["variant", "seed"]].drop_duplicates().values.tolist()
+        raise ValueError(f"several rows for the same (variant, seed): {pairs}")
+    variants = list(dict.fromkeys(rows["variant"]))
+    if baseline is not None:
+        if baseline not in variants:
+            raise ValueError(f"baseline {baseline!r} has no rows; variants present: {variants}")
+        variants = [baseline, *(v for v in variants if v != baseline)]
     out = []
     for metric in metrics:
         table = rows.pivot(index="seed", columns="variant", values=metric).astype(float)
@@ -100,36 +123,6 @@ def paired_summary(
     frame = pd.DataFrame(out, columns=PAIRED_COLUMNS).astype({"n": int, "n_pairs": int, "significant": bool})
     frame.attrs.update(alpha=alpha, power=power)  # what power_verdict quotes
     return frame
-
-
-def _check_inputs(rows: pd.DataFrame, metrics: Iterable[str] | None, baseline: str | None, alpha: float,
-                  method: str, test: str) -> tuple[list[str], list[str]]:
-    """Validate :func:`paired_summary`'s arguments; return its metrics and variants (baseline first)."""
-    if method not in ("t", "bootstrap"):
-        raise ValueError(f"method must be 't' or 'bootstrap', got {method!r}")
-    if test not in ("t", "wilcoxon"):
-        raise ValueError(f"test must be 't' or 'wilcoxon', got {test!r}")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    for col in ("variant", "seed"):
-        if col not in rows.columns:
-            raise KeyError(f"rows have no {col!r} column (columns: {list(rows.columns)})")
-    metrics = list(metrics) if metrics is not None else metric_columns(rows)
-    if not metrics:
-        raise ValueError("no metric columns: pass metrics=[...]")
-    missing = [m for m in metrics if m not in rows.columns]
-    if missing:
-        raise KeyError(f"metrics not in rows: {missing}")
-    dup = rows.duplicated(["variant", "seed"])
-    if dup.any():
-        pairs = rows.loc[dup, ["variant", "seed"]].drop_duplicates().values.tolist()
-        raise ValueError(f"several rows for the same (variant, seed): {pairs}")
-    variants = list(dict.fromkeys(rows["variant"]))
-    if baseline is not None:
-        if baseline not in variants:
-            raise ValueError(f"baseline {baseline!r} has no rows; variants present: {variants}")
-        variants = [baseline, *(v for v in variants if v != baseline)]
-    return metrics, variants
 
 
 def paired_pvalue(diffs: np.ndarray, test: str = "t") -> float:

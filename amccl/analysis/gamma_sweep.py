@@ -127,19 +127,6 @@ def sweep_table(summ: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
     return table
 
 
-def paired_to_zero(frame: pd.DataFrame, variant: str, metrics: Sequence[str] = SWEEP_METRICS,
-                   alpha: float = 0.05) -> pd.DataFrame:
-    """Each larger gamma of ``variant`` against its smallest, paired by seed: a
-    :func:`amccl.ablations.stats.paired_summary` with the gammas (``f"{gamma:g}"``) as variants."""
-    block = frame[frame["variant"] == variant]
-    if block.empty:
-        raise ValueError(f"the sweep has no rows for variant {variant!r}")
-    labels = block["gamma"].map(lambda g: f"{g:g}")
-    rows = block.assign(variant=labels).sort_values("gamma", kind="stable")
-    return paired_summary(rows[["variant", "seed", *metrics]], list(metrics),
-                          baseline=labels[block["gamma"].idxmin()], alpha=alpha)
-
-
 _READINGS = {"alignment": ("alignment", "loosens", "tightens"), "spearman": ("distance/label Spearman", "rises", "falls"),
              "MAE": ("test MAE", "degrades", "improves")}
 
@@ -173,13 +160,16 @@ def _reading(comp: pd.DataFrame, metric: str, constant: float | None = None) -> 
 
 
 def sweep_verdict(frame: pd.DataFrame, alpha: float = 0.05) -> str:
-    """One sentence per variant of a :func:`gamma_sweep`: whether alignment and Spearman move
-    with gamma, and from which gamma the test MAE degrades toward ``constant_MAE``
-    (:func:`paired_to_zero`)."""
+    """One sentence per variant of a :func:`gamma_sweep`: whether alignment and Spearman move with gamma, and
+    from which gamma the test MAE degrades toward ``constant_MAE``; each larger gamma is compared with the
+    smallest by :func:`amccl.ablations.stats.paired_summary`, the gammas (``f"{gamma:g}"``) as variants."""
     constant = float(frame["constant_MAE"].iloc[0]) if "constant_MAE" in frame.columns else None
     parts = []
     for variant in dict.fromkeys(frame["variant"]):
-        comp = paired_to_zero(frame, variant, SWEEP_METRICS, alpha)
+        block = frame[frame["variant"] == variant]
+        labels = block["gamma"].map(lambda g: f"{g:g}")
+        rows = block.assign(variant=labels).sort_values("gamma", kind="stable")[["variant", "seed", *SWEEP_METRICS]]
+        comp = paired_summary(rows, list(SWEEP_METRICS), baseline=labels[block["gamma"].idxmin()], alpha=alpha)
         if comp["variant"].nunique() < 2:
             raise ValueError(f"variant {variant!r} has one gamma only; a sweep needs at least two")
         readings = [_reading(comp, m, constant) for m in ("alignment", "spearman", "MAE")]

@@ -19,7 +19,7 @@ from amccl.data.mmsa import release_of
 from amccl.metrics import DISPLAY_NOTE, KNOWN_METRICS, format_value, metric_columns
 from amccl.results import paper_row, summarize
 
-__all__ = ["NOT_PUBLISHED", "published_results", "published_release", "side_by_side", "comparison_text"]
+__all__ = ["NOT_PUBLISHED", "published_results", "side_by_side", "comparison_text"]
 
 CSV_NAME = "published_results.csv"
 CSV_SCALE = 100.0  # the CSV's values are ×100, as the sources print them
@@ -43,14 +43,6 @@ def published_results(dataset: str | None = None) -> pd.DataFrame:
     return chosen[["dataset", "model", *metrics, "aligned", "seeds", "note", "source"]].reset_index(drop=True)
 
 
-def published_release(release: dict[str, Any] | str | None) -> dict[str, Any] | None:
-    """The registry record of a published MMSA file, or None; ``release`` is a
-    :func:`~amccl.data.mmsa.release_of` dict or a SHA-256, looked up again in the registry."""
-    sha = release.get("sha256") if isinstance(release, dict) else release
-    found = release_of(None, sha) if sha else None
-    return found if found and found["published"] else None
-
-
 def side_by_side(
     summary_or_results: pd.DataFrame, dataset: str, release: dict[str, Any] | str | None = None,
 ) -> pd.DataFrame | None:
@@ -67,9 +59,10 @@ def side_by_side(
     if release is None and not is_summary and "data_sha256" in frame.columns:  # the rows' one SHA-256
         hashes = frame["data_sha256"].dropna().astype(str).unique()
         release = str(hashes[0]) if len(hashes) == 1 and frame["data_sha256"].notna().all() else None
-    record = published_release(release)
+    sha = release.get("sha256") if isinstance(release, dict) else release  # a dict is looked up again
+    record = release_of(None, sha) if sha else None
     published = published_results(dataset)
-    if record is None or str(record["dataset"]).lower() != published["dataset"].iloc[0]:
+    if not record or not record["published"] or str(record["dataset"]).lower() != published["dataset"].iloc[0]:
         return None
     summary = frame if is_summary else summarize(frame, dataset)
     metrics = [m for m in metric_columns(summary, dataset) if m in published.columns and published[m].notna().any()]
