@@ -1,8 +1,7 @@
 """What a run returns (:class:`History`) and how seeds become the table papers print (:func:`seed_table`).
 
-Numbers are fractions everywhere except :func:`write_official_csv`, the paper code's layout (docs/model.md §4)
-with every metric ×100. Each row records the text encoder and a ``note`` when the run's numbers are not the
-paper's setting.
+Numbers are fractions everywhere except :func:`write_official_csv`, the paper code's layout (docs/model.md §4) with
+every metric ×100. Each row records the text encoder and a ``note`` when the run's numbers are not the paper's setting.
 """
 
 from __future__ import annotations
@@ -58,8 +57,7 @@ class History:
         return pd.DataFrame(self.epochs).set_index("epoch") if self.epochs else pd.DataFrame()
 
     def result_row(self) -> dict[str, Any]:
-        """One flat row: seed, test metrics (fractions), ``test_loss``, best epoch, data,
-        versions, device, config."""
+        """One flat row: seed, test metrics (fractions), ``test_loss``, best epoch, data, versions, device, config."""
         return {"seed": self.seed, **self.test_metrics, "test_loss": self.test_loss, "best_epoch": self.best_epoch,
                 "epochs_run": len(self.epochs), "seconds": round(float(sum(e["seconds"] for e in self.epochs)), 2),
                 "dataset": self.config.get("dataset"), **flatten_meta(self.meta, self.config),

@@ -121,7 +121,8 @@ def run_grid(variants: Iterable[str], seeds: Iterable[int], cfg: AMCCLConfig, da
             stored = done[spec.key].get("config")
             if not isinstance(stored, str):
                 raise ValueError(f"{csv_path}: row {spec.key} has no config column; cannot resume safely")
-            changed = config_differences(json.loads(stored), json.loads(config_json(spec.config)), tuple(RESUME_IGNORES))
+            asked = json.loads(config_json(spec.config))
+            changed = config_differences(json.loads(stored), asked, tuple(RESUME_IGNORES))
             if changed:
                 raise ValueError(f"{csv_path} already holds run {spec.key} with a different config "
                                  f"({', '.join(changed[:5])}). Use another out_dir for these settings, or delete "

@@ -31,8 +31,7 @@ def default_workers(num_cpus: int, cores: int | None = None) -> int:
 
 
 def _init_worker(data: Any, num_threads: int) -> None:
-    """Keep the grid's data, quiet the logger, and leave Ctrl-C to the parent (which cancels
-    the runs not started)."""
+    """Keep the grid's data, quiet the logger, and leave Ctrl-C to the parent (which cancels the runs not started)."""
     import signal
 
     import torch

@@ -175,10 +175,9 @@ def _verdict(rec: dict, metric: str, baseline: str | None) -> str:
 
 
 def format_paired(summ: pd.DataFrame, value: str = "mean") -> pd.DataFrame:
-    """A :func:`paired_summary` as strings, one row per variant and one column per metric:
-    ``value`` ``"mean"`` -> ``"85.31 ± 0.42"``; ``"diff"`` -> ``"-1.20 [-2.10, -0.30] *"`` (``*``:
-    Holm-significant; the baseline reads ``"—"``); ``"detectable"`` -> ``"±2.31"``;
-    ``"seeds_needed"`` -> ``"14"`` (``"> 1000"`` beyond that)."""
+    """A :func:`paired_summary` as strings, one row per variant and one column per metric: ``value`` ``"mean"`` ->
+    ``"85.31 ± 0.42"``; ``"diff"`` -> ``"-1.20 [-2.10, -0.30] *"`` (``*``: Holm-significant; the baseline reads
+    ``"—"``); ``"detectable"`` -> ``"±2.31"``; ``"seeds_needed"`` -> ``"14"`` (``"> 1000"`` beyond that)."""
     if value not in FORMATS:
         raise ValueError(f"value must be one of {FORMATS}, got {value!r}")
 

@@ -2,12 +2,10 @@
 
 Every measure works on L2-normalised rows (an all-zero row stays zero); x_i, y_i are clip i:
 
-* ``recall@k`` (X -> Y): share of clips whose y_i is among the k rows most cosine-similar to
-  x_i, ties broken at random in expectation (exact; collapsed features score chance, k / N);
-  ``mean_rank`` the expected rank of y_i.
-* ``alignment`` (Wang and Isola, 2020): ``mean_i ||x_i - y_i||^2``; ``modality_gap``: the
-  distance between the two centroids (Liang et al., 2022); ``uniformity`` (Wang and Isola,
-  t = 2): ``log mean_{i<j} exp(-2 ||x_i - x_j||^2)``.
+* ``recall@k`` (X -> Y): share of clips whose y_i is among the k rows most cosine-similar to x_i, ties broken at random
+  in expectation (exact; collapsed features score chance, k / N); ``mean_rank`` the expected rank of y_i.
+* ``alignment`` (Wang and Isola, 2020): ``mean_i ||x_i - y_i||^2``; ``modality_gap``: the distance between the two
+  centroids (Liang et al., 2022); ``uniformity`` (Wang and Isola, t = 2): ``log mean_{i<j} exp(-2 ||x_i - x_j||^2)``.
 * ``silhouette``: cosine silhouette of the polarity classes (neutral dropped below two clips).
 * ``spearman``: Spearman's rho between cosine distance and label distance over distinct pairs
   (a seeded subset above ``max_pairs``); positive when embedding distance follows sentiment.

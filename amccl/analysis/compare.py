@@ -31,9 +31,8 @@ def compare_models(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def alignment_verdict(side: pd.DataFrame, a: str, b: str, n_clips: int, context: str = "one seed") -> str:
-    """Whether model ``a`` of ``side`` (:func:`compare_models`) is better aligned than ``b`` on
-    recall@1, alignment and Spearman; ``n_clips`` sets recall@1's chance and margin (1/N),
-    ``context`` is quoted in the sentence."""
+    """Whether model ``a`` of ``side`` (:func:`compare_models`) is better aligned than ``b`` on recall@1, alignment and
+    Spearman; ``n_clips`` sets recall@1's chance and margin (1/N), ``context`` is quoted in the sentence."""
     t, n = side.loc[a], side.loc[b]
     margins = {"recall@1": 1 / n_clips, "alignment": MARGIN, "spearman": MARGIN}
     gains = {"recall@1": t["recall@1"] - n["recall@1"], "alignment": n["alignment"] - t["alignment"],

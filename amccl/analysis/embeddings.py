@@ -77,10 +77,9 @@ def extract_embeddings(
 ) -> Embeddings:
     """``Feature_t/a/v/f`` and predictions of every clip of a split, sorted by split row.
 
-    The model runs in eval mode without gradients on ``device`` (default: its own), its mode
-    restored afterwards. ``data`` is an ``MMSAData`` or one split; ``batches`` (batch dicts with
-    ``labels`` and ``index``, or a callable ``(split_data, batch_size)``) replace the in-order loader
-    (which trims padding when it cannot matter).
+    The model runs in eval mode without gradients on ``device`` (default: its own), its mode restored afterwards.
+    ``data`` is an ``MMSAData`` or one split; ``batches`` (batch dicts with ``labels`` and ``index``, or a callable
+    ``(split_data, batch_size)``) replace the in-order loader (which trims padding when it cannot matter).
     """
     import torch
 

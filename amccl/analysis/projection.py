@@ -1,6 +1,5 @@
-"""The joint embedding space in 2-D: :func:`project_joint` stacks the L2-normalised
-``Feature_t/a/v`` of the clips and maps them with UMAP (umap-learn; t-SNE when it is absent),
-t-SNE or PCA. The pictures are in :mod:`amccl.plotting`.
+"""The joint embedding space in 2-D: :func:`project_joint` stacks the L2-normalised ``Feature_t/a/v`` of the clips and
+maps them with UMAP (umap-learn; t-SNE when it is absent), t-SNE or PCA. The pictures are in :mod:`amccl.plotting`.
 """
 
 from __future__ import annotations

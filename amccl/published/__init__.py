@@ -1,11 +1,10 @@
 """Published regression results, shown beside a run's own numbers.
 
-``published_results.csv`` holds, per (dataset, model), MMSA's five-seed reproductions on MOSI,
-MOSEI, SIMS and SIMS-v2 (``thuiar/MMSA`` ``results/result-stat.md`` at a94e65d) and the official
-AMCCL code's one-seed MOSI run (``kaka-yjk/amccl`` at 5316a2f), exactly as published (×100).
-:func:`published_results` returns them as fractions. :func:`side_by_side` shows them under a
-run's ``mean ± std`` only when the run's data file is a published MMSA release by SHA-256
-(:data:`amccl.data.mmsa.RELEASES`): numbers on any other file are not comparable.
+``published_results.csv`` holds, per (dataset, model), MMSA's five-seed reproductions on MOSI, MOSEI, SIMS and SIMS-v2
+(``thuiar/MMSA`` ``results/result-stat.md`` at a94e65d) and the official AMCCL code's one-seed MOSI run
+(``kaka-yjk/amccl`` at 5316a2f), exactly as published (×100). :func:`published_results` returns them as fractions.
+:func:`side_by_side` shows them under a run's ``mean ± std`` only when the run's data file is a published MMSA release
+by SHA-256 (:data:`amccl.data.mmsa.RELEASES`): numbers on any other file are not comparable.
 """
 
 from __future__ import annotations
@@ -28,9 +27,8 @@ RUN_LABEL = "AMCCL (this run)"
 
 
 def published_results(dataset: str | None = None) -> pd.DataFrame:
-    """The published table (fractions), all datasets or one: ``dataset``, ``model``, the metrics
-    (one dataset's, in display order), ``aligned``, ``seeds``, ``note``, ``source``; ValueError
-    for an unknown dataset."""
+    """The published table (fractions), all datasets or one: ``dataset``, ``model``, the metrics (one dataset's, in
+    display order), ``aligned``, ``seeds``, ``note``, ``source``; ValueError for an unknown dataset."""
     with files(__name__).joinpath(CSV_NAME).open("r", encoding="utf-8") as handle:
         table = pd.read_csv(handle, dtype={"aligned": bool, "seeds": int}, keep_default_na=False,
                             na_values={m: [""] for m in KNOWN_METRICS})
@@ -50,9 +48,8 @@ def side_by_side(
     ``model`` (:data:`RUN_LABEL` first; ``data`` aligned / unaligned, ``seeds``), or None unless
     the run's file is a published MMSA release of ``dataset``.
 
-    ``summary_or_results`` is a :func:`~amccl.results.summarize` table or a results frame;
-    ``release`` (a ``release_of`` dict or a SHA-256) defaults to the frame's ``data_sha256``.
-    ``attrs`` hold ``sources`` and ``release``.
+    ``summary_or_results`` is a :func:`~amccl.results.summarize` table or a results frame; ``release`` (a ``release_of``
+    dict or a SHA-256) defaults to the frame's ``data_sha256``. ``attrs`` hold ``sources`` and ``release``.
     """
     frame = summary_or_results
     is_summary = list(frame.index) == ["mean", "std"]
