@@ -221,7 +221,8 @@ def _reading(values: np.ndarray, reference: float, metric: str) -> tuple[bool | 
         text += "equal at this precision"
     else:
         word = ("lower" if lower else "higher") if beats else ("higher" if lower else "lower")
-        text += f"{word} by {format_value(abs(gap), metric)}" + (f" {display_unit(metric)}" if display_unit(metric) else "")
+        points = f" {display_unit(metric)}" if display_unit(metric) else ""
+        text += f"{word} by {format_value(abs(gap), metric)}{points}"
     if values.size > 1:
         better = int(np.sum((values < reference) if lower else (values > reference)))
         spread = "larger than" if abs(gap) > std else "within"
@@ -239,8 +240,8 @@ def baseline_verdict(amccl: Mapping[str, float] | pd.DataFrame, table: pd.DataFr
     """
     metrics = ("MAE", accuracy_key(dataset))
     n = len(amccl) if isinstance(amccl, pd.DataFrame) else 1
-    header = (f"{label}, {n} seeds (mean ± std)" if n > 1 else label) + " against each baseline on the same test split:"
-    lines = [header]
+    who = f"{label}, {n} seeds (mean ± std)" if n > 1 else label
+    lines = [f"{who} against each baseline on the same test split:"]
     for _, row in table.iterrows():
         readings = [_reading(_values(amccl, m), float(row[m]), m) for m in metrics]
         won = [m for m, (beats, _) in zip(metrics, readings) if beats]

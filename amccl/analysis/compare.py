@@ -50,7 +50,8 @@ def alignment_verdict(side: pd.DataFrame, a: str, b: str, n_clips: int, context:
     else:
         head = f"no clear difference between {a} and {b}"
     return (f"{head} ({context}) — recall@1 {t['recall@1']:.3f} vs {n['recall@1']:.3f} (chance {1 / n_clips:.3f}), "
-            f"alignment {t['alignment']:.3f} vs {n['alignment']:.3f}, spearman {t['spearman']:.3f} vs {n['spearman']:.3f}.")
+            f"alignment {t['alignment']:.3f} vs {n['alignment']:.3f}, "
+            f"spearman {t['spearman']:.3f} vs {n['spearman']:.3f}.")
 
 
 def modality_separation(proj: pd.DataFrame, k: int = 5) -> float:

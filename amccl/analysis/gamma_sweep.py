@@ -85,7 +85,8 @@ def gamma_sweep(cfg: Any, gammas: Sequence[float] | None = None, variants: Seque
         data = load_data(cfg)
     measured = partial(fit_and_measure, fit_fn=fit_fn)
     frames = [run_grid(variants, seeds, cfg.replace(gamma=g), data=data, fit_fn=measured, progress=progress,
-                       progress_desc=f"gamma {g:g}", out_dir=None if out_dir is None else Path(out_dir) / f"gamma_{g:g}", **grid_kwargs)
+                       progress_desc=f"gamma {g:g}", **grid_kwargs,
+                       out_dir=None if out_dir is None else Path(out_dir) / f"gamma_{g:g}")
               for g in gammas]
     rows = pd.concat(frames, ignore_index=True)
     rows["gamma"] = [float(json.loads(c)["gamma"]) for c in rows["config"]]
@@ -127,8 +128,8 @@ def sweep_table(summ: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
     return table
 
 
-_READINGS = {"alignment": ("alignment", "loosens", "tightens"), "spearman": ("distance/label Spearman", "rises", "falls"),
-             "MAE": ("test MAE", "degrades", "improves")}
+_READINGS = {"alignment": ("alignment", "loosens", "tightens"), "MAE": ("test MAE", "degrades", "improves"),
+             "spearman": ("distance/label Spearman", "rises", "falls")}
 
 
 def _reading(comp: pd.DataFrame, metric: str, constant: float | None = None) -> str:
@@ -156,7 +157,8 @@ def _reading(comp: pd.DataFrame, metric: str, constant: float | None = None) -> 
         det = others["detectable"].max()
         return f"{name} shows no significant change ({span}{way}; rules out changes beyond ±{det:.2f}{caveat})"
     first = clear.iloc[0]
-    return f"{name} {up if first['diff'] > 0 else down} significantly from γ = {first['variant']} on ({span}{way}{caveat})"
+    moved = up if first["diff"] > 0 else down
+    return f"{name} {moved} significantly from γ = {first['variant']} on ({span}{way}{caveat})"
 
 
 def sweep_verdict(frame: pd.DataFrame, alpha: float = 0.05) -> str:
