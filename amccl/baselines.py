@@ -65,23 +65,6 @@ def frame_means(x: Any, lengths: Any) -> np.ndarray:
     return out
 
 
-def _frozen_text_module(cfg: Any):
-    """The run's text encoder alone, frozen, with AMCCL's own ``text_summary`` (the cache rows)."""
-    from torch import nn
-
-    from amccl.encoders import TextEncoder
-    from amccl.model import AMCCL
-
-    class FrozenText(nn.Module):
-        text_summary = AMCCL.text_summary  # [CLS], mean over all Lt, mean over valid tokens
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.text_model = TextEncoder(cfg.text_encoder, finetune=False)
-
-    return FrozenText()
-
-
 def text_features(cfg: Any, data: Any, device: Any = "cpu", seed: int = 0) -> dict[str, np.ndarray]:
     """``{split: (N, H) float64}``: the frozen ``cfg.text_encoder``'s mean over valid tokens (eval
     mode, through :func:`amccl.evaluation.with_text_cache`; ``tiny-random`` weights drawn from
@@ -89,13 +72,21 @@ def text_features(cfg: Any, data: Any, device: Any = "cpu", seed: int = 0) -> di
     import torch
 
     from amccl.config import MODALITIES
+    from amccl.encoders import TextEncoder
     from amccl.evaluation import with_text_cache
-    from amccl.model import TEXT_MEAN_MASKED
+    from amccl.model import AMCCL, TEXT_MEAN_MASKED
     from amccl.runtime import no_transformers_bars
+
+    class FrozenText(torch.nn.Module):  # the run's text encoder alone, frozen, with AMCCL's own text_summary
+        text_summary = AMCCL.text_summary  # [CLS], mean over all Lt, mean over valid tokens
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.text_model = TextEncoder(cfg.text_encoder, finetune=False)
 
     with torch.random.fork_rng(devices=[]), no_transformers_bars():
         torch.manual_seed(seed)
-        module = _frozen_text_module(cfg).to(device)
+        module = FrozenText().to(device)
     frozen = cfg.replace(freeze_text=True, cache_text=True, modalities=MODALITIES)
     splits = with_text_cache(module, data, frozen, torch.device(device))
     return {name: split.text_feats[:, TEXT_MEAN_MASKED].double().cpu().numpy() for name, split in splits.items()}
@@ -122,19 +113,14 @@ class ProbeFit:
     predictions: np.ndarray
 
 
-def make_probe(alpha: float):
-    """``Pipeline(StandardScaler(), Ridge(alpha))``, the one probe model."""
+def fit_probe(x_train: np.ndarray, y_train: np.ndarray, x_valid: np.ndarray, y_valid: np.ndarray,
+              x_test: np.ndarray, alphas: Sequence[float] = ALPHAS) -> ProbeFit:
+    """Fit ``Pipeline(StandardScaler(), Ridge(alpha))`` on train (N, F) for each alpha (a tie keeps the
+    first), keep the lowest validation MAE and predict test; no test labels, so they cannot influence the fit."""
     from sklearn.linear_model import Ridge
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return Pipeline([("scale", StandardScaler()), ("ridge", Ridge(alpha=alpha))])
-
-
-def fit_probe(x_train: np.ndarray, y_train: np.ndarray, x_valid: np.ndarray, y_valid: np.ndarray,
-              x_test: np.ndarray, alphas: Sequence[float] = ALPHAS) -> ProbeFit:
-    """Fit a probe on train (N, F) for each alpha (a tie keeps the first), keep the lowest
-    validation MAE and predict test; no test labels, so they cannot influence the fit."""
     if not len(alphas):
         raise ValueError("alphas must hold at least one value")
     y_train = np.asarray(y_train, dtype=np.float64).reshape(-1)
@@ -142,7 +128,7 @@ def fit_probe(x_train: np.ndarray, y_train: np.ndarray, x_valid: np.ndarray, y_v
     maes: dict[float, float] = {}
     best = None
     for alpha in alphas:
-        model = make_probe(float(alpha)).fit(x_train, y_train)
+        model = Pipeline([("scale", StandardScaler()), ("ridge", Ridge(alpha=float(alpha)))]).fit(x_train, y_train)
         maes[float(alpha)] = float(np.mean(np.abs(model.predict(x_valid) - y_valid)))
         if best is None or maes[float(alpha)] < maes[best[0]]:
             best = (float(alpha), model)
@@ -235,7 +221,8 @@ def _reading(values: np.ndarray, reference: float, metric: str) -> tuple[bool | 
         text += "equal at this precision"
     else:
         word = ("lower" if lower else "higher") if beats else ("higher" if lower else "lower")
-        text += f"{word} by {format_value(abs(gap), metric)}" + (f" {display_unit(metric)}" if display_unit(metric) else "")
+        points = f" {display_unit(metric)}" if display_unit(metric) else ""
+        text += f"{word} by {format_value(abs(gap), metric)}{points}"
     if values.size > 1:
         better = int(np.sum((values < reference) if lower else (values > reference)))
         spread = "larger than" if abs(gap) > std else "within"
@@ -253,17 +240,13 @@ def baseline_verdict(amccl: Mapping[str, float] | pd.DataFrame, table: pd.DataFr
     """
     metrics = ("MAE", accuracy_key(dataset))
     n = len(amccl) if isinstance(amccl, pd.DataFrame) else 1
-    header = (f"{label}, {n} seeds (mean ± std)" if n > 1 else label) + " against each baseline on the same test split:"
-    lines = [header]
+    who = f"{label}, {n} seeds (mean ± std)" if n > 1 else label
+    lines = [f"{who} against each baseline on the same test split:"]
     for _, row in table.iterrows():
         readings = [_reading(_values(amccl, m), float(row[m]), m) for m in metrics]
         won = [m for m, (beats, _) in zip(metrics, readings) if beats]
-        if len(won) == len(metrics):
-            head = f"beats it on {' and '.join(metrics)}"
-        elif won:
-            head = f"beats it on {won[0]} only"
-        else:
-            head = "does not beat it"
+        head = (f"beats it on {' and '.join(metrics)}" if len(won) == len(metrics)
+                else f"beats it on {won[0]} only" if won else "does not beat it")
         alpha = f", ridge alpha {row['alpha']:g}" if "alpha" in row and np.isfinite(row["alpha"]) else ""
         lines.append(f"- {row['baseline']}{alpha}: AMCCL {head}. " + "; ".join(text for _, text in readings) + ".")
     return "\n".join(lines)

@@ -1,16 +1,10 @@
-"""The MMSA evaluation metrics (docs/model.md §5) and the one display of their numbers.
+"""MMSA's regression metrics (:func:`compute_metrics`, as docs/model.md §5 defines them) and the one display.
 
-``compute_metrics(pred, true, dataset)`` reproduces MMSA's ``MetricsTop`` regression evaluators:
-MOSI / MOSEI (:data:`MOSI_KEYS`, each value rounded to 4 decimals as MMSA does) and SIMS /
-SIMS-v2 (:data:`SIMS_KEYS`, unrounded). Inputs are compared in float32, as MMSA's tensors are.
-Where MMSA crashes or warns, the value is NaN: ``Non0_*`` with all labels zero,
-``Mult_acc_2_weak`` with no weak label, ``Corr`` of a constant, short or non-finite side,
-``R_squre`` below two samples. An empty input raises ``ValueError``.
-
-Values are fractions (0.8312) in code and in every file the package writes. People see them
-through this module's display (:func:`format_value`, :func:`format_mean_std`,
-:func:`format_table`): accuracies and F1 in % (``85.00``), MAE, Corr and R² as fractions
-(``0.7663``); differences likewise, accuracies in points.
+Where MMSA crashes or warns, the value is NaN: ``Non0_*`` with all labels zero, ``Mult_acc_2_weak`` with no
+weak label, ``Corr`` of a constant, short or non-finite side, ``R_squre`` below two samples; an empty input
+raises ``ValueError``. Values are fractions (0.8312) in code and in every file the package writes; people see
+them through :func:`format_value`, :func:`format_mean_std` and :func:`format_table`: accuracies and F1 in %
+(``85.00``), MAE, Corr and R² as fractions (``0.7663``); differences likewise, accuracies in points.
 """
 
 from __future__ import annotations
@@ -54,17 +48,13 @@ def _as_flat_float32(x: Any) -> np.ndarray:
     return np.asarray(x, dtype=np.float32).reshape(-1)
 
 
-def _dataset_key(dataset: str) -> str:
-    """Normalise a dataset name (``MOSI``, ``sims-v2`` ...) to mosi/mosei/sims/simsv2."""
+def metric_family(dataset: str) -> str:
+    """``"mosi"`` for MOSI/MOSEI (7-point scale), ``"sims"`` for SIMS/SIMS-v2 ([-1, 1]); any case, ``-``/``_``
+    ignored (``sims-v2``)."""
     key = str(dataset).lower().replace("-", "").replace("_", "")
     if key not in _MOSI_LIKE + _SIMS_LIKE:
         raise ValueError(f"unknown dataset {dataset!r}; expected one of {_MOSI_LIKE + _SIMS_LIKE}")
-    return key
-
-
-def metric_family(dataset: str) -> str:
-    """``"mosi"`` for MOSI/MOSEI (7-point scale), ``"sims"`` for SIMS/SIMS-v2 ([-1, 1])."""
-    return "mosi" if _dataset_key(dataset) in _MOSI_LIKE else "sims"
+    return "mosi" if key in _MOSI_LIKE else "sims"
 
 
 def _multiclass_acc(p_cls: np.ndarray, t_cls: np.ndarray) -> float:
@@ -119,18 +109,13 @@ def polarity(values: Any, dataset: str = "mosi") -> np.ndarray:
 
 def _mosi_metrics(p: np.ndarray, t: np.ndarray) -> dict[str, float]:
     """MMSA's ``__eval_mosei_regression`` on (N,) float32 predictions and labels."""
-    mae = float(np.mean(np.abs(p - t)))
-    corr = _pearson(p, t)
-    acc7 = _multiclass_acc(np.clip(p, -3.0, 3.0), np.clip(t, -3.0, 3.0))
-    acc5 = _multiclass_acc(np.clip(p, -2.0, 2.0), np.clip(t, -2.0, 2.0))
     nz = t != 0
     non0_acc, non0_f1 = _binary_scores(p[nz] > 0, t[nz] > 0)
     has0_acc, has0_f1 = _binary_scores(p >= 0, t >= 0)
-    return {
-        "Has0_acc_2": has0_acc, "Has0_F1_score": has0_f1,
-        "Non0_acc_2": non0_acc, "Non0_F1_score": non0_f1,
-        "Mult_acc_5": acc5, "Mult_acc_7": acc7, "MAE": mae, "Corr": corr,
-    }
+    return {"Has0_acc_2": has0_acc, "Has0_F1_score": has0_f1, "Non0_acc_2": non0_acc, "Non0_F1_score": non0_f1,
+            "Mult_acc_5": _multiclass_acc(np.clip(p, -2.0, 2.0), np.clip(t, -2.0, 2.0)),
+            "Mult_acc_7": _multiclass_acc(np.clip(p, -3.0, 3.0), np.clip(t, -3.0, 3.0)),
+            "MAE": float(np.mean(np.abs(p - t))), "Corr": _pearson(p, t)}
 
 
 def _sims_metrics(p: np.ndarray, t: np.ndarray) -> dict[str, float]:

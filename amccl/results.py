@@ -1,11 +1,7 @@
-"""What a run returns and how seeds become the table papers print.
+"""What a run returns (:class:`History`) and how seeds become the table papers print (:func:`seed_table`).
 
-:class:`History` is ``fit``'s result; :func:`results_frame` makes one row per seed,
-:func:`summarize` the mean and std (ddof=0, MMSA's) over seeds, :func:`paper_row` their
-``mean ± std`` strings, :func:`seed_table` the table ``train`` prints and :func:`write_results`
-the CSV files. Numbers are fractions everywhere except :func:`write_official_csv`, the paper
-code's layout (docs/model.md §4) with every metric ×100. Each row records the text encoder and
-a ``note`` when the run's numbers are not the paper's setting.
+Numbers are fractions everywhere except :func:`write_official_csv`, the paper code's layout (docs/model.md §4) with
+every metric ×100. Each row records the text encoder and a ``note`` when the run's numbers are not the paper's setting.
 """
 
 from __future__ import annotations
@@ -22,8 +18,6 @@ from amccl.metrics import format_mean_std, format_table, metric_columns
 
 NOTE_SEP = " | "  # between the notes of one row (a note may itself hold "; ")
 OFFICIAL_MODEL = "amccl"  # the Model cell of the official layout
-# The official layout's columns (docs/model.md §4); every number in it ×100, rounded to 2 decimals.
-OFFICIAL_COLUMNS = ("Model", "Seed", "gamma", "<the dataset's metrics, MMSA's order>", "Loss")
 
 
 @dataclass
@@ -63,20 +57,11 @@ class History:
         return pd.DataFrame(self.epochs).set_index("epoch") if self.epochs else pd.DataFrame()
 
     def result_row(self) -> dict[str, Any]:
-        """One flat row: seed, test metrics (fractions), ``test_loss``, best epoch, data,
-        versions, device, config."""
-        row: dict[str, Any] = {"seed": self.seed}
-        row.update(self.test_metrics)
-        row.update(
-            test_loss=self.test_loss,
-            best_epoch=self.best_epoch,
-            epochs_run=len(self.epochs),
-            seconds=round(float(sum(e["seconds"] for e in self.epochs)), 2),
-            dataset=self.config.get("dataset"),
-        )
-        row.update(flatten_meta(self.meta, self.config))
-        row["config"] = json.dumps(self.config, sort_keys=True)
-        return row
+        """One flat row: seed, test metrics (fractions), ``test_loss``, best epoch, data, versions, device, config."""
+        return {"seed": self.seed, **self.test_metrics, "test_loss": self.test_loss, "best_epoch": self.best_epoch,
+                "epochs_run": len(self.epochs), "seconds": round(float(sum(e["seconds"] for e in self.epochs)), 2),
+                "dataset": self.config.get("dataset"), **flatten_meta(self.meta, self.config),
+                "config": json.dumps(self.config, sort_keys=True)}
 
 
 def run_notes(config: dict[str, Any], encoder: dict[str, Any] | None) -> list[str]:
@@ -109,12 +94,8 @@ def notes_of(results: pd.DataFrame) -> list[str]:
     """The distinct non-empty notes of a results frame's rows (in order)."""
     if "note" not in results.columns:
         return []
-    notes: list[str] = []
-    for cell in results["note"].dropna().astype(str):
-        for note in filter(None, (n.strip() for n in cell.split(NOTE_SEP.strip()))):
-            if note not in notes:
-                notes.append(note)
-    return notes
+    cells = results["note"].dropna().astype(str)
+    return list(dict.fromkeys(n.strip() for cell in cells for n in cell.split(NOTE_SEP.strip()) if n.strip()))
 
 
 def results_frame(histories: list[History]) -> pd.DataFrame:
@@ -182,26 +163,18 @@ def write_results(results: pd.DataFrame, out_dir: str | Path, dataset: str | Non
     return results_path, summary_path
 
 
-def official_frame(results: pd.DataFrame, dataset: str | None = None) -> pd.DataFrame:
-    """The paper code's CSV layout (docs/model.md §4) of a :func:`results_frame`:
-    :data:`OFFICIAL_COLUMNS`, every metric and ``Loss`` (test mean batch L1) ×100, rounded to 2
-    decimals (MAE 0.6959 -> 69.59)."""
+def write_official_csv(results: pd.DataFrame, out_dir: str | Path, dataset: str | None = None) -> Path:
+    """Write a :func:`results_frame` in the paper code's layout (docs/model.md §4) to
+    ``out_dir/<dataset>-regression.csv`` (the official file name): Model, Seed, gamma, the dataset's metrics,
+    Loss (test mean batch L1); every number ×100, rounded to 2 decimals (MAE 0.6959 -> 69.59)."""
     dataset = dataset_of(results, dataset)
-    metrics = metric_columns(results, dataset)
     gamma = [json.loads(c).get("gamma") if isinstance(c, str) else None
              for c in results.get("config", pd.Series([None] * len(results)))]
     loss = results["test_loss"] if "test_loss" in results.columns else pd.Series([np.nan] * len(results))
     table = pd.DataFrame({"Model": OFFICIAL_MODEL, "Seed": results["seed"].to_numpy(), "gamma": gamma})
-    for m in metrics:
-        table[m] = (100.0 * results[m].astype(float)).round(2).to_numpy()
-    table["Loss"] = (100.0 * loss.astype(float)).round(2).to_numpy()
-    return table
-
-
-def write_official_csv(results: pd.DataFrame, out_dir: str | Path, dataset: str | None = None) -> Path:
-    """Write :func:`official_frame` to ``out_dir/<dataset>-regression.csv`` (the official file name)."""
-    table = official_frame(results, dataset)
-    path = Path(out_dir) / f"{dataset_of(results, dataset) or OFFICIAL_MODEL}-regression.csv"
+    for column, values in [*((m, results[m]) for m in metric_columns(results, dataset)), ("Loss", loss)]:
+        table[column] = (100.0 * values.astype(float)).round(2).to_numpy()
+    path = Path(out_dir) / f"{dataset or OFFICIAL_MODEL}-regression.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(path, index=False)
     return path

@@ -89,10 +89,13 @@ def run_ablate(args: argparse.Namespace) -> int:
     from amccl.ablations import stats
     from amccl.ablations.grid import run_grid
     from amccl.ablations.variants import variants_table
+    from amccl.baselines import baseline_report, baseline_table
     from amccl.bert import check_run_encoder
     from amccl.cli_options import config_from_args
+    from amccl.data import load_data
     from amccl.metrics import DISPLAY_NOTE
     from amccl.results import notes_of
+    from amccl.runtime import atomic_write
 
     if args.list:
         with pd.option_context("display.max_colwidth", 90, "display.width", 200):
@@ -121,8 +124,11 @@ def run_ablate(args: argparse.Namespace) -> int:
     for note in notes_of(rows):
         print(f"note: {note}")
     written = [out_dir / "grid.csv", out_dir / "summary.csv"]
-    if args.baselines:
-        written.append(print_baselines(cfg, rows, args.baseline, out_dir))
+    if args.baselines:  # fractions in baselines.csv, then the verdict for the baseline variant's seeds
+        table = baseline_table(cfg, load_data(cfg))
+        written.append(atomic_write(out_dir / "baselines.csv", lambda handle: table.to_csv(handle, index=False)))
+        mine = rows[rows["variant"] == args.baseline]
+        print("\n" + baseline_report(mine, table, cfg.dataset, label=f"AMCCL {args.baseline}"))
 
     metrics = list(dict.fromkeys(summ["metric"]))
     plot_metrics = args.plot if args.plot is not None else [m for m in (metrics[0], "MAE") if m in metrics]
@@ -140,17 +146,3 @@ def run_ablate(args: argparse.Namespace) -> int:
             plt.close(fig)
     print(f"\nwrote {', '.join(map(str, written))}" + (f" and {len(plot_metrics)} figure(s)" if plot_metrics else ""))
     return 0
-
-
-def print_baselines(cfg, rows, baseline: str, out_dir: Path) -> Path:
-    """Score the baselines (:func:`amccl.baselines.baseline_table`) on ``cfg``'s data, write
-    ``out_dir/baselines.csv`` (fractions), print them and the verdict for the ``baseline``
-    variant's seeds (:func:`amccl.baselines.baseline_report`); returns the CSV's path."""
-    from amccl.baselines import baseline_report, baseline_table
-    from amccl.data import load_data
-    from amccl.runtime import atomic_write
-
-    table = baseline_table(cfg, load_data(cfg))
-    path = atomic_write(out_dir / "baselines.csv", lambda handle: table.to_csv(handle, index=False))
-    print("\n" + baseline_report(rows[rows["variant"] == baseline], table, cfg.dataset, label=f"AMCCL {baseline}"))
-    return path

@@ -3,11 +3,9 @@
     >>> cfg = AMCCLConfig.for_dataset("mosi", profile="demo")
     >>> rows = run_grid(["full", "no_se", "no_cl"], [1111, 1112, 1113], cfg, out_dir="runs/abl")
 
-Each finished row goes to ``out_dir/grid.csv`` at once (atomically). The same call again
-resumes: pairs already in the CSV are not rerun if their stored config equals the one asked for
-(else it raises). A lock file keeps a second process out of a running grid. Runs execute here
-(``local``), in worker processes (``processes``) or as Ray tasks (``ray``). A run depends on its
-config, seed, data and torch's thread count: pass ``num_cpus`` when comparing executors.
+Each finished row goes to ``out_dir/grid.csv`` at once (atomically); the same call again resumes, skipping
+pairs stored with the same config (another config raises). A lock keeps a second process out. A run depends
+on its config, seed, data and torch's thread count: pass ``num_cpus`` when comparing executors.
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,12 +75,6 @@ def read_grid(path: str | os.PathLike) -> pd.DataFrame:
     return rows.astype({"seed": int})
 
 
-def write_grid(path: str | os.PathLike, rows: Sequence[dict[str, Any]]) -> None:
-    """Write ``rows`` (:func:`~amccl.ablations.runs.make_row`'s columns) to ``path`` atomically."""
-    csv = pd.DataFrame(list(rows)).to_csv(index=False)
-    atomic_write(path, lambda handle: handle.write(csv.encode()))
-
-
 def grid_specs(variants: Iterable[str], seeds: Iterable[int], cfg: AMCCLConfig,
                out_dir: str | os.PathLike | None = None, save_runs: bool = False) -> list[RunSpec]:
     """One :class:`RunSpec` per (variant, seed), variant-major; duplicates dropped. Variant
@@ -125,9 +117,16 @@ def run_grid(variants: Iterable[str], seeds: Iterable[int], cfg: AMCCLConfig, da
     with _grid_lock(csv_path.parent) if csv_path is not None else contextlib.nullcontext():
         rows: list[dict[str, Any]] = read_grid(csv_path).to_dict("records") if csv_path is not None else []
         done = _by_key(rows)
-        for spec in specs:
-            if spec.key in done:
-                _check_same_config(spec, done[spec.key], csv_path)
+        for spec in (s for s in specs if s.key in done):  # refuse to resume a row stored with another config
+            stored = done[spec.key].get("config")
+            if not isinstance(stored, str):
+                raise ValueError(f"{csv_path}: row {spec.key} has no config column; cannot resume safely")
+            asked = json.loads(config_json(spec.config))
+            changed = config_differences(json.loads(stored), asked, tuple(RESUME_IGNORES))
+            if changed:
+                raise ValueError(f"{csv_path} already holds run {spec.key} with a different config "
+                                 f"({', '.join(changed[:5])}). Use another out_dir for these settings, or delete "
+                                 "the file to start over.")
         todo = [s for s in specs if s.key not in done]
         if progress:
             print(f"{progress_desc}: {len(specs)} runs, {len(specs) - len(todo)} already in {csv_path or 'memory'}, "
@@ -144,7 +143,8 @@ def run_grid(variants: Iterable[str], seeds: Iterable[int], cfg: AMCCLConfig, da
                 for finished, row in enumerate(run(todo, data, fit_fn), 1):
                     rows.append(row)
                     if csv_path is not None:
-                        write_grid(csv_path, rows)
+                        csv = pd.DataFrame(rows).to_csv(index=False).encode()
+                        atomic_write(csv_path, lambda handle, csv=csv: handle.write(csv))
                     bar.set_postfix_str(f"last {_run_label(row)}", refresh=False)
                     bar.update(1)
                     if lines:
@@ -177,18 +177,6 @@ def _grid_lock(out_dir: Path):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _check_same_config(spec: RunSpec, row: dict[str, Any], csv_path: Path | None) -> None:
-    """Refuse to resume a stored row whose config differs from the one asked for."""
-    stored = row.get("config")
-    if not isinstance(stored, str):
-        raise ValueError(f"{csv_path}: row {spec.key} has no config column; cannot resume safely")
-    changed = config_differences(json.loads(stored), json.loads(config_json(spec.config)), tuple(RESUME_IGNORES))
-    if changed:
-        detail = ", ".join(changed[:5])
-        raise ValueError(f"{csv_path} already holds run {spec.key} with a different config ({detail}). "
-                         "Use another out_dir for these settings, or delete the file to start over.")
 
 
 def _run_label(row: dict[str, Any], seconds: bool = False) -> str:

@@ -1,12 +1,9 @@
 """How many seeds? The power of the seed-paired t-tests of :func:`~amccl.ablations.stats.paired_summary`.
 
-On n pairs whose differences have sample std ``sd``, a true mean difference ``delta`` gives a
-noncentral t statistic (``n - 1`` degrees of freedom, noncentrality ``delta / sd · sqrt(n)``):
-:func:`detectable_difference` is the smallest ``delta`` found with probability ``power`` at
-two-sided level ``alpha``, :func:`seeds_needed` the fewest seeds that find a given ``delta``,
-:func:`null_reading` the one-line reading of a null result. They match ``statsmodels``'
-``TTestPower`` where its solver converges (and work at small n, where it turns NaN). The level
-is per comparison; Holm's correction asks more. No torch.
+On n pairs whose differences have sample std ``sd``, a true mean difference ``delta`` gives a noncentral t
+statistic (``n - 1`` degrees of freedom, noncentrality ``delta / sd · sqrt(n)``). The functions below match
+``statsmodels``' ``TTestPower`` where its solver converges (and work at small n, where it turns NaN). The
+level is per comparison; Holm's correction asks more. No torch.
 """
 
 from __future__ import annotations

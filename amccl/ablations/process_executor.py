@@ -1,9 +1,9 @@
 """The process executor of an ablation grid: all cores of one machine, ``num_cpus`` threads per run.
 
-Workers start with ``spawn`` (forking a running OpenMP pool can hang), receive the data once and
-keep their frozen-text cache. The pool stays warm for the next grid with the same data object,
-threads and workers; it closes when a grid needs another pool, or at exit. Each run is
-:func:`~amccl.ablations.runs.run_pair`, so rows equal the local executor's (timing aside).
+Workers start with ``spawn`` (forking a running OpenMP pool can hang), receive the data once and keep their
+frozen-text cache. The pool stays warm for the next grid with the same data object, threads and workers; it closes
+when a grid needs another pool, or at exit. Each run is :func:`~amccl.ablations.runs.run_pair`, so rows equal the
+local executor's (timing aside).
 """
 
 from __future__ import annotations
@@ -31,8 +31,7 @@ def default_workers(num_cpus: int, cores: int | None = None) -> int:
 
 
 def _init_worker(data: Any, num_threads: int) -> None:
-    """Keep the grid's data, quiet the logger, and leave Ctrl-C to the parent (which cancels
-    the runs not started)."""
+    """Keep the grid's data, quiet the logger, and leave Ctrl-C to the parent (which cancels the runs not started)."""
     import signal
 
     import torch
@@ -76,7 +75,8 @@ class ProcessExecutor:
         self.num_cpus = max(1, int(num_cpus or 1))
         self.workers = workers or default_workers(self.num_cpus)
 
-    def run(self, specs: Sequence[RunSpec], data: Any = None, fit_fn: Callable | None = None) -> Iterator[dict[str, Any]]:
+    def run(self, specs: Sequence[RunSpec], data: Any = None,
+            fit_fn: Callable | None = None) -> Iterator[dict[str, Any]]:
         """Rows of ``specs`` in the order they finish (``data=None``: each run loads its config's)."""
         if not specs:
             return

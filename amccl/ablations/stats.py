@@ -1,14 +1,10 @@
 """Seed-paired statistics of an ablation grid: which differences to the baseline are real.
 
-A variant is compared with the baseline on the *same* seeds (docs/model.md §6), so the luck both
-runs share cancels. Per variant and metric :func:`paired_summary` gives the mean ± std over
-seeds, the mean paired difference with its interval, a paired test with Holm's correction over
-the variants, a verdict, and the power columns of :mod:`~amccl.ablations.power`. Intervals are
-per comparison; ``significant`` is Holm-adjusted. With five seeds the exact Wilcoxon test cannot
-go below p = 0.0625: use the t-test (the default) or more seeds.
-
-Rows and summaries hold fractions; :func:`format_paired`, :func:`grid_verdict` and
-:func:`power_verdict` print through :mod:`amccl.metrics`' one display. No torch.
+A variant is compared with the baseline on the *same* seeds (docs/model.md §6), so the luck both runs share
+cancels. Intervals are per comparison; ``significant`` is Holm-adjusted over the variants. With five seeds the
+exact Wilcoxon test cannot go below p = 0.0625: use the t-test (the default) or more seeds. Rows and summaries
+hold fractions; :func:`format_paired`, :func:`grid_verdict` and :func:`power_verdict` print through
+:mod:`amccl.metrics`' one display. No torch.
 """
 
 from __future__ import annotations
@@ -40,14 +36,9 @@ FORMATS = ("mean", "diff", "detectable", "seeds_needed")  # the cells format_pai
 def holm(pvalues: Iterable[float]) -> np.ndarray:
     """Holm's step-down adjusted p-values, in the input order; NaN entries stay NaN."""
     p = np.asarray(list(pvalues), dtype=float)
-    out = np.full(p.shape, np.nan)
-    finite = np.flatnonzero(~np.isnan(p))
-    m = finite.size
-    if m == 0:
-        return out
+    out, finite = np.full(p.shape, np.nan), np.flatnonzero(~np.isnan(p))
     order = finite[np.argsort(p[finite], kind="stable")]
-    adjusted = np.minimum(1.0, (m - np.arange(m)) * p[order])
-    out[order] = np.maximum.accumulate(adjusted)
+    out[order] = np.maximum.accumulate(np.minimum(1.0, (finite.size - np.arange(finite.size)) * p[order]))
     return out
 
 
@@ -77,7 +68,30 @@ def paired_summary(
         :data:`PAIRED_COLUMNS`, one row per (variant, metric), baseline first; NaN intervals and
         p-values below two seeds.
     """
-    metrics, variants = _check_inputs(rows, metrics, baseline, alpha, method, test)
+    if method not in ("t", "bootstrap"):
+        raise ValueError(f"method must be 't' or 'bootstrap', got {method!r}")
+    if test not in ("t", "wilcoxon"):
+        raise ValueError(f"test must be 't' or 'wilcoxon', got {test!r}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    for col in ("variant", "seed"):
+        if col not in rows.columns:
+            raise KeyError(f"rows have no {col!r} column (columns: {list(rows.columns)})")
+    metrics = list(metrics) if metrics is not None else metric_columns(rows)
+    if not metrics:
+        raise ValueError("no metric columns: pass metrics=[...]")
+    missing = [m for m in metrics if m not in rows.columns]
+    if missing:
+        raise KeyError(f"metrics not in rows: {missing}")
+    dup = rows.duplicated(["variant", "seed"])
+    if dup.any():
+        pairs = rows.loc[dup, ["variant", "seed"]].drop_duplicates().values.tolist()
+        raise ValueError(f"several rows for the same (variant, seed): {pairs}")
+    variants = list(dict.fromkeys(rows["variant"]))
+    if baseline is not None:
+        if baseline not in variants:
+            raise ValueError(f"baseline {baseline!r} has no rows; variants present: {variants}")
+        variants = [baseline, *(v for v in variants if v != baseline)]
     out = []
     for metric in metrics:
         table = rows.pivot(index="seed", columns="variant", values=metric).astype(float)
@@ -109,36 +123,6 @@ def paired_summary(
     frame = pd.DataFrame(out, columns=PAIRED_COLUMNS).astype({"n": int, "n_pairs": int, "significant": bool})
     frame.attrs.update(alpha=alpha, power=power)  # what power_verdict quotes
     return frame
-
-
-def _check_inputs(rows: pd.DataFrame, metrics: Iterable[str] | None, baseline: str | None, alpha: float,
-                  method: str, test: str) -> tuple[list[str], list[str]]:
-    """Validate :func:`paired_summary`'s arguments; return its metrics and variants (baseline first)."""
-    if method not in ("t", "bootstrap"):
-        raise ValueError(f"method must be 't' or 'bootstrap', got {method!r}")
-    if test not in ("t", "wilcoxon"):
-        raise ValueError(f"test must be 't' or 'wilcoxon', got {test!r}")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    for col in ("variant", "seed"):
-        if col not in rows.columns:
-            raise KeyError(f"rows have no {col!r} column (columns: {list(rows.columns)})")
-    metrics = list(metrics) if metrics is not None else metric_columns(rows)
-    if not metrics:
-        raise ValueError("no metric columns: pass metrics=[...]")
-    missing = [m for m in metrics if m not in rows.columns]
-    if missing:
-        raise KeyError(f"metrics not in rows: {missing}")
-    dup = rows.duplicated(["variant", "seed"])
-    if dup.any():
-        pairs = rows.loc[dup, ["variant", "seed"]].drop_duplicates().values.tolist()
-        raise ValueError(f"several rows for the same (variant, seed): {pairs}")
-    variants = list(dict.fromkeys(rows["variant"]))
-    if baseline is not None:
-        if baseline not in variants:
-            raise ValueError(f"baseline {baseline!r} has no rows; variants present: {variants}")
-        variants = [baseline, *(v for v in variants if v != baseline)]
-    return metrics, variants
 
 
 def paired_pvalue(diffs: np.ndarray, test: str = "t") -> float:
@@ -191,10 +175,9 @@ def _verdict(rec: dict, metric: str, baseline: str | None) -> str:
 
 
 def format_paired(summ: pd.DataFrame, value: str = "mean") -> pd.DataFrame:
-    """A :func:`paired_summary` as strings, one row per variant and one column per metric:
-    ``value`` ``"mean"`` -> ``"85.31 ± 0.42"``; ``"diff"`` -> ``"-1.20 [-2.10, -0.30] *"`` (``*``:
-    Holm-significant; the baseline reads ``"—"``); ``"detectable"`` -> ``"±2.31"``;
-    ``"seeds_needed"`` -> ``"14"`` (``"> 1000"`` beyond that)."""
+    """A :func:`paired_summary` as strings, one row per variant and one column per metric: ``value`` ``"mean"`` ->
+    ``"85.31 ± 0.42"``; ``"diff"`` -> ``"-1.20 [-2.10, -0.30] *"`` (``*``: Holm-significant; the baseline reads
+    ``"—"``); ``"detectable"`` -> ``"±2.31"``; ``"seeds_needed"`` -> ``"14"`` (``"> 1000"`` beyond that)."""
     if value not in FORMATS:
         raise ValueError(f"value must be one of {FORMATS}, got {value!r}")
 

@@ -1,11 +1,8 @@
-"""Named variants (docs/model.md §6, §7) and modality ablations, each a config override.
+"""Named variants and modality ablations (docs/model.md §6, §7), each a config override, defined only here.
 
-This registry is the one place a variant is defined. A variant changes the config fields it
-names and nothing else; ``apply_variant(cfg, "no_se+no_refine")`` combines two, and two that set
-one field differently (``kernel_1+kernel_3``) raise ``ValueError``. Sections: ``§6``
-(:data:`PAPER_VARIANTS`), ``§7`` (:data:`CLEAN_VARIANTS`, cleaner variants of the reference's
-quirks) and ``modality`` (:data:`MODALITY_VARIANTS`: a dropped modality's encoder never runs,
-zeros stand in for its h and g, and its contrastive pairs leave the loss).
+A variant changes the config fields it names and nothing else; ``apply_variant(cfg, "no_se+no_refine")``
+combines two, and two that set one field differently (``kernel_1+kernel_3``) raise ``ValueError``. Sections:
+``§6`` (:data:`PAPER_VARIANTS`), ``§7`` (:data:`CLEAN_VARIANTS`) and ``modality`` (:data:`MODALITY_VARIANTS`).
 """
 
 from __future__ import annotations
@@ -122,24 +119,18 @@ def apply_variant(cfg: AMCCLConfig, spec: str) -> AMCCLConfig:
 
 
 def variants_table(names: list[str] | tuple[str, ...] | None = None):
-    """The registry as a ``pandas.DataFrame``: variant, section, overrides, description.
-
-    ``names`` may hold combinations; their overrides are merged and descriptions joined.
-    """
+    """The registry as a ``pandas.DataFrame``: variant, section, overrides, description; ``names`` may
+    hold combinations (overrides merged, descriptions joined)."""
     import pandas as pd
 
     rows = []
     for spec in names if names is not None else list(VARIANTS):
-        parts = split_variant(spec)
-        overrides = variant_overrides(spec)
+        parts, overrides = split_variant(spec), variant_overrides(spec)
         rows.append({
             "variant": spec,
             "section": ", ".join(dict.fromkeys(VARIANTS[p].section for p in parts)),
-            "overrides": ", ".join(f"{k}={_show(v)}" for k, v in overrides.items()) or "(none)",
+            "overrides": ", ".join(f"{k}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
+                                   for k, v in overrides.items()) or "(none)",
             "description": "; ".join(VARIANTS[p].description for p in parts),
         })
     return pd.DataFrame(rows, columns=["variant", "section", "overrides", "description"])
-
-
-def _show(value: Any) -> str:
-    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)

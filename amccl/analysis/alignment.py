@@ -2,12 +2,10 @@
 
 Every measure works on L2-normalised rows (an all-zero row stays zero); x_i, y_i are clip i:
 
-* ``recall@k`` (X -> Y): share of clips whose y_i is among the k rows most cosine-similar to
-  x_i, ties broken at random in expectation (exact; collapsed features score chance, k / N);
-  ``mean_rank`` the expected rank of y_i.
-* ``alignment`` (Wang and Isola, 2020): ``mean_i ||x_i - y_i||^2``; ``modality_gap``: the
-  distance between the two centroids (Liang et al., 2022); ``uniformity`` (Wang and Isola,
-  t = 2): ``log mean_{i<j} exp(-2 ||x_i - x_j||^2)``.
+* ``recall@k`` (X -> Y): share of clips whose y_i is among the k rows most cosine-similar to x_i, ties broken at random
+  in expectation (exact; collapsed features score chance, k / N); ``mean_rank`` the expected rank of y_i.
+* ``alignment`` (Wang and Isola, 2020): ``mean_i ||x_i - y_i||^2``; ``modality_gap``: the distance between the two
+  centroids (Liang et al., 2022); ``uniformity`` (Wang and Isola, t = 2): ``log mean_{i<j} exp(-2 ||x_i - x_j||^2)``.
 * ``silhouette``: cosine silhouette of the polarity classes (neutral dropped below two clips).
 * ``spearman``: Spearman's rho between cosine distance and label distance over distinct pairs
   (a seeded subset above ``max_pairs``); positive when embedding distance follows sentiment.
@@ -39,25 +37,19 @@ def l2_normalize(x: Any, eps: float = 1e-12) -> np.ndarray:
     return np.divide(x, norms, out=np.zeros_like(x), where=norms >= eps)
 
 
-def _rank_counts(query: np.ndarray, gallery: np.ndarray, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-    """Per query row i: #gallery rows strictly more similar than gallery[i], and #others tied with it."""
-    n = query.shape[0]
-    greater, ties = np.empty(n, np.int64), np.empty(n, np.int64)
-    for start in range(0, n, chunk):
-        sims = query[start:start + chunk] @ gallery.T  # (b, N)
-        rows = np.arange(sims.shape[0])
-        own = sims[rows, start + rows][:, None]
-        greater[start:start + chunk] = (sims > own + TIE_TOL).sum(1)
-        ties[start:start + chunk] = (np.abs(sims - own) <= TIE_TOL).sum(1) - 1
-    return greater, ties
-
-
-def retrieval(query: Any, gallery: Any, ks: Sequence[int] = (1, 5)) -> dict[str, float]:
+def retrieval(query: Any, gallery: Any, ks: Sequence[int] = (1, 5), chunk: int = 1024) -> dict[str, float]:
     """``{"recall@k": ..., "mean_rank": ...}`` of query row i (N, d) finding gallery row i (N, d)."""
     q, g = l2_normalize(query), l2_normalize(gallery)
     if q.shape != g.shape:
         raise ValueError(f"query {q.shape} and gallery {g.shape} differ")
-    greater, ties = _rank_counts(q, g)
+    n = q.shape[0]  # per query row i: #gallery rows strictly more similar than g[i], and #others tied with it
+    greater, ties = np.empty(n, np.int64), np.empty(n, np.int64)
+    for start in range(0, n, chunk):
+        sims = q[start:start + chunk] @ g.T  # (b, N)
+        rows = np.arange(sims.shape[0])
+        own = sims[rows, start + rows][:, None]
+        greater[start:start + chunk] = (sims > own + TIE_TOL).sum(1)
+        ties[start:start + chunk] = (np.abs(sims - own) <= TIE_TOL).sum(1) - 1
     out = {f"recall@{k}": float(np.mean(np.clip(k - greater, 0, ties + 1) / (ties + 1))) for k in ks}
     out["mean_rank"] = float(np.mean(greater + 1 + ties / 2))
     return out
@@ -137,18 +129,6 @@ def polarity_silhouette(x: Any, labels: Any, max_samples: int = 5000, seed: int 
     return float(silhouette_score(xn, cls, metric="cosine", sample_size=sample, random_state=seed))
 
 
-def _as_features(emb: Embeddings | Mapping[str, Any], labels: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Modality -> (N, d) features and (N,) labels from Embeddings or a dict of arrays."""
-    if isinstance(emb, Embeddings):
-        feats = {m: emb.features(m) for m in MODALITIES}
-        labels = emb.labels if labels is None else labels
-    else:
-        feats = {modality_name(k): np.asarray(v) for k, v in emb.items()}
-    if labels is None:
-        raise ValueError("labels are required when features are given as a mapping")
-    return feats, np.asarray(labels, dtype=np.float64).reshape(-1)
-
-
 def alignment_metrics(
     emb: Embeddings | Mapping[str, Any],
     labels: Any = None,
@@ -166,7 +146,14 @@ def alignment_metrics(
         Indexed by ``scope``: pairs ``"text->audio"``, ... (``kind == "pair"``), then modalities
         (``kind == "modality"``); NaN where a column does not apply; ``attrs`` n and seed.
     """
-    feats, lab = _as_features(emb, labels)
+    if isinstance(emb, Embeddings):
+        feats = {m: emb.features(m) for m in MODALITIES}
+        labels = emb.labels if labels is None else labels
+    else:
+        feats = {modality_name(k): np.asarray(v) for k, v in emb.items()}
+    if labels is None:
+        raise ValueError("labels are required when features are given as a mapping")
+    lab = np.asarray(labels, dtype=np.float64).reshape(-1)
     names = [modality_name(m) for m in modalities]
     rows: dict[str, dict[str, Any]] = {}
     for a, b in combinations(names, 2):

@@ -31,9 +31,8 @@ def compare_models(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def alignment_verdict(side: pd.DataFrame, a: str, b: str, n_clips: int, context: str = "one seed") -> str:
-    """Whether model ``a`` of ``side`` (:func:`compare_models`) is better aligned than ``b`` on
-    recall@1, alignment and Spearman; ``n_clips`` sets recall@1's chance and margin (1/N),
-    ``context`` is quoted in the sentence."""
+    """Whether model ``a`` of ``side`` (:func:`compare_models`) is better aligned than ``b`` on recall@1, alignment and
+    Spearman; ``n_clips`` sets recall@1's chance and margin (1/N), ``context`` is quoted in the sentence."""
     t, n = side.loc[a], side.loc[b]
     margins = {"recall@1": 1 / n_clips, "alignment": MARGIN, "spearman": MARGIN}
     gains = {"recall@1": t["recall@1"] - n["recall@1"], "alignment": n["alignment"] - t["alignment"],
@@ -51,7 +50,8 @@ def alignment_verdict(side: pd.DataFrame, a: str, b: str, n_clips: int, context:
     else:
         head = f"no clear difference between {a} and {b}"
     return (f"{head} ({context}) — recall@1 {t['recall@1']:.3f} vs {n['recall@1']:.3f} (chance {1 / n_clips:.3f}), "
-            f"alignment {t['alignment']:.3f} vs {n['alignment']:.3f}, spearman {t['spearman']:.3f} vs {n['spearman']:.3f}.")
+            f"alignment {t['alignment']:.3f} vs {n['alignment']:.3f}, "
+            f"spearman {t['spearman']:.3f} vs {n['spearman']:.3f}.")
 
 
 def modality_separation(proj: pd.DataFrame, k: int = 5) -> float:

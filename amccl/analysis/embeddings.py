@@ -67,15 +67,6 @@ class Embeddings:
         return getattr(self, modality_name(modality))
 
 
-def _default_batches(split_data: Any, batch_size: int, model: Any) -> Iterable[Mapping[str, Any]]:
-    """``amccl.data.BatchLoader`` over the split in order; trims padding when it cannot matter."""
-    from amccl.data import BatchLoader
-
-    cfg = getattr(model, "cfg", None)
-    trim = bool(getattr(cfg, "padding_irrelevant", False) and getattr(cfg, "trim_padding", False))
-    return BatchLoader(split_data, batch_size=batch_size, shuffle=False, generator=None, trim=trim)
-
-
 def extract_embeddings(
     model: Any,
     data: Any,
@@ -86,17 +77,20 @@ def extract_embeddings(
 ) -> Embeddings:
     """``Feature_t/a/v/f`` and predictions of every clip of a split, sorted by split row.
 
-    The model runs in eval mode without gradients on ``device`` (default: its own), its mode
-    restored afterwards. ``data`` is an ``MMSAData`` or one split; ``batches`` (batch dicts with
-    ``labels`` and ``index``, or a callable ``(split_data, batch_size)``) replace the in-order loader.
+    The model runs in eval mode without gradients on ``device`` (default: its own), its mode restored afterwards.
+    ``data`` is an ``MMSAData`` or one split; ``batches`` (batch dicts with ``labels`` and ``index``, or a callable
+    ``(split_data, batch_size)``) replace the in-order loader (which trims padding when it cannot matter).
     """
     import torch
 
+    from amccl.data import BatchLoader
     from amccl.evaluation import run_split
 
     split_data = data.split(split) if hasattr(data, "split") and callable(data.split) else data
     if batches is None:
-        batches = _default_batches(split_data, batch_size, model)
+        cfg = getattr(model, "cfg", None)
+        trim = bool(getattr(cfg, "padding_irrelevant", False) and getattr(cfg, "trim_padding", False))
+        batches = BatchLoader(split_data, batch_size=batch_size, shuffle=False, generator=None, trim=trim)
     elif callable(batches):
         batches = batches(split_data, batch_size)
     labels: list[np.ndarray] = []

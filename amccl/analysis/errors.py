@@ -58,8 +58,7 @@ def _summarise(table: pd.DataFrame, groups: Any) -> pd.DataFrame:
 def residuals_by_label(table: pd.DataFrame) -> pd.DataFrame:
     """``count``, ``mae``, ``mean_residual`` per true Acc-7 class -3..3 of an :func:`error_table`
     (all seven; empty ones count 0, NaN)."""
-    bins = pd.Categorical(table["true_bin"], categories=ACC7_LABELS)
-    out = _summarise(table, bins)
+    out = _summarise(table, pd.Categorical(table["true_bin"], categories=ACC7_LABELS))
     out.index = pd.Index(ACC7_LABELS, name="true_bin")
     return out
 
@@ -69,8 +68,7 @@ def residuals_by_length(table: pd.DataFrame, column: str = "text_len", q: int = 
     edges merged) of a length ``column`` of an :func:`error_table`."""
     if column not in table.columns:
         raise KeyError(f"no length column {column!r}; expected one of {LENGTH_COLUMNS}")
-    bins = pd.qcut(table[column], q=q, duplicates="drop")
-    out = _summarise(table, bins)
+    out = _summarise(table, pd.qcut(table[column], q=q, duplicates="drop"))
     out.index.name = column
     return out
 

@@ -1,11 +1,8 @@
 """Alignment against gamma: does a heavier contrastive loss align the modalities, and what does it cost?
 
-:func:`gamma_sweep` trains each variant with each seed at each gamma (default 0, g, 10 g, 100 g
-with g = ``cfg.gamma``) through :func:`amccl.ablations.grid.run_grid` and measures every run's
-test embeddings (:func:`~amccl.analysis.compare.alignment_row`) beside its test ``MAE`` and
-``constant_MAE`` (the training labels' median for every clip). :func:`sweep_summary` gives mean
-and t-interval per (variant, gamma, metric); :func:`sweep_verdict` tests every larger gamma
-against gamma = 0 on the same seeds, Holm-corrected over the gammas.
+:func:`gamma_sweep` measures every run's test embeddings (:func:`~amccl.analysis.compare.alignment_row`) beside
+its test ``MAE`` and ``constant_MAE`` (the training labels' median for every clip); :func:`sweep_verdict` tests
+every larger gamma against gamma = 0 on the same seeds, Holm-corrected over the gammas.
 """
 
 from __future__ import annotations
@@ -37,26 +34,21 @@ def sweep_gammas(gamma: float, factors: Iterable[float] = GAMMA_FACTORS) -> list
     return [float(f"{f * gamma:.12g}") for f in factors]
 
 
-def embedding_measures(model: Any, data: Any, cfg: Any, split: str = "test") -> dict[str, float]:
-    """:data:`EMBEDDING_COLUMNS` of ``model`` on ``split`` of ``data`` (reusing a frozen-text cache)."""
+def fit_and_measure(cfg: Any, data: Any, seed: int, fit_fn: Callable | None = None, **kwargs: Any) -> Any:
+    """``fit_fn(cfg, data, seed=seed, **kwargs)`` (default ``amccl.train.fit``) with the best model's
+    :data:`EMBEDDING_COLUMNS` on the test split (reusing a frozen-text cache) added to ``history.test_metrics``."""
     from amccl.analysis.alignment import alignment_metrics
     from amccl.analysis.compare import alignment_row
     from amccl.analysis.embeddings import extract_embeddings
     from amccl.evaluation import with_text_cache
 
-    device = next(model.parameters()).device
-    emb = extract_embeddings(model, with_text_cache(model, data, cfg, device)[split], split)
-    row = alignment_row(alignment_metrics(emb, ks=(1,)))
-    return {k: float(row[k]) for k in EMBEDDING_COLUMNS}
-
-
-def fit_and_measure(cfg: Any, data: Any, seed: int, fit_fn: Callable | None = None, **kwargs: Any) -> Any:
-    """``fit_fn(cfg, data, seed=seed, **kwargs)`` (default ``amccl.train.fit``) with
-    :func:`embedding_measures` of the best model added to ``history.test_metrics`` (grid rows)."""
     if fit_fn is None:
         from amccl.train import fit as fit_fn
     history = fit_fn(cfg, data, seed=seed, **kwargs)
-    history.test_metrics = {**history.test_metrics, **embedding_measures(history.model, data, cfg)}
+    model = history.model
+    emb = extract_embeddings(model, with_text_cache(model, data, cfg, next(model.parameters()).device)["test"], "test")
+    row = alignment_row(alignment_metrics(emb, ks=(1,)))
+    history.test_metrics = {**history.test_metrics, **{k: float(row[k]) for k in EMBEDDING_COLUMNS}}
     return history
 
 
@@ -93,7 +85,8 @@ def gamma_sweep(cfg: Any, gammas: Sequence[float] | None = None, variants: Seque
         data = load_data(cfg)
     measured = partial(fit_and_measure, fit_fn=fit_fn)
     frames = [run_grid(variants, seeds, cfg.replace(gamma=g), data=data, fit_fn=measured, progress=progress,
-                       progress_desc=f"gamma {g:g}", out_dir=None if out_dir is None else Path(out_dir) / f"gamma_{g:g}", **grid_kwargs)
+                       progress_desc=f"gamma {g:g}", **grid_kwargs,
+                       out_dir=None if out_dir is None else Path(out_dir) / f"gamma_{g:g}")
               for g in gammas]
     rows = pd.concat(frames, ignore_index=True)
     rows["gamma"] = [float(json.loads(c)["gamma"]) for c in rows["config"]]
@@ -135,21 +128,8 @@ def sweep_table(summ: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
     return table
 
 
-def paired_to_zero(frame: pd.DataFrame, variant: str, metrics: Sequence[str] = SWEEP_METRICS,
-                   alpha: float = 0.05) -> pd.DataFrame:
-    """Each larger gamma of ``variant`` against its smallest, paired by seed: a
-    :func:`amccl.ablations.stats.paired_summary` with the gammas (``f"{gamma:g}"``) as variants."""
-    block = frame[frame["variant"] == variant]
-    if block.empty:
-        raise ValueError(f"the sweep has no rows for variant {variant!r}")
-    labels = block["gamma"].map(lambda g: f"{g:g}")
-    rows = block.assign(variant=labels).sort_values("gamma", kind="stable")
-    return paired_summary(rows[["variant", "seed", *metrics]], list(metrics),
-                          baseline=labels[block["gamma"].idxmin()], alpha=alpha)
-
-
-_READINGS = {"alignment": ("alignment", "loosens", "tightens"), "spearman": ("distance/label Spearman", "rises", "falls"),
-             "MAE": ("test MAE", "degrades", "improves")}
+_READINGS = {"alignment": ("alignment", "loosens", "tightens"), "MAE": ("test MAE", "degrades", "improves"),
+             "spearman": ("distance/label Spearman", "rises", "falls")}
 
 
 def _reading(comp: pd.DataFrame, metric: str, constant: float | None = None) -> str:
@@ -177,17 +157,21 @@ def _reading(comp: pd.DataFrame, metric: str, constant: float | None = None) -> 
         det = others["detectable"].max()
         return f"{name} shows no significant change ({span}{way}; rules out changes beyond ±{det:.2f}{caveat})"
     first = clear.iloc[0]
-    return f"{name} {up if first['diff'] > 0 else down} significantly from γ = {first['variant']} on ({span}{way}{caveat})"
+    moved = up if first["diff"] > 0 else down
+    return f"{name} {moved} significantly from γ = {first['variant']} on ({span}{way}{caveat})"
 
 
 def sweep_verdict(frame: pd.DataFrame, alpha: float = 0.05) -> str:
-    """One sentence per variant of a :func:`gamma_sweep`: whether alignment and Spearman move
-    with gamma, and from which gamma the test MAE degrades toward ``constant_MAE``
-    (:func:`paired_to_zero`)."""
+    """One sentence per variant of a :func:`gamma_sweep`: whether alignment and Spearman move with gamma, and
+    from which gamma the test MAE degrades toward ``constant_MAE``; each larger gamma is compared with the
+    smallest by :func:`amccl.ablations.stats.paired_summary`, the gammas (``f"{gamma:g}"``) as variants."""
     constant = float(frame["constant_MAE"].iloc[0]) if "constant_MAE" in frame.columns else None
     parts = []
     for variant in dict.fromkeys(frame["variant"]):
-        comp = paired_to_zero(frame, variant, SWEEP_METRICS, alpha)
+        block = frame[frame["variant"] == variant]
+        labels = block["gamma"].map(lambda g: f"{g:g}")
+        rows = block.assign(variant=labels).sort_values("gamma", kind="stable")[["variant", "seed", *SWEEP_METRICS]]
+        comp = paired_summary(rows, list(SWEEP_METRICS), baseline=labels[block["gamma"].idxmin()], alpha=alpha)
         if comp["variant"].nunique() < 2:
             raise ValueError(f"variant {variant!r} has one gamma only; a sweep needs at least two")
         readings = [_reading(comp, m, constant) for m in ("alignment", "spearman", "MAE")]

@@ -1,6 +1,5 @@
-"""The joint embedding space in 2-D: :func:`project_joint` stacks the L2-normalised
-``Feature_t/a/v`` of the clips and maps them with UMAP (umap-learn; t-SNE when it is absent),
-t-SNE or PCA. The pictures are in :mod:`amccl.plotting`.
+"""The joint embedding space in 2-D: :func:`project_joint` stacks the L2-normalised ``Feature_t/a/v`` of the clips and
+maps them with UMAP (umap-learn; t-SNE when it is absent), t-SNE or PCA. The pictures are in :mod:`amccl.plotting`.
 """
 
 from __future__ import annotations
@@ -46,13 +45,6 @@ def _embed_2d(x: np.ndarray, method: str, seed: int, n_neighbors: int) -> tuple[
     raise ValueError(f"unknown method {method!r}; expected one of {METHODS}")
 
 
-def _sample_clips(n: int, max_clips: int | None, seed: int) -> np.ndarray:
-    """Sorted positions of at most ``max_clips`` clips, a seeded random choice when fewer."""
-    if max_clips is None or n <= max_clips:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, size=max_clips, replace=False))
-
-
 def project_joint(
     emb: Embeddings,
     method: str = "umap",
@@ -71,17 +63,13 @@ def project_joint(
         ``clip``; ``attrs["method"]`` the method used.
     """
     names = [modality_name(m) for m in modalities]
-    rows = _sample_clips(len(emb), max_clips, seed)
+    n = len(emb)
+    rows = (np.arange(n) if max_clips is None or n <= max_clips
+            else np.sort(np.random.default_rng(seed).choice(n, size=max_clips, replace=False)))
     stacked = np.vstack([l2_normalize(emb.features(m)[rows]) for m in names])
     coords, used = _embed_2d(stacked, method, seed, n_neighbors)
-    k = len(rows)
-    frame = pd.DataFrame({
-        "x": coords[:, 0], "y": coords[:, 1],
-        "modality": np.repeat(names, k),
-        "label": np.tile(emb.labels[rows], len(names)),
-        "pred": np.tile(emb.pred[rows], len(names)),
-        "id": np.tile(emb.ids[rows], len(names)),
-        "clip": np.tile(rows, len(names)),
-    })
+    tiled = {"label": emb.labels, "pred": emb.pred, "id": emb.ids, "clip": np.arange(n)}
+    frame = pd.DataFrame({"x": coords[:, 0], "y": coords[:, 1], "modality": np.repeat(names, len(rows)),
+                          **{column: np.tile(values[rows], len(names)) for column, values in tiled.items()}})
     frame.attrs["method"] = used
     return frame

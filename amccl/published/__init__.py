@@ -1,11 +1,10 @@
 """Published regression results, shown beside a run's own numbers.
 
-``published_results.csv`` holds, per (dataset, model), MMSA's five-seed reproductions on MOSI,
-MOSEI, SIMS and SIMS-v2 (``thuiar/MMSA`` ``results/result-stat.md`` at a94e65d) and the official
-AMCCL code's one-seed MOSI run (``kaka-yjk/amccl`` at 5316a2f), exactly as published (×100).
-:func:`published_results` returns them as fractions. :func:`side_by_side` shows them under a
-run's ``mean ± std`` only when the run's data file is a published MMSA release by SHA-256
-(:data:`amccl.data.mmsa.RELEASES`): numbers on any other file are not comparable.
+``published_results.csv`` holds, per (dataset, model), MMSA's five-seed reproductions on MOSI, MOSEI, SIMS and SIMS-v2
+(``thuiar/MMSA`` ``results/result-stat.md`` at a94e65d) and the official AMCCL code's one-seed MOSI run
+(``kaka-yjk/amccl`` at 5316a2f), exactly as published (×100). :func:`published_results` returns them as fractions.
+:func:`side_by_side` shows them under a run's ``mean ± std`` only when the run's data file is a published MMSA release
+by SHA-256 (:data:`amccl.data.mmsa.RELEASES`): numbers on any other file are not comparable.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from amccl.data.mmsa import release_of
 from amccl.metrics import DISPLAY_NOTE, KNOWN_METRICS, format_value, metric_columns
 from amccl.results import paper_row, summarize
 
-__all__ = ["NOT_PUBLISHED", "published_results", "published_release", "side_by_side", "comparison_text"]
+__all__ = ["NOT_PUBLISHED", "published_results", "side_by_side", "comparison_text"]
 
 CSV_NAME = "published_results.csv"
 CSV_SCALE = 100.0  # the CSV's values are ×100, as the sources print them
@@ -28,9 +27,8 @@ RUN_LABEL = "AMCCL (this run)"
 
 
 def published_results(dataset: str | None = None) -> pd.DataFrame:
-    """The published table (fractions), all datasets or one: ``dataset``, ``model``, the metrics
-    (one dataset's, in display order), ``aligned``, ``seeds``, ``note``, ``source``; ValueError
-    for an unknown dataset."""
+    """The published table (fractions), all datasets or one: ``dataset``, ``model``, the metrics (one dataset's, in
+    display order), ``aligned``, ``seeds``, ``note``, ``source``; ValueError for an unknown dataset."""
     with files(__name__).joinpath(CSV_NAME).open("r", encoding="utf-8") as handle:
         table = pd.read_csv(handle, dtype={"aligned": bool, "seeds": int}, keep_default_na=False,
                             na_values={m: [""] for m in KNOWN_METRICS})
@@ -43,26 +41,6 @@ def published_results(dataset: str | None = None) -> pd.DataFrame:
     return chosen[["dataset", "model", *metrics, "aligned", "seeds", "note", "source"]].reset_index(drop=True)
 
 
-def published_release(release: dict[str, Any] | str | None) -> dict[str, Any] | None:
-    """The registry record of a published MMSA file, or None; ``release`` is a
-    :func:`~amccl.data.mmsa.release_of` dict or a SHA-256, looked up again in the registry."""
-    sha = release.get("sha256") if isinstance(release, dict) else release
-    found = release_of(None, sha) if sha else None
-    return found if found and found["published"] else None
-
-
-def _run_release(results: pd.DataFrame) -> str | None:
-    """The one SHA-256 of a results frame's rows (``data_sha256``), None if absent or mixed."""
-    if "data_sha256" not in results.columns:
-        return None
-    hashes = results["data_sha256"].dropna().astype(str).unique()
-    return str(hashes[0]) if len(hashes) == 1 and len(results["data_sha256"].dropna()) == len(results) else None
-
-
-def _setting(aligned: bool) -> str:
-    return "aligned" if aligned else "unaligned"
-
-
 def side_by_side(
     summary_or_results: pd.DataFrame, dataset: str, release: dict[str, Any] | str | None = None,
 ) -> pd.DataFrame | None:
@@ -70,25 +48,27 @@ def side_by_side(
     ``model`` (:data:`RUN_LABEL` first; ``data`` aligned / unaligned, ``seeds``), or None unless
     the run's file is a published MMSA release of ``dataset``.
 
-    ``summary_or_results`` is a :func:`~amccl.results.summarize` table or a results frame;
-    ``release`` (a ``release_of`` dict or a SHA-256) defaults to the frame's ``data_sha256``.
-    ``attrs`` hold ``sources`` and ``release``.
+    ``summary_or_results`` is a :func:`~amccl.results.summarize` table or a results frame; ``release`` (a ``release_of``
+    dict or a SHA-256) defaults to the frame's ``data_sha256``. ``attrs`` hold ``sources`` and ``release``.
     """
     frame = summary_or_results
     is_summary = list(frame.index) == ["mean", "std"]
-    if release is None and not is_summary:
-        release = _run_release(frame)
-    record = published_release(release)
+    if release is None and not is_summary and "data_sha256" in frame.columns:  # the rows' one SHA-256
+        hashes = frame["data_sha256"].dropna().astype(str).unique()
+        release = str(hashes[0]) if len(hashes) == 1 and frame["data_sha256"].notna().all() else None
+    sha = release.get("sha256") if isinstance(release, dict) else release  # a dict is looked up again
+    record = release_of(None, sha) if sha else None
     published = published_results(dataset)
-    if record is None or str(record["dataset"]).lower() != published["dataset"].iloc[0]:
+    if not record or not record["published"] or str(record["dataset"]).lower() != published["dataset"].iloc[0]:
         return None
     summary = frame if is_summary else summarize(frame, dataset)
     metrics = [m for m in metric_columns(summary, dataset) if m in published.columns and published[m].notna().any()]
     seeds = summary.attrs.get("seeds", "") if is_summary else len(frame)
     mine = {**paper_row(summary)[metrics].to_dict(),
-            "data": _setting(record["file"].startswith("aligned")), "seeds": str(seeds)}
+            "data": "aligned" if record["file"].startswith("aligned") else "unaligned", "seeds": str(seeds)}
     rows = [{m: format_value(row[m], m) if pd.notna(row[m]) else "" for m in metrics}
-            | {"data": _setting(row["aligned"]), "seeds": str(row["seeds"])} for _, row in published.iterrows()]
+            | {"data": "aligned" if row["aligned"] else "unaligned", "seeds": str(row["seeds"])}
+            for _, row in published.iterrows()]
     table = pd.DataFrame([mine, *rows], index=pd.Index([RUN_LABEL, *published["model"]], name="model"))
     table.attrs.update(sources=list(dict.fromkeys(published["source"])), release=record["release"])
     return table
