@@ -94,13 +94,10 @@ def test_features_carry_the_planted_scores():
 
 
 def test_fusion_matters():
-    """A text-only model cannot reach the all-modality floor (numbers in data/README.md)."""
-    maes = syn.reference_maes("mosi", n=50_000)
-    assert maes["constant"] == pytest.approx(0.93, abs=0.02)
-    assert maes["text_only"] == pytest.approx(0.33, abs=0.02)
-    assert maes["all_modalities"] == pytest.approx(0.11, abs=0.02)
-    sims = syn.reference_maes("sims", n=50_000)
-    assert sims["text_only"] > 2 * sims["all_modalities"]
+    """Text alone cannot reach what all three modalities reach, and both beat the constant."""
+    for dataset in ("mosi", "sims"):
+        maes = syn.reference_maes(dataset, n=50_000)
+        assert maes["constant"] > 2 * maes["text_only"] > 4 * maes["all_modalities"] > 0, (dataset, maes)
 
 
 @pytest.mark.parametrize("dataset", DATASETS)
