@@ -32,7 +32,7 @@ from amccl.metrics import (
     primary_metrics,
 )
 
-__all__ = ["ALPHAS", "BASELINE_NAMES", "BaselineResult", "ProbeFit", "baseline_report", "constant_value", "frame_means",
+__all__ = ["ALPHAS", "BASELINE_NAMES", "CONSTANT", "BaselineResult", "ProbeFit", "baseline_report", "constant_value", "frame_means",
            "text_features", "probe_features", "fit_probe", "run_baselines", "baseline_table",
            "baseline_verdict", "accuracy_key", "same_clips"]
 

@@ -49,7 +49,7 @@ import seaborn as sns
 from IPython.display import Markdown, display
 
 from amccl.analysis.figure_stats import constant_verdict, learning_verdict
-from amccl.baselines import baseline_table, baseline_verdict, same_clips
+from amccl.baselines import CONSTANT, baseline_table, baseline_verdict, same_clips
 from amccl.config import AMCCLConfig, default_profile
 from amccl.data import load_data
 from amccl.metrics import format_table, primary_metrics
@@ -138,14 +138,14 @@ print("ridge alpha chosen on validation: " + "; ".join(f"{r.baseline} {r.alpha:g
 test_table
 
 # %%
-AMCCL_ROW, CONSTANT_ROW = f"AMCCL (seed {SEED})", "constant mean label"
+AMCCL_ROW, CONSTANT_ROW = f"AMCCL (seed {SEED})", CONSTANT
 fig = plot_test_vs_constant(test_table.loc[[AMCCL_ROW, CONSTANT_ROW]],
                             title=f"Test split: AMCCL against the constant predictor ({PROFILE} profile)")
 save_figure(fig, "02_test_vs_constant")
 plt.show()
 
 # %%
-display(Markdown("**Verdict.** " + constant_verdict(test_table, AMCCL_ROW, CONSTANT_ROW)))
+display(Markdown("**Verdict.** " + constant_verdict(test_table, AMCCL_ROW, CONSTANT_ROW, cfg.dataset)))
 print(baseline_verdict(history.test_metrics, baselines, cfg.dataset, label=f"AMCCL (seed {SEED}, text fine-tuned)"))
 
 # %% [markdown]

@@ -40,9 +40,16 @@ def test_learning_verdict_flips_when_validation_mae_does_not_fall():
 def test_constant_verdict_flips_at_ninety_percent_of_the_constant_mae():
     table = pd.DataFrame({"MAE": [0.85, 1.0], "Non0_acc_2": [70.0, 50.0], "Corr": [0.5, np.nan]},
                          index=["run", "constant"])
-    assert "clearly beats" in fs.constant_verdict(table, "run", "constant")
+    assert "clearly beats" in fs.constant_verdict(table, "run", "constant", "mosi")
     table.loc["run", "MAE"] = 0.95
-    assert "no clear gain" in fs.constant_verdict(table, "run", "constant")
+    assert "no clear gain" in fs.constant_verdict(table, "run", "constant", "mosi")
+
+
+def test_constant_verdict_reads_the_datasets_binary_accuracy():
+    sims = pd.DataFrame({"MAE": [0.3, 0.5], "Mult_acc_2": [80.0, 60.0], "Corr": [0.6, np.nan]},
+                        index=["run", "constant"])
+    verdict = fs.constant_verdict(sims, "run", "constant", "sims")
+    assert "Acc-2 80.0 against 60.0" in verdict and "clearly beats" in verdict
 
 
 def test_residual_verdict_flips_with_the_pull_toward_the_middle():

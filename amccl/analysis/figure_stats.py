@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from amccl.analysis.embeddings import Embeddings
 
 LOWER_IS_BETTER_ALIGNMENT = frozenset({"alignment", "uniformity"})  # Wang and Isola
+_ACC_NAMES = {"Non0_acc_2": "Acc-2 (Non0)", "Mult_acc_2": "Acc-2"}  # the verdicts' names of accuracy_key's metrics
 
 
 def column_goodness(values: pd.DataFrame) -> pd.DataFrame:
@@ -100,12 +101,15 @@ def learning_verdict(frame: pd.DataFrame, best_epoch: int) -> str:
             f"best epoch {best_epoch}: " + (f"{gain:.1%} below epoch 1's." if gain > 0 else "no gain over epoch 1."))
 
 
-def constant_verdict(table: pd.DataFrame, model: str, constant: str) -> str:
-    """``table``: :func:`~amccl.metrics.format_table` rows by model. "Clearly": a MAE below 90 % of the constant's."""
-    run, const = table.loc[model], table.loc[constant]
+def constant_verdict(table: pd.DataFrame, model: str, constant: str, dataset: str) -> str:
+    """``table``: :func:`~amccl.metrics.format_table` rows by model; the binary accuracy is the dataset's
+    (:func:`~amccl.baselines.accuracy_key`). "Clearly": a MAE below 90 % of the constant's."""
+    from amccl.baselines import accuracy_key
+
+    run, const, acc = table.loc[model], table.loc[constant], accuracy_key(dataset)
     clearly = run["MAE"] < 0.9 * const["MAE"]
-    return (f"{model}'s test MAE is {run['MAE']:.3f} against {const['MAE']:.3f} for the constant, Acc-2 (Non0) "
-            f"{run['Non0_acc_2']:.1f} against {const['Non0_acc_2']:.1f}, Corr {run['Corr']:.3f}: "
+    return (f"{model}'s test MAE is {run['MAE']:.3f} against {const['MAE']:.3f} for the constant, "
+            f"{_ACC_NAMES[acc]} {run[acc]:.1f} against {const[acc]:.1f}, Corr {run['Corr']:.3f}: "
             + ("it clearly beats the constant predictor." if clearly
                else "no clear gain over the constant (a smoke run is too short for one)."))
 
