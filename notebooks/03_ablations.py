@@ -59,11 +59,9 @@ import tqdm.auto  # noqa: F401  (imported here so its one-time notice never land
 from IPython.display import Markdown, display
 
 from amccl.ablations.grid import run_grid
-from amccl.ablations.power import detectable_difference, seeds_needed
-from amccl.ablations.stats import format_paired, grid_verdict, paired_summary, power_verdict
-from amccl.analysis.figure_stats import grid_metric_verdict, importance_verdict, param_importances
-from amccl.metrics import display_scale, format_value
+from amccl.ablations.stats import format_paired, grid_verdict, paired_summary, power_verdict, seed_budget_verdict
 from amccl.ablations.variants import VARIANTS, variants_table
+from amccl.analysis.figure_stats import grid_metric_verdict, importance_verdict, param_importances
 from amccl.data import load_data
 from amccl.plotting import plot_grid, save_figure
 from amccl.workbook import run_dir_for
@@ -186,12 +184,7 @@ for metric in METRICS:
     print(power_verdict(summ, metric))  # accuracies in points, MAE and Corr as fractions
 
 # %%
-acc_pairs = summ[(summ["metric"] == "Has0_acc_2") & (summ["variant"] != "full")]
-# the typical spread of a variant's per-seed differences, in points (the summary holds fractions)
-spread = float(acc_pairs["diff_sd"].median()) * display_scale("Has0_acc_2")
-print(f"Has0_acc_2: with the median spread of the paired differences (s = {spread:.2f} points), "
-      f"{len(SEEDS)} seeds detect ±{detectable_difference(spread, len(SEEDS)):.2f} points, five seeds (MMSA) "
-      f"±{detectable_difference(spread, 5):.2f}; finding a 1-point change takes {seeds_needed(1.0, spread)} seeds.")
+print(seed_budget_verdict(summ, "Has0_acc_2", len(SEEDS)))  # accuracies in points
 
 # %% [markdown]
 # ## Figure: MAE and binary accuracy per variant

@@ -218,3 +218,20 @@ def test_grid_verdict_names_the_significant_variants_or_says_none():
     none = summ.assign(significant=False)
     assert grid_verdict(none, 3) == ("No difference to `full` is significant after Holm correction at 3 seeds "
                                      "on this data (2 variants × 3 metrics).")
+
+
+def test_seed_budget_verdict_reads_the_median_spread_in_display_units():
+    from amccl.ablations.power import detectable_difference, seeds_needed
+    from amccl.ablations.stats import seed_budget_verdict
+
+    summ = pd.DataFrame({"metric": ["Has0_acc_2"] * 4, "variant": ["full", "a", "b", "c"],
+                         "diff_sd": [np.nan, 0.01, 0.02, 0.05]})  # fractions: median 0.02 = 2 points
+    assert seed_budget_verdict(summ, "Has0_acc_2", 3) == (
+        f"Has0_acc_2: with the median spread of the paired differences (s = 2.00 points), 3 seeds detect "
+        f"±{detectable_difference(2.0, 3):.2f} points, five seeds (MMSA) ±{detectable_difference(2.0, 5):.2f}; "
+        f"finding a 1-point change takes {seeds_needed(1.0, 2.0)} seeds.")
+    mae = summ.assign(metric="MAE")
+    assert "(s = 0.02)" in seed_budget_verdict(mae, "MAE", 3, step=0.05)
+    assert f"a change of 0.05 takes {seeds_needed(0.05, 0.02)} seeds" in seed_budget_verdict(mae, "MAE", 3, step=0.05)
+    with pytest.raises(ValueError, match="no comparison for metric 'Corr'"):
+        seed_budget_verdict(summ, "Corr", 3)

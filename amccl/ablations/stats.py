@@ -238,3 +238,19 @@ def power_verdict(summ: pd.DataFrame, metric: str, baseline: str = "full", unit:
             f"(median ±{median}) at {n} seeds ({power * 100:.0f} % power, two-sided alpha "
             f"{alpha:g}); smaller effects are not excluded.")
 
+
+
+def seed_budget_verdict(summ: pd.DataFrame, metric: str, n_seeds: int, baseline: str = "full",
+                        step: float = 1.0) -> str:
+    """What ``n_seeds`` and five seeds (MMSA's) detect at the median spread of ``metric``'s paired
+    differences in a :func:`paired_summary` (``baseline`` aside), and the seeds a change of ``step``
+    needs (80 % power), in the metric's display unit (points for accuracies)."""
+    pairs = summ[(summ["metric"] == metric) & (summ["variant"] != baseline)]
+    if pairs.empty:
+        raise ValueError(f"the summary has no comparison for metric {metric!r}")
+    spread = float(pairs["diff_sd"].median()) * display_scale(metric)  # the summary holds fractions
+    unit = f" {display_unit(metric)}" if display_unit(metric) else ""
+    change = f"a {step:g}-point change" if unit == " points" else f"a change of {step:g}"
+    return (f"{metric}: with the median spread of the paired differences (s = {spread:.2f}{unit}), "
+            f"{n_seeds} seeds detect ±{detectable_difference(spread, n_seeds):.2f}{unit}, five seeds (MMSA) "
+            f"±{detectable_difference(spread, 5):.2f}; finding {change} takes {seeds_needed(step, spread)} seeds.")
